@@ -1,0 +1,34 @@
+import { EnvironmentConfig } from './types';
+
+/** A developer's sandbox: one region, two AZs, one NAT, spot-heavy GPUs, local state. */
+export const dev: EnvironmentConfig = {
+  name: 'dev',
+  domain: 'dev.surgeguard.example.com',
+  regions: [
+    {
+      region: 'us-east-1',
+      vpcCidr: '10.10.0.0/16',
+      azCount: 2,
+      natGateways: 'single',
+      cpuNodes: { instanceTypes: ['m7i.large', 'm6i.large'], min: 2, max: 4, desired: 2 },
+      gpu: {
+        onDemand: { instanceTypes: ['g6.xlarge'], min: 0, max: 1, desired: 0 },
+        spot: { instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6e.xlarge'], min: 1, max: 3, desired: 1 },
+        gpusPerReplica: 1,
+      },
+      redis: { nodeType: 'cache.t4g.small', shards: 1, replicasPerShard: 0, snapshotRetentionDays: 0 },
+      messageQueue: { instanceType: 'mq.t3.micro', deploymentMode: 'SINGLE_INSTANCE' },
+    },
+  ],
+  globalAccelerator: false,
+  backend: { type: 'local' },
+  deletionProtection: false,
+  kubernetesVersion: '1.32',
+  model: {
+    name: 'deepseek-r1-distill-qwen-7b',
+    image: 'vllm/vllm-openai:v0.8.5',
+    modelId: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
+    maxConcurrentSequences: 64,
+  },
+  logRetentionDays: 7,
+};

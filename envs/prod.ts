@@ -1,0 +1,43 @@
+import { EnvironmentConfig, RegionConfig } from './types';
+
+function prodRegion(region: string, vpcCidr: string): RegionConfig {
+  return {
+    region,
+    vpcCidr,
+    azCount: 3,
+    natGateways: 'per-az',
+    cpuNodes: { instanceTypes: ['m7i.2xlarge', 'm6i.2xlarge', 'm7a.2xlarge'], min: 3, max: 20, desired: 3 },
+    gpu: {
+      // The on-demand base keeps critical traffic served when spot is reclaimed.
+      onDemand: { instanceTypes: ['p5.48xlarge'], min: 2, max: 4, desired: 2 },
+      spot: { instanceTypes: ['p5.48xlarge', 'p4d.24xlarge', 'p5e.48xlarge', 'g6e.48xlarge'], min: 0, max: 12, desired: 2 },
+      gpusPerReplica: 8,
+    },
+    redis: { nodeType: 'cache.r7g.xlarge', shards: 3, replicasPerShard: 2, snapshotRetentionDays: 7 },
+    messageQueue: { instanceType: 'mq.m5.xlarge', deploymentMode: 'CLUSTER_MULTI_AZ' },
+  };
+}
+
+/** Production: three active-active regions behind latency DNS and Global Accelerator. */
+export const prod: EnvironmentConfig = {
+  name: 'prod',
+  domain: 'api.surgeguard.example.com',
+  regions: [
+    prodRegion('us-east-1', '10.30.0.0/16'),
+    prodRegion('eu-west-1', '10.31.0.0/16'),
+    prodRegion('ap-southeast-1', '10.32.0.0/16'),
+  ],
+  globalAccelerator: true,
+  geolocationOverrides: [{ country: 'DE', region: 'eu-west-1' }],
+  backend: { type: 's3', bucket: 'surgeguard-terraform-state-prod', region: 'us-east-1', keyPrefix: 'surgeguard/prod' },
+  deletionProtection: true,
+  kubernetesVersion: '1.32',
+  model: {
+    name: 'deepseek-v3',
+    image: 'vllm/vllm-openai:v0.8.5',
+    modelId: 'deepseek-ai/DeepSeek-V3',
+    quantization: 'fp8',
+    maxConcurrentSequences: 256,
+  },
+  logRetentionDays: 90,
+};

@@ -1,0 +1,49 @@
+import { EnvironmentConfig } from './types';
+
+/** Pre-production: two regions, full HA shape at a smaller size. */
+export const staging: EnvironmentConfig = {
+  name: 'staging',
+  domain: 'staging.surgeguard.example.com',
+  regions: [
+    {
+      region: 'us-east-1',
+      vpcCidr: '10.20.0.0/16',
+      azCount: 3,
+      natGateways: 'per-az',
+      cpuNodes: { instanceTypes: ['m7i.xlarge', 'm6i.xlarge'], min: 3, max: 6, desired: 3 },
+      gpu: {
+        onDemand: { instanceTypes: ['g6e.2xlarge'], min: 1, max: 2, desired: 1 },
+        spot: { instanceTypes: ['g6e.2xlarge', 'g5.2xlarge', 'g6.2xlarge'], min: 0, max: 4, desired: 1 },
+        gpusPerReplica: 1,
+      },
+      redis: { nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1, snapshotRetentionDays: 1 },
+      messageQueue: { instanceType: 'mq.m5.large', deploymentMode: 'CLUSTER_MULTI_AZ' },
+    },
+    {
+      region: 'eu-west-1',
+      vpcCidr: '10.21.0.0/16',
+      azCount: 3,
+      natGateways: 'per-az',
+      cpuNodes: { instanceTypes: ['m7i.xlarge', 'm6i.xlarge'], min: 3, max: 6, desired: 3 },
+      gpu: {
+        onDemand: { instanceTypes: ['g6e.2xlarge'], min: 1, max: 2, desired: 1 },
+        spot: { instanceTypes: ['g6e.2xlarge', 'g5.2xlarge', 'g6.2xlarge'], min: 0, max: 4, desired: 1 },
+        gpusPerReplica: 1,
+      },
+      redis: { nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1, snapshotRetentionDays: 1 },
+      messageQueue: { instanceType: 'mq.m5.large', deploymentMode: 'CLUSTER_MULTI_AZ' },
+    },
+  ],
+  globalAccelerator: true,
+  backend: { type: 's3', bucket: 'surgeguard-terraform-state-staging', region: 'us-east-1' },
+  deletionProtection: false,
+  kubernetesVersion: '1.32',
+  model: {
+    name: 'deepseek-r1-distill-qwen-32b',
+    image: 'vllm/vllm-openai:v0.8.5',
+    modelId: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-32B',
+    quantization: 'fp8',
+    maxConcurrentSequences: 128,
+  },
+  logRetentionDays: 30,
+};

@@ -1,0 +1,138 @@
+import { EnvironmentConfig, NodeGroupConfig } from './types';
+
+/** Regions surgeguard knows: commercial AWS regions with EKS and GPU instances. */
+export const KNOWN_REGIONS: readonly string[] = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
+  'ca-central-1', 'sa-east-1',
+  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+  'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3',
+  'ap-south-1', 'ap-south-2', 'ap-east-1', 'me-central-1', 'me-south-1', 'af-south-1', 'il-central-1',
+];
+
+/** Retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** Thrown when an environment config is invalid; the message names environment and field. */
+export class EnvironmentConfigError extends Error {
+  constructor(
+    readonly environment: string,
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`environment "${environment}": ${field}: ${problem}`);
+    this.name = 'EnvironmentConfigError';
+  }
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,19}$/;
+// RFC 1035 labels, at least two labels, a TLD of letters.
+const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+
+/** Parses `a.b.c.d/n` into a [first, last] address range, or undefined when malformed. */
+export function parseCidr(cidr: string): { first: number; last: number; prefix: number } | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+  const address = ((octets[0] << 24) >>> 0) + (octets[1] << 16) + (octets[2] << 8) + octets[3];
+  const size = 2 ** (32 - prefix);
+  if (address % size !== 0) return undefined; // host bits set
+  return { first: address, last: address + size - 1, prefix };
+}
+
+function checkGroup(env: string, field: string, group: NodeGroupConfig, allowZeroMax = false): void {
+  const baseNote = field.endsWith('onDemand') ? ': the on-demand base is above the maximum' : '';
+  const fail = (f: string, p: string) => {
+    throw new EnvironmentConfigError(env, `${field}.${f}`, p);
+  };
+  if (group.instanceTypes.length === 0) fail('instanceTypes', 'must list at least one instance type');
+  const seen = new Set<string>();
+  for (const t of group.instanceTypes) {
+    if (!INSTANCE_TYPE.test(t)) fail('instanceTypes', `"${t}" is not an EC2 instance type`);
+    if (seen.has(t)) fail('instanceTypes', `"${t}" is listed twice`);
+    seen.add(t);
+  }
+  for (const k of ['min', 'max', 'desired'] as const) {
+    if (!Number.isInteger(group[k]) || group[k] < 0) fail(k, `must be a whole number >= 0, got ${group[k]}`);
+  }
+  if (!allowZeroMax && group.max < 1) fail('max', 'must be at least 1');
+  if (group.min > group.max) fail('min', `min (${group.min}) is greater than max (${group.max})${baseNote}`);
+  if (group.desired < group.min || group.desired > group.max) {
+    fail('desired', `desired (${group.desired}) is outside [min, max] = [${group.min}, ${group.max}]`);
+  }
+}
+
+/**
+ * Checks an environment before synth. Throws `EnvironmentConfigError` naming the
+ * environment and the offending field; returns the config unchanged when valid.
+ */
+export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfig {
+  const env = config.name;
+  const fail = (field: string, problem: string): never => {
+    throw new EnvironmentConfigError(env, field, problem);
+  };
+  if (!NAME.test(env)) fail('name', 'must be 1-20 lower-case letters, digits or dashes, starting with a letter');
+  if (!DOMAIN.test(config.domain)) fail('domain', `"${config.domain}" is not a domain name`);
+  if (config.hostedZoneId !== undefined && !/^Z[A-Z0-9]{1,31}$/.test(config.hostedZoneId)) {
+    fail('hostedZoneId', `"${config.hostedZoneId}" is not a Route 53 zone id`);
+  }
+  if (!/^1\.\d{2}$/.test(config.kubernetesVersion)) fail('kubernetesVersion', `"${config.kubernetesVersion}" is not an EKS version like 1.32`);
+  if (!LOG_RETENTION_DAYS.includes(config.logRetentionDays)) {
+    fail('logRetentionDays', `${config.logRetentionDays} is not a CloudWatch Logs retention (${LOG_RETENTION_DAYS.join(', ')})`);
+  }
+  for (const cidr of config.clusterPublicAccessCidrs ?? []) {
+    const parsed = parseCidr(cidr);
+    if (!parsed) fail('clusterPublicAccessCidrs', `"${cidr}" is not a CIDR block`);
+    if (parsed!.prefix === 0) fail('clusterPublicAccessCidrs', `"${cidr}" opens the cluster API to the whole internet`);
+  }
+  if (config.backend.type === 's3') {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.backend.bucket)) fail('backend.bucket', `"${config.backend.bucket}" is not an S3 bucket name`);
+    if (!KNOWN_REGIONS.includes(config.backend.region)) fail('backend.region', `unknown region "${config.backend.region}"`);
+  }
+  if (config.model.maxConcurrentSequences < 1) fail('model.maxConcurrentSequences', 'must be at least 1');
+
+  if (config.regions.length === 0) fail('regions', 'must list at least one region');
+  const seenRegions = new Set<string>();
+  const ranges: { region: string; first: number; last: number; cidr: string }[] = [];
+  config.regions.forEach((r, i) => {
+    const at = `regions[${i}]`;
+    if (!KNOWN_REGIONS.includes(r.region)) fail(`${at}.region`, `unknown region "${r.region}"`);
+    if (seenRegions.has(r.region)) fail(`${at}.region`, `duplicate region "${r.region}"`);
+    seenRegions.add(r.region);
+    const range = parseCidr(r.vpcCidr);
+    if (!range) fail(`${at}.vpcCidr`, `"${r.vpcCidr}" is not a CIDR block`);
+    if (range!.prefix < 16 || range!.prefix > 20) fail(`${at}.vpcCidr`, `prefix /${range!.prefix} must be between /16 and /20`);
+    for (const other of ranges) {
+      if (range!.first <= other.last && other.first <= range!.last) {
+        fail(`${at}.vpcCidr`, `${r.vpcCidr} (${r.region}) overlaps ${other.cidr} (${other.region})`);
+      }
+    }
+    ranges.push({ region: r.region, cidr: r.vpcCidr, ...range! });
+    if (r.azCount !== 3 && !(r.azCount === 2 && env === 'dev')) fail(`${at}.azCount`, 'must be 3 (2 is allowed for dev only)');
+    checkGroup(env, `${at}.cpuNodes`, r.cpuNodes);
+    checkGroup(env, `${at}.gpu.onDemand`, r.gpu.onDemand, true);
+    checkGroup(env, `${at}.gpu.spot`, r.gpu.spot, true);
+    if (r.gpu.onDemand.max + r.gpu.spot.max < 1) fail(`${at}.gpu`, 'on-demand and spot max are both 0: no GPU capacity');
+    if (!Number.isInteger(r.gpu.gpusPerReplica) || r.gpu.gpusPerReplica < 1) fail(`${at}.gpu.gpusPerReplica`, 'must be a whole number >= 1');
+    if (r.redis.shards < 1 || r.redis.shards > 500) fail(`${at}.redis.shards`, 'must be between 1 and 500');
+    if (r.redis.replicasPerShard < 0 || r.redis.replicasPerShard > 5) fail(`${at}.redis.replicasPerShard`, 'must be between 0 and 5');
+    if (env !== 'dev' && r.redis.replicasPerShard < 1) fail(`${at}.redis.replicasPerShard`, 'must be at least 1 outside dev (automatic failover needs a replica)');
+    if (r.redis.snapshotRetentionDays < 0 || r.redis.snapshotRetentionDays > 35) fail(`${at}.redis.snapshotRetentionDays`, 'must be between 0 and 35');
+    if (r.messageQueue.deploymentMode === 'SINGLE_INSTANCE' && env !== 'dev') {
+      fail(`${at}.messageQueue.deploymentMode`, 'SINGLE_INSTANCE is allowed for dev only');
+    }
+    if (r.certificateArn !== undefined && !/^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/.test(r.certificateArn)) {
+      fail(`${at}.certificateArn`, `"${r.certificateArn}" is not an ACM certificate ARN`);
+    }
+  });
+  (config.geolocationOverrides ?? []).forEach((g, i) => {
+    const at = `geolocationOverrides[${i}]`;
+    if ((g.continent === undefined) === (g.country === undefined)) fail(at, 'set exactly one of continent or country');
+    if (!seenRegions.has(g.region)) fail(`${at}.region`, `"${g.region}" is not one of the environment's regions`);
+  });
+  return config;
+}

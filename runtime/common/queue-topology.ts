@@ -1,0 +1,88 @@
+import { PRIORITY_CLASSES, PriorityClass } from './priority';
+
+/**
+ * The RabbitMQ topology of asynchronous jobs, as data. The worker and the proxy declare
+ * exactly this on start; the MessageQueue construct renders it for the broker and puts
+ * alarms on these queue names. One definition, so infrastructure and code cannot drift.
+ *
+ * Why one quorum queue per class rather than one priority queue: quorum queues are the
+ * replicated, durable queue type on Amazon MQ clusters (classic mirrored queues are gone
+ * in RabbitMQ 4), and quorum queues have no `x-max-priority` before 4.0 and only two
+ * levels (normal/high) from 4.0 on. Four classes therefore need four queues; the worker
+ * drains them highest class first.
+ */
+export interface QueueSpec {
+  readonly name: string;
+  readonly arguments: Readonly<Record<string, string | number>>;
+}
+
+export interface RetryQueueSpec extends QueueSpec {
+  readonly priorityClass: PriorityClass;
+  readonly delayMs: number;
+}
+
+export interface JobQueueTopology {
+  /** Direct exchange jobs are published to, routing key = priority class. */
+  readonly exchange: string;
+  /** One durable quorum queue per class, bound with the class as routing key. */
+  readonly classQueues: Readonly<Record<PriorityClass, QueueSpec>>;
+  /**
+   * Delay queues, one per class and delay tier, published to directly (default exchange):
+   * a message waits out the queue's TTL, then dead-letters back to `exchange` with its class
+   * as routing key, so a retried job keeps its priority.
+   */
+  readonly retryQueues: readonly RetryQueueSpec[];
+  /** Dead-letter exchange and queue for poison messages and exhausted retries. */
+  readonly deadLetterExchange: string;
+  readonly deadLetterQueue: QueueSpec;
+  /** Deliveries of one message before the broker dead-letters it (a crash loop guard). */
+  readonly deliveryLimit: number;
+}
+
+/** Delay tiers of the retry path, shortest first (exponential: 1 s, 5 s, 30 s). */
+export const RETRY_DELAYS_MS = [1_000, 5_000, 30_000] as const;
+
+function buildTopology(prefix: string): JobQueueTopology {
+  const exchange = `${prefix}.jobs`;
+  const deadLetterExchange = `${prefix}.jobs.dead`;
+  const deliveryLimit = 20;
+  const classQueues = {} as Record<PriorityClass, QueueSpec>;
+  for (const cls of PRIORITY_CLASSES) {
+    classQueues[cls] = {
+      name: `${prefix}.jobs.${cls}`,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': deadLetterExchange,
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+        'x-delivery-limit': deliveryLimit,
+      },
+    };
+  }
+  const retryQueues: RetryQueueSpec[] = PRIORITY_CLASSES.flatMap((cls) =>
+    RETRY_DELAYS_MS.map((delayMs) => ({
+      name: `${prefix}.jobs.retry.${cls}.${delayMs}ms`,
+      priorityClass: cls,
+      delayMs,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-message-ttl': delayMs,
+        'x-dead-letter-exchange': exchange,
+        'x-dead-letter-routing-key': cls,
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      },
+    })),
+  );
+  return {
+    exchange,
+    classQueues,
+    retryQueues,
+    deadLetterExchange,
+    deadLetterQueue: { name: `${prefix}.jobs.dead`, arguments: { 'x-queue-type': 'quorum' } },
+    deliveryLimit,
+  };
+}
+
+/** The topology every surgeguard deployment uses. */
+export const JOB_QUEUE_TOPOLOGY: JobQueueTopology = buildTopology('surgeguard');
