@@ -42,10 +42,23 @@ export interface JobQueueTopology {
 /** Delay tiers of the retry path, shortest first (exponential: 1 s, 5 s, 30 s). */
 export const RETRY_DELAYS_MS = [1_000, 5_000, 30_000] as const;
 
-function buildTopology(prefix: string): JobQueueTopology {
+/** Knobs of {@link buildTopology}; production uses the defaults, tests shorten the delays. */
+export interface TopologyOptions {
+  /** Delay tiers of the retry path, shortest first. @default RETRY_DELAYS_MS */
+  readonly retryDelaysMs?: readonly number[];
+  /** Deliveries of one message before the broker dead-letters it. @default 20 */
+  readonly deliveryLimit?: number;
+}
+
+/**
+ * The topology under a name prefix. Exported so tests can declare (and delete) their own
+ * copy under a unique prefix; deployments use {@link JOB_QUEUE_TOPOLOGY}.
+ */
+export function buildTopology(prefix: string, options: TopologyOptions = {}): JobQueueTopology {
   const exchange = `${prefix}.jobs`;
   const deadLetterExchange = `${prefix}.jobs.dead`;
-  const deliveryLimit = 20;
+  const deliveryLimit = options.deliveryLimit ?? 20;
+  const retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const classQueues = {} as Record<PriorityClass, QueueSpec>;
   for (const cls of PRIORITY_CLASSES) {
     classQueues[cls] = {
@@ -60,7 +73,7 @@ function buildTopology(prefix: string): JobQueueTopology {
     };
   }
   const retryQueues: RetryQueueSpec[] = PRIORITY_CLASSES.flatMap((cls) =>
-    RETRY_DELAYS_MS.map((delayMs) => ({
+    retryDelaysMs.map((delayMs) => ({
       name: `${prefix}.jobs.retry.${cls}.${delayMs}ms`,
       priorityClass: cls,
       delayMs,
