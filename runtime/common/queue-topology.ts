@@ -32,8 +32,15 @@ export interface JobQueueTopology {
    * as routing key, so a retried job keeps its priority.
    */
   readonly retryQueues: readonly RetryQueueSpec[];
+  /** Type of `exchange`: direct, routing key = priority class. */
+  readonly exchangeType: 'direct';
   /** Dead-letter exchange and queue for poison messages and exhausted retries. */
   readonly deadLetterExchange: string;
+  /**
+   * Type of `deadLetterExchange`: fanout, because dead-lettered messages keep their class as
+   * routing key and must all land in the one dead-letter queue.
+   */
+  readonly deadLetterExchangeType: 'fanout';
   readonly deadLetterQueue: QueueSpec;
   /** Deliveries of one message before the broker dead-letters it (a crash loop guard). */
   readonly deliveryLimit: number;
@@ -91,7 +98,9 @@ export function buildTopology(prefix: string, options: TopologyOptions = {}): Jo
     exchange,
     classQueues,
     retryQueues,
+    exchangeType: 'direct',
     deadLetterExchange,
+    deadLetterExchangeType: 'fanout',
     deadLetterQueue: { name: `${prefix}.jobs.dead`, arguments: { 'x-queue-type': 'quorum' } },
     deliveryLimit,
   };
