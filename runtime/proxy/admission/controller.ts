@@ -1,0 +1,279 @@
+import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common/priority';
+import type { Clock, TimerHandle } from './clock';
+import type { AdmissionConfig } from './config';
+import { DrainMeter } from './drain-meter';
+import { AimdLimiter, type SampleKind, type SaturationSignal } from './limiter';
+import { PriorityWaitQueue, type QueueEntry } from './priority-queue';
+
+/** Why a request was not admitted. */
+export type ShedReason =
+  /** The queue was full and nothing of a lower class was waiting to make room. */
+  | 'queue_full'
+  /** Evicted from the queue to make room for a higher class. */
+  | 'evicted'
+  /** The measured drain rate says the deadline cannot be met: shed early instead of timing out. */
+  | 'deadline'
+  /** The deadline passed while waiting. */
+  | 'timeout'
+  /** The caller gave up (client disconnected). */
+  | 'aborted';
+
+export const SHED_REASONS: readonly ShedReason[] = ['queue_full', 'evicted', 'deadline', 'timeout', 'aborted'];
+
+export interface AcquireContext {
+  readonly cls: PriorityClass;
+  /** Absolute deadline on the admission clock; the class default applies when absent. */
+  readonly deadlineAt?: number;
+  /** Aborting removes the waiter from the queue and answers `aborted`. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ReleaseOutcome {
+  readonly kind: SampleKind;
+  /** Time spent at the upstream (not in the queue). */
+  readonly latencyMs?: number;
+}
+
+export interface Permit {
+  readonly kind: 'permit';
+  readonly cls: PriorityClass;
+  /** Time spent waiting in the queue. */
+  readonly queuedMs: number;
+  /** Returns the slot and feeds the adaptive limit. Idempotent. */
+  release(outcome: ReleaseOutcome): void;
+}
+
+export interface Shed {
+  readonly kind: 'shed';
+  readonly cls: PriorityClass;
+  readonly reason: ShedReason;
+  /** Seconds after which a retry has a fair chance, from the measured drain rate. */
+  readonly retryAfterSeconds: number;
+  readonly queuedMs: number;
+}
+
+/** Hooks for metrics and logs; all optional, all cheap when absent. */
+export interface AdmissionObserver {
+  onAdmit?(cls: PriorityClass, queuedMs: number): void;
+  onShed?(cls: PriorityClass, reason: ShedReason): void;
+  onLimitChange?(limit: number): void;
+}
+
+export interface AdmissionSnapshot {
+  readonly limit: number;
+  readonly inflight: number;
+  readonly queued: Readonly<Record<PriorityClass, number>>;
+  readonly drainRatePerSecond: number | undefined;
+}
+
+interface Waiter extends QueueEntry {
+  readonly resolve: (r: Permit | Shed) => void;
+  timer?: TimerHandle;
+  abort?: () => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Admission control for one upstream pool. It answers "now, later or never":
+ * `acquire` resolves at once with a permit when a slot is free, later when one frees up, or
+ * with a shed answer (never) when the request cannot be served in time. Each permit must be
+ * released with the outcome of the upstream attempt, which drives the adaptive limit.
+ *
+ * Order of decisions: a free slot and nobody of equal or higher class waiting -> permit now;
+ * otherwise queue (evicting the newest waiter of the lowest class below it when full) unless
+ * the drain rate says the deadline cannot be met; a waiter is shed when its deadline passes
+ * or becomes unreachable. Critical requests are shed only when no lower class is left.
+ */
+export class AdmissionController {
+  private readonly limiter: AimdLimiter;
+  private readonly drain: DrainMeter;
+  private readonly queue: PriorityWaitQueue<Waiter>;
+  private readonly inflightByClass: Record<PriorityClass, number> = { critical: 0, high: 0, medium: 0, low: 0 };
+  private inflightTotal = 0;
+  private seq = 0;
+  private sweepTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly cfg: AdmissionConfig,
+    private readonly clock: Clock,
+    private readonly observer: AdmissionObserver = {},
+  ) {
+    this.limiter = new AimdLimiter(cfg, clock, (l) => {
+      observer.onLimitChange?.(l);
+      this.pump();
+    });
+    this.drain = new DrainMeter(clock);
+    this.queue = new PriorityWaitQueue<Waiter>(cfg.queue.maxSize, cfg.queue.lowerClassShare);
+  }
+
+  get limit(): number {
+    return this.limiter.limit;
+  }
+
+  get inflight(): number {
+    return this.inflightTotal;
+  }
+
+  snapshot(): AdmissionSnapshot {
+    const queued = { critical: 0, high: 0, medium: 0, low: 0 };
+    for (const c of PRIORITY_CLASSES) queued[c] = this.queue.sizeOf(c);
+    return { limit: this.limit, inflight: this.inflightTotal, queued, drainRatePerSecond: this.drain.ratePerSecond(this.limit) };
+  }
+
+  /** Absolute deadline for a request of `cls` with an optional client timeout in ms. */
+  deadlineFor(cls: PriorityClass, timeoutMs?: number): number {
+    return this.clock.now() + (timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : this.cfg.classDeadlineMs[cls]);
+  }
+
+  /** Feeds vLLM-style saturation signals scraped from the pool's upstreams. */
+  onSaturation(signal: SaturationSignal): void {
+    this.limiter.onSaturation(signal);
+  }
+
+  acquire(ctx: AcquireContext): Promise<Permit | Shed> {
+    const now = this.clock.now();
+    const cls = ctx.cls;
+    const deadlineAt = ctx.deadlineAt ?? now + this.cfg.classDeadlineMs[cls];
+    if (ctx.signal?.aborted) return Promise.resolve(this.shed(cls, 'aborted', 0));
+    if (deadlineAt <= now) return Promise.resolve(this.shed(cls, 'timeout', 0));
+    if (this.nobodyAheadOf(cls) && this.hasRoomFor(cls)) return Promise.resolve(this.grant(cls, 0));
+
+    // Early shedding: the queue ahead of this request cannot drain before its deadline.
+    if (this.cfg.earlyShedding && !this.canMeet(deadlineAt, this.aheadOnArrival(cls))) {
+      return Promise.resolve(this.shed(cls, 'deadline', 0));
+    }
+    if (this.queue.isFull) {
+      const victim = this.queue.victimFor(cls);
+      if (!victim) return Promise.resolve(this.shed(cls, 'queue_full', 0));
+      this.dropWaiter(victim, 'evicted');
+    }
+    if (this.queue.maxSize === 0) return Promise.resolve(this.shed(cls, 'queue_full', 0));
+
+    return new Promise<Permit | Shed>((resolve) => {
+      const waiter: Waiter = { cls, deadlineAt, enqueuedAt: now, seq: this.seq++, resolve, signal: ctx.signal };
+      waiter.timer = this.clock.setTimeout(() => this.dropWaiter(waiter, 'timeout'), deadlineAt - now);
+      if (ctx.signal) {
+        waiter.abort = () => this.dropWaiter(waiter, 'aborted');
+        ctx.signal.addEventListener('abort', waiter.abort, { once: true });
+      }
+      this.queue.push(waiter);
+      this.scheduleSweep();
+    });
+  }
+
+  /** `Retry-After` in seconds for a caller of class `cls` turned away now. */
+  retryAfterSeconds(cls: PriorityClass): number {
+    const { minSeconds, maxSeconds } = this.cfg.retryAfter;
+    const rate = this.drain.ratePerSecond(this.limit);
+    if (rate === undefined || rate <= 0) return minSeconds;
+    const ahead = this.aheadOnArrival(cls) + 1;
+    return Math.max(minSeconds, Math.min(maxSeconds, Math.ceil(ahead / rate)));
+  }
+
+  private nobodyAheadOf(cls: PriorityClass): boolean {
+    const rank = priorityRank(cls);
+    for (let r = 0; r <= rank; r++) if (this.queue.sizeOf(PRIORITY_CLASSES[r]) > 0) return false;
+    return true;
+  }
+
+  private aheadOnArrival(cls: PriorityClass): number {
+    const rank = priorityRank(cls);
+    let n = 0;
+    for (let r = 0; r <= rank; r++) n += this.queue.sizeOf(PRIORITY_CLASSES[r]);
+    return n;
+  }
+
+  /** Whether a request with `ahead` waiters before it can start before `deadlineAt`. */
+  private canMeet(deadlineAt: number, ahead: number): boolean {
+    const rate = this.drain.ratePerSecond(this.limit);
+    if (rate === undefined || rate <= 0) return true; // nothing measured yet: do not guess
+    const expectedWaitMs = ((ahead + 1) * 1000) / rate;
+    return this.clock.now() + expectedWaitMs <= deadlineAt;
+  }
+
+  /** Whether a slot is free for `cls`, honouring per-class reservations past the threshold. */
+  private hasRoomFor(cls: PriorityClass): boolean {
+    const limit = this.limit;
+    if (this.inflightTotal >= limit) return false;
+    const r = this.cfg.reservation;
+    if (!r.enabled || this.inflightTotal < limit * r.threshold) return true;
+    // Past the threshold, class c may only use what is not reserved for the classes above it.
+    let reservedAbove = 0;
+    for (let i = 0; i < priorityRank(cls); i++) reservedAbove += r.shares[PRIORITY_CLASSES[i]];
+    return this.inflightTotal < Math.floor(limit * (1 - reservedAbove)) || reservedAbove === 0;
+  }
+
+  private grant(cls: PriorityClass, queuedMs: number): Permit {
+    this.inflightTotal++;
+    this.inflightByClass[cls]++;
+    this.observer.onAdmit?.(cls, queuedMs);
+    let released = false;
+    return {
+      kind: 'permit',
+      cls,
+      queuedMs,
+      release: (outcome: ReleaseOutcome) => {
+        if (released) return;
+        released = true;
+        this.inflightTotal--;
+        this.inflightByClass[cls]--;
+        if (outcome.kind !== 'cancelled') this.drain.record(outcome.latencyMs);
+        this.limiter.onSample({ kind: outcome.kind, latencyMs: outcome.latencyMs, inflight: this.inflightTotal + 1 });
+        this.pump();
+      },
+    };
+  }
+
+  private shed(cls: PriorityClass, reason: ShedReason, queuedMs: number): Shed {
+    this.observer.onShed?.(cls, reason);
+    return { kind: 'shed', cls, reason, retryAfterSeconds: this.retryAfterSeconds(cls), queuedMs };
+  }
+
+  private dropWaiter(w: Waiter, reason: ShedReason): void {
+    if (!this.queue.remove(w)) return;
+    this.detach(w);
+    w.resolve(this.shed(w.cls, reason, this.clock.now() - w.enqueuedAt));
+  }
+
+  private detach(w: Waiter): void {
+    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
+    if (w.abort) w.signal?.removeEventListener('abort', w.abort);
+  }
+
+  /** Hands free slots to waiters in queue order. */
+  private pump(): void {
+    while (this.queue.size > 0) {
+      const next = this.queue.peek()!;
+      let chosen: Waiter | undefined;
+      if (this.hasRoomFor(next.cls)) chosen = next;
+      else {
+        // A lower-class pick blocked by a reservation must not block the highest class.
+        const top = this.queue.entries().next().value as Waiter;
+        if (top !== next && this.hasRoomFor(top.cls)) chosen = top;
+      }
+      if (!chosen) return;
+      if (chosen === next) this.queue.shift();
+      else this.queue.remove(chosen);
+      this.detach(chosen);
+      chosen.resolve(this.grant(chosen.cls, this.clock.now() - chosen.enqueuedAt));
+    }
+  }
+
+  /** Periodically re-checks queued deadlines against the drain rate while anything waits. */
+  private scheduleSweep(): void {
+    if (!this.cfg.earlyShedding || this.sweepTimer !== undefined) return;
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweep();
+      if (this.queue.size > 0) this.scheduleSweep();
+    }, 250);
+  }
+
+  private sweep(): void {
+    let ahead = 0;
+    for (const w of this.queue.entries()) {
+      if (!this.canMeet(w.deadlineAt, ahead)) this.dropWaiter(w, 'deadline');
+      else ahead++;
+    }
+  }
+}

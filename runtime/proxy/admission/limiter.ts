@@ -1,0 +1,129 @@
+import type { Clock } from './clock';
+import type { AdmissionConfig } from './config';
+
+/**
+ * What a finished upstream attempt says about capacity:
+ * - `success`: the upstream answered; its latency is a sample.
+ * - `overload`: the upstream said it is full (503, 429) or timed out — the capacity signal.
+ * - `error`: a failure that says nothing about capacity (bad request, connection refused);
+ *   the breaker and outlier detection deal with those, the limit does not move.
+ * - `cancelled`: the client went away; no sample.
+ */
+export type SampleKind = 'success' | 'overload' | 'error' | 'cancelled';
+
+export interface LimiterSample {
+  readonly kind: SampleKind;
+  /** Time the attempt spent at the upstream. */
+  readonly latencyMs?: number;
+  /** Requests in flight when the attempt finished (including this one). */
+  readonly inflight: number;
+}
+
+/** Saturation as read from vLLM-style `/metrics` of a pool's upstreams. */
+export interface SaturationSignal {
+  /** Sum of `vllm:num_requests_waiting` over the pool. */
+  readonly waiting: number;
+  /** Highest `vllm:gpu_cache_usage_perc` (0..1) over the pool, if exported. */
+  readonly kvCacheUsage?: number;
+}
+
+/**
+ * Adaptive concurrency limit for one pool: AIMD (additive increase, multiplicative decrease)
+ * with a latency guard, in the manner of Netflix concurrency-limits' `AIMDLimit`.
+ *
+ * Why AIMD and not a gradient controller (Netflix `Gradient2`, Envoy adaptive concurrency):
+ * gradient controllers infer queueing from the ratio of short-term to long-term (or minimum)
+ * latency. LLM inference latency varies by two orders of magnitude with output length, so
+ * that ratio is dominated by the request mix, not by queueing. Inference servers, however,
+ * give explicit and unambiguous overload signals — 503/429 when full, and vLLM exports its
+ * waiting queue (`num_requests_waiting`) and KV-cache usage. AIMD reacts to exactly those
+ * signals: +1 per successful completion while the pool is at least half used, x`backoffRatio`
+ * on an overload signal (at most once per `decreaseCooldownMs`, so one burst of 503s is one
+ * signal). Latency still counts, loosely: when the smoothed latency exceeds `latencyTolerance`
+ * times its windowed minimum, that is treated as an overload signal as well.
+ *
+ * Pure decision logic: no I/O, time from the injected clock.
+ */
+export class AimdLimiter {
+  private value: number;
+  private lastDecreaseAt = -Infinity;
+  private saturated = false;
+  private smoothedLatency: number | undefined;
+  private baselineCurrent = Infinity;
+  private baselinePrevious = Infinity;
+  private baselineWindowStart: number;
+
+  constructor(
+    private readonly cfg: AdmissionConfig,
+    private readonly clock: Clock,
+    private readonly onChange?: (limit: number) => void,
+  ) {
+    this.value = cfg.adaptive.initial ?? cfg.maxConcurrency;
+    this.baselineWindowStart = clock.now();
+  }
+
+  /** Current limit on requests in flight (integer, between `adaptive.min` and `maxConcurrency`). */
+  get limit(): number {
+    if (!this.cfg.adaptive.enabled) return this.cfg.maxConcurrency;
+    return Math.max(this.cfg.adaptive.min, Math.min(this.cfg.maxConcurrency, Math.floor(this.value)));
+  }
+
+  /** Smoothed latency baseline (lowest smoothed latency over the last one-to-two windows). */
+  get baselineLatencyMs(): number | undefined {
+    const b = Math.min(this.baselineCurrent, this.baselinePrevious);
+    return Number.isFinite(b) ? b : undefined;
+  }
+
+  onSample(sample: LimiterSample): void {
+    if (!this.cfg.adaptive.enabled) return;
+    switch (sample.kind) {
+      case 'overload':
+        this.decrease();
+        return;
+      case 'success': {
+        if (sample.latencyMs !== undefined && this.latencyOverloaded(sample.latencyMs)) {
+          this.decrease();
+          return;
+        }
+        // Only grow while the limit is actually being used (app-limited otherwise), and not
+        // while the upstreams report saturation.
+        if (!this.saturated && sample.inflight * 2 >= this.limit) this.set(this.value + 1);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  onSaturation(signal: SaturationSignal): void {
+    const s = this.cfg.saturation;
+    this.saturated = signal.waiting > s.maxWaiting || (signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage;
+    if (this.saturated && this.cfg.adaptive.enabled) this.decrease();
+  }
+
+  private latencyOverloaded(latencyMs: number): boolean {
+    const now = this.clock.now();
+    if (now - this.baselineWindowStart >= this.cfg.adaptive.baselineWindowMs) {
+      this.baselinePrevious = this.baselineCurrent;
+      this.baselineCurrent = Infinity;
+      this.baselineWindowStart = now;
+    }
+    this.smoothedLatency = this.smoothedLatency === undefined ? latencyMs : this.smoothedLatency * 0.9 + latencyMs * 0.1;
+    this.baselineCurrent = Math.min(this.baselineCurrent, this.smoothedLatency);
+    const baseline = this.baselineLatencyMs;
+    return baseline !== undefined && this.smoothedLatency > baseline * this.cfg.adaptive.latencyTolerance;
+  }
+
+  private decrease(): void {
+    const now = this.clock.now();
+    if (now - this.lastDecreaseAt < this.cfg.adaptive.decreaseCooldownMs) return;
+    this.lastDecreaseAt = now;
+    this.set(Math.min(this.value, this.cfg.maxConcurrency) * this.cfg.adaptive.backoffRatio);
+  }
+
+  private set(next: number): void {
+    const before = this.limit;
+    this.value = Math.max(this.cfg.adaptive.min, Math.min(this.cfg.maxConcurrency, next));
+    if (this.limit !== before) this.onChange?.(this.limit);
+  }
+}

@@ -1,0 +1,118 @@
+import { request } from 'undici';
+import type { Clock, TimerHandle } from './clock';
+import type { SaturationSignal } from './limiter';
+
+/** Saturation figures of one upstream, read from its Prometheus text exposition. */
+export interface UpstreamSaturation {
+  /** `vllm:num_requests_waiting`, summed over label sets. */
+  readonly waiting: number;
+  /** `vllm:num_requests_running`, summed over label sets. */
+  readonly running: number;
+  /** `vllm:gpu_cache_usage_perc` or `vllm:kv_cache_usage_perc` (0..1), the highest label set. */
+  readonly kvCacheUsage?: number;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
+
+/** Parses the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
+export function parseVllmMetrics(text: string): UpstreamSaturation {
+  let waiting = 0;
+  let running = 0;
+  let kv: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
+    const m = SAMPLE.exec(line);
+    if (!m) continue;
+    const value = Number(m[3]);
+    if (!Number.isFinite(value)) continue;
+    switch (m[1]) {
+      case 'vllm:num_requests_waiting':
+        waiting += value;
+        break;
+      case 'vllm:num_requests_running':
+        running += value;
+        break;
+      case 'vllm:gpu_cache_usage_perc':
+      case 'vllm:kv_cache_usage_perc':
+        kv = Math.max(kv ?? 0, value);
+        break;
+      default:
+    }
+  }
+  return kv === undefined ? { waiting, running } : { waiting, running, kvCacheUsage: kv };
+}
+
+/** Combines the upstreams of one pool into one signal: waiting summed, KV usage at its worst. */
+export function combineSaturation(parts: readonly UpstreamSaturation[]): SaturationSignal {
+  let waiting = 0;
+  let kv: number | undefined;
+  for (const p of parts) {
+    waiting += p.waiting;
+    if (p.kvCacheUsage !== undefined) kv = Math.max(kv ?? 0, p.kvCacheUsage);
+  }
+  return kv === undefined ? { waiting } : { waiting, kvCacheUsage: kv };
+}
+
+export interface SaturationScraperOptions {
+  /** `/metrics` URLs of the pool's upstreams (re-read on every scrape, so it may change). */
+  readonly targets: () => readonly string[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+  /** Receives the combined signal after each scrape in which at least one target answered. */
+  readonly onSignal: (signal: SaturationSignal) => void;
+}
+
+/**
+ * Scrapes upstream `/metrics` on an interval, the way the Kubernetes inference gateway reads
+ * vLLM's queue and KV-cache gauges. A target that does not answer is left out of that round.
+ */
+export class SaturationScraper {
+  private timer: TimerHandle | undefined;
+  private stopped = true;
+
+  constructor(private readonly opts: SaturationScraperOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One scrape round; exposed for tests and for an immediate read at start-up. */
+  async scrapeOnce(): Promise<SaturationSignal | undefined> {
+    const results = await Promise.all(this.opts.targets().map((url) => this.scrape(url)));
+    const ok = results.filter((r): r is UpstreamSaturation => r !== undefined);
+    if (ok.length === 0) return undefined;
+    const signal = combineSaturation(ok);
+    this.opts.onSignal(signal);
+    return signal;
+  }
+
+  private schedule(): void {
+    this.timer = this.opts.clock.setTimeout(() => {
+      void this.scrapeOnce().finally(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, this.opts.intervalMs);
+  }
+
+  private async scrape(url: string): Promise<UpstreamSaturation | undefined> {
+    try {
+      const res = await request(url, { method: 'GET', headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return undefined;
+      }
+      return parseVllmMetrics(await res.body.text());
+    } catch {
+      return undefined;
+    }
+  }
+}
