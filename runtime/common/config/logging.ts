@@ -1,0 +1,36 @@
+import pino, { Logger } from 'pino';
+import { z } from 'zod';
+
+export const LoggingSchema = z
+  .object({
+    level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('Minimum level written. Logs are JSON lines on stdout.'),
+    accessLog: z
+      .boolean()
+      .default(true)
+      .describe('Write one line per finished request (request id, class, status, timings; never bodies or keys).'),
+  })
+  .strict();
+
+export type LoggingConfig = z.infer<typeof LoggingSchema>;
+
+/**
+ * A pino JSON logger. Authorization headers and API keys are redacted defensively even though
+ * no code path logs them.
+ */
+export function createLogger(config: LoggingConfig, name: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    name,
+    level: config.level,
+    base: { service: name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['authorization', 'headers.authorization', '*.authorization', 'apiKey', '*.apiKey', 'password', '*.password'],
+      censor: '[redacted]',
+    },
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}

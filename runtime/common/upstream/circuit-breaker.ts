@@ -1,0 +1,166 @@
+import { Clock } from '../clock';
+import { CircuitBreakerConfig } from '../config/upstream';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Numeric encoding of the state for the breaker-state gauge: 0 closed, 1 half-open, 2 open. */
+export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
+
+/**
+ * Per-upstream circuit breaker. Answers one question — "may I send to this upstream now?" —
+ * from the outcomes it is told about.
+ *
+ * - closed: opens when, inside the sliding window, at least `minRequests` outcomes were seen and
+ *   the error share reaches `errorRatio`, or after `consecutiveFailures` failures in a row;
+ * - open: refuses for `openMs`, then turns half-open;
+ * - half-open: admits at most `halfOpenProbes` concurrent probes; that many successes close it,
+ *   any failure reopens it.
+ *
+ * The window is kept in 10 buckets so memory is constant whatever the traffic.
+ */
+export class CircuitBreaker {
+  private static readonly BUCKETS = 10;
+  private current: BreakerState = 'closed';
+  private openedAt = 0;
+  private consecutive = 0;
+  private probesInFlight = 0;
+  private probeSuccesses = 0;
+  private readonly bucketMs: number;
+  private readonly totals = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
+  private readonly errors = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
+  private readonly bucketStart = new Array<number>(CircuitBreaker.BUCKETS).fill(-Infinity);
+
+  constructor(
+    private readonly config: CircuitBreakerConfig,
+    private readonly clock: Clock,
+    private readonly onStateChange?: (to: BreakerState, from: BreakerState) => void,
+  ) {
+    this.bucketMs = Math.max(1, Math.ceil(config.windowMs / CircuitBreaker.BUCKETS));
+  }
+
+  /** Current state; an open breaker whose timer ran out reports (and becomes) half-open. */
+  get state(): BreakerState {
+    if (this.current === 'open' && this.clock.now() - this.openedAt >= this.config.openMs) {
+      this.transition('half-open');
+    }
+    return this.current;
+  }
+
+  /** Whether a request may be sent now, without taking a probe slot. */
+  canAttempt(): boolean {
+    const s = this.state;
+    if (s === 'closed') return true;
+    if (s === 'open') return false;
+    return this.probesInFlight < this.config.halfOpenProbes;
+  }
+
+  /**
+   * Asks permission for one request. In half-open it takes a probe slot, which the caller
+   * returns through exactly one of onSuccess / onFailure / onCancel.
+   */
+  tryAcquire(): boolean {
+    if (!this.canAttempt()) return false;
+    if (this.current === 'half-open') this.probesInFlight++;
+    return true;
+  }
+
+  /**
+   * Sends even though the breaker refuses (the "every breaker is open" last resort). The outcome
+   * is reported as usual; a success closes the breaker from any state.
+   */
+  forceAcquire(): void {
+    if (this.state === 'half-open') this.probesInFlight++;
+  }
+
+  onSuccess(): void {
+    this.record(false);
+    this.consecutive = 0;
+    if (this.current === 'half-open') {
+      this.releaseProbe();
+      this.probeSuccesses++;
+      if (this.probeSuccesses >= this.config.halfOpenProbes) this.transition('closed');
+    } else if (this.current === 'open') {
+      this.transition('closed');
+    }
+  }
+
+  onFailure(): void {
+    this.record(true);
+    this.consecutive++;
+    if (this.current === 'half-open') {
+      this.releaseProbe();
+      this.trip();
+      return;
+    }
+    if (this.current !== 'closed') return;
+    if (this.consecutive >= this.config.consecutiveFailures) {
+      this.trip();
+      return;
+    }
+    const { total, errors } = this.windowCounts();
+    if (total >= this.config.minRequests && errors / total >= this.config.errorRatio) this.trip();
+  }
+
+  /** The request ended without a verdict on the upstream (client abort, local deadline). */
+  onCancel(): void {
+    if (this.current === 'half-open') this.releaseProbe();
+  }
+
+  private releaseProbe(): void {
+    if (this.probesInFlight > 0) this.probesInFlight--;
+  }
+
+  private trip(): void {
+    this.openedAt = this.clock.now();
+    this.transition('open');
+  }
+
+  private transition(to: BreakerState): void {
+    const from = this.current;
+    if (from === to) {
+      if (to === 'open') this.resetWindow();
+      return;
+    }
+    this.current = to;
+    this.probesInFlight = 0;
+    this.probeSuccesses = 0;
+    if (to !== 'half-open') {
+      this.consecutive = 0;
+      this.resetWindow();
+    }
+    this.onStateChange?.(to, from);
+  }
+
+  private resetWindow(): void {
+    this.totals.fill(0);
+    this.errors.fill(0);
+    this.bucketStart.fill(-Infinity);
+  }
+
+  private record(error: boolean): void {
+    const now = this.clock.now();
+    const slot = Math.floor(now / this.bucketMs);
+    const i = slot % CircuitBreaker.BUCKETS;
+    const start = slot * this.bucketMs;
+    if (this.bucketStart[i] !== start) {
+      this.bucketStart[i] = start;
+      this.totals[i] = 0;
+      this.errors[i] = 0;
+    }
+    this.totals[i]++;
+    if (error) this.errors[i]++;
+  }
+
+  private windowCounts(): { total: number; errors: number } {
+    const oldest = this.clock.now() - this.config.windowMs;
+    let total = 0;
+    let errors = 0;
+    for (let i = 0; i < CircuitBreaker.BUCKETS; i++) {
+      if (this.bucketStart[i] + this.bucketMs > oldest) {
+        total += this.totals[i];
+        errors += this.errors[i];
+      }
+    }
+    return { total, errors };
+  }
+}

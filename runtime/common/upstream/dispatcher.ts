@@ -1,0 +1,346 @@
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { Clock, RandomSource } from '../clock';
+import { RetryConfig } from '../config/upstream';
+import { fullJitterBackoffMs, parseRetryAfterMs } from './backoff';
+import { UpstreamEvents } from './events';
+import { AttemptError, AttemptErrorKind, UpstreamReply } from './http-client';
+import { RetryBudget } from './retry-budget';
+import { Upstream } from './upstream';
+import { UpstreamPool } from './upstream-pool';
+
+/** One request to send over an ordered fallback chain of pools. */
+export interface DispatchRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  /** Headers sent to every upstream (the upstream's own extra headers are added on top). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body, or a function giving the body for a pool (e.g. a per-pool model name). */
+  readonly body?: Buffer | string | ((pool: UpstreamPool) => Buffer | string);
+  /** Pools in preference order: local pool, other region, external provider... */
+  readonly chain: readonly UpstreamPool[];
+  /** Key for consistent hashing (user id or API key name). */
+  readonly userKey?: string;
+  /** Absolute time (dispatcher clock) after which the request is abandoned, streaming included. */
+  readonly deadline: number;
+  /** Aborted when the caller's client goes away. */
+  readonly signal?: AbortSignal;
+}
+
+/** How the body of a returned response ended; reported through `UpstreamResponse.finish`. */
+export type BodyOutcome = 'complete' | 'error' | 'aborted';
+
+/** An upstream response whose headers arrived; the caller reads `body` and then calls `finish`. */
+export interface UpstreamResponse extends UpstreamReply {
+  readonly ok: true;
+  readonly pool: UpstreamPool;
+  readonly upstream: Upstream;
+  /** Attempts made, this one included. */
+  readonly attempts: number;
+  /** Time from dispatch start to these headers (ms). */
+  readonly ttfbMs: number;
+  /** Aborted when the request deadline passes; the body then errors. */
+  readonly signal: AbortSignal;
+  /** Must be called exactly once, after the body was consumed, failed or abandoned. */
+  finish(outcome: BodyOutcome): void;
+}
+
+export type DispatchFailureReason =
+  /** No pool in the chain had a member to try (all cooling down or already tried). */
+  | 'no-upstream'
+  /** Every attempt failed before response headers. */
+  | 'upstream-error'
+  /** The request deadline passed. */
+  | 'deadline'
+  /** The caller aborted. */
+  | 'aborted';
+
+/** No response could be obtained. */
+export interface DispatchFailure {
+  readonly ok: false;
+  readonly reason: DispatchFailureReason;
+  readonly attempts: number;
+  /** Kind of the last attempt's error, when there was one. */
+  readonly lastErrorKind?: AttemptErrorKind;
+  /** When upstreams asked to be left alone, how long until the first one accepts again (ms). */
+  readonly retryAfterMs?: number;
+  readonly pool?: string;
+  readonly upstream?: string;
+}
+
+export type DispatchResult = UpstreamResponse | DispatchFailure;
+
+export interface DispatcherDeps {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly events?: UpstreamEvents;
+  /** Waits `ms` unless `signal` aborts first (then rejects). Injected by tests. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+class DeadlineExceeded extends Error {
+  constructor() {
+    super('request deadline exceeded');
+    this.name = 'DeadlineExceeded';
+  }
+}
+
+/**
+ * Route -> breaker -> send -> retry over a fallback chain of pools. Shared by the proxy (client
+ * requests) and the worker (jobs): it owns every resilience decision about upstreams and none
+ * about clients.
+ *
+ * Per attempt: pick the first pool in the chain with an available member (healthy, not ejected,
+ * not cooling, breaker admits) and let its balancer choose among them; if no member anywhere is
+ * available, try the least recently failed one rather than refusing on the breakers' word. An
+ * attempt that fails before response headers (connect error, timeout, reset) or answers with a
+ * retryable status is retried on a different upstream while attempts, the retry budget and the
+ * deadline allow, after a full-jitter backoff. An upstream `Retry-After` parks that upstream for
+ * that long. The last retryable response is returned as is, so its status and Retry-After reach
+ * the client.
+ */
+export class UpstreamDispatcher {
+  readonly budget: RetryBudget;
+  private readonly retryStatuses: ReadonlySet<number>;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+
+  constructor(
+    private readonly retry: RetryConfig,
+    private readonly deps: DispatcherDeps,
+  ) {
+    this.budget = new RetryBudget(retry.budget, deps.clock);
+    this.retryStatuses = new Set(retry.retryOnStatus);
+    this.sleep = deps.sleep ?? ((ms, signal) => sleepTimer(ms, undefined, { signal }));
+  }
+
+  async dispatch(req: DispatchRequest): Promise<DispatchResult> {
+    const { clock } = this.deps;
+    const start = clock.now();
+    const deadline = Math.min(req.deadline, start + (req.chain[0]?.config.timeouts.totalMs ?? Infinity));
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const onClientAbort = () => controller.abort(req.signal?.reason);
+    req.signal?.addEventListener('abort', onClientAbort, { once: true });
+    if (req.signal?.aborted) controller.abort(req.signal.reason);
+    const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
+    timer.unref?.();
+    const cleanup = () => {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onClientAbort);
+    };
+
+    this.budget.onRequest();
+    const tried = new Set<Upstream>();
+    let attempts = 0;
+    let last: { pool: UpstreamPool; upstream: Upstream; reply?: UpstreamReply; error?: AttemptErrorKind } | undefined;
+
+    for (;;) {
+      if (signal.aborted) {
+        cleanup();
+        await discard(last?.reply);
+        return this.failure(signal, attempts, last);
+      }
+      const choice = this.choose(req, tried);
+      if (!choice) {
+        cleanup();
+        if (last?.reply) return this.respond(last.pool, last.upstream, last.reply, attempts, start, signal, cleanup, false);
+        return {
+          ok: false,
+          reason: attempts === 0 ? 'no-upstream' : 'upstream-error',
+          attempts,
+          lastErrorKind: last?.error,
+          retryAfterMs: this.coolingRemaining(req.chain),
+          pool: last?.pool.name,
+          upstream: last?.upstream.name,
+        };
+      }
+      const { pool, upstream, lastResort } = choice;
+      if (lastResort) {
+        upstream.breaker.forceAcquire();
+        this.deps.events?.onLastResort?.(pool.name, upstream.name);
+      } else if (!upstream.breaker.tryAcquire()) {
+        tried.add(upstream);
+        continue;
+      }
+      await discard(last?.reply);
+      tried.add(upstream);
+      attempts++;
+      const isRetry = attempts > 1;
+      upstream.outstanding++;
+      let reply: UpstreamReply;
+      try {
+        const body = typeof req.body === 'function' ? req.body(pool) : req.body;
+        reply = await pool.client(upstream).send({
+          method: req.method,
+          path: req.path,
+          headers: upstream.hasHeaders ? { ...req.headers, ...upstream.headers } : req.headers,
+          body,
+          signal,
+        });
+      } catch (err) {
+        upstream.outstanding--;
+        if (isRetry) this.budget.onRetryDone();
+        const kind = signal.aborted ? 'aborted' : err instanceof AttemptError ? err.kind : 'reset';
+        if (kind === 'aborted') {
+          upstream.breaker.onCancel();
+          cleanup();
+          return this.failure(signal, attempts, { pool, upstream, error: kind });
+        }
+        this.recordFailure(pool, upstream);
+        last = { pool, upstream, error: kind };
+        if (!(await this.mayRetry(req, pool, upstream, kind, attempts, deadline, signal))) {
+          cleanup();
+          return signal.aborted
+            ? this.failure(signal, attempts, last)
+            : { ok: false, reason: 'upstream-error', attempts, lastErrorKind: kind, pool: pool.name, upstream: upstream.name, retryAfterMs: this.coolingRemaining(req.chain) };
+        }
+        continue;
+      }
+      if (isRetry) this.budget.onRetryDone();
+
+      const status = reply.statusCode;
+      const retryAfter = status === 429 || status === 503 ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
+      if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
+      if (status >= 500) this.recordFailure(pool, upstream);
+      else if (status === 429) upstream.breaker.onCancel();
+      else this.recordSuccess(pool, upstream);
+
+      if (this.retryStatuses.has(status)) {
+        upstream.outstanding--;
+        last = { pool, upstream, reply };
+        if (await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, signal)) continue;
+        upstream.outstanding++;
+        if (signal.aborted) {
+          upstream.outstanding--;
+          cleanup();
+          await discard(reply);
+          return this.failure(signal, attempts, last);
+        }
+      }
+      return this.respond(pool, upstream, reply, attempts, start, signal, cleanup, true);
+    }
+  }
+
+  /** Picks the next upstream over the chain, or the least recently failed one as a last resort. */
+  private choose(req: DispatchRequest, tried: ReadonlySet<Upstream>): { pool: UpstreamPool; upstream: Upstream; lastResort: boolean } | undefined {
+    for (const pool of req.chain) {
+      const candidates = pool.available(tried);
+      if (candidates.length > 0) return { pool, upstream: pool.balancer.pick(candidates, req.userKey), lastResort: false };
+    }
+    const now = this.deps.clock.now();
+    let best: { pool: UpstreamPool; upstream: Upstream } | undefined;
+    for (const pool of req.chain) {
+      for (const u of pool.members) {
+        if (tried.has(u) || u.coolingUntil > now) continue;
+        if (!best || u.lastFailureAt < best.upstream.lastFailureAt) best = { pool, upstream: u };
+      }
+    }
+    return best && { ...best, lastResort: true };
+  }
+
+  private async mayRetry(
+    req: DispatchRequest,
+    pool: UpstreamPool,
+    upstream: Upstream,
+    reason: string,
+    attempts: number,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    if (attempts >= this.retry.maxAttempts || signal.aborted) return false;
+    if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return false;
+    if (!this.budget.tryAcquireRetry()) {
+      this.deps.events?.onRetryBudgetExhausted?.(pool.name);
+      return false;
+    }
+    const wait = fullJitterBackoffMs(attempts, this.retry.baseBackoffMs, this.retry.maxBackoffMs, this.deps.random);
+    if (this.deps.clock.now() + wait >= deadline) {
+      this.budget.onRetryDone();
+      return false;
+    }
+    this.deps.events?.onRetry?.(pool.name, upstream.name, reason);
+    if (wait > 0) {
+      try {
+        await this.sleep(wait, signal);
+      } catch {
+        this.budget.onRetryDone();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private recordFailure(pool: UpstreamPool, upstream: Upstream): void {
+    upstream.lastFailureAt = this.deps.clock.now();
+    upstream.breaker.onFailure();
+    pool.outliers.onFailure(upstream);
+  }
+
+  private recordSuccess(pool: UpstreamPool, upstream: Upstream): void {
+    upstream.breaker.onSuccess();
+    pool.outliers.onSuccess(upstream);
+  }
+
+  private respond(
+    pool: UpstreamPool,
+    upstream: Upstream,
+    reply: UpstreamReply,
+    attempts: number,
+    start: number,
+    signal: AbortSignal,
+    cleanup: () => void,
+    counted: boolean,
+  ): UpstreamResponse {
+    if (!counted) upstream.outstanding++;
+    let finished = false;
+    return {
+      ok: true,
+      pool,
+      upstream,
+      attempts,
+      statusCode: reply.statusCode,
+      headers: reply.headers,
+      body: reply.body,
+      ttfbMs: this.deps.clock.now() - start,
+      signal,
+      finish: (outcome: BodyOutcome) => {
+        if (finished) return;
+        finished = true;
+        upstream.outstanding--;
+        cleanup();
+        if (outcome === 'error') this.recordFailure(pool, upstream);
+      },
+    };
+  }
+
+  private failure(
+    signal: AbortSignal,
+    attempts: number,
+    last: { pool: UpstreamPool; upstream: Upstream; error?: AttemptErrorKind } | undefined,
+  ): DispatchFailure {
+    return {
+      ok: false,
+      reason: signal.reason instanceof DeadlineExceeded ? 'deadline' : 'aborted',
+      attempts,
+      lastErrorKind: last?.error,
+      pool: last?.pool.name,
+      upstream: last?.upstream.name,
+    };
+  }
+
+  private coolingRemaining(chain: readonly UpstreamPool[]): number | undefined {
+    const now = this.deps.clock.now();
+    let min: number | undefined;
+    for (const p of chain) for (const u of p.members) if (u.coolingUntil > now) min = Math.min(min ?? Infinity, u.coolingUntil - now);
+    return min;
+  }
+}
+
+async function discard(reply: UpstreamReply | undefined): Promise<void> {
+  if (!reply) return;
+  try {
+    if (reply.body.dump) await reply.body.dump({ limit: 64 * 1024 });
+    else reply.body.destroy();
+  } catch {
+    reply.body.destroy();
+  }
+}

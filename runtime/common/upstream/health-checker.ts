@@ -1,0 +1,71 @@
+import { UpstreamEvents } from './events';
+import { UpstreamPool } from './upstream-pool';
+
+/**
+ * Active health checks: every `intervalMs`, GET the pool's health path on each member with
+ * `timeoutMs`; the member's HealthState applies the thresholds. Timers are unref'd so they never
+ * keep a process alive, and a probe never overlaps the previous one of the same member.
+ */
+export class ActiveHealthChecker {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly pools: readonly UpstreamPool[],
+    private readonly events?: UpstreamEvents,
+  ) {}
+
+  start(): void {
+    for (const pool of this.pools) {
+      const cfg = pool.config.health;
+      if (!cfg.enabled) continue;
+      pool.members.forEach((upstream, i) => {
+        let running = false;
+        const tick = async () => {
+          if (running || this.stopped) return;
+          running = true;
+          try {
+            await this.probe(pool, upstream);
+          } finally {
+            running = false;
+          }
+        };
+        // spread the first probes over the interval so a large pool does not probe in bursts
+        const first = setTimeout(() => {
+          void tick();
+          const t = setInterval(() => void tick(), cfg.intervalMs);
+          t.unref();
+          this.timers.push(t);
+        }, Math.floor((cfg.intervalMs * i) / Math.max(1, pool.members.length)));
+        first.unref();
+        this.timers.push(first);
+      });
+    }
+  }
+
+  /** Probes one member once and applies the verdict; returns whether the probe succeeded. */
+  async probe(pool: UpstreamPool, upstream: UpstreamPool['members'][number]): Promise<boolean> {
+    const cfg = pool.config.health;
+    let ok = false;
+    try {
+      const reply = await pool.client(upstream).send({
+        method: 'GET',
+        path: cfg.path,
+        headers: upstream.headers,
+        signal: AbortSignal.timeout(cfg.timeoutMs),
+      });
+      ok = reply.statusCode >= 200 && reply.statusCode < 300;
+      await reply.body.dump?.({ limit: 16 * 1024 }).catch(() => undefined);
+    } catch {
+      ok = false;
+    }
+    if (!this.stopped && upstream.health.record(ok)) this.events?.onHealthChange?.(pool.name, upstream.name, ok);
+    return ok;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.length = 0;
+  }
+}

@@ -1,0 +1,70 @@
+import { Clock } from '../clock';
+import { RetryBudgetConfig } from '../config/upstream';
+
+/**
+ * Caps retry amplification: a retry is allowed while fewer than `minConcurrent` retries are in
+ * flight, or while retries in the sliding window stay within `ratio` of requests. Under a failing
+ * pool, total upstream load therefore stays near (1 + ratio) x the offered load.
+ */
+export class RetryBudget {
+  private static readonly BUCKETS = 10;
+  private readonly bucketMs: number;
+  private readonly requests = new Array<number>(RetryBudget.BUCKETS).fill(0);
+  private readonly retries = new Array<number>(RetryBudget.BUCKETS).fill(0);
+  private readonly bucketStart = new Array<number>(RetryBudget.BUCKETS).fill(-Infinity);
+  private retriesInFlight = 0;
+
+  constructor(
+    private readonly config: RetryBudgetConfig,
+    private readonly clock: Clock,
+  ) {
+    this.bucketMs = Math.max(1, Math.ceil(config.windowMs / RetryBudget.BUCKETS));
+  }
+
+  /** Counts one original request (call once per request, not per attempt). */
+  onRequest(): void {
+    this.bump(this.requests);
+  }
+
+  /**
+   * Asks for one retry; on `true` the caller must call `onRetryDone()` when the retry attempt
+   * ends (whatever its outcome).
+   */
+  tryAcquireRetry(): boolean {
+    const allowed =
+      this.retriesInFlight < this.config.minConcurrent ||
+      this.sum(this.retries) + 1 <= this.config.ratio * this.sum(this.requests);
+    if (!allowed) return false;
+    this.retriesInFlight++;
+    this.bump(this.retries);
+    return true;
+  }
+
+  onRetryDone(): void {
+    if (this.retriesInFlight > 0) this.retriesInFlight--;
+  }
+
+  /** Snapshot for metrics and tests. */
+  get stats(): { requests: number; retries: number; retriesInFlight: number } {
+    return { requests: this.sum(this.requests), retries: this.sum(this.retries), retriesInFlight: this.retriesInFlight };
+  }
+
+  private bump(counts: number[]): void {
+    const slot = Math.floor(this.clock.now() / this.bucketMs);
+    const i = slot % RetryBudget.BUCKETS;
+    const start = slot * this.bucketMs;
+    if (this.bucketStart[i] !== start) {
+      this.bucketStart[i] = start;
+      this.requests[i] = 0;
+      this.retries[i] = 0;
+    }
+    counts[i]++;
+  }
+
+  private sum(counts: number[]): number {
+    const oldest = this.clock.now() - this.config.windowMs;
+    let total = 0;
+    for (let i = 0; i < RetryBudget.BUCKETS; i++) if (this.bucketStart[i] + this.bucketMs > oldest) total += counts[i];
+    return total;
+  }
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { LoggingSchema } from '../common/config/logging';
+import { RedisConnectionSchema } from '../common/config/redis';
+import { PoolSchema, RetrySchema } from '../common/config/upstream';
+import { PRIORITY_CLASSES } from '../common/priority';
+import { PROXY_CONTRACT } from '../common/service-contract';
+
+/**
+ * The proxy's configuration: one schema that validates the file, types the code, carries the
+ * defaults and is exported as JSON Schema (`npm run schema`). Sub-schemas shared with the worker
+ * live in runtime/common/config.
+ */
+
+export const ServerSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
+    port: z.number().int().min(0).max(65535).default(PROXY_CONTRACT.port).describe('Listen port (0 picks a free one).'),
+    maxBodyBytes: z.number().int().positive().default(1_048_576).describe('Largest request body; larger ones get 413.'),
+    headersTimeoutMs: z.number().int().positive().default(10_000).describe('Time a client has to send the request headers.'),
+    bodyTimeoutMs: z.number().int().positive().default(30_000).describe('Time a client has to send the whole request body.'),
+    keepAliveTimeoutMs: z.number().int().positive().default(65_000).describe('Idle keep-alive time of client connections (above the ALB idle timeout of 60 s).'),
+    maxConnections: z.number().int().positive().default(10_000).describe('Client connections at most; further ones are refused.'),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(600_000)
+      .describe('Default deadline of a request, streaming included; pool totalMs may shorten it.'),
+    drainTimeoutMs: z.number().int().min(0).default(30_000).describe('On SIGTERM, how long in-flight requests may finish before exit.'),
+  })
+  .strict();
+
+export const ApiKeySchema = z
+  .object({
+    name: z.string().min(1).describe('Key owner, used in logs, metrics and as the default user key.'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key')
+      .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored.'),
+    tier: z.enum(PRIORITY_CLASSES).default('medium').describe('Priority class of requests without X-Priority / X-Realtime.'),
+  })
+  .strict();
+
+export const AuthSchema = z
+  .union([
+    z.literal('none').describe('No authentication (local use only). Requests get the `anonymousTier` class.'),
+    z
+      .object({
+        keys: z.array(ApiKeySchema).min(1).describe('Accepted API keys.'),
+      })
+      .strict(),
+  ])
+  .describe('`none`, or the accepted API keys. Required: there is no implicit open mode.');
+
+export const RouteSchema = z
+  .object({
+    model: z.string().min(1).describe('Model name clients send in `model`.'),
+    pools: z
+      .array(
+        z.union([
+          z.string().min(1),
+          z
+            .object({
+              pool: z.string().min(1).describe('Pool name.'),
+              model: z.string().min(1).optional().describe('Model name this pool knows the model by (e.g. an external provider\'s name).'),
+            })
+            .strict(),
+        ]),
+      )
+      .min(1)
+      .describe('Fallback chain in preference order: a pool name or { pool, model }.'),
+  })
+  .strict();
+
+export const ProxyConfigSchema = z
+  .object({
+    server: ServerSchema.prefault({}),
+    auth: AuthSchema,
+    anonymousTier: z.enum(PRIORITY_CLASSES).default('medium').describe('Class of requests when auth is none and no header sets one.'),
+    pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, 'pool names are lowercase letters, digits, - and _'), PoolSchema).describe('Upstream pools by name.'),
+    routes: z.array(RouteSchema).min(1).describe('Models served and the pools that serve them.'),
+    retry: RetrySchema.prefault({}),
+    redis: RedisConnectionSchema.optional().describe('Shared state (rate limits, response cache, jobs). Omit to run without Redis.'),
+    logging: LoggingSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.routes.forEach((route, i) => {
+      if (seen.has(route.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `model ${route.model} is routed twice` });
+      seen.add(route.model);
+      route.pools.forEach((entry, j) => {
+        const name = typeof entry === 'string' ? entry : entry.pool;
+        if (!(name in cfg.pools)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'pools', j], message: `unknown pool "${name}" (known: ${Object.keys(cfg.pools).join(', ') || 'none'})` });
+        }
+      });
+    });
+  });
+
+export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
+export type ProxyConfigInput = z.input<typeof ProxyConfigSchema>;
+export type ServerConfig = z.infer<typeof ServerSchema>;
+export type AuthConfig = z.infer<typeof AuthSchema>;
+export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
+export type RouteConfig = z.infer<typeof RouteSchema>;
+
+/** The JSON Schema of the config file (what a user writes, defaults shown). */
+export function proxyConfigJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ProxyConfigSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}

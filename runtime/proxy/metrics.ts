@@ -1,0 +1,150 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BREAKER_STATE_VALUE, BreakerState } from '../common/upstream/circuit-breaker';
+import { UpstreamEvents } from '../common/upstream/events';
+import { UpstreamPool } from '../common/upstream/upstream-pool';
+
+/**
+ * Metric names of the proxy. They are a contract: alert rules, dashboards and the HPA read them,
+ * so rename only with a deprecation. Label values: `pool` and `upstream` are config names
+ * (`none` when a request never reached routing), `class` is a priority class (`none` before
+ * classification, e.g. a 401), `status` is the HTTP status sent to the client.
+ */
+export const PROXY_METRICS = {
+  /** counter {pool, upstream, class, status}: finished client requests. */
+  requests: 'surgeguard_proxy_requests_total',
+  /** histogram {pool, upstream, class, status}: request duration, seconds, to the last byte. */
+  duration: 'surgeguard_proxy_request_duration_seconds',
+  /** histogram {pool, upstream, class}: time to the upstream response headers, seconds. */
+  ttfb: 'surgeguard_proxy_time_to_first_byte_seconds',
+  /** gauge {class}: client requests in flight. */
+  inFlight: 'surgeguard_proxy_in_flight_requests',
+  /** gauge {pool, upstream}: requests in flight to an upstream (sampled at scrape). */
+  upstreamInFlight: 'surgeguard_proxy_upstream_in_flight_requests',
+  /** counter {pool, upstream, reason}: retries decided; reason is an error kind or HTTP status. */
+  retries: 'surgeguard_proxy_upstream_retries_total',
+  /** counter {pool}: retries refused by the retry budget. */
+  retryBudgetExhausted: 'surgeguard_proxy_retry_budget_exhausted_total',
+  /** gauge {pool, upstream}: circuit breaker state, 0 closed, 1 half-open, 2 open. */
+  breakerState: 'surgeguard_proxy_circuit_breaker_state',
+  /** counter {pool, upstream, to}: breaker transitions. */
+  breakerTransitions: 'surgeguard_proxy_circuit_breaker_transitions_total',
+  /** counter {pool, upstream}: outlier-detection ejections. */
+  ejections: 'surgeguard_proxy_upstream_ejections_total',
+  /** gauge {pool, upstream}: 1 when active health checks pass. */
+  upstreamHealthy: 'surgeguard_proxy_upstream_healthy',
+  /** counter {pool, upstream}: attempts sent although every upstream was unavailable. */
+  lastResort: 'surgeguard_proxy_last_resort_attempts_total',
+  /** counter {pool, upstream}: responses that failed after the first byte reached the client. */
+  streamErrors: 'surgeguard_proxy_stream_errors_total',
+  /** counter {class}: requests whose client disconnected before the end. */
+  clientAborts: 'surgeguard_proxy_client_aborts_total',
+  /** gauge: open client connections. */
+  clientConnections: 'surgeguard_proxy_client_connections',
+  /** gauge: configured maximum of client connections (alert at > 90 %). */
+  clientConnectionsMax: 'surgeguard_proxy_client_connections_max',
+  /** gauge: 1 while /readyz answers 200. */
+  ready: 'surgeguard_proxy_ready',
+} as const;
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
+
+/** The proxy's Prometheus registry and instruments; also the sink of upstream-layer events. */
+export class ProxyMetrics implements UpstreamEvents {
+  readonly registry = new Registry();
+  readonly requests: Counter<'pool' | 'upstream' | 'class' | 'status'>;
+  readonly duration: Histogram<'pool' | 'upstream' | 'class' | 'status'>;
+  readonly ttfb: Histogram<'pool' | 'upstream' | 'class'>;
+  readonly inFlight: Gauge<'class'>;
+  readonly retries: Counter<'pool' | 'upstream' | 'reason'>;
+  readonly retryBudgetExhausted: Counter<'pool'>;
+  readonly breakerState: Gauge<'pool' | 'upstream'>;
+  readonly breakerTransitions: Counter<'pool' | 'upstream' | 'to'>;
+  readonly ejections: Counter<'pool' | 'upstream'>;
+  readonly upstreamHealthy: Gauge<'pool' | 'upstream'>;
+  readonly lastResort: Counter<'pool' | 'upstream'>;
+  readonly streamErrors: Counter<'pool' | 'upstream'>;
+  readonly clientAborts: Counter<'class'>;
+  readonly clientConnections: Gauge;
+  readonly clientConnectionsMax: Gauge;
+  readonly ready: Gauge;
+  private pools: readonly UpstreamPool[] = [];
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: PROXY_METRICS.requests, help: 'Finished client requests.', labelNames: ['pool', 'upstream', 'class', 'status'], registers });
+    this.duration = new Histogram({
+      name: PROXY_METRICS.duration,
+      help: 'Client request duration to the last byte, seconds.',
+      labelNames: ['pool', 'upstream', 'class', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.ttfb = new Histogram({
+      name: PROXY_METRICS.ttfb,
+      help: 'Time from request start to the upstream response headers, seconds.',
+      labelNames: ['pool', 'upstream', 'class'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inFlight = new Gauge({ name: PROXY_METRICS.inFlight, help: 'Client requests in flight.', labelNames: ['class'], registers });
+    const self = this;
+    new Gauge({
+      name: PROXY_METRICS.upstreamInFlight,
+      help: 'Requests in flight to an upstream.',
+      labelNames: ['pool', 'upstream'],
+      registers,
+      collect() {
+        for (const p of self.pools) for (const u of p.members) this.set({ pool: p.name, upstream: u.name }, u.outstanding);
+      },
+    });
+    this.retries = new Counter({ name: PROXY_METRICS.retries, help: 'Upstream retries decided.', labelNames: ['pool', 'upstream', 'reason'], registers });
+    this.retryBudgetExhausted = new Counter({ name: PROXY_METRICS.retryBudgetExhausted, help: 'Retries refused by the retry budget.', labelNames: ['pool'], registers });
+    this.breakerState = new Gauge({ name: PROXY_METRICS.breakerState, help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', labelNames: ['pool', 'upstream'], registers });
+    this.breakerTransitions = new Counter({ name: PROXY_METRICS.breakerTransitions, help: 'Circuit breaker transitions.', labelNames: ['pool', 'upstream', 'to'], registers });
+    this.ejections = new Counter({ name: PROXY_METRICS.ejections, help: 'Outlier-detection ejections.', labelNames: ['pool', 'upstream'], registers });
+    this.upstreamHealthy = new Gauge({ name: PROXY_METRICS.upstreamHealthy, help: '1 when the upstream passes active health checks.', labelNames: ['pool', 'upstream'], registers });
+    this.lastResort = new Counter({ name: PROXY_METRICS.lastResort, help: 'Attempts sent although every upstream was unavailable.', labelNames: ['pool', 'upstream'], registers });
+    this.streamErrors = new Counter({ name: PROXY_METRICS.streamErrors, help: 'Responses that failed after the first byte reached the client.', labelNames: ['pool', 'upstream'], registers });
+    this.clientAborts = new Counter({ name: PROXY_METRICS.clientAborts, help: 'Requests whose client disconnected before the end.', labelNames: ['class'], registers });
+    this.clientConnections = new Gauge({ name: PROXY_METRICS.clientConnections, help: 'Open client connections.', registers });
+    this.clientConnectionsMax = new Gauge({ name: PROXY_METRICS.clientConnectionsMax, help: 'Maximum client connections.', registers });
+    this.ready = new Gauge({ name: PROXY_METRICS.ready, help: '1 while the proxy reports ready.', registers });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'surgeguard_proxy_' });
+  }
+
+  /** Registers the pools whose members are reported (initial breaker and health series included). */
+  watchPools(pools: readonly UpstreamPool[]): void {
+    this.pools = pools;
+    for (const p of pools) {
+      for (const u of p.members) {
+        this.breakerState.set({ pool: p.name, upstream: u.name }, BREAKER_STATE_VALUE[u.breaker.state]);
+        this.upstreamHealthy.set({ pool: p.name, upstream: u.name }, u.healthy ? 1 : 0);
+      }
+    }
+  }
+
+  onRetry(pool: string, upstream: string, reason: string): void {
+    this.retries.inc({ pool, upstream, reason });
+  }
+
+  onRetryBudgetExhausted(pool: string): void {
+    this.retryBudgetExhausted.inc({ pool });
+  }
+
+  onBreakerStateChange(pool: string, upstream: string, to: BreakerState): void {
+    this.breakerState.set({ pool, upstream }, BREAKER_STATE_VALUE[to]);
+    this.breakerTransitions.inc({ pool, upstream, to });
+  }
+
+  onEjection(pool: string, upstream: string): void {
+    this.ejections.inc({ pool, upstream });
+  }
+
+  onHealthChange(pool: string, upstream: string, healthy: boolean): void {
+    this.upstreamHealthy.set({ pool, upstream }, healthy ? 1 : 0);
+  }
+
+  onLastResort(pool: string, upstream: string): void {
+    this.lastResort.inc({ pool, upstream });
+  }
+}
