@@ -75,23 +75,23 @@ export const PROXY_ALERTS: AlertGroup = {
         `for ${THRESHOLDS.p99LatencyForMinutes} minutes (normal is below 500 ms).`,
     },
     {
-      alert: 'SurgeguardUpstreamConnectionsSaturated',
+      alert: 'SurgeguardClientConnectionsSaturated',
       expr:
-        `max by (upstream) (${R.proxyUpstreamConnections} / ${R.proxyUpstreamConnectionLimit})` +
+        `max by (instance) (${R.proxyClientConnections} / ${R.proxyClientConnectionsMax})` +
         ` > ${THRESHOLDS.connectionSaturation}`,
       for: '5m',
       severity: 'warning',
-      summary: `Connection pool to upstream {{ $labels.upstream }} is more than ${pct(THRESHOLDS.connectionSaturation)} used`,
+      summary: `Proxy {{ $labels.instance }} uses more than ${pct(THRESHOLDS.connectionSaturation)} of its connection pool`,
       description:
-        `More than ${pct(THRESHOLDS.connectionSaturation)} of the connection pool to upstream {{ $labels.upstream }} ` +
-        'has been in use for 5 minutes; new requests will queue. Scale the model servers or raise the pool size.',
+        `More than ${pct(THRESHOLDS.connectionSaturation)} of the client connections proxy {{ $labels.instance }} accepts ` +
+        'have been open for 5 minutes; new connections will be refused. The HPA should add replicas; check its maximum.',
     },
     {
       alert: 'SurgeguardCircuitBreakerOpen',
-      expr: `max by (upstream) (${R.proxyBreakerState}) == ${BREAKER_STATE_OPEN}`,
+      expr: `max by (pool, upstream) (${R.proxyBreakerState}) == ${BREAKER_STATE_OPEN}`,
       for: '1m',
       severity: 'warning',
-      summary: 'Circuit breaker for upstream {{ $labels.upstream }} is open',
+      summary: 'Circuit breaker for upstream {{ $labels.upstream }} of pool {{ $labels.pool }} is open',
       description:
         'The proxy has stopped sending traffic to upstream {{ $labels.upstream }} for at least a minute because of its error rate. ' +
         'Traffic goes to the fallback pool; check the upstream.',

@@ -7,24 +7,22 @@
  * priority classes, upstream ids, HTTP status codes), never a user id or a URL.
  */
 export const METRIC = {
-  /** Counter. Requests answered by the proxy. Labels: `pool`, `class`, `status` (HTTP status code, e.g. `503`). */
+  /** Counter. Requests answered by the proxy. Labels: `pool`, `upstream`, `class`, `status` (HTTP status code, e.g. `503`). Same name as runtime/proxy/metrics.ts. */
   proxyRequests: 'surgeguard_proxy_requests_total',
-  /** Histogram (seconds). Time from request received to last byte sent. Labels: `pool`, `class`. */
+  /** Histogram (seconds). Time from request received to last byte sent. Labels: `pool`, `upstream`, `class`, `status`. */
   proxyRequestDuration: 'surgeguard_proxy_request_duration_seconds',
-  /** Gauge. Requests waiting in the admission queue. Labels: `class`. */
+  /** Gauge. Client requests being served. Labels: `class`. The proxy HPA's pods metric. */
+  proxyInflightRequests: 'surgeguard_proxy_in_flight_requests',
+  /** Gauge. Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open. Labels: `pool`, `upstream`. */
+  proxyBreakerState: 'surgeguard_proxy_circuit_breaker_state',
+  /** Gauge. Open client connections of one proxy replica. */
+  proxyClientConnections: 'surgeguard_proxy_client_connections',
+  /** Gauge. Configured maximum of client connections of one replica (the pool the 90 % alert measures against). */
+  proxyClientConnectionsMax: 'surgeguard_proxy_client_connections_max',
+  /** Gauge. Requests waiting in the admission queue. Labels: `class`. (Proposed: the proxy's admission layer exports it under this name.) */
   proxyQueueDepth: 'surgeguard_proxy_queue_depth',
-  /** Gauge. Requests being served (admitted and not finished). No labels; the proxy HPA's pods metric. */
-  proxyInflightRequests: 'surgeguard_proxy_inflight_requests',
-  /** Counter. Requests shed (rejected with 429/503). Labels: `class`, `reason` (`queue_full`, `deadline`, `rate_limited`). */
+  /** Counter. Requests shed (rejected with 429/503). Labels: `class`, `reason` (`queue_full`, `deadline`, `rate_limited`). (Proposed, as above.) */
   proxyShed: 'surgeguard_proxy_shed_total',
-  /** Gauge. Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open. Labels: `upstream`. */
-  proxyBreakerState: 'surgeguard_proxy_breaker_state',
-  /** Gauge. Connections in use to an upstream. Labels: `upstream`. */
-  proxyUpstreamConnections: 'surgeguard_proxy_upstream_connections',
-  /** Gauge. Size of the connection pool to an upstream (the cap `proxyUpstreamConnections` is measured against). Labels: `upstream`. */
-  proxyUpstreamConnectionLimit: 'surgeguard_proxy_upstream_connection_limit',
-  /** Counter. Cache lookups. Labels: `level` (`memory`, `redis`), `result` (`hit`, `miss`). */
-  proxyCacheLookups: 'surgeguard_proxy_cache_lookups_total',
   /** Gauge. Ready messages in a job queue, as the worker sees it. Labels: `queue` (a name from JOB_QUEUE_TOPOLOGY). */
   workerQueueDepth: 'surgeguard_worker_queue_depth',
   /** Counter. Jobs finished by the worker. Labels: `class`, `outcome` (`done`, `retried`, `dead_lettered`). */

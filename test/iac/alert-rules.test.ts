@@ -89,7 +89,7 @@ describe('alert rules', () => {
     expect(rules.SurgeguardHighMedianLatency.expr).toMatch(/^histogram_quantile\(0\.5, .* > 1$/);
     expect(rules.SurgeguardJobBacklog).toMatchObject({ for: '3m' });
     expect(rules.SurgeguardJobBacklog.expr).toMatch(/> 1000$/);
-    expect(rules.SurgeguardUpstreamConnectionsSaturated.expr).toMatch(/> 0\.9$/);
+    expect(rules.SurgeguardClientConnectionsSaturated.expr).toMatch(/^max by \(instance\) \(surgeguard_proxy_client_connections \/ surgeguard_proxy_client_connections_max\) > 0\.9$/);
     expect(rules.SurgeguardCircuitBreakerOpen.expr).toMatch(/== 2$/);
     expect(rules.SurgeguardSheddingCriticalTraffic).toMatchObject({ severity: 'critical' });
     expect(rules.SurgeguardSheddingRequests).toBeDefined();
@@ -100,6 +100,17 @@ describe('alert rules', () => {
     const used = ALERT_GROUPS.flatMap((g) => g.rules).flatMap((r) => r.expr.match(/surgeguard_[a-z_]+/g) ?? []);
     expect(used.length).toBeGreaterThan(8);
     for (const name of used) expect(known.has(name.replace(/_bucket$/, ''))).toBe(true);
+  });
+
+  it('use the names the proxy actually exports where it exports them (runtime/proxy/metrics.ts)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PROXY_METRICS } = require('../../runtime/proxy/metrics') as { PROXY_METRICS: Record<string, string> };
+    expect(PROXY_METRICS.requests).toBe(METRIC.proxyRequests);
+    expect(PROXY_METRICS.duration).toBe(METRIC.proxyRequestDuration);
+    expect(PROXY_METRICS.inFlight).toBe(METRIC.proxyInflightRequests);
+    expect(PROXY_METRICS.breakerState).toBe(METRIC.proxyBreakerState);
+    expect(PROXY_METRICS.clientConnections).toBe(METRIC.proxyClientConnections);
+    expect(PROXY_METRICS.clientConnectionsMax).toBe(METRIC.proxyClientConnectionsMax);
   });
 
   it('render valid YAML with unique alert names and the labels routing relies on', () => {
