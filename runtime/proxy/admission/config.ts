@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
-const perClass = <T extends z.ZodType>(item: T, defaults: { critical: z.input<T>; high: z.input<T>; medium: z.input<T>; low: z.input<T> }) =>
+/** One value per class; a class left out keeps its default. */
+const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium: number; low: number }) =>
   z
-    .object({ critical: item, high: item, medium: item, low: item })
-    .default(defaults as never);
+    .object({ critical: item.default(d.critical), high: item.default(d.high), medium: item.default(d.medium), low: item.default(d.low) })
+    .prefault({});
 
 /**
  * Adaptive concurrency limit (AIMD with a latency guard). See `limiter.ts` for why AIMD and

@@ -1,0 +1,5 @@
+export * from './config';
+export * from './rate-limiter';
+export * from './redis-script';
+export * from './token-bucket';
+export * from './tokens';
