@@ -10,9 +10,9 @@ export type BackendConfig =
       /** Local state files, for a developer's sandbox. */
       readonly type: 'local';
       /**
-       * Directory for the state files, relative to the synthesized stack directory,
-       * so synth output never carries an absolute path of the checkout.
-       * @default 'terraform-state'
+       * Directory for the state files, relative to the synthesized stack directory
+       * (`cdktf.out/stacks/<stack>`), so synth output never carries an absolute path of the checkout.
+       * @default '../../../terraform-state' - `terraform-state/` at the repository root
        */
       readonly directory?: string;
     }
@@ -128,7 +128,7 @@ export interface ModelConfig {
 }
 
 export interface EnvironmentConfig {
-  /** Environment name: lower-case letters, digits, dashes. Prefix of every stack. */
+  /** Environment name: 1-16 lower-case letters, digits, dashes. Prefix of every stack. */
   readonly name: string;
   /** DNS name clients use, e.g. `api.surgeguard.example.com`. */
   readonly domain: string;

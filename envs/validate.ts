@@ -26,7 +26,8 @@ export class EnvironmentConfigError extends Error {
   }
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,19}$/;
+// Short enough that `<env>-<short region>` fits ELB name limits (32 with suffixes).
+const NAME = /^[a-z][a-z0-9-]{0,15}$/;
 // RFC 1035 labels, at least two labels, a TLD of letters.
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
@@ -75,7 +76,7 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
   const fail = (field: string, problem: string): never => {
     throw new EnvironmentConfigError(env, field, problem);
   };
-  if (!NAME.test(env)) fail('name', 'must be 1-20 lower-case letters, digits or dashes, starting with a letter');
+  if (!NAME.test(env)) fail('name', 'must be 1-16 lower-case letters, digits or dashes, starting with a letter');
   if (!DOMAIN.test(config.domain)) fail('domain', `"${config.domain}" is not a domain name`);
   if (config.hostedZoneId !== undefined && !/^Z[A-Z0-9]{1,31}$/.test(config.hostedZoneId)) {
     fail('hostedZoneId', `"${config.hostedZoneId}" is not a Route 53 zone id`);
@@ -88,6 +89,12 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     const parsed = parseCidr(cidr);
     if (!parsed) fail('clusterPublicAccessCidrs', `"${cidr}" is not a CIDR block`);
     if (parsed!.prefix === 0) fail('clusterPublicAccessCidrs', `"${cidr}" opens the cluster API to the whole internet`);
+  }
+  if (config.backend.type === 'local' && config.backend.directory !== undefined) {
+    const dir = config.backend.directory;
+    if (dir === '' || dir.startsWith('/') || /^[A-Za-z]:[\\/]/.test(dir)) {
+      fail('backend.directory', `"${dir}" must be a non-empty relative path (synth output must not depend on the checkout path)`);
+    }
   }
   if (config.backend.type === 's3') {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.backend.bucket)) fail('backend.bucket', `"${config.backend.bucket}" is not an S3 bucket name`);

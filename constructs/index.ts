@@ -1,0 +1,8 @@
+/**
+ * surgeguard's construct library. Compose these in your own stacks (see examples/ and the README).
+ * Import providers deeply in your code too (`@cdktf/provider-aws/lib/<resource>`), never the barrel.
+ */
+export * from './network';
+export * from './inference-cluster';
+export * from './regional-load-balancer';
+export * from './global-traffic-manager';

@@ -1,0 +1,68 @@
+import { LocalBackend, S3Backend, TerraformStack } from 'cdktf';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { EnvironmentConfig } from '../envs/types';
+
+/** Where local state files go, relative to the synthesized stack directory (`cdktf.out/stacks/<stack>`). */
+export const DEFAULT_LOCAL_STATE_DIRECTORY = '../../../terraform-state';
+
+const DIRECTIONS: Readonly<Record<string, string>> = {
+  north: 'n', south: 's', east: 'e', west: 'w', central: 'c',
+  northeast: 'ne', northwest: 'nw', southeast: 'se', southwest: 'sw',
+};
+
+/** `us-east-1` -> `use1`, `ap-southeast-1` -> `apse1`: short enough for ELB and target group names. */
+export function shortRegion(region: string): string {
+  const m = /^([a-z]{2})-([a-z]+)-(\d+)$/.exec(region);
+  if (!m || DIRECTIONS[m[2]] === undefined) throw new Error(`shortRegion: cannot abbreviate region "${region}"`);
+  return `${m[1]}${DIRECTIONS[m[2]]}${m[3]}`;
+}
+
+/** Stack names of an environment, in one place so stacks, tests and docs agree. */
+export const stackNames = {
+  dns: (env: string) => `${env}-dns`,
+  platform: (env: string, region: string) => `${env}-${region}`,
+  workloads: (env: string, region: string) => `${env}-${region}-workloads`,
+  global: (env: string) => `${env}-global`,
+};
+
+/** Tags every resource of the environment carries (through the provider's `default_tags`). */
+export function defaultTags(env: EnvironmentConfig, region: string): Record<string, string> {
+  return {
+    ...env.tags,
+    project: 'surgeguard',
+    environment: env.name,
+    region,
+    'managed-by': 'cdktf',
+  };
+}
+
+/** Adds the AWS provider for `region` with the environment's default tags. */
+export function addAwsProvider(stack: TerraformStack, env: EnvironmentConfig, region: string, alias?: string): AwsProvider {
+  return new AwsProvider(stack, alias ? `aws-${alias}` : 'aws', {
+    region,
+    alias,
+    defaultTags: [{ tags: defaultTags(env, region) }],
+  });
+}
+
+/**
+ * Sets the state backend of `stack` from the environment, explicitly, so synth output never holds an
+ * absolute path (cdktf's default local backend would write `<cwd>/terraform.<stack>.tfstate`).
+ * S3 gets Terraform's native lock file (`use_lockfile`), which cdktf 0.21's S3Backend has no prop for.
+ */
+export function addBackend(stack: TerraformStack, env: EnvironmentConfig, stackName: string): void {
+  const backend = env.backend;
+  if (backend.type === 'local') {
+    const directory = backend.directory ?? DEFAULT_LOCAL_STATE_DIRECTORY;
+    new LocalBackend(stack, { path: `${directory}/${stackName}.tfstate` });
+    return;
+  }
+  new S3Backend(stack, {
+    bucket: backend.bucket,
+    region: backend.region,
+    key: `${backend.keyPrefix ?? `surgeguard/${env.name}`}/${stackName}.tfstate`,
+    encrypt: true,
+    kmsKeyId: backend.kmsKeyId,
+  });
+  stack.addOverride('terraform.backend.s3.use_lockfile', true);
+}

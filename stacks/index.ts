@@ -1,0 +1,40 @@
+import { Construct } from 'constructs';
+import { EnvironmentConfig } from '../envs/types';
+import { validateEnvironment } from '../envs/validate';
+import { DnsStack } from './dns-stack';
+import { GlobalStack } from './global-stack';
+import { PlatformStack } from './platform-stack';
+import { WorkloadsStack } from './workloads-stack';
+
+export * from './common';
+export { DnsStack, type DnsStackProps } from './dns-stack';
+export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
+export { PlatformStack, type PlatformStackProps } from './platform-stack';
+export { WorkloadsStack, type WorkloadsStackProps, NAMESPACES } from './workloads-stack';
+
+/** The stacks of one environment. */
+export interface EnvironmentStacks {
+  /** The zone stack, unless the environment names an existing `hostedZoneId`. */
+  readonly dns?: DnsStack;
+  /** One platform stack per region, in config order. */
+  readonly platforms: readonly PlatformStack[];
+  /** One workloads stack per region, in config order. */
+  readonly workloads: readonly WorkloadsStack[];
+  /** The global (GSLB) stack. */
+  readonly global: GlobalStack;
+}
+
+/**
+ * Lays out every stack of an environment in `scope` (the cdktf App): `<env>-dns` (when no zone id is
+ * given), `<env>-<region>` and `<env>-<region>-workloads` per region, and `<env>-global`.
+ * Validates the environment first; an invalid one throws before any stack is created.
+ */
+export function buildEnvironment(scope: Construct, config: EnvironmentConfig): EnvironmentStacks {
+  const env = validateEnvironment(config);
+  const dns = env.hostedZoneId === undefined ? new DnsStack(scope, { environment: env }) : undefined;
+  const hostedZoneId = dns?.zoneId ?? env.hostedZoneId!;
+  const platforms = env.regions.map((region) => new PlatformStack(scope, { environment: env, region, hostedZoneId }));
+  const workloads = platforms.map((platform) => new WorkloadsStack(scope, { environment: env, platform }));
+  const global = new GlobalStack(scope, { environment: env, platforms, hostedZoneId });
+  return { dns, platforms, workloads, global };
+}
