@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { loadConfigFile } from '../common/config/load';
+import { LoggingSchema } from '../common/config/logging';
+import { RedisConnectionSchema } from '../common/config/redis';
+import { PoolSchema, RetrySchema } from '../common/config/upstream';
+import { WORKER_CONTRACT } from '../common/service-contract';
+import { AmqpConnectionSchema, JobRecordsSchema } from '../jobs/config';
+
+/**
+ * The worker's configuration: one schema that validates the file, types the code and carries
+ * the defaults. Broker, Redis, logging and upstream sub-schemas are the ones the proxy uses.
+ */
+export const WorkerServerSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0').describe('Listen address of the health and metrics server.'),
+    port: z.number().int().min(0).max(65535).default(WORKER_CONTRACT.port).describe('Port of /healthz, /readyz, /metrics (0 picks a free one).'),
+  })
+  .strict();
+
+export const BatchingSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('Group /v1/completions jobs into one upstream request (prompt array). Off: continuous-batching servers such as vLLM batch better themselves.'),
+    maxBatchSize: z.number().int().min(2).max(256).default(32).describe('Jobs in one batch at most.'),
+    maxWaitMs: z.number().int().min(1).max(10_000).default(100).describe('Longest a job waits for its batch to fill.'),
+  })
+  .strict();
+
+export const WorkerConfigSchema = z
+  .object({
+    server: WorkerServerSchema.prefault({}),
+    amqp: AmqpConnectionSchema.prefault({}),
+    redis: RedisConnectionSchema.prefault({}),
+    jobs: JobRecordsSchema.prefault({}),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000)
+      .default(10)
+      .describe('Jobs processed at once (a semaphore sized to the model server), and the prefetch of each class queue.'),
+    maxRetries: z
+      .number()
+      .int()
+      .min(0)
+      .max(50)
+      .default(5)
+      .describe('Delayed retries (1 s, 5 s, then 30 s) of a job whose upstream failed transiently, before it is dead-lettered.'),
+    drainTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(25_000)
+      .describe('On SIGTERM, how long running jobs may finish before they are given back to the queue (below the pod grace period; spot notice is 120 s).'),
+    upstream: PoolSchema.describe('The model servers the worker calls.'),
+    retry: RetrySchema.prefault({}).describe('In-request retry rules toward the model servers (the queue delay tiers come after these).'),
+    batching: BatchingSchema.prefault({}),
+    logging: LoggingSchema.prefault({}),
+  })
+  .strict();
+
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+/** The config file named by `--config <file>` or `SURGEGUARD_CONFIG`, validated. */
+export function loadWorkerConfig(argv: readonly string[], env: NodeJS.ProcessEnv): WorkerConfig {
+  const file = configPathFrom(argv, env);
+  if (!file) throw new Error('worker: no config file: pass --config <file> or set SURGEGUARD_CONFIG');
+  return loadConfigFile(WorkerConfigSchema, file);
+}
+
+export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith('--config='));
+  if (eq) return eq.slice('--config='.length);
+  return env.SURGEGUARD_CONFIG || undefined;
+}

@@ -1,0 +1,101 @@
+import type { Readable } from 'node:stream';
+import { AttemptError, UpstreamHttpClient } from '../common/upstream/http-client';
+import { parseRetryAfterMs } from '../common/upstream/backoff';
+import type { TimeoutsConfig } from '../common/config/upstream';
+import type { JobEndpoint } from '../jobs/model';
+import { isTransientStatus, ModelOutcome } from './outcome';
+
+/** How the worker reaches the model: one call per job, outcome classified. */
+export interface ModelClient {
+  call(endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome>;
+  close(): Promise<void>;
+}
+
+/** Largest model response the worker stores (a job result lives in Redis). */
+export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
+
+/** The request body a job sends: streaming makes no sense for a stored result. */
+export function jobRequestBody(request: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify({ ...request, stream: false });
+}
+
+/** Reads a JSON body up to `limit` bytes; undefined when empty, the raw text when not JSON. */
+export async function readJsonBody(body: Readable, limit = MAX_RESULT_BYTES): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += buf.length;
+    if (size > limit) {
+      body.destroy();
+      throw new Error(`response body larger than ${limit} bytes`);
+    }
+    chunks.push(buf);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Maps an upstream HTTP answer to an outcome. */
+export function classifyResponse(status: number, body: unknown, retryAfterMs: number | undefined): ModelOutcome {
+  if (status >= 200 && status < 300) {
+    if (body === undefined || typeof body === 'string') {
+      return { kind: 'transient', reason: `upstream answered ${status} without a JSON body`, status };
+    }
+    return { kind: 'success', status, body };
+  }
+  const reason = `upstream answered ${status}`;
+  if (isTransientStatus(status)) {
+    return { kind: 'transient', reason, status, body, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
+  return { kind: 'permanent', reason, status, body };
+}
+
+/** Maps a failure before any response (connect, timeout, reset) to a transient outcome. */
+export function classifyError(err: unknown): ModelOutcome {
+  if (err instanceof AttemptError) return { kind: 'transient', reason: err.message };
+  return { kind: 'transient', reason: `upstream call failed: ${(err as Error)?.message ?? String(err)}` };
+}
+
+/**
+ * One model server over the shared upstream HTTP client (keep-alive pool, connect / first
+ * byte / idle timeouts). No retries here: a transient failure goes back to the queue's delay
+ * tiers, which is the worker's retry layer.
+ */
+export class HttpModelClient implements ModelClient {
+  private readonly client: UpstreamHttpClient;
+
+  constructor(
+    origin: string,
+    timeouts: TimeoutsConfig,
+    connections: number,
+    private readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    this.client = new UpstreamHttpClient(origin, timeouts, connections);
+  }
+
+  async call(endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome> {
+    try {
+      const reply = await this.client.send({
+        method: 'POST',
+        path: endpoint,
+        headers: { ...this.headers, 'content-type': 'application/json', accept: 'application/json' },
+        body: jobRequestBody(request),
+        signal,
+      });
+      const body = await readJsonBody(reply.body);
+      return classifyResponse(reply.statusCode, body, parseRetryAfterMs(reply.headers['retry-after'], Date.now()));
+    } catch (err) {
+      return classifyError(err);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
