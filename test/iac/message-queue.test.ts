@@ -168,7 +168,7 @@ describe('the rendered RabbitMQ definitions on a real broker', () => {
   const topology = buildTopology(`test.mq-defs.${randomBytes(4).toString('hex')}`, { retryDelaysMs: [50] });
   const defs = renderRabbitDefinitions(topology);
   let conn: amqp.ChannelModel;
-  let ch: amqp.Channel;
+  let ch: amqp.ConfirmChannel;
 
   beforeAll(async () => {
     const deadline = Date.now() + 30_000;
