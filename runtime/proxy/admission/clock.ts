@@ -72,3 +72,9 @@ export class FakeClock implements Clock {
     this.current = target;
   }
 }
+
+/**
+ * Like `systemClock` but on the wall-clock scale (`Date.now()`), for times shared between
+ * replicas, such as the storage time of a cache entry kept in Redis.
+ */
+export const wallClock: Clock = { ...systemClock, now: () => Date.now() };
