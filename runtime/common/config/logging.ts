@@ -24,7 +24,7 @@ export function createLogger(config: LoggingConfig, name: string, destination?: 
   const options: pino.LoggerOptions = {
     name,
     level: config.level,
-    base: { service: name },
+    base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: ['authorization', 'headers.authorization', '*.authorization', 'apiKey', '*.apiKey', 'password', '*.password'],

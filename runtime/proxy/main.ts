@@ -1,0 +1,53 @@
+import { ConfigError, loadConfigFile } from '../common/config/load';
+import { SecretResolutionError } from '../common/config/secrets';
+import { ProxyConfigSchema } from './config';
+import { createProxy } from './server';
+
+/**
+ * Entry point: `node dist/runtime/proxy/main.js --config <file>` (or SURGEGUARD_CONFIG=<file>).
+ * An invalid config exits with status 2 before anything listens, naming each field at fault.
+ * SIGTERM / SIGINT drain gracefully and exit 0.
+ */
+function configPath(argv: readonly string[]): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith('--config='));
+  return eq ? eq.slice('--config='.length) : process.env.SURGEGUARD_CONFIG;
+}
+
+async function main(): Promise<void> {
+  const file = configPath(process.argv.slice(2));
+  if (!file) {
+    process.stderr.write('usage: node dist/runtime/proxy/main.js --config <file.yaml|file.json>  (or SURGEGUARD_CONFIG=<file>)\n');
+    process.exit(2);
+  }
+  let proxy;
+  try {
+    const config = loadConfigFile(ProxyConfigSchema, file);
+    proxy = createProxy(config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof SecretResolutionError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  await proxy.listen();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    proxy.logger.info({ signal }, 'shutdown requested');
+    void proxy.drain().then(() => {
+      proxy.logger.flush?.();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`proxy failed to start: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Logger } from 'pino';
+import { Clock } from '../common/clock';
+import { BodyOutcome, DispatchFailure, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
+import { UpstreamPool } from '../common/upstream/upstream-pool';
+import { KeyAuthenticator } from './auth';
+import { ProxyConfig } from './config';
+import { openAIError, sseErrorEvent } from './errors';
+import { ProxyMetrics } from './metrics';
+import { ModelRouter } from './model-router';
+import { classifyRequest } from './priority';
+import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } from './request-context';
+import { readRequestBody } from './request-body';
+
+export interface PipelineDeps {
+  readonly config: ProxyConfig;
+  readonly clock: Clock;
+  readonly auth: KeyAuthenticator;
+  readonly router: ModelRouter;
+  readonly dispatcher: UpstreamDispatcher;
+  readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+}
+
+/** What is known about a request for its metrics and access log; filled in as it progresses. */
+export interface RequestRecord {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly startedAt: number;
+  class: string;
+  pool: string;
+  upstream: string;
+  key: string | undefined;
+  model: string | undefined;
+  attempts: number;
+  ttfbMs: number | undefined;
+  /** Set when the response failed after its first byte. */
+  streamError: string | undefined;
+  /** The client disconnected before the response ended. */
+  clientAborted: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Response headers never copied from an upstream (hop-by-hop, or set by the proxy). */
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-authenticate', 'proxy-connection', 'trailer', 'upgrade', 'x-request-id', 'date']);
+
+/**
+ * The request path of the OpenAI-compatible endpoints, in the order decisions are taken:
+ *
+ *   auth -> class -> parse (body, model, route) -> [rate limit] -> [cache] -> [admission]
+ *        -> route -> breaker -> send -> retry   (UpstreamDispatcher, shared with the worker)
+ *        -> relay (streaming with backpressure)
+ *
+ * Every stage either lets the request continue or answers it with a LocalReply. Stages after
+ * parsing receive the RequestContext (key, class, user key, deadline, parsed body, route, client
+ * abort signal) and may shorten its deadline.
+ */
+export class RequestPipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
+   * signal, and one metrics sample plus one access-log line when the response closes.
+   */
+  begin(req: IncomingMessage, res: ServerResponse): { record: RequestRecord; signal: AbortSignal } {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const record: RequestRecord = {
+      requestId,
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?', 1)[0],
+      startedAt: this.deps.clock.now(),
+      class: 'none',
+      pool: 'none',
+      upstream: 'none',
+      key: undefined,
+      model: undefined,
+      attempts: 0,
+      ttfbMs: undefined,
+      streamError: undefined,
+      clientAborted: false,
+    };
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished && record.streamError === undefined) {
+        record.clientAborted = true;
+        controller.abort(new Error('client disconnected'));
+      }
+      this.complete(record, res);
+    });
+    return { record, signal: controller.signal };
+  }
+
+  /** auth -> class. Answers 401/400 itself and returns undefined when the caller is refused. */
+  identify(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): CallerContext | undefined {
+    const auth = this.deps.auth.authenticate(req.headers.authorization);
+    if (!auth.ok) {
+      this.reply(res, { status: 401, body: openAIError(auth.message, 'authentication_error', 'invalid_api_key') });
+      return undefined;
+    }
+    const cls = classifyRequest(req.headers, auth.identity?.tier ?? this.deps.config.anonymousTier);
+    if (!cls.ok) {
+      this.reply(res, { status: 400, body: openAIError(cls.message, 'invalid_request_error', 'invalid_priority') });
+      return undefined;
+    }
+    record.class = cls.priorityClass;
+    record.key = auth.identity?.name;
+    this.deps.metrics.inFlight.inc({ class: cls.priorityClass });
+    const userHeader = req.headers['x-user-id'];
+    const userId = typeof userHeader === 'string' && userHeader.length > 0 && userHeader.length <= 256 ? userHeader : undefined;
+    return {
+      requestId: record.requestId,
+      startedAt: record.startedAt,
+      key: auth.identity,
+      priorityClass: cls.priorityClass,
+      userKey: userId ?? auth.identity?.name,
+      headers: req.headers,
+      signal,
+    };
+  }
+
+  /** POST /v1/chat/completions, /v1/completions, /v1/embeddings. */
+  async handleModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord, signal: AbortSignal): Promise<void> {
+    const caller = this.identify(req, res, record, signal);
+    if (!caller) return;
+    const ctx = await this.parse(req, res, path, caller);
+    if (!ctx) return;
+    record.model = ctx.model;
+    // Overload control (rate limit, cache, admission) slots in here: each stage reads `ctx`, and
+    // either answers with `this.reply(res, localReply)` and returns, or lets the request continue.
+    await this.forward(ctx, res, record);
+  }
+
+  /** Body -> JSON -> model -> route, answering 400/404/408/413 itself. */
+  private async parse(req: IncomingMessage, res: ServerResponse, path: ApiPath, caller: CallerContext): Promise<RequestContext | undefined> {
+    const { server } = this.deps.config;
+    const read = await readRequestBody(req, server.maxBodyBytes, server.bodyTimeoutMs);
+    if (!read.ok) {
+      const code = read.status === 413 ? 'request_too_large' : read.status === 408 ? 'request_timeout' : 'invalid_body';
+      this.reply(res, { status: read.status, headers: { connection: 'close' }, body: openAIError(read.message, 'invalid_request_error', code) });
+      return undefined;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(read.body.toString('utf8'));
+    } catch (err) {
+      this.reply(res, { status: 400, body: openAIError(`Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json') });
+      return undefined;
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      this.reply(res, { status: 400, body: openAIError('Request body must be a JSON object.', 'invalid_request_error', 'invalid_json') });
+      return undefined;
+    }
+    const body = json as Record<string, unknown>;
+    const model = body.model;
+    if (typeof model !== 'string' || model.length === 0) {
+      this.reply(res, { status: 400, body: openAIError('Missing required parameter: model.', 'invalid_request_error', 'missing_model', 'model') });
+      return undefined;
+    }
+    const route = this.deps.router.resolve(model);
+    if (!route) {
+      this.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
+      return undefined;
+    }
+    return {
+      ...caller,
+      endpoint: API_ENDPOINTS[path],
+      path,
+      deadline: caller.startedAt + server.requestTimeoutMs,
+      body: read.body,
+      json: body,
+      model,
+      stream: body.stream === true,
+      route,
+    };
+  }
+
+  /** route -> breaker -> send -> retry (dispatcher), then relay the response. */
+  private async forward(ctx: RequestContext, res: ServerResponse, record: RequestRecord): Promise<void> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
+    if (ctx.stream) headers.accept = 'text/event-stream';
+    const result = await this.deps.dispatcher.dispatch({
+      method: 'POST',
+      path: ctx.path,
+      headers,
+      body: ctx.route.aliases.size === 0 ? ctx.body : aliasedBody(ctx),
+      chain: ctx.route.chain,
+      userKey: ctx.userKey,
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+    });
+    record.attempts = result.attempts;
+    if (!result.ok) {
+      record.pool = result.pool ?? ctx.route.chain[0].name;
+      record.upstream = result.upstream ?? 'none';
+      this.replyFailure(res, result);
+      return;
+    }
+    record.pool = result.pool.name;
+    record.upstream = result.upstream.name;
+    record.ttfbMs = result.ttfbMs;
+    this.deps.metrics.ttfb.observe({ pool: record.pool, upstream: record.upstream, class: ctx.priorityClass }, result.ttfbMs / 1000);
+    const outcome = await this.relay(result, res, record);
+    result.finish(outcome);
+  }
+
+  /**
+   * Streams the upstream body to the client unbuffered: a write that fills the socket buffer
+   * pauses the upstream read until 'drain' (backpressure); a client disconnect destroys the
+   * upstream body, which aborts the upstream request and frees its slot. A failure after the
+   * headers ends an SSE stream with an error event, and cuts other responses short.
+   */
+  private relay(upstream: UpstreamResponse, res: ServerResponse, record: RequestRecord): Promise<BodyOutcome> {
+    const headers: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(upstream.headers)) {
+      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+    }
+    res.writeHead(upstream.statusCode, headers);
+    const isSse = String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream');
+    if (isSse) res.flushHeaders();
+    const body = upstream.body;
+    return new Promise<BodyOutcome>((resolve) => {
+      let settled = false;
+      const settle = (outcome: BodyOutcome) => {
+        if (settled) return;
+        settled = true;
+        body.off('data', onData);
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        resolve(outcome);
+      };
+      const onData = (chunk: Buffer) => {
+        if (!res.write(chunk)) body.pause();
+      };
+      const onDrain = () => body.resume();
+      const onClose = () => {
+        if (settled) return;
+        body.destroy();
+        settle('aborted');
+      };
+      body.on('data', onData);
+      res.on('drain', onDrain);
+      res.on('close', onClose);
+      body.once('end', () => {
+        res.end();
+        settle('complete');
+      });
+      body.once('error', (err: Error) => {
+        if (res.destroyed || settled) return settle('aborted');
+        const deadline = upstream.signal.aborted;
+        record.streamError = deadline ? 'deadline' : (err as { code?: string }).code ?? err.name;
+        this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
+        if (isSse) {
+          res.end(sseErrorEvent(deadline ? 'The request deadline passed before the stream finished.' : 'The upstream stream failed before it finished.', deadline ? 'timeout' : 'upstream_error'));
+        } else {
+          res.destroy();
+        }
+        settle(deadline ? 'aborted' : 'error');
+      });
+    });
+  }
+
+  private replyFailure(res: ServerResponse, failure: DispatchFailure): void {
+    if (failure.reason === 'aborted') {
+      res.destroy();
+      return;
+    }
+    if (failure.reason === 'deadline') {
+      this.reply(res, { status: 504, body: openAIError('The request deadline passed before an upstream answered.', 'timeout', 'deadline_exceeded') });
+      return;
+    }
+    const retryAfterS = Math.max(1, Math.ceil((failure.retryAfterMs ?? 1000) / 1000));
+    const message =
+      failure.reason === 'no-upstream'
+        ? `No upstream is available for this model; retry after ${retryAfterS} s.`
+        : `Upstreams are busy or failing; retry after ${retryAfterS} s.`;
+    this.reply(res, {
+      status: failure.reason === 'no-upstream' ? 503 : 502,
+      headers: { 'retry-after': String(retryAfterS) },
+      body: openAIError(message, 'service_unavailable', failure.reason === 'no-upstream' ? 'no_upstream_available' : 'upstream_unavailable'),
+    });
+  }
+
+  /** Sends a LocalReply (JSON unless the body is a Buffer or string). */
+  reply(res: ServerResponse, reply: LocalReply): void {
+    if (res.headersSent || res.destroyed) return;
+    const payload = Buffer.isBuffer(reply.body) || typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    const headers: OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...reply.headers };
+    res.writeHead(reply.status, headers);
+    res.end(payload);
+  }
+
+  /** One metrics sample and one access-log line per request, when its response closed. */
+  private complete(record: RequestRecord, res: ServerResponse): void {
+    const { metrics, clock, logger, config } = this.deps;
+    const status = record.clientAborted ? '499' : String(res.statusCode);
+    const seconds = (clock.now() - record.startedAt) / 1000;
+    const labels = { pool: record.pool, upstream: record.upstream, class: record.class, status };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, seconds);
+    if (record.class !== 'none') {
+      metrics.inFlight.dec({ class: record.class });
+      if (record.clientAborted) metrics.clientAborts.inc({ class: record.class });
+    }
+    if (config.logging.accessLog) {
+      logger.info(
+        {
+          requestId: record.requestId,
+          method: record.method,
+          path: record.path,
+          status: Number(status),
+          class: record.class,
+          key: record.key,
+          model: record.model,
+          pool: record.pool,
+          upstream: record.upstream,
+          attempts: record.attempts,
+          ttfbMs: record.ttfbMs,
+          durationMs: Math.round(seconds * 1000),
+          streamError: record.streamError,
+        },
+        'request',
+      );
+    }
+  }
+}
+
+/** The request body per pool, with the model renamed where the pool knows it by another name. */
+function aliasedBody(ctx: RequestContext): (pool: UpstreamPool) => Buffer {
+  const cache = new Map<UpstreamPool, Buffer>();
+  return (pool) => {
+    const alias = ctx.route.aliases.get(pool);
+    if (alias === undefined) return ctx.body;
+    let body = cache.get(pool);
+    if (!body) {
+      body = Buffer.from(JSON.stringify({ ...ctx.json, model: alias }));
+      cache.set(pool, body);
+    }
+    return body;
+  };
+}

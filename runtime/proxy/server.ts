@@ -1,0 +1,207 @@
+import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+import { Logger } from 'pino';
+import { Clock, RandomSource, systemClock } from '../common/clock';
+import { createLogger } from '../common/config/logging';
+import { ActiveHealthChecker } from '../common/upstream/health-checker';
+import { UpstreamDispatcher } from '../common/upstream/dispatcher';
+import { UpstreamPool } from '../common/upstream/upstream-pool';
+import { PROXY_CONTRACT } from '../common/service-contract';
+import { KeyAuthenticator } from './auth';
+import { ProxyConfig } from './config';
+import { openAIError } from './errors';
+import { ProxyMetrics } from './metrics';
+import { ModelRouter } from './model-router';
+import { API_ENDPOINTS, ApiPath } from './request-context';
+import { RequestPipeline, RequestRecord } from './request-pipeline';
+
+export interface ProxyDeps {
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+  /** Waits `ms` unless aborted; tests shorten backoffs with it. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** A running (or ready to run) proxy and the parts tests and operators look at. */
+export interface Proxy {
+  readonly server: Server;
+  readonly config: ProxyConfig;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly dispatcher: UpstreamDispatcher;
+  readonly metrics: ProxyMetrics;
+  readonly pipeline: RequestPipeline;
+  readonly logger: Logger;
+  /** Listens on config.server host/port; resolves with the bound address. */
+  listen(): Promise<{ port: number; url: string }>;
+  /** Ready: not draining and at least one upstream passes health checks. */
+  isReady(): boolean;
+  /**
+   * Graceful drain: readiness turns false, the listener closes, idle keep-alive connections are
+   * closed, in-flight requests may finish until drainTimeoutMs, then everything is closed.
+   * Resolves true when every request finished in time.
+   */
+  drain(): Promise<boolean>;
+  /** Requests being handled now. */
+  inFlight(): number;
+}
+
+/** Builds the proxy from a validated config: pools, dispatcher, health checks, pipeline, HTTP server. */
+export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy');
+  const metrics = new ProxyMetrics();
+  const pools = new Map<string, UpstreamPool>();
+  for (const [name, poolConfig] of Object.entries(config.pools)) {
+    pools.set(name, new UpstreamPool(name, poolConfig, { clock, random, env: deps.env ?? process.env, events: metrics }));
+  }
+  metrics.watchPools([...pools.values()]);
+  metrics.clientConnectionsMax.set(config.server.maxConnections);
+  const dispatcher = new UpstreamDispatcher(config.retry, { clock, random, events: metrics, sleep: deps.sleep });
+  const health = new ActiveHealthChecker([...pools.values()], {
+    onHealthChange: (pool, upstream, healthy) => {
+      metrics.onHealthChange(pool, upstream, healthy);
+      logger.warn({ pool, upstream, healthy }, healthy ? 'upstream healthy again' : 'upstream unhealthy');
+    },
+  });
+  const router = new ModelRouter(config.routes, pools);
+  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, logger });
+
+  let draining = false;
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const isReady = () => !draining && [...pools.values()].some((p) => p.hasHealthyMember());
+
+  const server = createServer(
+    {
+      headersTimeout: config.server.headersTimeoutMs,
+      requestTimeout: config.server.headersTimeoutMs + config.server.bodyTimeoutMs,
+      keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.server.headersTimeoutMs),
+      noDelay: true,
+    },
+    (req, res) => {
+      active++;
+      res.once('close', () => {
+        active--;
+        if (active === 0) for (const w of idleWaiters.splice(0)) w();
+      });
+      if (draining) res.setHeader('connection', 'close');
+      const { record, signal } = pipeline.begin(req, res);
+      handle(req, res, record, signal).catch((err: Error) => {
+        logger.error({ requestId: record.requestId, err: { message: err.message, stack: err.stack } }, 'request handler failed');
+        if (!res.headersSent) pipeline.reply(res, { status: 500, body: openAIError('Internal proxy error.', 'server_error', 'internal_error') });
+        else res.destroy();
+      });
+    },
+  );
+  server.maxConnections = config.server.maxConnections;
+  let connections = 0;
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    metrics.clientConnections.set(connections);
+    socket.once('close', () => {
+      connections--;
+      metrics.clientConnections.set(connections);
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const text = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): Promise<void> {
+    const path = record.path;
+    const method = req.method ?? 'GET';
+    if (path in API_ENDPOINTS) {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      return pipeline.handleModelRequest(req, res, path as ApiPath, record, signal);
+    }
+    switch (path) {
+      case PROXY_CONTRACT.healthPath:
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET');
+        return pipeline.reply(res, { status: 200, body: { status: 'ok' } });
+      case PROXY_CONTRACT.readyPath: {
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET');
+        const ready = isReady();
+        metrics.ready.set(ready ? 1 : 0);
+        return pipeline.reply(res, { status: ready ? 200 : 503, body: { status: ready ? 'ready' : draining ? 'draining' : 'no healthy upstream' } });
+      }
+      case PROXY_CONTRACT.metricsPath: {
+        if (method !== 'GET') return methodNotAllowed(res, 'GET');
+        metrics.ready.set(isReady() ? 1 : 0);
+        const text = await metrics.registry.metrics();
+        return pipeline.reply(res, { status: 200, headers: { 'content-type': metrics.registry.contentType }, body: text });
+      }
+      case '/v1/models': {
+        if (method !== 'GET') return methodNotAllowed(res, 'GET');
+        if (!pipeline.identify(req, res, record, signal)) return undefined;
+        return pipeline.reply(res, {
+          status: 200,
+          body: { object: 'list', data: router.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'surgeguard' })) },
+        });
+      }
+      default:
+        return pipeline.reply(res, { status: 404, body: openAIError(`Unknown path ${path}.`, 'not_found_error', 'unknown_path') });
+    }
+  }
+
+  function methodNotAllowed(res: ServerResponse, allow: string): void {
+    pipeline.reply(res, { status: 405, headers: { allow }, body: openAIError(`Method not allowed; use ${allow}.`, 'invalid_request_error', 'method_not_allowed') });
+  }
+
+  return {
+    server,
+    config,
+    pools,
+    dispatcher,
+    metrics,
+    pipeline,
+    logger,
+    isReady,
+    inFlight: () => active,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.server.port, config.server.host, () => {
+          server.off('error', reject);
+          health.start();
+          const { port } = server.address() as AddressInfo;
+          const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+          logger.info({ port, host: config.server.host }, 'proxy listening');
+          resolve({ port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
+        });
+      });
+    },
+    async drain() {
+      if (draining) return active === 0;
+      draining = true;
+      metrics.ready.set(0);
+      logger.info({ inFlight: active }, 'draining');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const finished =
+        active === 0 ||
+        (await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), config.server.drainTimeoutMs);
+          idleWaiters.push(() => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        }));
+      health.stop();
+      server.closeAllConnections();
+      await closed;
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      logger.info({ finished }, finished ? 'drained' : 'drain timeout: remaining requests cut');
+      return finished;
+    },
+  };
+}
