@@ -7,9 +7,16 @@ import { isTransientStatus, ModelOutcome } from './outcome';
 
 /** How the worker reaches the model: one call per job, outcome classified. */
 export interface ModelClient {
-  call(endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome>;
+  /**
+   * Sends one job's request. `jobId` goes upstream as `x-surgeguard-job-id` (tracing, and
+   * duplicate analysis on the model server's side). Never throws: failures are outcomes.
+   */
+  call(jobId: string, endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome>;
   close(): Promise<void>;
 }
+
+/** Header carrying the job id to the model server. */
+export const JOB_ID_HEADER = 'x-surgeguard-job-id';
 
 /** Largest model response the worker stores (a job result lives in Redis). */
 export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
@@ -79,12 +86,12 @@ export class HttpModelClient implements ModelClient {
     this.client = new UpstreamHttpClient(origin, timeouts, connections);
   }
 
-  async call(endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome> {
+  async call(jobId: string, endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome> {
     try {
       const reply = await this.client.send({
         method: 'POST',
         path: endpoint,
-        headers: { ...this.headers, 'content-type': 'application/json', accept: 'application/json' },
+        headers: { ...this.headers, 'content-type': 'application/json', accept: 'application/json', [JOB_ID_HEADER]: jobId },
         body: jobRequestBody(request),
         signal,
       });

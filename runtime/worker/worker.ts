@@ -271,7 +271,7 @@ export class JobWorker {
     if (claim.attempts === 1) metrics.queueLag.labels(cls).observe(Math.max(0, this.now() - job.submittedAt) / 1000);
 
     const started = this.now();
-    const outcome = await this.options.model.call(job.endpoint, job.request, signal);
+    const outcome = await this.options.model.call(job.id, job.endpoint, job.request, signal);
     if (signal.aborted) throw new InterruptedError();
     metrics.modelCalls.labels(cls, outcome.kind).inc();
     const retries = Number(headers[RETRY_COUNT_HEADER] ?? 0);

@@ -1,0 +1,83 @@
+import type { PriorityClass } from '../common/priority';
+import { hashIdempotencyKey, JobEndpoint, JobMessage, JobRecord, JOB_MESSAGE_VERSION, newJobId } from './model';
+import type { RedisJobStore } from './store';
+
+/** What a submitter needs from a publisher (the JobPublisher, in production). */
+export interface JobMessagePublisher {
+  publish(message: JobMessage): Promise<void>;
+}
+
+export interface SubmitRequest {
+  /** Hashed owner (see `ownerOf`). */
+  readonly owner: string;
+  readonly priorityClass: PriorityClass;
+  readonly endpoint: JobEndpoint;
+  /** The OpenAI request body, validated by the caller. */
+  readonly request: Record<string, unknown>;
+  /** The raw Idempotency-Key header, when sent. */
+  readonly idempotencyKey?: string;
+  readonly callbackUrl?: string;
+}
+
+export interface SubmitResult {
+  /** False when an Idempotency-Key matched an earlier job, which is returned instead. */
+  readonly created: boolean;
+  readonly job: JobRecord;
+}
+
+/**
+ * Accepting a job: write the record, publish the message, wait for the broker's confirm, then
+ * mark it published. If publishing fails the record (and its Idempotency-Key) is removed and
+ * the error propagates (the proxy answers 503), so no job exists that no message backs.
+ * A repeated Idempotency-Key whose first submission never got its confirm (the proxy died in
+ * between) publishes again: at-least-once publishing, made exactly-once by the worker's
+ * idempotent results.
+ */
+export class JobSubmitter {
+  constructor(
+    private readonly store: RedisJobStore,
+    private readonly publisher: JobMessagePublisher,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async submit(req: SubmitRequest): Promise<SubmitResult> {
+    const idem = req.idempotencyKey === undefined ? undefined : hashIdempotencyKey(req.idempotencyKey);
+    const newJob = {
+      id: newJobId(),
+      owner: req.owner,
+      priorityClass: req.priorityClass,
+      endpoint: req.endpoint,
+      ...(req.callbackUrl !== undefined ? { callbackUrl: req.callbackUrl } : {}),
+    };
+    const created = await this.store.create(newJob, idem);
+    if (!created.created) {
+      if (!created.job.published && created.job.status === 'queued') {
+        // The earlier submission's message may never have reached the broker.
+        await this.publish(created.job.id, req);
+        await this.store.markPublished(created.job.id);
+        return { created: false, job: { ...created.job, published: true } };
+      }
+      return { created: false, job: created.job };
+    }
+    try {
+      await this.publish(newJob.id, req);
+    } catch (err) {
+      await this.store.discard(newJob, idem).catch(() => undefined);
+      throw err;
+    }
+    await this.store.markPublished(newJob.id);
+    return { created: true, job: { ...created.job, published: true } };
+  }
+
+  private publish(id: string, req: SubmitRequest): Promise<void> {
+    return this.publisher.publish({
+      v: JOB_MESSAGE_VERSION,
+      id,
+      owner: req.owner,
+      priorityClass: req.priorityClass,
+      endpoint: req.endpoint,
+      request: req.request,
+      submittedAt: this.now(),
+    });
+  }
+}
