@@ -242,7 +242,6 @@ export class RedisCluster extends Construct {
       snapshotRetentionLimit: snapshotDays,
       snapshotWindow: snapshotDays > 0 ? '03:00-04:00' : undefined,
       finalSnapshotIdentifier: withFinal ? `${name}-final` : undefined,
-      notificationTopicArn: props.alarmTopicArn,
       applyImmediately: false,
       logDeliveryConfiguration: [
         { destination: slowLog.name, destinationType: 'cloudwatch-logs', logFormat: 'json', logType: 'slow-log' },
