@@ -55,7 +55,9 @@ export const WorkerConfigSchema = z
       .default(25_000)
       .describe('On SIGTERM, how long running jobs may finish before they are given back to the queue (below the pod grace period; spot notice is 120 s).'),
     upstream: PoolSchema.describe('The model servers the worker calls.'),
-    retry: RetrySchema.prefault({}).describe('In-request retry rules toward the model servers (the queue delay tiers come after these).'),
+    retry: RetrySchema.prefault({ maxAttempts: 2, baseBackoffMs: 200, maxBackoffMs: 2_000 }).describe(
+      'In-request retries toward another model server of the pool (short: a job slot waits meanwhile); the queue delay tiers come after these.',
+    ),
     batching: BatchingSchema.prefault({}),
     logging: LoggingSchema.prefault({}),
   })

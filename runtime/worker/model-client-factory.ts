@@ -1,16 +1,26 @@
 import type { Logger } from 'pino';
-import { resolveSecret } from '../common/config/secrets';
+import { systemClock } from '../common/clock';
+import { ActiveHealthChecker } from '../common/upstream/health-checker';
+import { UpstreamDispatcher } from '../common/upstream/dispatcher';
+import { UpstreamPool } from '../common/upstream/upstream-pool';
 import type { WorkerConfig } from './config';
-import { HttpModelClient, ModelClient } from './model-client';
+import { DispatcherModelClient, ModelClient } from './model-client';
 
-/** The model client a worker config describes. */
-export function createModelClient(config: WorkerConfig, logger: Logger): ModelClient {
-  const upstream = config.upstream.upstreams[0]!;
-  if (config.upstream.upstreams.length > 1) {
-    logger.warn({ upstreams: config.upstream.upstreams.length }, 'worker uses the first upstream of its pool');
-  }
-  const headers: Record<string, string> = {};
-  for (const [name, ref] of Object.entries(upstream.headers)) headers[name] = resolveSecret(ref, process.env, `upstream.headers.${name}`);
-  if (upstream.apiKey !== undefined) headers.authorization = `Bearer ${resolveSecret(upstream.apiKey, process.env, 'upstream.apiKey')}`;
-  return new HttpModelClient(new URL(upstream.url).origin, config.upstream.timeouts, upstream.connections, headers);
+/**
+ * The model client a worker config describes: the shared upstream pool (balancer, breakers,
+ * outlier detection), active health checks and the dispatcher with the configured retry rules.
+ */
+export function createModelClient(config: WorkerConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): ModelClient {
+  const clock = systemClock;
+  const pool = new UpstreamPool('model', config.upstream, { clock, random: Math.random, env });
+  const dispatcher = new UpstreamDispatcher(config.retry, { clock, random: Math.random });
+  const health = new ActiveHealthChecker([pool], {
+    onHealthChange: (poolName: string, upstream: string, healthy: boolean) =>
+      logger.warn({ pool: poolName, upstream, healthy }, healthy ? 'model server healthy again' : 'model server unhealthy'),
+  });
+  health.start();
+  return new DispatcherModelClient([pool], dispatcher, clock, async () => {
+    health.stop();
+    await pool.close();
+  });
 }

@@ -2,6 +2,9 @@ import type { Readable } from 'node:stream';
 import { AttemptError, UpstreamHttpClient } from '../common/upstream/http-client';
 import { parseRetryAfterMs } from '../common/upstream/backoff';
 import type { TimeoutsConfig } from '../common/config/upstream';
+import type { Clock } from '../common/clock';
+import type { UpstreamDispatcher } from '../common/upstream/dispatcher';
+import type { UpstreamPool } from '../common/upstream/upstream-pool';
 import type { JobEndpoint } from '../jobs/model';
 import { isTransientStatus, ModelOutcome } from './outcome';
 
@@ -70,9 +73,59 @@ export function classifyError(err: unknown): ModelOutcome {
 }
 
 /**
+ * The model servers through the same upstream layer as the proxy: the pool's balancer, circuit
+ * breakers, outlier detection, health state and the dispatcher's retry rules (shared code in
+ * runtime/common/upstream). What the dispatcher cannot turn into a response becomes a transient
+ * outcome, and the queue's delay tiers are the retry layer after it.
+ */
+export class DispatcherModelClient implements ModelClient {
+  constructor(
+    private readonly pools: readonly UpstreamPool[],
+    private readonly dispatcher: UpstreamDispatcher,
+    private readonly clock: Clock,
+    private readonly onClose: () => Promise<void> = async () => undefined,
+  ) {
+    if (pools.length === 0) throw new Error('DispatcherModelClient: at least one pool is required');
+  }
+
+  async call(jobId: string, endpoint: JobEndpoint, request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<ModelOutcome> {
+    const result = await this.dispatcher.dispatch({
+      method: 'POST',
+      path: endpoint,
+      headers: { 'content-type': 'application/json', accept: 'application/json', [JOB_ID_HEADER]: jobId, 'x-request-id': jobId },
+      body: jobRequestBody(request),
+      chain: this.pools,
+      deadline: this.clock.now() + this.pools[0]!.config.timeouts.totalMs,
+      signal,
+    });
+    if (!result.ok) {
+      const detail = result.lastErrorKind ? ` (last error: ${result.lastErrorKind})` : '';
+      return {
+        kind: 'transient',
+        reason: `no upstream answer after ${result.attempts} attempt(s): ${result.reason}${detail}`,
+        ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+      };
+    }
+    let body: unknown;
+    try {
+      body = await readJsonBody(result.body);
+      result.finish('complete');
+    } catch (err) {
+      result.finish(signal.aborted ? 'aborted' : 'error');
+      return classifyError(err);
+    }
+    return classifyResponse(result.statusCode, body, parseRetryAfterMs(result.headers['retry-after'], Date.now()));
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
+
+/**
  * One model server over the shared upstream HTTP client (keep-alive pool, connect / first
- * byte / idle timeouts). No retries here: a transient failure goes back to the queue's delay
- * tiers, which is the worker's retry layer.
+ * byte / idle timeouts), without pools, breakers or retries: for a single known endpoint
+ * (tests, a sidecar model server). Production workers use {@link DispatcherModelClient}.
  */
 export class HttpModelClient implements ModelClient {
   private readonly client: UpstreamHttpClient;
