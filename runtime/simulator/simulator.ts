@@ -75,6 +75,8 @@ export interface Simulator {
   readonly port: number;
   readonly name: string;
   stats(): SimulatorStats;
+  /** Headers and parsed body of the last model request received (to check what a proxy forwards). */
+  lastRequest(): { headers: IncomingMessage['headers']; body: Record<string, unknown> } | undefined;
   resetStats(): void;
   /** Changes behaviour at run time (also reachable as POST /sim/config). */
   configure(change: Partial<SimulatorBehaviour>): void;
@@ -159,6 +161,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let stats: SimulatorStats = { ...ZERO_STATS };
   let name = options.name ?? 'sim';
   let counter = 0;
+  let last: { headers: IncomingMessage['headers']; body: Record<string, unknown> } | undefined;
 
   const server: Server = createServer({ keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
     handle(req, res).catch(() => {
@@ -198,6 +201,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     } catch {
       return json(res, 400, { error: { message: 'invalid JSON', type: 'invalid_request_error' } });
     }
+    last = { headers: req.headers, body };
     if (typeof body.model !== 'string' || !models.includes(body.model)) {
       return json(res, 404, { error: { message: `model ${String(body.model)} not found`, type: 'not_found_error' } });
     }
@@ -333,6 +337,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     name,
     stats: () => ({ ...stats, inFlight: slots.inUse, waiting: slots.waiting }),
+    lastRequest: () => last,
     resetStats: () => {
       stats = { ...ZERO_STATS, inFlight: slots.inUse, waiting: slots.waiting };
     },

@@ -1,0 +1,33 @@
+import { fullJitterBackoffMs, parseRetryAfterMs } from '../../../runtime/common/upstream/backoff';
+
+describe('fullJitterBackoffMs', () => {
+  it('draws uniformly below base x 2^(n-1)', () => {
+    expect(fullJitterBackoffMs(1, 1_000, 30_000, () => 0.999)).toBe(999);
+    expect(fullJitterBackoffMs(2, 1_000, 30_000, () => 0.5)).toBe(1_000);
+    expect(fullJitterBackoffMs(3, 1_000, 30_000, () => 0.5)).toBe(2_000);
+    expect(fullJitterBackoffMs(1, 1_000, 30_000, () => 0)).toBe(0);
+  });
+
+  it('never exceeds the cap', () => {
+    expect(fullJitterBackoffMs(20, 1_000, 30_000, () => 0.9999)).toBeLessThan(30_000);
+    expect(fullJitterBackoffMs(20, 1_000, 30_000, () => 0.5)).toBe(15_000);
+  });
+});
+
+describe('parseRetryAfterMs', () => {
+  it('reads delta-seconds', () => {
+    expect(parseRetryAfterMs('3', 0)).toBe(3_000);
+    expect(parseRetryAfterMs(' 1.5 ', 0)).toBe(1_500);
+  });
+
+  it('reads an HTTP date relative to now and never goes negative', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfterMs('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores absent and garbage values', () => {
+    expect(parseRetryAfterMs(undefined, 0)).toBeUndefined();
+    expect(parseRetryAfterMs('soon', 0)).toBeUndefined();
+  });
+});
