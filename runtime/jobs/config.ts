@@ -38,7 +38,67 @@ export const JobRecordsSchema = z
 
 export type JobRecordsConfig = z.infer<typeof JobRecordsSchema>;
 
+/** Prefix of job keys under a runtime's Redis key prefix; the proxy and the worker must agree. */
+export function jobKeyPrefix(redisKeyPrefix: string): string {
+  return `${redisKeyPrefix}jobs:`;
+}
+
 /** The topology of a config: the shared data under the configured prefix. */
 export function topologyOf(config: AmqpConnectionConfig): JobQueueTopology {
   return buildTopology(config.topologyPrefix);
+}
+
+/** Hosts a job's callback URL may point at: exact names, or `*.example.com` for subdomains. */
+export const CallbackSchema = z
+  .object({
+    allowedHosts: z
+      .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'a host name, optionally *.-prefixed and with :port'))
+      .default([])
+      .describe('Hosts callbacks may be sent to; empty refuses every callback URL (no SSRF by default).'),
+    allowHttp: z.boolean().default(false).describe('Accept http:// callback URLs (local use); https only otherwise.'),
+    maxAttempts: z.number().int().min(1).max(20).default(5).describe('Delivery attempts of one callback (exponential backoff between them).'),
+    timeoutMs: z.number().int().positive().default(5_000).describe('Timeout of one delivery attempt.'),
+  })
+  .strict();
+
+export type CallbackConfig = z.infer<typeof CallbackSchema>;
+
+/** The `jobs` section of the proxy config: asynchronous mode is on when present. */
+export const ProxyJobsSchema = z
+  .object({
+    amqp: AmqpConnectionSchema.prefault({}),
+    records: JobRecordsSchema.prefault({}),
+    callbacks: CallbackSchema.prefault({}),
+  })
+  .strict()
+  .describe('Asynchronous jobs (POST /v1/jobs, Prefer: respond-async). Requires `redis`.');
+
+export type ProxyJobsConfig = z.infer<typeof ProxyJobsSchema>;
+
+/**
+ * Checks a callback URL against the allow-list. Returns an error message, or undefined when the
+ * URL may be called.
+ */
+export function callbackUrlProblem(raw: string, config: CallbackConfig): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'callback URL is not a valid absolute URL';
+  }
+  if (url.protocol !== 'https:' && !(config.allowHttp && url.protocol === 'http:')) {
+    return config.allowHttp ? 'callback URL must use http or https' : 'callback URL must use https';
+  }
+  if (url.username || url.password) return 'callback URL must not carry credentials';
+  const host = url.host.toLowerCase();
+  const hostname = url.hostname.toLowerCase();
+  const allowed = config.allowedHosts.some((pattern) => {
+    const p = pattern.toLowerCase();
+    if (p.startsWith('*.')) {
+      const suffix = p.slice(1);
+      return hostname.endsWith(suffix) || host.endsWith(suffix);
+    }
+    return p === host || p === hostname;
+  });
+  return allowed ? undefined : `callback host ${host} is not in the allow-list`;
 }

@@ -4,6 +4,8 @@ import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
 import { PRIORITY_CLASSES } from '../common/priority';
 import { PROXY_CONTRACT } from '../common/service-contract';
+import { OverloadConfigShape } from './overload';
+import { ProxyJobsSchema } from '../jobs/config';
 
 /**
  * The proxy's configuration: one schema that validates the file, types the code, carries the
@@ -82,9 +84,13 @@ export const ProxyConfigSchema = z
     retry: RetrySchema.prefault({}),
     redis: RedisConnectionSchema.optional().describe('Shared state (rate limits, response cache, jobs). Omit to run without Redis.'),
     logging: LoggingSchema.prefault({}),
+    // Overload control: rateLimit, cache, admission, canary (schemas in runtime/proxy/overload.ts).
+    ...OverloadConfigShape,
+    jobs: ProxyJobsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.jobs && !cfg.redis) ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'jobs needs redis (job records live there); set redis or remove jobs' });
     const seen = new Set<string>();
     cfg.routes.forEach((route, i) => {
       if (seen.has(route.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `model ${route.model} is routed twice` });

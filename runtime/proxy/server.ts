@@ -14,6 +14,9 @@ import { ProxyMetrics } from './metrics';
 import { ModelRouter } from './model-router';
 import { API_ENDPOINTS, ApiPath } from './request-context';
 import { RequestPipeline, RequestRecord } from './request-pipeline';
+import { OverloadControl, createOverloadRedis } from './overload';
+import { withTimers } from './admission/clock';
+import { JobsApi, prefersAsync } from './jobs-api';
 
 export interface ProxyDeps {
   readonly clock?: Clock;
@@ -33,6 +36,10 @@ export interface Proxy {
   readonly metrics: ProxyMetrics;
   readonly pipeline: RequestPipeline;
   readonly logger: Logger;
+  /** Overload control: rate limiter, cache, admission per pool, canary. */
+  readonly overload: OverloadControl;
+  /** The asynchronous job API, when `jobs` is configured. */
+  readonly jobs: JobsApi | undefined;
   /** Listens on config.server host/port; resolves with the bound address. */
   listen(): Promise<{ port: number; url: string }>;
   /** Ready: not draining and at least one upstream passes health checks. */
@@ -67,7 +74,13 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     },
   });
   const router = new ModelRouter(config.routes, pools);
-  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, logger });
+  const overloadRedis = config.redis ? createOverloadRedis(config.redis, deps.env ?? process.env) : undefined;
+  const overload = new OverloadControl({ config, pools, registry: metrics.registry, logger, redis: overloadRedis, clock: withTimers(clock) });
+  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, logger, overload });
+  const jobs =
+    config.jobs && config.redis
+      ? new JobsApi({ config: config.jobs, server: config.server, redis: config.redis, pipeline, router, logger, env: deps.env ?? process.env })
+      : undefined;
 
   let draining = false;
   let active = 0;
@@ -120,8 +133,10 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): Promise<void> {
     const path = record.path;
     const method = req.method ?? 'GET';
+    if (jobs?.handles(path)) return jobs.handle(req, res, record, signal);
     if (path in API_ENDPOINTS) {
       if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      if (jobs && prefersAsync(req)) return jobs.submitFromModelRequest(req, res, path as ApiPath, record, signal);
       return pipeline.handleModelRequest(req, res, path as ApiPath, record, signal);
     }
     switch (path) {
@@ -165,6 +180,8 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     metrics,
     pipeline,
     logger,
+    overload,
+    jobs,
     isReady,
     inFlight: () => active,
     listen() {
@@ -173,6 +190,8 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
         server.listen(config.server.port, config.server.host, () => {
           server.off('error', reject);
           health.start();
+          overload.start();
+          jobs?.start();
           const { port } = server.address() as AddressInfo;
           const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
           logger.info({ port, host: config.server.host }, 'proxy listening');
@@ -197,9 +216,12 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
           });
         }));
       health.stop();
+      overload.stop();
+      overloadRedis?.disconnect();
       server.closeAllConnections();
       await closed;
       await Promise.all([...pools.values()].map((p) => p.close()));
+      await jobs?.close();
       logger.info({ finished }, finished ? 'drained' : 'drain timeout: remaining requests cut');
       return finished;
     },

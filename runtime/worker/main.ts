@@ -3,7 +3,7 @@ import { JobWorker } from './worker';
 import { loadWorkerConfig } from './config';
 import { createJobRedis } from '../jobs/redis-client';
 import { RedisJobStore } from '../jobs/store';
-import { topologyOf } from '../jobs/config';
+import { jobKeyPrefix, topologyOf } from '../jobs/config';
 import { resolveSecret } from '../common/config/secrets';
 import { HealthServer } from './health-server';
 import { WorkerMetrics } from './metrics';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logging, 'surgeguard-worker');
   const redis = createJobRedis(config.redis, process.env);
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
-  const store = new RedisJobStore(redis, { keyPrefix: config.redis.keyPrefix, ttlSeconds: config.jobs.ttlSeconds });
+  const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds });
   const metrics = new WorkerMetrics();
   const model = createModelClient(config, logger);
   const worker = new JobWorker({

@@ -1,0 +1,243 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { resolveSecret } from '../common/config/secrets';
+import { callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
+import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord } from '../jobs/model';
+import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
+import { createJobRedis, JobRedis } from '../jobs/redis-client';
+import type { RedisConnectionConfig } from '../common/config/redis';
+import { RedisJobStore } from '../jobs/store';
+import { JobSubmitter } from '../jobs/submit';
+import { openAIError } from './errors';
+import type { ModelRouter } from './model-router';
+import { readRequestBody } from './request-body';
+import type { ApiPath, CallerContext } from './request-context';
+import type { RequestPipeline, RequestRecord } from './request-pipeline';
+import type { ServerConfig } from './config';
+
+/** Where job routes live. */
+export const JOBS_PATH = '/v1/jobs';
+
+/** `Prefer: respond-async` (RFC 7240) on a model request asks for a job instead of a held-open answer. */
+export function prefersAsync(req: IncomingMessage): boolean {
+  const prefer = req.headers.prefer;
+  const values = Array.isArray(prefer) ? prefer : prefer ? [prefer] : [];
+  return values.some((v) => v.split(',').some((p) => p.trim().toLowerCase().split(';')[0]!.trim() === 'respond-async'));
+}
+
+export interface JobsApiDeps {
+  readonly config: ProxyJobsConfig;
+  readonly server: ServerConfig;
+  /** The proxy's Redis connection settings; the API opens its own client for job records. */
+  readonly redis: RedisConnectionConfig;
+  readonly pipeline: RequestPipeline;
+  readonly router: ModelRouter;
+  readonly logger: Logger;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Inferred model endpoint of a bare OpenAI body sent to POST /v1/jobs. */
+function endpointOf(body: Record<string, unknown>): JobEndpoint | undefined {
+  if (Array.isArray(body.messages)) return '/v1/chat/completions';
+  if (body.prompt !== undefined) return '/v1/completions';
+  if (body.input !== undefined) return '/v1/embeddings';
+  return undefined;
+}
+
+/**
+ * The asynchronous job API of the proxy:
+ *   POST   /v1/jobs          an OpenAI request body -> 202 {id, status} + Location
+ *   POST   /v1/chat/completions (and the others) with `Prefer: respond-async` -> the same
+ *   GET    /v1/jobs/{id}     status, and the result or error once finished
+ *   DELETE /v1/jobs/{id}     cancels a job no worker has started
+ * A job is visible only to the API key that created it: any other key gets the same 404 as an
+ * unknown id. The 202 is sent only after the broker confirmed the message; when the broker is
+ * unreachable the answer is an immediate 503 and synchronous traffic is untouched.
+ */
+export class JobsApi {
+  readonly publisher: JobPublisher;
+  readonly store: RedisJobStore;
+  private readonly submitter: JobSubmitter;
+  private readonly redis: JobRedis;
+
+  constructor(private readonly deps: JobsApiDeps) {
+    const amqp = deps.config.amqp;
+    this.publisher = new JobPublisher({
+      url: resolveSecret(amqp.url, deps.env, 'jobs.amqp.url'),
+      topology: topologyOf(amqp),
+      connectionName: 'surgeguard-proxy',
+      confirmTimeoutMs: amqp.confirmTimeoutMs,
+      backoff: { baseMs: amqp.reconnectBaseMs, capMs: amqp.reconnectMaxMs },
+      logger: deps.logger,
+    });
+    this.redis = createJobRedis(deps.redis, deps.env);
+    this.redis.on('error', (err: Error) => deps.logger.warn({ err: err.message }, 'job store redis error'));
+    this.store = new RedisJobStore(this.redis, { keyPrefix: jobKeyPrefix(deps.redis.keyPrefix), ttlSeconds: deps.config.records.ttlSeconds });
+    this.submitter = new JobSubmitter(this.store, this.publisher);
+  }
+
+  start(): void {
+    this.publisher.start();
+  }
+
+  async close(): Promise<void> {
+    await this.publisher.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** True for /v1/jobs and /v1/jobs/{id}. */
+  handles(path: string): boolean {
+    return path === JOBS_PATH || path.startsWith(`${JOBS_PATH}/`);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): Promise<void> {
+    const { pipeline } = this.deps;
+    const method = req.method ?? 'GET';
+    if (record.path === JOBS_PATH) {
+      if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
+      const caller = pipeline.identify(req, res, record, signal);
+      if (!caller) return undefined;
+      return this.submit(req, res, caller, undefined);
+    }
+    const id = record.path.slice(JOBS_PATH.length + 1);
+    if (method !== 'GET' && method !== 'DELETE') return this.methodNotAllowed(res, 'GET, DELETE');
+    const caller = pipeline.identify(req, res, record, signal);
+    if (!caller) return undefined;
+    if (!isJobId(id)) return this.notFound(res);
+    const owner = this.ownerOf(caller);
+    try {
+      if (method === 'GET') {
+        const job = await this.store.getOwned(id, owner);
+        if (!job) return this.notFound(res);
+        return pipeline.reply(res, { status: 200, headers: this.pollHeaders(job), body: publicView(job) });
+      }
+      const result = await this.store.cancel(id, owner);
+      if (result.outcome === 'not-found') return this.notFound(res);
+      if (result.outcome === 'not-cancellable') {
+        return pipeline.reply(res, {
+          status: 409,
+          body: {
+            ...openAIError(`Job ${id} is ${result.job.status}; only a queued job can be cancelled.`, 'invalid_request_error', 'job_not_cancellable'),
+            job: publicView(result.job),
+          },
+        });
+      }
+      return pipeline.reply(res, { status: 200, body: publicView(result.job) });
+    } catch (err) {
+      return this.storeUnavailable(res, err);
+    }
+  }
+
+  /** POST /v1/jobs, or a model endpoint with Prefer: respond-async (`path` set). */
+  async submitFromModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord, signal: AbortSignal): Promise<void> {
+    const caller = this.deps.pipeline.identify(req, res, record, signal);
+    if (!caller) return undefined;
+    return this.submit(req, res, caller, path);
+  }
+
+  private async submit(req: IncomingMessage, res: ServerResponse, caller: CallerContext, path: ApiPath | undefined): Promise<void> {
+    const { pipeline, server } = this.deps;
+    const bad = (message: string, code: string, param: string | null = null) =>
+      pipeline.reply(res, { status: 400, body: openAIError(message, 'invalid_request_error', code, param) });
+
+    const idempotencyKey = headerValue(req, 'idempotency-key');
+    if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey)) {
+      return bad('Idempotency-Key must be 1-255 printable ASCII characters.', 'invalid_idempotency_key');
+    }
+    const callbackUrl = headerValue(req, 'x-callback-url');
+    if (callbackUrl !== undefined) {
+      const problem = callbackUrlProblem(callbackUrl, this.deps.config.callbacks);
+      if (problem) return bad(`X-Callback-Url refused: ${problem}.`, 'invalid_callback_url');
+    }
+    const read = await readRequestBody(req, server.maxBodyBytes, server.bodyTimeoutMs);
+    if (!read.ok) {
+      return pipeline.reply(res, { status: read.status, headers: { connection: 'close' }, body: openAIError(read.message, 'invalid_request_error', 'invalid_body') });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(read.body.toString('utf8'));
+    } catch (err) {
+      return bad(`Request body is not valid JSON: ${(err as Error).message}`, 'invalid_json');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return bad('Request body must be a JSON object.', 'invalid_json');
+    const body = json as Record<string, unknown>;
+    const endpoint = path ?? endpointOf(body);
+    if (!endpoint) {
+      return bad('Cannot tell the request type: send `messages` (chat), `prompt` (completions) or `input` (embeddings).', 'unknown_job_type');
+    }
+    if (typeof body.model !== 'string' || body.model.length === 0) return bad('Missing required parameter: model.', 'missing_model', 'model');
+    if (!this.deps.router.resolve(body.model)) {
+      return pipeline.reply(res, { status: 404, body: openAIError(`The model ${body.model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
+    }
+    if (body.stream === true) return bad('Asynchronous jobs cannot stream; omit `stream` or set it to false.', 'stream_not_supported', 'stream');
+
+    let result;
+    try {
+      result = await this.submitter.submit({
+        owner: this.ownerOf(caller),
+        priorityClass: caller.priorityClass,
+        endpoint,
+        request: body,
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+      });
+    } catch (err) {
+      if (err instanceof BrokerUnavailableError || (err as Error).name === 'PublishError') {
+        this.deps.logger.warn({ err: (err as Error).message }, 'job refused: broker unavailable');
+        return pipeline.reply(res, {
+          status: 503,
+          headers: { 'retry-after': '5' },
+          body: openAIError(
+            `The job queue is unavailable (${(err as Error).message}); the job was not accepted. Retry after 5 s, or send the request synchronously.`,
+            'service_unavailable',
+            'job_queue_unavailable',
+          ),
+        });
+      }
+      return this.storeUnavailable(res, err);
+    }
+    const { job, created } = result;
+    const location = `${JOBS_PATH}/${job.id}`;
+    return pipeline.reply(res, {
+      status: 202,
+      headers: { location, ...(created ? {} : { 'idempotent-replayed': 'true' }), ...this.pollHeaders(job) },
+      body: { ...publicView(job), url: location },
+    });
+  }
+
+  private ownerOf(caller: CallerContext): string {
+    return ownerOf(caller.key?.name ?? 'anonymous');
+  }
+
+  /** A hint for pollers while the job is not finished. */
+  private pollHeaders(job: JobRecord): Record<string, string> {
+    return job.status === 'queued' || job.status === 'running' ? { 'retry-after': '1' } : {};
+  }
+
+  private notFound(res: ServerResponse): void {
+    this.deps.pipeline.reply(res, { status: 404, body: openAIError('No such job.', 'not_found_error', 'job_not_found') });
+  }
+
+  private storeUnavailable(res: ServerResponse, err: unknown): void {
+    this.deps.logger.error({ err: (err as Error)?.message }, 'job store unavailable');
+    this.deps.pipeline.reply(res, {
+      status: 503,
+      headers: { 'retry-after': '5' },
+      body: openAIError('The job store is unavailable; retry after 5 s.', 'service_unavailable', 'job_store_unavailable'),
+    });
+  }
+
+  private methodNotAllowed(res: ServerResponse, allow: string): void {
+    this.deps.pipeline.reply(res, {
+      status: 405,
+      headers: { allow },
+      body: openAIError(`Method not allowed; use ${allow}.`, 'invalid_request_error', 'method_not_allowed'),
+    });
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined ? undefined : s.trim();
+}
