@@ -273,12 +273,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           const chunk = chat
             ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: name, choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: 'tok ' } : { content: 'tok ' }, finish_reason: null }] }
             : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: 'tok ', finish_reason: null }] };
-          if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) await waitDrain(res, gone);
           if (cut && i === 0) {
+            // let the first event reach the client, then break the connection mid-stream
+            await new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(chunk)}\n\n`, () => resolve()));
+            await sleep(20);
             stats.failed++;
             res.destroy();
             return;
           }
+          if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) await waitDrain(res, gone);
         }
         const last = chat
           ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: name, choices: [{ index: 0, delta: {}, finish_reason: 'length' }] }
