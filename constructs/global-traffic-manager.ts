@@ -109,7 +109,7 @@ export class GlobalTrafficManager extends Construct {
     const overrides = props.geolocationRoutes ?? [];
     overrides.forEach((g, i) => {
       if ((g.continent === undefined) === (g.country === undefined)) {
-        throw new Error(`GlobalTrafficManager: geolocationRoutes[${i}]: continent and country cannot both be set (set exactly one)`);
+        throw new Error(`GlobalTrafficManager: geolocationRoutes[${i}]: set exactly one of continent or country`);
       }
       if (!names.includes(g.region)) throw new Error(`GlobalTrafficManager: geolocationRoutes[${i}].region "${g.region}" is not in regions`);
     });

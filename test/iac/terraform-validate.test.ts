@@ -1,0 +1,68 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ENVIRONMENTS } from '../../envs';
+import { stackNames } from '../../stacks';
+import { synthApp, SynthesizedApp } from './support/synth';
+import { usesOnlyAwsProvider, validateStacks, ValidateResult } from './support/terraform';
+
+// The real `terraform validate` over every AWS stack of every environment: offline from /opt/tf-plugins
+// here and on CI, a registry install elsewhere. Never skipped: a missing terraform binary fails the test.
+describe('terraform validate (AWS provider 5.100.0)', () => {
+  let synth: SynthesizedApp;
+  let results: ValidateResult[];
+
+  beforeAll(async () => {
+    synth = synthApp(Object.values(ENVIRONMENTS));
+    const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
+    results = await validateStacks(awsStacks.map((name) => join(synth.outdir, 'stacks', name)));
+  }, 120_000);
+
+  afterAll(() => {
+    if (synth) rmSync(synth.outdir, { recursive: true, force: true });
+  });
+
+  it('covers the dns, platform and global stacks of every environment and leaves only workloads stacks out', () => {
+    const expected = Object.values(ENVIRONMENTS).flatMap((env) => [
+      ...(env.hostedZoneId === undefined ? [stackNames.dns(env.name)] : []),
+      ...env.regions.map((r) => stackNames.platform(env.name, r.region)),
+      stackNames.global(env.name),
+    ]);
+    expect(results.map((r) => r.stack).sort()).toEqual(expected.sort());
+    const notValidated = synth.stackNames.filter((n) => !expected.includes(n));
+    expect(notValidated.length).toBeGreaterThan(0);
+    expect(notValidated.every((n) => n.endsWith('-workloads'))).toBe(true);
+  });
+
+  it('finds every AWS stack valid, without errors or warnings', () => {
+    const problems = results.filter((r) => !r.valid || r.warningCount > 0);
+    expect(problems.map((p) => `${p.stack}: ${p.diagnostics.join('; ')}`)).toEqual([]);
+  });
+
+  it('reports a stack with an unknown argument as invalid and blames that stack only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'surgeguard-invalid-'));
+    const write = (name: string, resource: Record<string, unknown>) => {
+      mkdirSync(join(dir, name));
+      writeFileSync(
+        join(dir, name, 'cdk.tf.json'),
+        JSON.stringify({
+          terraform: { required_providers: { aws: { source: 'aws', version: '5.100.0' } }, backend: { local: { path: 'x.tfstate' } } },
+          provider: { aws: [{ region: 'us-east-1' }] },
+          resource: { aws_sqs_queue: resource },
+        }),
+      );
+      return join(dir, name);
+    };
+    try {
+      const [good, bad] = await validateStacks(
+        [write('good', { q: { name: 'ok' } }), write('bad', { q: { name: 'x', not_an_argument: true } })],
+        { parallelism: 1 },
+      );
+      expect(good).toMatchObject({ stack: 'good', valid: true, errorCount: 0 });
+      expect(bad).toMatchObject({ stack: 'bad', valid: false });
+      expect(bad.diagnostics.join('\n')).toMatch(/not_an_argument/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
