@@ -64,6 +64,8 @@ export const jobMessageSchema = z.object({
   request: z.record(z.string(), z.unknown()),
   /** When the proxy accepted the job (epoch ms), for queue-lag metrics. */
   submittedAt: z.number().int().nonnegative(),
+  /** Where to POST the finished job (checked against the allow-list by proxy and worker). */
+  callbackUrl: z.string().url().max(2048).optional(),
 });
 export type JobMessage = z.infer<typeof jobMessageSchema>;
 

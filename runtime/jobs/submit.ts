@@ -78,6 +78,7 @@ export class JobSubmitter {
       endpoint: req.endpoint,
       request: req.request,
       submittedAt: this.now(),
+      ...(req.callbackUrl !== undefined ? { callbackUrl: req.callbackUrl } : {}),
     });
   }
 }

@@ -4,7 +4,7 @@ import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
 import { WORKER_CONTRACT } from '../common/service-contract';
-import { AmqpConnectionSchema, JobRecordsSchema } from '../jobs/config';
+import { AmqpConnectionSchema, CallbackSchema, JobRecordsSchema } from '../jobs/config';
 
 /**
  * The worker's configuration: one schema that validates the file, types the code and carries
@@ -59,6 +59,7 @@ export const WorkerConfigSchema = z
       'In-request retries toward another model server of the pool (short: a job slot waits meanwhile); the queue delay tiers come after these.',
     ),
     batching: BatchingSchema.prefault({}),
+    callbacks: CallbackSchema.prefault({}).describe('Completion callbacks; the allow-list is checked again here (keep it equal to the proxy\'s).'),
     logging: LoggingSchema.prefault({}),
   })
   .strict();

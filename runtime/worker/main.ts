@@ -8,6 +8,7 @@ import { resolveSecret } from '../common/config/secrets';
 import { HealthServer } from './health-server';
 import { WorkerMetrics } from './metrics';
 import { createModelClient } from './model-client-factory';
+import { CallbackNotifier } from './callbacks';
 
 /**
  * The worker process: `node dist/runtime/worker/main.js --config <file>` (or SURGEGUARD_CONFIG).
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds });
   const metrics = new WorkerMetrics();
   const model = createModelClient(config, logger);
+  const callbacks = new CallbackNotifier(config.callbacks, logger, metrics);
   const worker = new JobWorker({
     amqpUrl: resolveSecret(config.amqp.url, process.env, 'amqp.url'),
     topology: topologyOf(config.amqp),
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
     heartbeatSeconds: config.amqp.heartbeatSeconds,
     backoff: { baseMs: config.amqp.reconnectBaseMs, capMs: config.amqp.reconnectMaxMs },
     confirmTimeoutMs: config.amqp.confirmTimeoutMs,
+    callbacks,
     metrics,
     logger,
   });
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'worker stopping');
     void (async () => {
       await worker.drain(config.drainTimeoutMs);
+      await callbacks.settle(2_000);
       await model.close().catch(() => undefined);
       await redis.quit().catch(() => undefined);
       await server.close();

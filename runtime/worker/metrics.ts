@@ -23,6 +23,7 @@ export class WorkerMetrics {
   readonly buffered: Gauge;
   readonly queueDepth: Gauge<'queue'>;
   readonly brokerConnected: Gauge;
+  readonly callbacks: Counter<'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -80,6 +81,12 @@ export class WorkerMetrics {
     this.brokerConnected = new Gauge({
       name: 'surgeguard_worker_broker_connected',
       help: '1 while the worker is connected to the broker and consuming.',
+      registers,
+    });
+    this.callbacks = new Counter({
+      name: 'surgeguard_worker_callbacks_total',
+      help: 'Job completion callbacks, by result (delivered, failed after all attempts, refused by the allow-list).',
+      labelNames: ['result'],
       registers,
     });
     for (const cls of PRIORITY_CLASSES) this.redeliveries.labels(cls).inc(0);

@@ -9,6 +9,7 @@ import { DEAD_LETTER_REASON_HEADER, decodeJobMessage, JobMessage, RETRY_COUNT_HE
 import type { RedisJobStore } from '../jobs/store';
 import { declareTopology, retryQueueFor } from '../jobs/topology';
 import { JobDispatcher } from './dispatcher';
+import type { CallbackNotifier } from './callbacks';
 import type { WorkerMetrics } from './metrics';
 import type { ModelClient } from './model-client';
 import { decide, deliveryLimitReached } from './outcome';
@@ -43,6 +44,8 @@ export interface JobWorkerOptions {
   readonly confirmTimeoutMs?: number;
   /** How often queue depths are polled for the metrics. 0 disables. @default 5000 */
   readonly queueDepthPollMs?: number;
+  /** Completion callbacks; without it, callback URLs are ignored. */
+  readonly callbacks?: CallbackNotifier;
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
   /** Clock (epoch ms). @default Date.now */
@@ -277,16 +280,20 @@ export class JobWorker {
     const retries = Number(headers[RETRY_COUNT_HEADER] ?? 0);
     const decision = decide(outcome, retries, this.maxRetries);
     switch (decision.action) {
-      case 'succeed':
-        await this.withStore(() => store.succeed(job.id, decision.result), signal);
+      case 'succeed': {
+        const stored = await this.withStore(() => store.succeed(job.id, decision.result), signal);
         this.ack(d);
         metrics.jobs.labels(cls, 'done').inc();
+        if (stored === 'stored') this.notify(job);
         break;
-      case 'fail':
-        await this.withStore(() => store.fail(job.id, decision.error), signal);
+      }
+      case 'fail': {
+        const stored = await this.withStore(() => store.fail(job.id, decision.error), signal);
         this.ack(d);
         metrics.jobs.labels(cls, 'failed').inc();
+        if (stored === 'stored') this.notify(job);
         break;
+      }
       case 'retry-later': {
         const minDelay = outcome.kind === 'transient' ? (outcome.retryAfterMs ?? 0) : 0;
         await this.scheduleRetry(d, job, decision.retry, minDelay, signal);
@@ -295,14 +302,26 @@ export class JobWorker {
         metrics.jobs.labels(cls, 'retried').inc();
         break;
       }
-      case 'dead-letter':
+      case 'dead-letter': {
         await this.deadLetter(d, decision.reason, 'retries_exhausted', signal);
-        await this.withStore(() => store.fail(job.id, decision.error), signal);
+        const stored = await this.withStore(() => store.fail(job.id, decision.error), signal);
         this.ack(d);
         metrics.jobs.labels(cls, 'dead_lettered').inc();
+        if (stored === 'stored') this.notify(job);
         break;
+      }
     }
     metrics.duration.labels(cls).observe((this.now() - started) / 1000);
+  }
+
+  /** Hands the finished job to the callback notifier (background, after the ack). */
+  private notify(job: JobMessage): void {
+    const callbacks = this.options.callbacks;
+    if (!callbacks || job.callbackUrl === undefined) return;
+    void this.options.store
+      .get(job.id)
+      .then((record) => record && callbacks.notify(record))
+      .catch((err: unknown) => this.log.warn({ jobId: job.id, err: asError(err).message }, 'cannot read the job for its callback'));
   }
 
   /** Sends a copy to the class's delay queue, with the retry count + 1; confirmed before the ack. */
