@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Logger } from 'pino';
 import { Clock } from '../common/clock';
-import { BodyOutcome, DispatchFailure, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
+import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
 import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
@@ -12,6 +12,8 @@ import { ModelRouter } from './model-router';
 import { classifyRequest } from './priority';
 import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } from './request-context';
 import { readRequestBody } from './request-body';
+import { BufferedAnswer, CACHE_HEADER, OverloadControl, releaseOutcome, shedReply } from './overload';
+import type { CachedResponse } from './cache/response-cache';
 
 export interface PipelineDeps {
   readonly config: ProxyConfig;
@@ -21,6 +23,8 @@ export interface PipelineDeps {
   readonly dispatcher: UpstreamDispatcher;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
+  /** Rate limit, cache + coalescing, admission, canary; absent: requests go straight to dispatch. */
+  readonly overload?: OverloadControl;
 }
 
 /** What is known about a request for its metrics and access log; filled in as it progresses. */
@@ -130,9 +134,98 @@ export class RequestPipeline {
     const ctx = await this.parse(req, res, path, caller);
     if (!ctx) return;
     record.model = ctx.model;
-    // Overload control (rate limit, cache, admission) slots in here: each stage reads `ctx`, and
-    // either answers with `this.reply(res, localReply)` and returns, or lets the request continue.
-    await this.forward(ctx, res, record);
+    const overload = this.deps.overload;
+    if (!overload) return this.forward(ctx, res, record);
+    // Overload control: deadline -> rate limit -> canary route -> cache (single-flight,
+    // stale-if-error) -> admission (inside forward / fetchBuffered) -> dispatch.
+    overload.applyDeadline(ctx);
+    const limited = await overload.rateLimit(ctx);
+    if (limited) return this.reply(res, limited);
+    const canary = overload.routeCanary(ctx);
+    if (canary.variant !== undefined) res.setHeader(canary.header, canary.variant);
+    const key = overload.cacheKey(canary.ctx);
+    if (key === undefined) return this.forward(canary.ctx, res, record);
+    return this.forwardCached(overload, canary.ctx, key, res, record);
+  }
+
+  /**
+   * Cacheable (deterministic, non-streaming) requests: a fresh cached answer; else one upstream
+   * call for all identical concurrent requests (single-flight), its answer cached; when that call
+   * is shed or fails, a stale answer if one is kept. `x-surgeguard-cache` says which happened.
+   */
+  private async forwardCached(overload: OverloadControl, ctx: RequestContext, key: string, res: ServerResponse, record: RequestRecord): Promise<void> {
+    const hit = await overload.cached(key);
+    if (hit) {
+      record.pool = 'cache';
+      record.upstream = hit.level;
+      return this.replyBuffered(res, hit.response, 'hit');
+    }
+    const flight = await overload.coalesce(key, () => this.fetchBuffered(overload, ctx, record));
+    const answer = flight.value;
+    if (flight.role === 'follower') {
+      record.pool = 'cache';
+      record.upstream = 'coalesced';
+    }
+    if (answer.kind === 'upstream' && answer.response.status < 500) {
+      if (flight.role !== 'follower' && answer.response.status < 300) {
+        void overload.cache.set(key, answer.response);
+        overload.correctUsage(ctx, answer.response.body);
+      }
+      return this.replyBuffered(res, answer.response, flight.role === 'follower' ? 'coalesced' : 'miss');
+    }
+    const stale = await overload.stale(key, answer.kind === 'local' && answer.shed ? 'shed' : 'upstream_error');
+    if (stale) {
+      record.pool = 'cache';
+      record.upstream = 'stale';
+      return this.replyBuffered(res, stale.response, 'stale', { age: String(Math.floor(stale.ageMs / 1000)) });
+    }
+    if (answer.kind === 'local') return this.reply(res, answer.reply);
+    return this.replyBuffered(res, answer.response, 'miss');
+  }
+
+  /**
+   * admission -> dispatch -> whole body in memory, for the cache path. It runs on behalf of every
+   * coalesced caller, so it is bound to the request deadline, not to one client's connection.
+   */
+  private async fetchBuffered(overload: OverloadControl, ctx: RequestContext, record: RequestRecord): Promise<BufferedAnswer> {
+    const shared: RequestContext = { ...ctx, signal: new AbortController().signal };
+    const permit = await overload.admit(shared);
+    if (permit?.kind === 'shed') {
+      record.pool = ctx.route.chain[0]?.name ?? 'none';
+      return { kind: 'local', reply: shedReply(permit), shed: true };
+    }
+    const sentAt = this.deps.clock.now();
+    const result = await this.dispatch(shared);
+    record.attempts = result.attempts;
+    if (!result.ok) {
+      permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
+      record.pool = result.pool ?? ctx.route.chain[0].name;
+      record.upstream = result.upstream ?? 'none';
+      return { kind: 'local', reply: this.failureReply(result) ?? { status: 499, body: '' } };
+    }
+    record.pool = result.pool.name;
+    record.upstream = result.upstream.name;
+    record.ttfbMs = result.ttfbMs;
+    const chunks: Buffer[] = [];
+    let outcome: BodyOutcome = 'complete';
+    try {
+      for await (const chunk of result.body) chunks.push(chunk as Buffer);
+    } catch {
+      outcome = 'error';
+    }
+    result.finish(outcome);
+    permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
+    if (outcome !== 'complete') return { kind: 'local', reply: { status: 502, body: openAIError('The upstream answer broke off.', 'server_error', 'upstream_error') } };
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers)) {
+      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name) && name !== 'content-length') headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return { kind: 'upstream', response: { status: result.statusCode, headers, body: Buffer.concat(chunks) } };
+  }
+
+  /** Writes a complete answer (cache hit, coalesced, stale or freshly fetched) with its cache status. */
+  private replyBuffered(res: ServerResponse, response: CachedResponse, cacheStatus: 'hit' | 'miss' | 'coalesced' | 'stale', extra: Record<string, string> = {}): void {
+    this.reply(res, { status: response.status, headers: { ...response.headers, ...extra, [CACHE_HEADER]: cacheStatus }, body: response.body });
   }
 
   /** Body -> JSON -> model -> route, answering 400/404/408/413 itself. */
@@ -181,20 +274,18 @@ export class RequestPipeline {
 
   /** route -> breaker -> send -> retry (dispatcher), then relay the response. */
   private async forward(ctx: RequestContext, res: ServerResponse, record: RequestRecord): Promise<void> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
-    if (ctx.stream) headers.accept = 'text/event-stream';
-    const result = await this.deps.dispatcher.dispatch({
-      method: 'POST',
-      path: ctx.path,
-      headers,
-      body: ctx.route.aliases.size === 0 ? ctx.body : aliasedBody(ctx),
-      chain: ctx.route.chain,
-      userKey: ctx.userKey,
-      deadline: ctx.deadline,
-      signal: ctx.signal,
-    });
+    const permit = await this.deps.overload?.admit(ctx);
+    if (permit?.kind === 'shed') {
+      record.pool = ctx.route.chain[0]?.name ?? 'none';
+      if (permit.reason === 'aborted') res.destroy();
+      else this.reply(res, shedReply(permit));
+      return;
+    }
+    const sentAt = this.deps.clock.now();
+    const result = await this.dispatch(ctx);
     record.attempts = result.attempts;
     if (!result.ok) {
+      permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
       record.pool = result.pool ?? ctx.route.chain[0].name;
       record.upstream = result.upstream ?? 'none';
       this.replyFailure(res, result);
@@ -206,6 +297,23 @@ export class RequestPipeline {
     this.deps.metrics.ttfb.observe({ pool: record.pool, upstream: record.upstream, class: ctx.priorityClass }, result.ttfbMs / 1000);
     const outcome = await this.relay(result, res, record);
     result.finish(outcome);
+    permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
+  }
+
+  /** route -> breaker -> send -> retry (dispatcher). */
+  private dispatch(ctx: RequestContext): Promise<DispatchResult> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
+    if (ctx.stream) headers.accept = 'text/event-stream';
+    return this.deps.dispatcher.dispatch({
+      method: 'POST',
+      path: ctx.path,
+      headers,
+      body: ctx.route.aliases.size === 0 ? ctx.body : aliasedBody(ctx),
+      chain: ctx.route.chain,
+      userKey: ctx.userKey,
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+    });
   }
 
   /**
@@ -265,24 +373,27 @@ export class RequestPipeline {
   }
 
   private replyFailure(res: ServerResponse, failure: DispatchFailure): void {
-    if (failure.reason === 'aborted') {
-      res.destroy();
-      return;
-    }
+    const reply = this.failureReply(failure);
+    if (reply) this.reply(res, reply);
+    else res.destroy();
+  }
+
+  /** The answer to a dispatch failure; undefined when the caller aborted (nobody to answer). */
+  private failureReply(failure: DispatchFailure): LocalReply | undefined {
+    if (failure.reason === 'aborted') return undefined;
     if (failure.reason === 'deadline') {
-      this.reply(res, { status: 504, body: openAIError('The request deadline passed before an upstream answered.', 'timeout', 'deadline_exceeded') });
-      return;
+      return { status: 504, body: openAIError('The request deadline passed before an upstream answered.', 'timeout', 'deadline_exceeded') };
     }
     const retryAfterS = Math.max(1, Math.ceil((failure.retryAfterMs ?? 1000) / 1000));
     const message =
       failure.reason === 'no-upstream'
         ? `No upstream is available for this model; retry after ${retryAfterS} s.`
         : `Upstreams are busy or failing; retry after ${retryAfterS} s.`;
-    this.reply(res, {
+    return {
       status: failure.reason === 'no-upstream' ? 503 : 502,
       headers: { 'retry-after': String(retryAfterS) },
       body: openAIError(message, 'service_unavailable', failure.reason === 'no-upstream' ? 'no_upstream_available' : 'upstream_unavailable'),
-    });
+    };
   }
 
   /** Sends a LocalReply (JSON unless the body is a Buffer or string). */

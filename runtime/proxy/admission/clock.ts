@@ -1,11 +1,13 @@
+import type { Clock as BaseClock } from '../../common/clock';
+
 /**
- * Time as the overload-control modules see it. Production code passes `systemClock`;
- * tests pass a `FakeClock` and move time by hand, so queue timeouts, drain rates and
- * bucket refills are exact and never depend on the machine's speed.
+ * Time as the overload-control modules see it: the shared `Clock` of runtime/common plus
+ * timers, because admission and rate limiting must act when time passes (a queued request's
+ * deadline, a Redis call's timeout), not only read it. Production code passes `systemClock`;
+ * tests pass a `FakeClock` and move time by hand, so queue timeouts, drain rates and bucket
+ * refills are exact and never depend on the machine's speed.
  */
-export interface Clock {
-  /** Milliseconds on a monotonic scale (only differences are meaningful). */
-  now(): number;
+export interface Clock extends BaseClock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
@@ -78,3 +80,8 @@ export class FakeClock implements Clock {
  * replicas, such as the storage time of a cache entry kept in Redis.
  */
 export const wallClock: Clock = { ...systemClock, now: () => Date.now() };
+
+/** Real timers on top of a clock that only reads time (the shared `Clock` of runtime/common). */
+export function withTimers(base: BaseClock): Clock {
+  return { now: () => base.now(), setTimeout: systemClock.setTimeout, clearTimeout: systemClock.clearTimeout };
+}

@@ -24,6 +24,13 @@ export interface AcquireContext {
   readonly cls: PriorityClass;
   /** Absolute deadline on the admission clock; the class default applies when absent. */
   readonly deadlineAt?: number;
+  /**
+   * `start` (default): the deadline bounds the wait for a slot (the class default).
+   * `finish`: the whole request must be answered by then (the client's `X-Request-Timeout`),
+   * so early shedding also counts the expected service time: a request that would start but
+   * not finish in time is shed before it costs upstream capacity.
+   */
+  readonly deadlineKind?: 'start' | 'finish';
   /** Aborting removes the waiter from the queue and answers `aborted`. */
   readonly signal?: AbortSignal;
 }
@@ -67,6 +74,7 @@ export interface AdmissionSnapshot {
 }
 
 interface Waiter extends QueueEntry {
+  readonly finish: boolean;
   readonly resolve: (r: Permit | Shed) => void;
   timer?: TimerHandle;
   abort?: () => void;
@@ -139,7 +147,8 @@ export class AdmissionController {
     if (this.nobodyAheadOf(cls) && this.hasRoomFor(cls)) return Promise.resolve(this.grant(cls, 0));
 
     // Early shedding: the queue ahead of this request cannot drain before its deadline.
-    if (this.cfg.earlyShedding && !this.canMeet(deadlineAt, this.aheadOnArrival(cls))) {
+    const finish = ctx.deadlineKind === 'finish';
+    if (this.cfg.earlyShedding && !this.canMeet(deadlineAt, this.aheadOnArrival(cls), finish)) {
       return Promise.resolve(this.shed(cls, 'deadline', 0));
     }
     if (this.queue.isFull) {
@@ -150,7 +159,7 @@ export class AdmissionController {
     if (this.queue.maxSize === 0) return Promise.resolve(this.shed(cls, 'queue_full', 0));
 
     return new Promise<Permit | Shed>((resolve) => {
-      const waiter: Waiter = { cls, deadlineAt, enqueuedAt: now, seq: this.seq++, resolve, signal: ctx.signal };
+      const waiter: Waiter = { cls, deadlineAt, finish, enqueuedAt: now, seq: this.seq++, resolve, signal: ctx.signal };
       waiter.timer = this.clock.setTimeout(() => this.dropWaiter(waiter, 'timeout'), deadlineAt - now);
       if (ctx.signal) {
         waiter.abort = () => this.dropWaiter(waiter, 'aborted');
@@ -183,12 +192,13 @@ export class AdmissionController {
     return n;
   }
 
-  /** Whether a request with `ahead` waiters before it can start before `deadlineAt`. */
-  private canMeet(deadlineAt: number, ahead: number): boolean {
+  /** Whether a request with `ahead` waiters before it can start (or finish) before `deadlineAt`. */
+  private canMeet(deadlineAt: number, ahead: number, finish: boolean): boolean {
     const rate = this.drain.ratePerSecond(this.limit);
     if (rate === undefined || rate <= 0) return true; // nothing measured yet: do not guess
     const expectedWaitMs = ((ahead + 1) * 1000) / rate;
-    return this.clock.now() + expectedWaitMs <= deadlineAt;
+    const serviceMs = finish ? (this.drain.meanLatencyMs ?? 0) : 0;
+    return this.clock.now() + expectedWaitMs + serviceMs <= deadlineAt;
   }
 
   /** Whether a slot is free for `cls`, honouring per-class reservations past the threshold. */
@@ -272,7 +282,7 @@ export class AdmissionController {
   private sweep(): void {
     let ahead = 0;
     for (const w of this.queue.entries()) {
-      if (!this.canMeet(w.deadlineAt, ahead)) this.dropWaiter(w, 'deadline');
+      if (!this.canMeet(w.deadlineAt, ahead, w.finish)) this.dropWaiter(w, 'deadline');
       else ahead++;
     }
   }

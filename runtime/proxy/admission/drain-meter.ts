@@ -33,6 +33,11 @@ export class DrainMeter {
     }
   }
 
+  /** Smoothed time an admitted request spends at the upstream, once known. */
+  get meanLatencyMs(): number | undefined {
+    return this.meanLatency;
+  }
+
   /** Completions per second, or undefined while nothing is known yet. */
   ratePerSecond(limit: number): number | undefined {
     const now = this.clock.now();

@@ -1,0 +1,397 @@
+import { IncomingHttpHeaders } from 'node:http';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { z } from 'zod';
+import type { RedisConnectionConfig } from '../common/config/redis';
+import { resolveSecret } from '../common/config/secrets';
+import { PRIORITY_CLASSES, type PriorityClass } from '../common/priority';
+import type { DispatchResult } from '../common/upstream/dispatcher';
+import type { UpstreamPool } from '../common/upstream/upstream-pool';
+import { systemClock, wallClock, type Clock } from './admission/clock';
+import { AdmissionConfigSchema, type AdmissionConfig } from './admission/config';
+import { AdmissionController, type Permit, type ReleaseOutcome, type Shed } from './admission/controller';
+import { SaturationScraper } from './admission/saturation';
+import { CacheConfigSchema } from './cache/config';
+import { cacheability, requestCacheKey } from './cache/request-key';
+import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from './cache/response-cache';
+import { SingleFlight, type FlightResult } from './cache/single-flight';
+import { CanaryConfigSchema, CanaryRouter } from './canary';
+import { openAIError } from './errors';
+import { RateLimitConfigSchema } from './ratelimit/config';
+import { RateLimiter } from './ratelimit/rate-limiter';
+import type { ScriptRunner } from './ratelimit/redis-script';
+import { estimateRequestTokens, reportedUsage } from './ratelimit/tokens';
+import type { LocalReply, RequestContext } from './request-context';
+
+/**
+ * Overload control of the proxy, composed from the single-purpose modules (rate limiter,
+ * response cache + single-flight, admission per pool, canary split). The request pipeline calls
+ * these stages in order; each answers "continue" or a LocalReply. Nothing here knows the HTTP
+ * server; everything time-based runs on the injected clock.
+ */
+
+/** Admission settings: one default for every pool, overridden per pool by name. */
+export const AdmissionPoolsSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Admission control (concurrency limit + priority queue) in front of every pool.'),
+    defaults: AdmissionConfigSchema.prefault({}).describe('Settings of pools not listed under `pools`.'),
+    pools: z.record(z.string(), AdmissionConfigSchema).default({}).describe('Settings per pool name (replace the defaults).'),
+  })
+  .prefault({});
+
+/** The overload-control part of the proxy config (merged into ProxyConfigSchema). */
+export const OverloadConfigShape = {
+  rateLimit: RateLimitConfigSchema.describe('Token buckets per API key and class, shared through Redis.'),
+  cache: CacheConfigSchema.describe('Response cache for deterministic requests and coalescing of identical ones.'),
+  admission: AdmissionPoolsSchema,
+  canary: CanaryConfigSchema.describe('Split of a model between pools by a stable hash of the user.'),
+};
+const OverloadConfigSchema = z.object(OverloadConfigShape);
+export type OverloadConfig = z.output<typeof OverloadConfigSchema>;
+
+/** Header reporting how the cache answered: hit, miss, stale, coalesced. */
+export const CACHE_HEADER = 'x-surgeguard-cache';
+/** Header naming why a request was shed (queue_full, deadline, ...). */
+export const SHED_HEADER = 'x-surgeguard-shed';
+
+/** Metric names of overload control (same contract rules as PROXY_METRICS). */
+export const OVERLOAD_METRICS = {
+  /** gauge {pool, class}: requests waiting in the admission queue. */
+  queueDepth: 'surgeguard_proxy_queue_depth',
+  /** counter {pool, class, reason}: requests shed; reason is an admission reason or `rate_limited`. */
+  shed: 'surgeguard_proxy_shed_total',
+  /** gauge {pool}: current adaptive concurrency limit. */
+  concurrencyLimit: 'surgeguard_proxy_concurrency_limit',
+  /** gauge {pool}: requests holding an admission permit. */
+  admitted: 'surgeguard_proxy_admitted_in_flight',
+  /** counter {result}: cache lookups; result is hit_l1, hit_l2, miss or stale (hit ratio = hit_* / all but stale). */
+  cacheLookups: 'surgeguard_proxy_cache_lookups_total',
+  /** counter {role}: cacheable requests by single-flight role (leader, follower, overflow). */
+  coalesced: 'surgeguard_proxy_coalesced_requests_total',
+  /** counter {reason}: stale answers served (shed, upstream_error). */
+  staleServed: 'surgeguard_proxy_stale_served_total',
+  /** counter {class, source, allowed}: rate-limit decisions; source is redis, local, fail_open, disabled. */
+  rateLimit: 'surgeguard_proxy_ratelimit_decisions_total',
+  /** gauge: 1 while rate limits run on local buckets because Redis is unavailable. */
+  rateLimitFallback: 'surgeguard_proxy_ratelimit_fallback',
+  /** counter {model, variant}: requests per canary variant. */
+  canary: 'surgeguard_proxy_canary_requests_total',
+} as const;
+
+export class OverloadMetrics {
+  readonly queueDepth: Gauge<'pool' | 'class'>;
+  readonly shed: Counter<'pool' | 'class' | 'reason'>;
+  readonly concurrencyLimit: Gauge<'pool'>;
+  readonly admitted: Gauge<'pool'>;
+  readonly cacheLookups: Counter<'result'>;
+  readonly coalesced: Counter<'role'>;
+  readonly staleServed: Counter<'reason'>;
+  readonly rateLimit: Counter<'class' | 'source' | 'allowed'>;
+  readonly rateLimitFallback: Gauge;
+  readonly canary: Counter<'model' | 'variant'>;
+
+  constructor(registry: Registry, admission: () => ReadonlyMap<string, AdmissionController>) {
+    const M = OVERLOAD_METRICS;
+    const registers = [registry];
+    this.queueDepth = new Gauge({
+      name: M.queueDepth,
+      help: 'Requests waiting in the admission queue.',
+      labelNames: ['pool', 'class'],
+      registers,
+      collect() {
+        for (const [pool, ctl] of admission()) {
+          const s = ctl.snapshot();
+          for (const c of PRIORITY_CLASSES) this.set({ pool, class: c }, s.queued[c]);
+        }
+      },
+    });
+    this.concurrencyLimit = new Gauge({
+      name: M.concurrencyLimit,
+      help: 'Adaptive concurrency limit per pool.',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        for (const [pool, ctl] of admission()) this.set({ pool }, ctl.limit);
+      },
+    });
+    this.admitted = new Gauge({
+      name: M.admitted,
+      help: 'Requests holding an admission permit per pool.',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        for (const [pool, ctl] of admission()) this.set({ pool }, ctl.inflight);
+      },
+    });
+    this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
+    this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });
+    this.coalesced = new Counter({ name: M.coalesced, help: 'Cacheable requests by single-flight role.', labelNames: ['role'], registers });
+    this.staleServed = new Counter({ name: M.staleServed, help: 'Stale cached answers served instead of an error.', labelNames: ['reason'], registers });
+    this.rateLimit = new Counter({ name: M.rateLimit, help: 'Rate-limit decisions.', labelNames: ['class', 'source', 'allowed'], registers });
+    this.rateLimitFallback = new Gauge({ name: M.rateLimitFallback, help: '1 while rate limits use local buckets (Redis unavailable).', registers });
+    this.canary = new Counter({ name: M.canary, help: 'Requests per canary variant.', labelNames: ['model', 'variant'], registers });
+  }
+}
+
+export interface OverloadDeps {
+  readonly config: OverloadConfig;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Shared Redis for rate limits and the L2 cache; undefined runs both locally. */
+  readonly redis?: ScriptRunner & CacheRedis;
+  /** Monotonic clock with timers. @default systemClock */
+  readonly clock?: Clock;
+  /** Wall clock for cache entry ages shared through Redis. @default wallClock */
+  readonly wallClock?: Clock;
+}
+
+/** A buffered answer for the cache path: an upstream response, or a reply made by the proxy. */
+export type BufferedAnswer = { readonly kind: 'upstream'; readonly response: CachedResponse } | { readonly kind: 'local'; readonly reply: LocalReply; readonly shed?: boolean };
+
+export class OverloadControl {
+  readonly metrics: OverloadMetrics;
+  readonly rateLimiter: RateLimiter;
+  readonly cache: ResponseCache;
+  readonly admission = new Map<string, AdmissionController>();
+  private readonly flights: SingleFlight<BufferedAnswer>;
+  private readonly canary: CanaryRouter;
+  private readonly scrapers: SaturationScraper[] = [];
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: OverloadDeps) {
+    const { config, logger } = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.metrics = new OverloadMetrics(deps.registry, () => this.admission);
+    this.rateLimiter = new RateLimiter(config.rateLimit, deps.redis, this.clock, logger, {
+      onModeChange: (mode) => this.metrics.rateLimitFallback.set(mode === 'local' ? 1 : 0),
+      onDecision: (cls, d) => this.metrics.rateLimit.inc({ class: cls, source: d.source, allowed: String(d.allowed) }),
+    });
+    if (!deps.redis && config.rateLimit.enabled) this.metrics.rateLimitFallback.set(1);
+    this.cache = new ResponseCache(config.cache, deps.wallClock ?? wallClock, deps.redis, {
+      onLookup: (r) => this.metrics.cacheLookups.inc({ result: r }),
+    });
+    this.flights = new SingleFlight<BufferedAnswer>(config.cache.singleFlight.maxWaiters);
+    this.canary = new CanaryRouter(config.canary);
+    if (config.admission.enabled) {
+      for (const [name, pool] of deps.pools) {
+        const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
+        const ctl = new AdmissionController(cfg, this.clock, {
+          onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
+          onLimitChange: (limit) => logger.debug?.({ pool: name, limit }, 'admission limit changed'),
+        });
+        this.admission.set(name, ctl);
+        if (cfg.saturation.enabled) {
+          this.scrapers.push(
+            new SaturationScraper({
+              targets: () => pool.members.map((u) => `${u.origin}/metrics`),
+              intervalMs: cfg.saturation.intervalMs,
+              timeoutMs: cfg.saturation.timeoutMs,
+              clock: this.clock,
+              onSignal: (s) => ctl.onSaturation(s),
+            }),
+          );
+        }
+      }
+    }
+  }
+
+  start(): void {
+    for (const s of this.scrapers) s.start();
+  }
+
+  stop(): void {
+    for (const s of this.scrapers) s.stop();
+  }
+
+  /**
+   * `X-Request-Timeout` (seconds, decimals allowed, or `<n>ms`) shortens the request deadline:
+   * the client will not wait longer, so neither does the proxy. Without it, the class default of
+   * the admission settings bounds only the wait for a slot (see `admit`), not a long stream.
+   * Returns whether the client set a deadline.
+   */
+  applyDeadline(ctx: RequestContext): boolean {
+    const timeoutMs = parseRequestTimeout(ctx.headers);
+    if (timeoutMs === undefined) return false;
+    ctx.deadline = Math.min(ctx.deadline, ctx.startedAt + timeoutMs);
+    return true;
+  }
+
+  /**
+   * Rate limit per (API key, class): a 429 reply when refused. Requests without an API key
+   * (`auth: none`, local use) are not rate limited: there is nobody to hold to a quota.
+   */
+  async rateLimit(ctx: RequestContext): Promise<LocalReply | undefined> {
+    if (!this.deps.config.rateLimit.enabled || ctx.key === undefined) return undefined;
+    const d = await this.rateLimiter.check(this.rateLimitRequest(ctx));
+    if (d.allowed) return undefined;
+    this.metrics.shed.inc({ pool: ctx.route.chain[0]?.name ?? 'none', class: ctx.priorityClass, reason: 'rate_limited' });
+    return {
+      status: 429,
+      headers: { 'retry-after': String(d.retryAfterSeconds), 'x-ratelimit-remaining-requests': String(d.remainingRequests) },
+      body: openAIError(
+        `Rate limit reached for ${ctx.priorityClass} requests of this key; retry after ${d.retryAfterSeconds} s.`,
+        'rate_limit_error',
+        'rate_limit_exceeded',
+      ),
+    };
+  }
+
+  /** Charges the token bucket with the usage the upstream reported (best effort). */
+  correctUsage(ctx: RequestContext, body: Buffer): void {
+    const rl = this.deps.config.rateLimit;
+    if (!rl.enabled || !rl.tokens.enabled) return;
+    let usage: number | undefined;
+    try {
+      usage = reportedUsage(JSON.parse(body.toString('utf8')));
+    } catch {
+      return;
+    }
+    if (usage !== undefined) void this.rateLimiter.correctTokens(this.rateLimitRequest(ctx), usage);
+  }
+
+  /**
+   * Canary split: when the model has one, the chosen pool goes first in the chain (the others
+   * stay as fallbacks). Returns the context to use and the variant for the response header.
+   */
+  routeCanary(ctx: RequestContext): { ctx: RequestContext; variant?: string; header: string } {
+    const header = this.deps.config.canary.header;
+    const user = ctx.userKey ?? ctx.key?.name;
+    const choice = user === undefined ? undefined : this.canary.pick(ctx.model, user);
+    if (!choice) return { ctx, header };
+    const pool = this.deps.pools.get(choice.pool);
+    this.metrics.canary.inc({ model: ctx.model, variant: choice.variant });
+    if (!pool) return { ctx, variant: choice.variant, header };
+    const chain = [pool, ...ctx.route.chain.filter((p) => p !== pool)];
+    return { ctx: { ...ctx, route: { ...ctx.route, chain } }, variant: choice.variant, header };
+  }
+
+  /** The cache key when the request may be answered from the cache, else undefined. */
+  cacheKey(ctx: RequestContext): string | undefined {
+    const cfg = this.deps.config.cache;
+    if (!cfg.enabled) return undefined;
+    const opt = ctx.headers[cfg.optInHeader];
+    if (!cacheability(ctx.json, Array.isArray(opt) ? opt[0] : opt).cacheable) return undefined;
+    return requestCacheKey({ path: ctx.path, body: ctx.json as Record<string, unknown>, apiKey: ctx.key?.name, shareAcrossKeys: cfg.shareAcrossKeys });
+  }
+
+  async cached(key: string): Promise<CacheHit | undefined> {
+    return this.cache.get(key);
+  }
+
+  /** Runs `work` once for identical concurrent cacheable requests. */
+  async coalesce(key: string, work: () => Promise<BufferedAnswer>): Promise<FlightResult<BufferedAnswer>> {
+    const cfg = this.deps.config.cache.singleFlight;
+    const r = cfg.enabled ? await this.flights.run(key, work) : { value: await work(), role: 'leader' as const };
+    this.metrics.coalesced.inc({ role: r.role });
+    return r;
+  }
+
+  /** A stale answer for stale-if-error, counted by why it was needed. */
+  async stale(key: string, reason: 'shed' | 'upstream_error'): Promise<CacheHit | undefined> {
+    const hit = await this.cache.getStale(key);
+    if (hit) this.metrics.staleServed.inc({ reason });
+    return hit;
+  }
+
+  /**
+   * Admission for the request's first pool: a permit (possibly after queueing) or a shed answer.
+   * With a client deadline the request must be able to finish by it; otherwise the class
+   * default bounds its wait for a slot.
+   */
+  async admit(ctx: RequestContext): Promise<Permit | Shed | undefined> {
+    const pool = ctx.route.chain[0]?.name;
+    const ctl = pool === undefined ? undefined : this.admission.get(pool);
+    if (pool === undefined || !ctl) return undefined;
+    const clientDeadline = parseRequestTimeout(ctx.headers) !== undefined;
+    const cfg = this.deps.config.admission.pools[pool] ?? this.deps.config.admission.defaults;
+    const deadlineAt = clientDeadline ? ctx.deadline : Math.min(ctx.deadline, ctx.startedAt + cfg.classDeadlineMs[ctx.priorityClass]);
+    return ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.signal });
+  }
+
+  private rateLimitRequest(ctx: RequestContext) {
+    const rl = this.deps.config.rateLimit;
+    return {
+      subject: ctx.key?.name ?? 'anonymous',
+      cls: ctx.priorityClass,
+      estimatedTokens: rl.tokens.enabled ? estimateRequestTokens(ctx.json, rl.tokens.defaultMaxTokens) : undefined,
+    };
+  }
+}
+
+/** The 503 answer for a shed request: OpenAI-style body, Retry-After from the drain rate. */
+export function shedReply(shed: Shed): LocalReply {
+  const why: Record<Shed['reason'], string> = {
+    queue_full: 'the admission queue is full',
+    evicted: 'higher-priority requests took its place in the queue',
+    deadline: 'it could not be served before its deadline',
+    timeout: 'its deadline passed while it waited',
+    aborted: 'the client went away',
+  };
+  return {
+    status: 503,
+    headers: { 'retry-after': String(shed.retryAfterSeconds), [SHED_HEADER]: shed.reason },
+    body: openAIError(
+      `The model servers are at capacity and this ${shed.cls} request was shed because ${why[shed.reason]}; retry after ${shed.retryAfterSeconds} s.`,
+      'service_unavailable',
+      'overloaded',
+    ),
+  };
+}
+
+/** What an upstream attempt says about capacity, for the adaptive limit. */
+export function releaseOutcome(result: DispatchResult, latencyMs: number, body?: 'complete' | 'error' | 'aborted'): ReleaseOutcome {
+  if (result.ok) {
+    if (result.statusCode === 429 || result.statusCode === 503) return { kind: 'overload', latencyMs };
+    if (result.statusCode >= 500) return { kind: 'error', latencyMs };
+    if (body === 'aborted') return { kind: 'cancelled' };
+    return { kind: body === 'error' ? 'error' : 'success', latencyMs };
+  }
+  switch (result.reason) {
+    case 'aborted':
+      return { kind: 'cancelled' };
+    case 'deadline':
+      return { kind: 'overload', latencyMs };
+    case 'upstream-error':
+      return { kind: result.lastErrorKind === 'timeout' ? 'overload' : 'error', latencyMs };
+    default:
+      return { kind: 'error', latencyMs };
+  }
+}
+
+/** `X-Request-Timeout`: seconds (`10`, `2.5`) or milliseconds with a unit (`2500ms`). */
+export function parseRequestTimeout(headers: IncomingHttpHeaders): number | undefined {
+  const raw = headers['x-request-timeout'];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim().toLowerCase();
+  if (!value) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
+  if (!m) return undefined;
+  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
+  return ms > 0 ? Math.min(ms, 24 * 3_600_000) : undefined;
+}
+
+/**
+ * A Redis client for the hot path (rate limits, cache): commands fail at once while
+ * disconnected (no offline queue), so a Redis outage costs a request nothing but the switch to
+ * local buckets; ioredis keeps reconnecting in the background.
+ */
+export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.ProcessEnv): Redis | Cluster {
+  const options: RedisOptions = {
+    username: config.username,
+    password: config.password === undefined ? undefined : resolveSecret(config.password, env, 'redis.password'),
+    tls: config.tls ? {} : undefined,
+    connectTimeout: config.connectTimeoutMs,
+    commandTimeout: config.commandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  };
+  const client = config.cluster
+    ? new Cluster([{ host: config.host, port: config.port }], { redisOptions: options, enableOfflineQueue: false, dnsLookup: (a, cb) => cb(null, a) })
+    : new Redis({ ...options, host: config.host, port: config.port, db: config.db });
+  client.on('error', () => undefined); // reported through the limiter's fallback log and metric
+  return client;
+}
+
+export type { PriorityClass };
