@@ -259,11 +259,11 @@ describe('InferenceWorkloads', () => {
   });
 
   it.each([
-    [(p: InferenceWorkloadsProps) => ({ ...p, modelServer: { ...p.modelServer, tensorParallelSize: 16 } }), 'modelServer.tensorParallelSize'],
-    [(p: InferenceWorkloadsProps) => ({ ...p, modelServer: { ...p.modelServer, maxReplicas: 1 } }), 'modelServer.maxReplicas'],
-    [(p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, maxReplicas: 2 } }), 'proxy.maxReplicas'],
-    [(p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, cpuTargetPercent: 100 } }), 'proxy.cpuTargetPercent'],
-    [(p: InferenceWorkloadsProps) => ({ ...p, worker: { ...p.worker, secretEnv: [{ envName: 'bad-name', secretArn: MQ_SECRET }] } }), 'worker.secretEnv'],
+    ['modelServer.tensorParallelSize', (p: InferenceWorkloadsProps) => ({ ...p, modelServer: { ...p.modelServer, tensorParallelSize: 16 } })],
+    ['modelServer.maxReplicas', (p: InferenceWorkloadsProps) => ({ ...p, modelServer: { ...p.modelServer, maxReplicas: 1 } })],
+    ['proxy.maxReplicas', (p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, maxReplicas: 2 } })],
+    ['proxy.cpuTargetPercent', (p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, cpuTargetPercent: 100 } })],
+    ['worker.secretEnv', (p: InferenceWorkloadsProps) => ({ ...p, worker: { ...p.worker, secretEnv: [{ envName: 'bad-name', secretArn: MQ_SECRET }] } })],
   ] as [string, (p: InferenceWorkloadsProps) => InferenceWorkloadsProps][])('rejects a bad %s, naming it', (prop, mutate) => {
     expect(() => synth(mutate)).toThrow(`InferenceWorkloads Workloads: ${prop} `);
   });
