@@ -1,0 +1,142 @@
+import { Redis } from 'ioredis';
+import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
+import { buildTopology } from '../../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
+import { jobKeyPrefix } from '../../../runtime/jobs/config';
+import { RedisJobStore } from '../../../runtime/jobs/store';
+import { JobPublisher } from '../../../runtime/jobs/publisher';
+import { JobSubmitter } from '../../../runtime/jobs/submit';
+import { ownerOf } from '../../../runtime/jobs/model';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../jobs/helpers/services';
+import { deleteTopology } from '../../../runtime/jobs/topology';
+import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
+
+jest.setTimeout(90_000);
+
+const JOBS = 1_000;
+const KILLS = 4;
+const CONCURRENCY = 10;
+
+/** A seeded PRNG so the kill moments are random but the test is reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('worker process killed with SIGKILL mid-run', () => {
+  const prefix = uniqueName('no-loss');
+  const redisKeyPrefix = `${prefix}:`;
+  const topology = buildTopology(prefix);
+  let redis: Redis;
+  let sim: Simulator;
+  let publisher: JobPublisher;
+  let store: RedisJobStore;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    redis = await connectRedis();
+    // Each model call takes ~40 ms, so the worker always has jobs in flight when it is killed.
+    sim = await startSimulator({ slots: 32, tokensPerSecond: 0, outputTokens: 2, latencyMs: 40 });
+    store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(redisKeyPrefix), ttlSeconds: 600 });
+    publisher = new JobPublisher({ url: AMQP_URL, topology });
+    publisher.start();
+    await publisher.waitReady(15_000);
+  });
+
+  afterAll(async () => {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await publisher.close();
+    await sim.close();
+    const conn = await connectAmqp();
+    const ch = await conn.createChannel();
+    await deleteTopology(ch, topology);
+    await conn.close();
+    await deleteKeys(redis, redisKeyPrefix);
+    redis.disconnect();
+  });
+
+  it('loses no job and stores one result each; model calls stay within jobs + kills x concurrency', async () => {
+    const submitter = new JobSubmitter(store, publisher);
+    const owner = ownerOf('no-loss');
+    const ids: string[] = [];
+    for (let batch = 0; batch < JOBS; batch += 100) {
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          submitter.submit({
+            owner,
+            priorityClass: PRIORITY_CLASSES[(batch + i) % PRIORITY_CLASSES.length]!,
+            endpoint: '/v1/chat/completions',
+            request: { model: 'sim-model', messages: [{ role: 'user', content: `job ${batch + i}` }] },
+          }),
+        ),
+      );
+      ids.push(...results.map((r) => r.job.id));
+    }
+    expect(new Set(ids).size).toBe(JOBS);
+
+    const configFile = writeWorkerConfig({
+      server: { port: 0, host: '127.0.0.1' },
+      amqp: { url: AMQP_URL, topologyPrefix: prefix, reconnectBaseMs: 50, reconnectMaxMs: 500 },
+      redis: { keyPrefix: redisKeyPrefix },
+      upstream: { upstreams: [{ url: sim.url }], health: { enabled: false } },
+      concurrency: CONCURRENCY,
+      logging: { level: 'info' },
+    });
+    const succeeded = async (): Promise<number> => {
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hget(store.jobKey(id), 'status');
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.filter(([, status]) => status === 'succeeded').length;
+    };
+
+    const random = mulberry32(20261121);
+    for (let kill = 0; kill < KILLS; kill++) {
+      const worker = new WorkerProcess(configFile);
+      workers.push(worker);
+      await worker.waitForLog('worker consuming');
+      // Let it work for a random while, and kill it only while model calls are in flight.
+      await new Promise((r) => setTimeout(r, 150 + random() * 600));
+      await waitFor('model calls in flight', 10_000, async () => sim.stats().inFlight > 0, 5);
+      worker.kill('SIGKILL');
+      expect((await worker.exited).signal).toBe('SIGKILL');
+    }
+    const doneBeforeLastWorker = await succeeded();
+    expect(doneBeforeLastWorker).toBeLessThan(JOBS); // the kills really happened mid-run
+
+    const last = new WorkerProcess(configFile);
+    workers.push(last);
+    await waitFor('every job to succeed', 60_000, async () => (await succeeded()) === JOBS, 200);
+
+    // Exactly one stored result per job, and no job ran more often than the kills explain.
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(store.jobKey(id), 'status', 'attempts', 'result', 'error');
+    const rows = ((await pipeline.exec()) ?? []).map(([, row]) => row as (string | null)[]);
+    expect(rows.every(([status, , result, error]) => status === 'succeeded' && result !== null && error === null)).toBe(true);
+    const attempts = rows.reduce((sum, [, a]) => sum + Number(a), 0);
+    const modelCalls = sim.stats().received;
+    expect(modelCalls).toBeGreaterThanOrEqual(JOBS);
+    expect(modelCalls).toBeLessThanOrEqual(JOBS + KILLS * CONCURRENCY);
+    expect(attempts).toBeLessThanOrEqual(JOBS + KILLS * CONCURRENCY);
+    expect(attempts).toBeGreaterThan(JOBS); // killed in-flight jobs ran again
+
+    // Nothing left behind: every message was acked, nothing was dead-lettered.
+    const conn = await connectAmqp();
+    const ch = await conn.createChannel();
+    for (const cls of PRIORITY_CLASSES) expect((await ch.checkQueue(topology.classQueues[cls].name)).messageCount).toBe(0);
+    expect((await ch.checkQueue(topology.deadLetterQueue.name)).messageCount).toBe(0);
+    await conn.close();
+
+    last.kill('SIGTERM');
+    expect(await last.exited).toEqual({ code: 0, signal: null });
+    process.stdout.write(
+      `no-loss: ${JOBS} jobs, ${KILLS} SIGKILLs, ${modelCalls} model calls (bound ${JOBS + KILLS * CONCURRENCY}), ${attempts - JOBS} re-runs\n`,
+    );
+  });
+});
