@@ -372,9 +372,11 @@ export function parseRequestTimeout(headers: IncomingHttpHeaders): number | unde
 }
 
 /**
- * A Redis client for the hot path (rate limits, cache): commands fail at once while
- * disconnected (no offline queue), so a Redis outage costs a request nothing but the switch to
- * local buckets; ioredis keeps reconnecting in the background.
+ * A Redis client for the hot path (rate limits, cache). Commands issued while (re)connecting
+ * wait in ioredis' offline queue only until the first reconnect attempt fails
+ * (`maxRetriesPerRequest: 0`), and every caller bounds its own wait (`redis.timeoutMs` of the
+ * rate limiter and the cache), so a Redis outage costs a request at most that timeout and the
+ * switch to local buckets; ioredis keeps reconnecting in the background.
  */
 export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.ProcessEnv): Redis | Cluster {
   const options: RedisOptions = {
@@ -383,12 +385,11 @@ export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.P
     tls: config.tls ? {} : undefined,
     connectTimeout: config.connectTimeoutMs,
     commandTimeout: config.commandTimeoutMs,
-    enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
   };
   const client = config.cluster
-    ? new Cluster([{ host: config.host, port: config.port }], { redisOptions: options, enableOfflineQueue: false, dnsLookup: (a, cb) => cb(null, a) })
+    ? new Cluster([{ host: config.host, port: config.port }], { redisOptions: options, dnsLookup: (a, cb) => cb(null, a) })
     : new Redis({ ...options, host: config.host, port: config.port, db: config.db });
   client.on('error', () => undefined); // reported through the limiter's fallback log and metric
   return client;

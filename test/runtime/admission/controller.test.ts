@@ -175,6 +175,19 @@ describe('AdmissionController', () => {
     expect(critical.value).toBeUndefined();
   });
 
+  it('counts the expected service time when the client deadline bounds the whole request', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500); // 2/s, 1 s mean latency
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    // Nothing queued: a slot in about 0.5 s, the answer about 1 s later.
+    const startOnly = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'start' }));
+    const mustFinish = await ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'finish' });
+    await flush();
+    expect(startOnly.value).toBeUndefined();
+    expect(mustFinish).toMatchObject({ kind: 'shed', reason: 'deadline' });
+  });
+
   it('re-checks queued deadlines and sheds a waiter pushed back by higher classes', async () => {
     const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
     await measureDrain(ctl, clock, 10, 500);

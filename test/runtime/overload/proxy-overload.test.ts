@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+import type { PoolSchema } from '../../../runtime/common/config/upstream';
+import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../helpers/proxy-harness';
+import { connectSharedRedis, deletePrefix } from '../overload-helpers/redis';
+
+jest.setTimeout(30_000);
+
+/** The shared helper's quiet pool, typed as pool config input. */
+const quietPool = (urls: string[]) => quietPoolRecord(urls) as z.input<typeof PoolSchema>;
+const api = (h: Harness) => `${h.url}/v1/chat/completions`;
+const run = randomBytes(4).toString('hex');
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** One pool `local`, admission with a fixed limit of 1 and a small queue, strict priority. */
+function admissionHarness(queueSize: number) {
+  return startHarness([{ slots: 1, tokensPerSecond: 20, outputTokens: 4 }], (urls) => ({
+    auth: 'none',
+    pools: { local: quietPool(urls) },
+    routes: [{ model: 'sim-model', pools: ['local'] }],
+    admission: { defaults: { maxConcurrency: 1, adaptive: { enabled: false }, queue: { maxSize: queueSize, lowerClassShare: 0 } } },
+  }));
+}
+
+function expectShed(r: Reply, reasons: string[]) {
+  expect(r.status).toBe(503);
+  expect(reasons).toContain(r.headers['x-surgeguard-shed']);
+  const retryAfter = Number(r.headers['retry-after']);
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(60);
+  expect(r.json()).toMatchObject({ error: { type: 'service_unavailable', code: 'overloaded' } });
+}
+
+describe('proxy overload control against simulators', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('sheds low-priority requests first and keeps serving critical ones under overload', async () => {
+    h = await admissionHarness(4);
+    const send = (cls: string) => post(api(h!), chat(), { 'x-priority': cls });
+    const first = send('low'); // takes the only slot
+    await eventually(() => h!.proxy.overload.admission.get('local')!.inflight === 1, 3_000, 'first request admitted');
+    const lows = Array.from({ length: 6 }, () => send('low')); // 4 queue, 2 are refused at once
+    await eventually(() => h!.proxy.overload.admission.get('local')!.snapshot().queued.low === 4, 3_000, 'low queue filled');
+    const criticals = Array.from({ length: 3 }, () => send('critical')); // each evicts a queued low
+    const [firstReply, lowReplies, criticalReplies] = await Promise.all([first, Promise.all(lows), Promise.all(criticals)]);
+
+    expect(firstReply.status).toBe(200);
+    expect(criticalReplies.map((r) => r.status)).toEqual([200, 200, 200]);
+    const shedLows = lowReplies.filter((r) => r.status === 503);
+    expect(shedLows).toHaveLength(5); // 2 queue_full + 3 evicted; the oldest queued low is served
+    for (const r of shedLows) expectShed(r, ['queue_full', 'evicted']);
+    expect(lowReplies.filter((r) => r.status === 200)).toHaveLength(1);
+    // The upstream never saw more than the admitted concurrency.
+    expect(h.sims[0].stats().peakInFlight).toBe(1);
+
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { pool: 'local', class: 'low', reason: 'evicted' })).toBe(3);
+    expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { pool: 'local', class: 'low', reason: 'queue_full' })).toBe(2);
+    expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { class: 'critical' })).toBeUndefined();
+    expect(metricValue(metrics, 'surgeguard_proxy_concurrency_limit', { pool: 'local' })).toBe(1);
+  });
+
+  it('sheds early, with a Retry-After, a request whose X-Request-Timeout cannot be met', async () => {
+    h = await admissionHarness(50);
+    const send = (headers: Record<string, string>) => post(api(h!), chat(), { 'x-priority': 'medium', ...headers });
+    // Measure the drain rate: about 5 requests/s through one 200 ms slot.
+    await Promise.all(Array.from({ length: 6 }, () => send({})));
+    const queued = Array.from({ length: 10 }, () => send({}));
+    await eventually(() => h!.proxy.overload.admission.get('local')!.snapshot().queued.medium >= 8, 3_000, 'queue built up');
+    const hurried = await send({ 'x-request-timeout': '0.5' });
+    expectShed(hurried, ['deadline']);
+    expect(Number(hurried.headers['retry-after'])).toBeGreaterThanOrEqual(2);
+    expect((await Promise.all(queued)).every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('serves the second identical deterministic request from the cache', async () => {
+    h = await startHarness([{}], (urls) => ({
+      auth: 'none',
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      cache: { l2: { enabled: false } },
+    }));
+    const body = chat({ temperature: 0, messages: [{ role: 'user', content: 'cache me' }] });
+    const a = await post(api(h), body);
+    const b = await post(api(h), body);
+    expect(a.status).toBe(200);
+    expect(a.headers['x-surgeguard-cache']).toBe('miss');
+    expect(b.status).toBe(200);
+    expect(b.headers['x-surgeguard-cache']).toBe('hit');
+    expect(b.text).toBe(a.text);
+    expect(h.sims[0].stats().received).toBe(1);
+    // Sampled requests are not cached.
+    const c = await post(api(h), chat({ temperature: 0.8 }));
+    expect(c.headers['x-surgeguard-cache']).toBeUndefined();
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_cache_lookups_total', { result: 'hit_l1' })).toBe(1);
+    expect(metricValue(metrics, 'surgeguard_proxy_cache_lookups_total', { result: 'miss' })).toBe(1);
+  });
+
+  it('coalesces 50 identical concurrent requests into one upstream call', async () => {
+    h = await startHarness([{ tokensPerSecond: 10, outputTokens: 4 }], (urls) => ({
+      auth: 'none',
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      cache: { l2: { enabled: false } },
+    }));
+    const body = chat({ temperature: 0, messages: [{ role: 'user', content: 'everyone asks this' }] });
+    const replies = await Promise.all(Array.from({ length: 50 }, () => post(api(h!), body)));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(replies.map((r) => r.text)).size).toBe(1);
+    expect(h.sims[0].stats().received).toBe(1);
+    const statuses = replies.map((r) => r.headers['x-surgeguard-cache']);
+    expect(statuses.filter((s) => s === 'miss')).toHaveLength(1);
+    expect(statuses.filter((s) => s === 'coalesced' || s === 'hit')).toHaveLength(49);
+  });
+
+  it('serves a stale cached answer, marked, when the upstream fails', async () => {
+    h = await startHarness([{}], (urls) => ({
+      auth: 'none',
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      cache: { l1: { ttlMs: 100 }, l2: { enabled: false } },
+    }));
+    const body = chat({ temperature: 0, messages: [{ role: 'user', content: 'keep serving me' }] });
+    const fresh = await post(api(h), body);
+    expect(fresh.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 150));
+    h.sims[0].configure({ forceStatus: { status: 500 } });
+    const stale = await post(api(h), body);
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-surgeguard-cache']).toBe('stale');
+    expect(Number(stale.headers.age)).toBeGreaterThanOrEqual(0);
+    expect(stale.text).toBe(fresh.text);
+    // Without a cached answer the failure goes through.
+    const other = await post(api(h), chat({ temperature: 0, messages: [{ role: 'user', content: 'never seen' }] }));
+    expect(other.status).toBe(500);
+  });
+
+  it('routes users to canary pools by weight and reports the variant', async () => {
+    h = await startHarness([{}, {}], (urls) => ({
+      auth: 'none',
+      pools: { stable: quietPool([urls[0]]), canary: quietPool([urls[1]]) },
+      routes: [{ model: 'sim-model', pools: ['stable', 'canary'] }],
+      canary: { models: { 'sim-model': [{ pool: 'stable', weight: 50 }, { pool: 'canary', weight: 50, variant: 'v2' }] } },
+    }));
+    const seen = new Map<string, string>();
+    for (let u = 0; u < 20; u++) {
+      for (let i = 0; i < 2; i++) {
+        const r = await post(api(h), chat(), { 'x-user-id': `user-${u}` });
+        const variant = String(r.headers['x-surgeguard-canary']);
+        expect(seen.get(`user-${u}`) ?? variant).toBe(variant); // stable per user
+        seen.set(`user-${u}`, variant);
+        expect(r.headers['x-sim-name']).toBe(variant === 'v2' ? 'sim1' : 'sim0');
+      }
+    }
+    expect(new Set(seen.values())).toEqual(new Set(['stable', 'v2']));
+  });
+});
+
+describe('proxy rate limits shared through Redis', () => {
+  const prefix = `test:overload:${run}:`;
+  let h: Harness | undefined;
+  afterAll(async () => {
+    const r = await connectSharedRedis();
+    await deletePrefix(r, prefix);
+    r.disconnect();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('answers 429 with Retry-After once a key exhausts its bucket, per class, never for critical', async () => {
+    h = await startHarness([{}], (urls) => ({
+      auth: { keys: [{ name: `team-${run}`, sha256: sha('secret-a'), tier: 'low' }] },
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      redis: { host: '127.0.0.1', port: 6379 },
+      rateLimit: { requests: { low: { ratePerSecond: 0.5, burst: 2 }, critical: { ratePerSecond: 1_000, burst: 1_000 } }, redis: { keyPrefix: prefix } },
+    }));
+    const auth = { authorization: 'Bearer secret-a' };
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await post(api(h), chat(), auth));
+    expect(statuses.map((r) => r.status)).toEqual([200, 200, 429]);
+    const limited = statuses[2];
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(2);
+    expect(limited.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' } });
+    expect((await post(api(h), chat(), { ...auth, 'x-priority': 'critical' })).status).toBe(200);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_ratelimit_decisions_total', { class: 'low', source: 'redis', allowed: 'false' })).toBe(1);
+    expect(metricValue(metrics, 'surgeguard_proxy_ratelimit_fallback', {})).toBe(0);
+    expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { class: 'low', reason: 'rate_limited' })).toBe(1);
+  });
+});
