@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, TerraformStack, Testing } from 'cdktf';
@@ -61,9 +61,15 @@ export interface SynthesizedApp {
  * into a new temporary directory.
  */
 export function synthApp(configs: readonly EnvironmentConfig[], outdir = mkdtempSync(join(tmpdir(), 'surgeguard-synth-'))): SynthesizedApp {
-  const app = new App({ outdir });
-  const stacks = configs.map((c) => buildEnvironment(app, c));
-  app.synth();
+  let stacks: EnvironmentStacks[];
+  try {
+    const app = new App({ outdir });
+    stacks = configs.map((c) => buildEnvironment(app, c));
+    app.synth();
+  } catch (err) {
+    rmSync(outdir, { recursive: true, force: true });
+    throw err;
+  }
   const cache = new Map<string, TfJson>();
   return {
     outdir,

@@ -1,0 +1,92 @@
+import { execFileSync } from 'child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, relative, resolve } from 'path';
+import { ENVIRONMENTS } from '../../envs';
+import { synthApp } from './support/synth';
+
+const repo = resolve(__dirname, '..', '..');
+
+/** Every file under `dir`, by relative path, with its bytes. */
+function readTree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d).sort()) {
+      const p = join(d, entry);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+function expectSameTree(a: Map<string, Buffer>, b: Map<string, Buffer>): void {
+  expect([...b.keys()]).toEqual([...a.keys()]);
+  const different = [...a.keys()].filter((k) => !a.get(k)!.equals(b.get(k)!));
+  expect(different).toEqual([]);
+}
+
+/** A checkout of the compiled app at `dir` (dist/, cdktf.json, package.json; node_modules linked). */
+function makeCheckout(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(repo, 'dist'), join(dir, 'dist'), { recursive: true });
+  for (const f of ['cdktf.json', 'package.json']) cpSync(join(repo, f), join(dir, f));
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
+}
+
+describe('deterministic synth', () => {
+  let scratch: string;
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'surgeguard-determinism-'));
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('writes byte-identical output when the same tree is synthesized twice', () => {
+    const first = synthApp(Object.values(ENVIRONMENTS), join(scratch, 'first'));
+    const second = synthApp(Object.values(ENVIRONMENTS), join(scratch, 'second'));
+    expectSameTree(readTree(first.outdir), readTree(second.outdir));
+  });
+
+  it('writes byte-identical output from two checkout paths, with no absolute path in it', () => {
+    if (!existsSync(join(repo, 'dist', 'main.js'))) {
+      throw new Error('dist/main.js is missing: run `npm run build` first (npm test does)');
+    }
+    const checkouts = [join(scratch, 'a', 'surgeguard'), join(scratch, 'b', 'deeper', 'path', 'other-checkout')];
+    const trees = checkouts.map((dir) => {
+      makeCheckout(dir);
+      execFileSync(process.execPath, ['dist/main.js'], {
+        cwd: dir,
+        env: { ...process.env, SURGEGUARD_ENV: 'all' },
+        stdio: 'pipe',
+        timeout: 60_000,
+      });
+      return readTree(join(dir, 'cdktf.out'));
+    });
+    expectSameTree(trees[0], trees[1]);
+    expect(trees[0].size).toBeGreaterThan(18);
+    for (const [file, bytes] of trees[0]) {
+      const text = bytes.toString('utf8');
+      for (const path of [...checkouts, repo, tmpdir()]) {
+        if (text.includes(path)) throw new Error(`${file} contains the absolute path ${path}`);
+      }
+    }
+    // And the same as an in-process synth of the source tree.
+    const inProcess = synthApp(Object.values(ENVIRONMENTS), join(scratch, 'in-process'));
+    expectSameTree(readTree(inProcess.outdir), trees[0]);
+  }, 60_000);
+
+  it('gives the same output through `cdktf synth` (cdktf.json) as through node dist/main.js', () => {
+    const dir = join(scratch, 'cli', 'surgeguard');
+    makeCheckout(dir);
+    execFileSync(join(dir, 'node_modules', '.bin', 'cdktf'), ['synth'], {
+      cwd: dir,
+      env: { ...process.env, SURGEGUARD_ENV: 'prod', CHECKPOINT_DISABLE: '1', DISABLE_VERSION_CHECK: '1', CI: 'true' },
+      stdio: 'pipe',
+      timeout: 60_000,
+    });
+    const viaCli = readTree(join(dir, 'cdktf.out'));
+    const direct = synthApp([ENVIRONMENTS.prod], join(scratch, 'direct-prod'));
+    expectSameTree(readTree(direct.outdir), viaCli);
+  }, 60_000);
+});
