@@ -254,6 +254,11 @@ export class AdmissionController {
   private pump(): void {
     while (this.queue.size > 0) {
       const next = this.queue.peek()!;
+      if (next.finish && this.cfg.earlyShedding && this.clock.now() + (this.drain.meanLatencyMs ?? 0) > next.deadlineAt) {
+        // It would start but not finish in time: the slot goes to someone it can help.
+        this.dropWaiter(next, 'deadline');
+        continue;
+      }
       let chosen: Waiter | undefined;
       if (this.hasRoomFor(next.cls)) chosen = next;
       else {

@@ -188,6 +188,29 @@ describe('AdmissionController', () => {
     expect(mustFinish).toMatchObject({ kind: 'shed', reason: 'deadline' });
   });
 
+  it('does not hand a slot to a waiter that could no longer finish by its deadline', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    // Fast drain (10/s) of slow requests (1 s each): a short expected wait, a long service time.
+    for (let i = 0; i < 20; i++) {
+      const p = await permit(ctl.acquire({ cls: 'critical' }));
+      clock.advance(100);
+      p.release({ kind: 'success', latencyMs: 1_000 });
+    }
+    const a = await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    // On arrival: a slot in ~0.1 s plus 1 s of service fits 1.15 s.
+    const late = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_150, deadlineKind: 'finish' }));
+    const patient = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 60_000, deadlineKind: 'finish' }));
+    await flush();
+    expect(late.value).toBeUndefined();
+    // The slot frees 0.2 s in, before any sweep: 0.2 + 1 s of service no longer fits.
+    clock.advance(200);
+    a.release({ kind: 'success', latencyMs: 1_000 });
+    await flush();
+    expect(late.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 200 });
+    expect(patient.value).toMatchObject({ kind: 'permit', cls: 'medium' });
+  });
+
   it('re-checks queued deadlines and sheds a waiter pushed back by higher classes', async () => {
     const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
     await measureDrain(ctl, clock, 10, 500);

@@ -1,0 +1,160 @@
+import { Agent, request } from 'undici';
+import { PRIORITY_CLASSES, type PriorityClass } from '../../runtime/common/priority';
+import type { RandomSource } from '../../runtime/common/clock';
+
+/**
+ * Open-loop client population for the surge benchmark. Arrivals follow a Poisson process whose
+ * rate changes by phase (precomputed from a seeded PRNG, so every setup gets the very same
+ * schedule). Each arrival is one logical request with a class and a deadline; it is sent with
+ * the naive client retry loop the brief describes — exponential backoff with full jitter
+ * (base 1 s, cap 30 s, at most 5 tries), honouring Retry-After — until it succeeds or its
+ * deadline passes (the in-flight try is then aborted).
+ */
+export interface Phase {
+  readonly name: string;
+  readonly durationS: number;
+  /** Arrivals per second. */
+  readonly rate: number;
+}
+
+export interface Arrival {
+  readonly index: number;
+  /** Offset from the start of the run, ms. */
+  readonly atMs: number;
+  readonly cls: PriorityClass;
+}
+
+export interface Outcome {
+  readonly index: number;
+  readonly cls: PriorityClass;
+  readonly atMs: number;
+  /** Success: a 2xx answer within the deadline. */
+  readonly ok: boolean;
+  /** From arrival to the final answer (or to the deadline), ms. */
+  readonly latencyMs: number;
+  /** Offset of the final answer from the run start, ms. */
+  readonly doneAtMs: number;
+  /** Tries the client made (each one reached the target). */
+  readonly tries: number;
+  /** Last HTTP status, or `error` / `deadline`. */
+  readonly last: string;
+}
+
+export interface RetryPolicy {
+  readonly maxTries: number;
+  readonly baseMs: number;
+  readonly capMs: number;
+}
+
+export const NAIVE_RETRY: RetryPolicy = { maxTries: 5, baseMs: 1_000, capMs: 30_000 };
+
+const RETRIABLE = new Set([429, 500, 502, 503, 504]);
+
+/** Poisson arrivals over the phases with classes drawn from `mix` (shares summing to 1). */
+export function poissonSchedule(phases: readonly Phase[], mix: Readonly<Record<PriorityClass, number>>, random: RandomSource): Arrival[] {
+  const out: Arrival[] = [];
+  let phaseStart = 0;
+  for (const p of phases) {
+    const end = phaseStart + p.durationS * 1000;
+    let t = phaseStart;
+    for (;;) {
+      t += (-Math.log(1 - random()) / p.rate) * 1000;
+      if (t >= end) break;
+      out.push({ index: out.length, atMs: t, cls: pickClass(mix, random()) });
+    }
+    phaseStart = end;
+  }
+  return out;
+}
+
+function pickClass(mix: Readonly<Record<PriorityClass, number>>, u: number): PriorityClass {
+  let acc = 0;
+  for (const c of PRIORITY_CLASSES) {
+    acc += mix[c];
+    if (u < acc) return c;
+  }
+  return 'low';
+}
+
+export interface RunOptions {
+  /** Picks the origin of each try (a proxy, or one of the simulators for direct clients). */
+  readonly originFor: (arrival: Arrival, tryNo: number) => string;
+  readonly deadlineMs: number;
+  readonly retry: RetryPolicy;
+  readonly random: RandomSource;
+  readonly body: (arrival: Arrival) => string;
+}
+
+/** Plays the schedule in real time and resolves with one outcome per arrival. */
+export async function playSchedule(schedule: readonly Arrival[], options: RunOptions): Promise<Outcome[]> {
+  const agent = new Agent({ connections: 2_048, pipelining: 1, keepAliveTimeout: 30_000 });
+  const start = performance.now();
+  const outcomes: Outcome[] = new Array(schedule.length);
+  const pending: Promise<void>[] = [];
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      while (next < schedule.length && schedule[next].atMs <= elapsed) {
+        const a = schedule[next++];
+        pending.push(one(a).then((o) => void (outcomes[a.index] = o)));
+      }
+      if (next >= schedule.length) return resolve();
+      setTimeout(tick, Math.max(0, Math.min(5, schedule[next].atMs - (performance.now() - start))));
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  await agent.close();
+  return outcomes;
+
+  async function one(a: Arrival): Promise<Outcome> {
+    const arrivedAt = start + a.atMs;
+    const deadlineAt = arrivedAt + options.deadlineMs;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), Math.max(0, deadlineAt - performance.now()));
+    let tries = 0;
+    let last = 'deadline';
+    try {
+      while (tries < options.retry.maxTries && performance.now() < deadlineAt) {
+        tries++;
+        let retryAfterMs = 0;
+        try {
+          const remainingS = Math.max(0.001, (deadlineAt - performance.now()) / 1000);
+          const res = await request(`${options.originFor(a, tries)}/v1/chat/completions`, {
+            method: 'POST',
+            dispatcher: agent,
+            signal: abort.signal,
+            headers: { 'content-type': 'application/json', 'x-priority': a.cls, 'x-request-timeout': remainingS.toFixed(3), 'x-user-id': `user-${a.index % 997}` },
+            body: options.body(a),
+          });
+          await res.body.dump();
+          last = String(res.statusCode);
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            const now = performance.now();
+            if (now <= deadlineAt) return { index: a.index, cls: a.cls, atMs: a.atMs, ok: true, latencyMs: now - arrivedAt, doneAtMs: now - start, tries, last };
+            break;
+          }
+          if (!RETRIABLE.has(res.statusCode)) break;
+          const ra = Number(res.headers['retry-after']);
+          if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000;
+        } catch {
+          if (abort.signal.aborted) {
+            last = 'deadline';
+            break;
+          }
+          last = 'error';
+        }
+        if (tries >= options.retry.maxTries) break;
+        const backoff = options.random() * Math.min(options.retry.capMs, options.retry.baseMs * 2 ** (tries - 1));
+        const wait = Math.max(backoff, retryAfterMs);
+        if (performance.now() + wait >= deadlineAt) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    const end = Math.min(performance.now(), deadlineAt);
+    return { index: a.index, cls: a.cls, atMs: a.atMs, ok: false, latencyMs: end - arrivedAt, doneAtMs: end - start, tries, last };
+  }
+}
