@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ENVIRONMENTS } from '../../envs';
+import { synthesizeExample } from '../../examples/compose-your-own-stack';
 import { stackNames } from '../../stacks';
 import { synthApp, SynthesizedApp } from './support/synth';
 import { usesOnlyAwsProvider, validateStacks, ValidateResult } from './support/terraform';
@@ -11,15 +12,23 @@ import { usesOnlyAwsProvider, validateStacks, ValidateResult } from './support/t
 describe('terraform validate (AWS provider 5.100.0)', () => {
   let synth: SynthesizedApp;
   let results: ValidateResult[];
+  let example: ValidateResult;
+  let exampleOut: string;
 
   beforeAll(async () => {
     synth = synthApp(Object.values(ENVIRONMENTS));
+    exampleOut = mkdtempSync(join(tmpdir(), 'surgeguard-example-'));
+    synthesizeExample(exampleOut);
     const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
-    results = await validateStacks(awsStacks.map((name) => join(synth.outdir, 'stacks', name)));
+    // The README composition example rides along in the same terraform runs.
+    const all = await validateStacks([...awsStacks.map((name) => join(synth.outdir, 'stacks', name)), join(exampleOut, 'stacks', 'my-inference')]);
+    example = all.pop()!;
+    results = all;
   }, 120_000);
 
   afterAll(() => {
     if (synth) rmSync(synth.outdir, { recursive: true, force: true });
+    if (exampleOut) rmSync(exampleOut, { recursive: true, force: true });
   });
 
   it('covers the dns, platform and global stacks of every environment and leaves only workloads stacks out', () => {
@@ -37,6 +46,10 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
   it('finds every AWS stack valid, without errors or warnings', () => {
     const problems = results.filter((r) => !r.valid || r.warningCount > 0);
     expect(problems.map((p) => `${p.stack}: ${p.diagnostics.join('; ')}`)).toEqual([]);
+  });
+
+  it('finds the README composition example valid', () => {
+    expect(example).toMatchObject({ stack: 'my-inference', valid: true, errorCount: 0, warningCount: 0 });
   });
 
   it('reports a stack with an unknown argument as invalid and blames that stack only', async () => {

@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+import * as ts from 'typescript';
+import { synthesizeExample } from '../../examples/compose-your-own-stack';
+
+const repo = resolve(__dirname, '..', '..');
+const examplePath = join(repo, 'examples', 'compose-your-own-stack.ts');
+
+describe('README composition example (examples/compose-your-own-stack.ts)', () => {
+  it('type-checks under the project compiler options', () => {
+    const config = ts.readConfigFile(join(repo, 'tsconfig.json'), ts.sys.readFile);
+    const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, repo);
+    const program = ts.createProgram([examplePath], { ...parsed.options, noEmit: true, incremental: false, tsBuildInfoFile: undefined });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(diagnostics).toEqual([]);
+  }, 60_000);
+
+  it('synthesizes one stack with the network, cluster, layered load balancers and GSLB records', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'surgeguard-example-'));
+    try {
+      synthesizeExample(outdir);
+      const tf = JSON.parse(readFileSync(join(outdir, 'stacks', 'my-inference', 'cdk.tf.json'), 'utf8'));
+      expect(tf.terraform.backend.s3).toMatchObject({ bucket: 'my-tf-state', key: 'my-inference.tfstate', use_lockfile: true });
+      expect(Object.values(tf.resource.aws_vpc)).toEqual([expect.objectContaining({ cidr_block: '10.80.0.0/16' })]);
+      expect(Object.keys(tf.resource.aws_eks_node_group)).toHaveLength(3);
+      expect((Object.values(tf.resource.aws_lb) as any[]).map((lb) => lb.load_balancer_type).sort()).toEqual(['application', 'network']);
+      expect(tf.resource.aws_acm_certificate).toBeUndefined();
+      const latency = Object.values(tf.resource.aws_route53_record) as any[];
+      expect(latency).toHaveLength(1);
+      expect(latency[0]).toMatchObject({ name: 'llm.example.org', latency_routing_policy: { region: 'eu-central-1' } });
+      expect(latency[0].alias.name).toMatch(/^\$\{aws_lb\..+\.dns_name\}$/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('is quoted verbatim in the README', () => {
+    const source = readFileSync(examplePath, 'utf8');
+    const quoted = /\/\/ README:start\n([\s\S]*?)\/\/ README:end/.exec(source)![1];
+    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+    expect(readme).toContain(quoted);
+  });
+});
