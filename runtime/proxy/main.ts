@@ -38,10 +38,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     proxy.logger.info({ signal }, 'shutdown requested');
-    void proxy.drain().then(() => {
-      proxy.logger.flush?.();
-      process.exit(0);
-    });
+    void proxy.drain().then(() => proxy.logger.flush(() => process.exit(0)));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

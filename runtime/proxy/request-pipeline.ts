@@ -341,7 +341,16 @@ export class RequestPipeline {
         res.off('close', onClose);
         resolve(outcome);
       };
+      // A non-streaming body is written one chunk behind, so the last chunk goes out with the
+      // end of the response in one write (most answers are a single chunk: one syscall, not two).
+      let held: Buffer | undefined;
       const onData = (chunk: Buffer) => {
+        if (!isSse) {
+          const previous = held;
+          held = chunk;
+          if (previous === undefined) return;
+          chunk = previous;
+        }
         if (!res.write(chunk)) body.pause();
       };
       const onDrain = () => body.resume();
@@ -354,7 +363,8 @@ export class RequestPipeline {
       res.on('drain', onDrain);
       res.on('close', onClose);
       body.once('end', () => {
-        res.end();
+        if (held !== undefined) res.end(held);
+        else res.end();
         settle('complete');
       });
       body.once('error', (err: Error) => {

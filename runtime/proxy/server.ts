@@ -1,6 +1,6 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { Logger } from 'pino';
+import pino, { Logger } from 'pino';
 import { Clock, RandomSource, systemClock } from '../common/clock';
 import { createLogger } from '../common/config/logging';
 import { ActiveHealthChecker } from '../common/upstream/health-checker';
@@ -58,7 +58,8 @@ export interface Proxy {
 export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
-  const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy');
+  // asynchronous stdout writes: log lines are batched while a write is in flight, off the hot path
+  const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy', pino.destination({ dest: 1, sync: false, minLength: 0 }));
   const metrics = new ProxyMetrics();
   const pools = new Map<string, UpstreamPool>();
   for (const [name, poolConfig] of Object.entries(config.pools)) {

@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { request } from 'undici';
+import { z } from 'zod';
 import { ManualClock } from '../../../runtime/common/clock';
+import { PoolSchema } from '../../../runtime/common/config/upstream';
 import { ProxyConfig, ProxyConfigInput, ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { Proxy, createProxy } from '../../../runtime/proxy/server';
 import { Simulator, SimulatorOptions, startSimulator } from '../../../runtime/simulator/simulator';
@@ -52,7 +53,9 @@ export async function startHarness(
 }
 
 /** Health checks off and breaker/outlier thresholds out of the way unless a test sets them. */
-export function quietPool(urls: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export type PoolInput = z.input<typeof PoolSchema>;
+
+export function quietPool(urls: string[], extra: Partial<PoolInput> = {}): PoolInput {
   return {
     upstreams: urls.map((url, i) => ({ url, name: `sim${i}` })),
     health: { enabled: false },
