@@ -94,3 +94,36 @@ export class UpstreamHttpClient {
     await this.pool.destroy();
   }
 }
+
+/** The upstream sent nothing for `idleMs` while the reader was waiting for data. */
+export class UpstreamIdleTimeoutError extends Error {
+  readonly code = 'SG_UPSTREAM_IDLE_TIMEOUT';
+  constructor(readonly idleMs: number) {
+    super(`upstream sent no data for ${idleMs} ms`);
+    this.name = 'UpstreamIdleTimeoutError';
+  }
+}
+
+/**
+ * Fails a response body when the upstream stays silent longer than `idleMs` between chunks.
+ * Time while the reader is not reading (a slow client applying backpressure) does not count.
+ * It watches what the HTTP client pushes into the stream, so it never changes the stream mode.
+ */
+export function watchIdle(body: Readable, idleMs: number): void {
+  const timer = setTimeout(() => {
+    if (body.destroyed || body.readableEnded) return;
+    if (body.isPaused() || body.readableLength > 0) {
+      timer.refresh();
+      return;
+    }
+    body.destroy(new UpstreamIdleTimeoutError(idleMs));
+  }, idleMs);
+  timer.unref();
+  const push = body.push;
+  body.push = function watchedPush(this: Readable, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null) clearTimeout(timer);
+    else timer.refresh();
+    return push.call(this, chunk, encoding);
+  };
+  body.once('close', () => clearTimeout(timer));
+}

@@ -91,3 +91,15 @@ describe('proxy config', () => {
     expect(committed).toBe(renderProxySchema());
   });
 });
+
+describe('README proxy config example', () => {
+  it('is a complete, valid config', () => {
+    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('<!-- section:proxy -->'), readme.indexOf('<!-- /section:proxy -->'));
+    const block = /### Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(section);
+    expect(block).not.toBeNull();
+    const cfg = validateConfig(ProxyConfigSchema, parseConfigText(block![1], 'README.yaml'), 'README.md');
+    expect(Object.keys(cfg.pools)).toEqual(['gpu-local', 'gpu-other-region', 'deepseek']);
+    expect(cfg.routes[0].pools).toHaveLength(3);
+  });
+});
