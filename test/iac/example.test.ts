@@ -4,6 +4,9 @@ import { join, resolve } from 'path';
 import * as ts from 'typescript';
 import { synthesizeExample } from '../../examples/compose-your-own-stack';
 
+// Whole-app synths take seconds on a loaded 2-core machine; the default 5 s is too tight.
+jest.setTimeout(60_000);
+
 const repo = resolve(__dirname, '..', '..');
 const examplePath = join(repo, 'examples', 'compose-your-own-stack.ts');
 

@@ -2,6 +2,9 @@ import { rmSync } from 'fs';
 import { ENVIRONMENTS, EnvironmentConfig } from '../../envs';
 import { synthApp, SynthesizedApp, TfJson } from './support/synth';
 
+// Whole-app synths take seconds on a loaded 2-core machine; the default 5 s is too tight.
+jest.setTimeout(60_000);
+
 const remoteRef = /^\$\{data\.terraform_remote_state\.cross-stack-reference-input-([a-z0-9-]+)\.outputs\.[A-Za-z0-9_-]+\}$/;
 
 describe('stacks per environment', () => {
