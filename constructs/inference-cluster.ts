@@ -1,5 +1,7 @@
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
@@ -14,6 +16,8 @@ import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { NodeGroupConfig } from '../envs/types';
 
 /** Label every surgeguard node carries: which pool it belongs to (`cpu` or `gpu`). */
@@ -22,6 +26,19 @@ export const NODE_POOL_LABEL = 'surgeguard.io/pool';
 export const CAPACITY_LABEL = 'surgeguard.io/capacity';
 /** Taint on every GPU node: only pods that tolerate it (the model servers) land there. */
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' } as const;
+/** Namespace and service account of the AWS Node Termination Handler (queue-processor mode). */
+export const NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT = { namespace: 'kube-system', name: 'aws-node-termination-handler' } as const;
+/**
+ * EventBridge patterns whose events go to the interruption queue: the 2-minute spot interruption
+ * notice, rebalance recommendations, instance state changes and scheduled EC2 maintenance.
+ * @see https://github.com/aws/aws-node-termination-handler#queue-processor
+ */
+export const INTERRUPTION_EVENT_PATTERNS: Readonly<Record<string, object>> = {
+  'spot-interruption': { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
+  rebalance: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] },
+  'state-change': { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+  'scheduled-change': { source: ['aws.health'], 'detail-type': ['AWS Health Event'], detail: { service: ['EC2'], eventTypeCategory: ['scheduledChange'] } },
+};
 /** All EKS control-plane log types. */
 export const ALL_CONTROL_PLANE_LOG_TYPES: readonly string[] = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 
@@ -68,6 +85,15 @@ export interface InferenceClusterProps {
   readonly gpuVolumeSizeGiB?: number;
   /** Control-plane log types sent to CloudWatch. @default ALL_CONTROL_PLANE_LOG_TYPES */
   readonly controlPlaneLogTypes?: readonly string[];
+  /**
+   * Create the AWS side of spot interruption handling for the AWS Node Termination Handler in
+   * queue-processor mode: an SQS queue fed by EventBridge rules (spot interruption notice, rebalance
+   * recommendation, state change, scheduled maintenance) and an IRSA role for its service account.
+   * Managed node groups drain on rebalance recommendations only; this covers the notice that comes
+   * without one. Deploy NTH with `QUEUE_URL` = `interruptionQueue.url`.
+   * @default true when a spot GPU group is created
+   */
+  readonly spotInterruptionQueue?: boolean;
   /** Days to keep control-plane logs (a CloudWatch Logs retention value). @default 30 */
   readonly logRetentionDays?: number;
   /** Extra tags on every resource. @default {} */
@@ -118,6 +144,10 @@ export class InferenceCluster extends Construct {
   public readonly gpuSpotNodeGroup?: EksNodeGroup;
   /** Name of the CPU node group's auto scaling group (to attach load balancer target groups). */
   public readonly cpuAutoScalingGroupName: string;
+  /** Queue of EC2 interruption events for the Node Termination Handler, when created. */
+  public readonly interruptionQueue?: SqsQueue;
+  /** IRSA role of the Node Termination Handler's service account, when the queue is created. */
+  public readonly nodeTerminationHandlerRole?: IamRole;
   /** Endpoint access in effect: private only unless public CIDRs were given. */
   public readonly publicAccessCidrs: readonly string[];
 
@@ -361,6 +391,55 @@ export class InferenceCluster extends Construct {
       this.gpuSpotNodeGroup = group('gpu-spot', props.gpuSpot, { capacityType: 'SPOT', amiType: gpuAmi, volumeGiB: gpuVolume, gpu: true });
     }
     this.cpuAutoScalingGroupName = this.cpuNodeGroup.resources.get(0).autoscalingGroups.get(0).name;
+
+    if (props.spotInterruptionQueue ?? this.gpuSpotNodeGroup !== undefined) {
+      const queue = new SqsQueue(this, 'interruption-queue', {
+        name: `${name}-interruptions`,
+        messageRetentionSeconds: 300, // an interruption notice is worthless after its two minutes
+        sqsManagedSseEnabled: true,
+        tags: tags(),
+      });
+      const rules = Object.entries(INTERRUPTION_EVENT_PATTERNS).map(([kind, pattern]) => {
+        const rule = new CloudwatchEventRule(this, `interruption-${kind}`, {
+          name: `${name}-${kind}`,
+          description: `${name}: ${kind} events for the Node Termination Handler`,
+          eventPattern: JSON.stringify(pattern),
+          tags: tags(),
+        });
+        new CloudwatchEventTarget(this, `interruption-${kind}-target`, { rule: rule.name, arn: queue.arn });
+        return rule;
+      });
+      const queuePolicy = new DataAwsIamPolicyDocument(this, 'interruption-queue-policy-doc', {
+        statement: [
+          {
+            sid: 'EventBridgeSendsInterruptionEvents',
+            actions: ['sqs:SendMessage'],
+            resources: [queue.arn],
+            principals: [{ type: 'Service', identifiers: ['events.amazonaws.com', 'sqs.amazonaws.com'] }],
+            condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: rules.map((r) => r.arn) }],
+          },
+        ],
+      });
+      new SqsQueuePolicy(this, 'interruption-queue-policy', { queueUrl: queue.url, policy: queuePolicy.json });
+      const role = this.createServiceAccountRole('node-termination-handler-role', {
+        namespace: NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace,
+        serviceAccount: NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.name,
+      });
+      const permissions = new DataAwsIamPolicyDocument(this, 'node-termination-handler-policy-doc', {
+        statement: [
+          { sid: 'ConsumeInterruptionQueue', actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resources: [queue.arn] },
+          {
+            sid: 'DescribeInstancesAndGroups',
+            // Describe calls support no resource-level permissions.
+            actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeTags'],
+            resources: ['*'],
+          },
+        ],
+      });
+      new IamRolePolicy(this, 'node-termination-handler-policy', { name: 'interruption-queue', role: role.id, policy: permissions.json });
+      this.interruptionQueue = queue;
+      this.nodeTerminationHandlerRole = role;
+    }
 
     // CoreDNS needs nodes to schedule on; create it once the CPU group exists.
     new EksAddon(this, 'addon-coredns', {

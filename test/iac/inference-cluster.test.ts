@@ -1,4 +1,11 @@
-import { CAPACITY_LABEL, GPU_TAINT, InferenceCluster, InferenceClusterProps, NODE_POOL_LABEL } from '../../constructs/inference-cluster';
+import {
+  CAPACITY_LABEL,
+  GPU_TAINT,
+  InferenceCluster,
+  InferenceClusterProps,
+  INTERRUPTION_EVENT_PATTERNS,
+  NODE_POOL_LABEL,
+} from '../../constructs/inference-cluster';
 import { onlyResource, resourceList, resources, synthConstruct, TfJson } from './support/synth';
 
 const base: InferenceClusterProps = {
@@ -127,6 +134,34 @@ describe('InferenceCluster', () => {
     synthConstruct((s) => (cluster = new InferenceCluster(s, 'cluster', base)));
     expect(cluster.gpuOnDemandNodeGroup).toBeDefined();
     expect(cluster.cpuAutoScalingGroupName).toMatch(/\$\{TfToken\[TOKEN\.\d+\]\}/);
+  });
+
+  it('routes spot interruption, rebalance, state-change and maintenance events to an encrypted queue for the termination handler', () => {
+    const tf = synth();
+    const [queueId, queue] = Object.entries(resources(tf, 'aws_sqs_queue'))[0];
+    expect(queue).toMatchObject({ name: 'surgeguard-prod-use1-interruptions', sqs_managed_sse_enabled: true, message_retention_seconds: 300 });
+    const rules = resourceList(tf, 'aws_cloudwatch_event_rule');
+    expect(rules.map((r) => JSON.parse(r.event_pattern)['detail-type'][0]).sort()).toEqual([
+      'AWS Health Event',
+      'EC2 Instance Rebalance Recommendation',
+      'EC2 Instance State-change Notification',
+      'EC2 Spot Instance Interruption Warning',
+    ]);
+    expect(rules).toHaveLength(Object.keys(INTERRUPTION_EVENT_PATTERNS).length);
+    for (const t of resourceList(tf, 'aws_cloudwatch_event_target')) expect(t.arn).toBe(`\${aws_sqs_queue.${queueId}.arn}`);
+    const docs = Object.values(tf.data!.aws_iam_policy_document) as any[];
+    const send = docs.find((d) => d.statement?.[0]?.sid === 'EventBridgeSendsInterruptionEvents');
+    expect(send.statement[0].condition[0].values).toHaveLength(4);
+    const consume = docs.find((d) => d.statement?.[0]?.sid === 'ConsumeInterruptionQueue');
+    expect(consume.statement[0]).toMatchObject({ actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resources: [`\${aws_sqs_queue.${queueId}.arn}`] });
+    expect(resourceList(tf, 'aws_iam_role').map((r) => r.name)).toContain('surgeguard-prod-use1-kube-system-aws-node-termination-handler');
+  });
+
+  it('creates no interruption queue without a spot group unless asked', () => {
+    const noSpot = { gpuSpot: { instanceTypes: ['g6.xlarge'], min: 0, max: 0, desired: 0 } };
+    expect(resources(synth(noSpot), 'aws_sqs_queue')).toEqual({});
+    expect(Object.keys(resources(synth({ ...noSpot, spotInterruptionQueue: true }), 'aws_sqs_queue'))).toHaveLength(1);
+    expect(resources(synth({ spotInterruptionQueue: false }), 'aws_sqs_queue')).toEqual({});
   });
 
   it.each([
