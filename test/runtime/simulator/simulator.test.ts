@@ -1,0 +1,69 @@
+import { request } from 'undici';
+import { parseSimulatorArgs } from '../../../runtime/simulator/main';
+import { Simulator, startSimulator } from '../../../runtime/simulator/simulator';
+import { eventually, get, post, readAll } from '../helpers/proxy-harness';
+
+const body = (extra: Record<string, unknown> = {}) => ({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+describe('simulator', () => {
+  let sim: Simulator | undefined;
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+  });
+
+  it('answers chat, completions and embeddings in the OpenAI shapes', async () => {
+    sim = await startSimulator({ tokensPerSecond: 0, outputTokens: 3 });
+    const chat = (await post(`${sim.url}/v1/chat/completions`, body())).json();
+    expect(chat).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: 'tok tok tok ' } }], usage: { completion_tokens: 3 } });
+    const completion = (await post(`${sim.url}/v1/completions`, { model: 'sim-model', prompt: 'x', max_tokens: 2 })).json();
+    expect(completion.choices[0].text).toBe('tok tok ');
+    const emb = (await post(`${sim.url}/v1/embeddings`, { model: 'sim-model', input: ['a', 'b'] })).json();
+    expect(emb.data).toHaveLength(2);
+    expect(emb.data[0].embedding).toHaveLength(8);
+    expect((await post(`${sim.url}/v1/chat/completions`, body({ model: 'other' }))).status).toBe(404);
+    expect(sim.stats()).toMatchObject({ received: 4, served: 3 });
+  });
+
+  it('streams SSE chunks ending with [DONE]', async () => {
+    sim = await startSimulator({ tokensPerSecond: 0, outputTokens: 4 });
+    const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body({ stream: true })) });
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const events = (await readAll(res.body)).split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(6);
+    expect(events[5]).toBe('data: [DONE]');
+  });
+
+  it('runs at most `slots` requests at once, queues the next ones and refuses beyond the queue with 503', async () => {
+    sim = await startSimulator({ slots: 2, queueSize: 1, tokensPerSecond: 20, outputTokens: 4 });
+    const s = sim;
+    const first = [post(`${s.url}/v1/chat/completions`, body()), post(`${s.url}/v1/chat/completions`, body()), post(`${s.url}/v1/chat/completions`, body())];
+    await eventually(() => s.stats().inFlight === 2 && s.stats().waiting === 1, 2_000, 'two running, one waiting');
+    const metrics = (await get(`${s.url}/metrics`)).text;
+    expect(metrics).toContain('vllm:num_requests_running{model_name="sim-model"} 2');
+    expect(metrics).toContain('vllm:num_requests_waiting{model_name="sim-model"} 1');
+    expect(metrics).toContain('vllm:gpu_cache_usage_perc{model_name="sim-model"} 1');
+    const refused = await post(`${s.url}/v1/chat/completions`, body());
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(s.stats()).toMatchObject({ served: 3, rejected: 1, peakInFlight: 2 });
+  });
+
+  it('forces statuses with Retry-After and reports health as configured at run time', async () => {
+    sim = await startSimulator({});
+    await post(`${sim.url}/sim/config`, { forceStatus: { status: 429, retryAfterS: 3 }, healthy: false });
+    const r = await post(`${sim.url}/v1/chat/completions`, body());
+    expect(r.status).toBe(429);
+    expect(r.headers['retry-after']).toBe('3');
+    expect((await get(`${sim.url}/health`)).status).toBe(503);
+    expect((await get(`${sim.url}/sim/stats`)).json()).toMatchObject({ failed: 1, healthChecks: 1 });
+  });
+
+  it('parses its command line and rejects unknown or malformed options', () => {
+    expect(parseSimulatorArgs(['--port', '0', '--slots=4', '--tps', '12.5', '--models', 'a,b'])).toMatchObject({ port: 0, slots: 4, tokensPerSecond: 12.5, models: ['a', 'b'] });
+    expect(() => parseSimulatorArgs(['--slotz', '4'])).toThrow(/unknown option --slotz/);
+    expect(() => parseSimulatorArgs(['--slots', '1.5'])).toThrow(/integer/);
+    expect(() => parseSimulatorArgs(['--slots'])).toThrow(/needs a value/);
+  });
+});
