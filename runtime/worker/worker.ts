@@ -162,6 +162,11 @@ export class JobWorker {
       for (const controller of this.interrupts.values()) controller.abort();
       await raceTimeout(this.dispatcher.idle(), 2_000);
     }
+    // Close the channels before the connection: a channel close is queued behind that channel's
+    // acks, whereas a connection close could overtake them and the broker would redeliver.
+    for (const ch of [this.consumeChannel, this.publisher?.channel]) {
+      if (ch && !this.closedChannels.has(ch)) await ch.close().catch(() => undefined);
+    }
     await this.amqp.close();
     this.options.metrics.brokerConnected.set(0);
     this.log.info('worker drained');
@@ -176,7 +181,7 @@ export class JobWorker {
         this.closedChannels.add(channel);
         // Buffered messages of a dead channel are back on the queue already.
         this.dispatcher.takeBuffered((d) => d.channel === channel);
-        void connection.close().catch(() => undefined);
+        if (!this.draining) void connection.close().catch(() => undefined);
       });
     }
     await declareTopology(confirm, this.options.topology);

@@ -128,10 +128,13 @@ describe('worker process killed with SIGKILL mid-run', () => {
 
     // Nothing left behind: every message was acked, nothing was dead-lettered.
     const conn = await connectAmqp();
-    const ch = await conn.createChannel();
-    for (const cls of PRIORITY_CLASSES) expect((await ch.checkQueue(topology.classQueues[cls].name)).messageCount).toBe(0);
-    expect((await ch.checkQueue(topology.deadLetterQueue.name)).messageCount).toBe(0);
-    await conn.close();
+    try {
+      const ch = await conn.createChannel();
+      for (const cls of PRIORITY_CLASSES) expect((await ch.checkQueue(topology.classQueues[cls].name)).messageCount).toBe(0);
+      expect((await ch.checkQueue(topology.deadLetterQueue.name)).messageCount).toBe(0);
+    } finally {
+      await conn.close();
+    }
 
     last.kill('SIGTERM');
     expect(await last.exited).toEqual({ code: 0, signal: null });
