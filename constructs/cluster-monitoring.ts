@@ -5,27 +5,17 @@ import { DeploymentV1 } from '@cdktf/provider-kubernetes/lib/deployment-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
 import { Construct } from 'constructs';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { DASHBOARDS } from '../monitoring/dashboards';
 import { NODE_POOL_LABEL } from './inference-cluster';
 import { SCRAPER_KUBERNETES_USER } from './monitoring';
-
-/**
- * Directory of the Grafana dashboards kept as reviewable JSON in the repository: next to the
- * sources when run through ts-jest, two levels up when run compiled from `dist/constructs/`.
- */
-export const DASHBOARD_DIR = [join(__dirname, '..', 'monitoring', 'dashboards'), join(__dirname, '..', '..', 'monitoring', 'dashboards')].find(
-  (dir) => existsSync(join(dir, 'surgeguard-overview.json')),
-) ?? join(__dirname, '..', 'monitoring', 'dashboards');
 
 /** uid of the Prometheus data source the dashboards refer to. */
 export const DATASOURCE_UID = 'amp';
 
-/** Reads every `*.json` dashboard of `dir`, by file name, in name order. */
-export function loadDashboards(dir: string = DASHBOARD_DIR): Record<string, string> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-  return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+/** The repository's dashboards (monitoring/dashboards/*.json), file name -> JSON text. */
+export function loadDashboards(): Record<string, string> {
+  return Object.fromEntries(Object.entries(DASHBOARDS).map(([file, d]) => [file, `${JSON.stringify(d, null, 2)}\n`]));
 }
 
 export interface ClusterMonitoringProps {
@@ -155,6 +145,7 @@ export class ClusterMonitoring extends Construct {
                   { name: 'GF_ANALYTICS_REPORTING_ENABLED', value: 'false' },
                   { name: 'GF_PATHS_PROVISIONING', value: '/etc/grafana/provisioning' },
                   { name: 'AWS_REGION', value: props.region },
+                  { name: 'TMPDIR', value: '/scratch' },
                 ],
                 resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '256Mi' } },
                 readinessProbe: { httpGet: { path: '/api/health', port: '3000' }, periodSeconds: 10 },
@@ -165,7 +156,7 @@ export class ClusterMonitoring extends Construct {
                   { name: 'provisioning', mountPath: '/etc/grafana/provisioning/dashboards/dashboards.yaml', subPath: 'dashboards.yaml', readOnly: true },
                   { name: 'dashboards', mountPath: '/var/lib/grafana/dashboards', readOnly: true },
                   { name: 'data', mountPath: '/var/lib/grafana' },
-                  { name: 'tmp', mountPath: '/tmp' },
+                  { name: 'tmp', mountPath: '/scratch' },
                 ],
               },
             ],

@@ -8,6 +8,7 @@ import { PodDisruptionBudgetV1 } from '@cdktf/provider-kubernetes/lib/pod-disrup
 import { PriorityClassV1 } from '@cdktf/provider-kubernetes/lib/priority-class-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
+import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { METRIC } from '../monitoring/metric-names';
@@ -15,6 +16,7 @@ import { THRESHOLDS } from '../monitoring/thresholds';
 import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../runtime/common/service-contract';
 import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from './inference-cluster';
 import { SCRAPE_ANNOTATIONS } from './monitoring';
+import { version as PACKAGE_VERSION } from '../package.json';
 
 /** CPU and memory of a container, Kubernetes quantities. */
 export interface ContainerResources {
@@ -94,7 +96,7 @@ export interface WorkerWorkloadProps extends RuntimeWorkloadProps {
   readonly maxReplicas?: number;
   /** Ready jobs per worker replica the HPA aims for (external metric, averaged over replicas). @default 100 */
   readonly backlogPerReplica?: number;
-  /** Seconds a worker gets on SIGTERM to finish its jobs before the kill. @default 300 */
+  /** Seconds a worker gets on SIGTERM to finish its jobs before the kill (spot notice is 120 s). @default 60 */
   readonly drainSeconds?: number;
 }
 
@@ -123,6 +125,15 @@ export interface InferenceWorkloadsProps {
   readonly metricsScraperCidrs?: readonly string[];
 }
 
+/**
+ * Runtime images until the artifacts issue wires the built artifacts in: the tag follows the
+ * package version, so a release changes the synth output visibly.
+ */
+export const DEFAULT_RUNTIME_IMAGES = {
+  proxy: `ghcr.io/surgeguard/proxy:${PACKAGE_VERSION}`,
+  worker: `ghcr.io/surgeguard/worker:${PACKAGE_VERSION}`,
+} as const;
+
 /** Names of what InferenceWorkloads creates, for other constructs and tests. */
 export const WORKLOAD_NAMES = {
   proxy: 'surgeguard-proxy',
@@ -132,9 +143,19 @@ export const WORKLOAD_NAMES = {
   runtimeSecret: 'surgeguard-runtime-secrets',
 } as const;
 
+/** In-cluster base URL of the model servers' headless Service in `namespace`. */
+export function modelServerUrl(namespace: string): string {
+  return `http://${WORKLOAD_NAMES.modelServer}.${namespace}.svc.cluster.local:${MODEL_SERVER_CONTRACT.port}`;
+}
+
 const ZONE_KEY = 'topology.kubernetes.io/zone';
 const NAME_LABEL = 'app.kubernetes.io/name';
 const CONFIG_DIR = '/etc/surgeguard';
+/**
+ * The only writable directory of a container (the root filesystem is read-only): an emptyDir,
+ * named by TMPDIR. Not /tmp, so that synth output holds no path that looks like a host's temp dir.
+ */
+export const SCRATCH_DIR = '/scratch';
 const EFFECTS: Record<string, string> = { NO_SCHEDULE: 'NoSchedule', NO_EXECUTE: 'NoExecute', PREFER_NO_SCHEDULE: 'PreferNoSchedule' };
 
 /** Pod security context of the runtimes: non-root, RuntimeDefault seccomp, plus safe sysctls. */
@@ -276,7 +297,8 @@ export class InferenceWorkloads extends Construct {
                 args,
                 port: [{ name: 'http', containerPort: MODEL_SERVER_CONTRACT.port }],
                 env: [
-                  { name: 'HOME', value: '/tmp' },
+                  { name: 'HOME', value: SCRATCH_DIR },
+                  { name: 'TMPDIR', value: SCRATCH_DIR },
                   { name: 'HF_HOME', value: '/models/huggingface' },
                 ],
                 resources: {
@@ -289,7 +311,7 @@ export class InferenceWorkloads extends Construct {
                 readinessProbe: httpProbe(MODEL_SERVER_CONTRACT.healthPath, MODEL_SERVER_CONTRACT.port, 5, 2),
                 securityContext: CONTAINER_SECURITY,
                 volumeMount: [
-                  { name: 'tmp', mountPath: '/tmp' },
+                  { name: 'tmp', mountPath: SCRATCH_DIR },
                   { name: 'models', mountPath: '/models' },
                   { name: 'shm', mountPath: '/dev/shm' },
                 ],
@@ -315,7 +337,7 @@ export class InferenceWorkloads extends Construct {
         port: [{ name: 'http', port: MODEL_SERVER_CONTRACT.port, targetPort: String(MODEL_SERVER_CONTRACT.port), protocol: 'TCP' }],
       },
     });
-    this.modelServerUrl = `http://${WORKLOAD_NAMES.modelServer}.${this.inferenceNamespace}.svc.cluster.local:${MODEL_SERVER_CONTRACT.port}`;
+    this.modelServerUrl = modelServerUrl(this.inferenceNamespace);
     this.modelServerHpa = new HorizontalPodAutoscalerV2(this, 'ModelServerHpa', {
       metadata: { name: WORKLOAD_NAMES.modelServer, namespace: this.inferenceNamespace },
       spec: {
@@ -437,7 +459,7 @@ export class InferenceWorkloads extends Construct {
       metricsPath: WORKER_CONTRACT.metricsPath,
       replicas: Math.max(wkMin, 1),
       priorityClassName: WORKLOAD_NAMES.priorityClasses.batch,
-      terminationGracePeriodSeconds: props.worker.drainSeconds ?? 300,
+      terminationGracePeriodSeconds: props.worker.drainSeconds ?? 60,
       defaultResources: { cpu: '500m', memory: '512Mi' },
       zoneSpread: 'ScheduleAnyway',
       secretProviderClass,
@@ -547,8 +569,9 @@ export class InferenceWorkloads extends Construct {
         template: {
           metadata: {
             labels,
-            // A changed config rolls the pods.
-            annotations: { ...scrapeAnnotations(opts.port, opts.metricsPath), 'surgeguard.io/config-hash': hash(configYaml) },
+            // A changed config rolls the pods. Hashed by Terraform: the config may hold references
+            // (endpoints) whose values exist only at apply time.
+            annotations: { ...scrapeAnnotations(opts.port, opts.metricsPath), 'surgeguard.io/config-hash': Fn.sha1(configYaml) },
           },
           spec: {
             serviceAccountName: serviceAccount.metadata.name,
@@ -574,6 +597,7 @@ export class InferenceWorkloads extends Construct {
                 env: [
                   { name: 'SURGEGUARD_CONFIG', value: `${CONFIG_DIR}/${configFile}` },
                   { name: 'NODE_OPTIONS', value: '--enable-source-maps' },
+                  { name: 'TMPDIR', value: SCRATCH_DIR },
                   ...secretEnv.map((s) => ({
                     name: s.envName,
                     valueFrom: { secretKeyRef: { name: WORKLOAD_NAMES.runtimeSecret, key: s.envName, optional: false } },
@@ -588,7 +612,7 @@ export class InferenceWorkloads extends Construct {
                 securityContext: CONTAINER_SECURITY,
                 volumeMount: [
                   { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                  { name: 'tmp', mountPath: '/tmp' },
+                  { name: 'tmp', mountPath: SCRATCH_DIR },
                   ...(usesSecrets ? [{ name: 'secrets', mountPath: '/mnt/secrets', readOnly: true }] : []),
                 ],
               },
@@ -619,14 +643,4 @@ function httpProbe(path: string, port: number, periodSeconds: number, failureThr
 
 function zoneSpread(name: string, whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway') {
   return { maxSkew: 1, topologyKey: ZONE_KEY, whenUnsatisfiable, labelSelector: [{ matchLabels: { [NAME_LABEL]: name } }] };
-}
-
-/** Short stable hash (FNV-1a) of a string, for the config annotation. */
-function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
 }

@@ -1,8 +1,11 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { MqBroker } from '@cdktf/provider-aws/lib/mq-broker';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
+import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Fn, TerraformOutput } from 'cdktf';
@@ -177,6 +180,14 @@ export class MessageQueue extends Construct {
   public readonly securityGroup: SecurityGroup;
   /** The broker user's password in Secrets Manager. */
   public readonly password: GeneratedSecret;
+  /**
+   * Secret holding the full connection URL `amqps://<user>:<password>@<host>:5671`, which is
+   * what the runtimes take (`amqp.url: { fromEnv: … }`). Derived in Terraform from the password
+   * version and the broker endpoint: references in synth, the value only in state.
+   */
+  public readonly connectionUrlSecret: SecretsmanagerSecret;
+  /** ARN of `connectionUrlSecret`. */
+  public readonly connectionUrlSecretArn: string;
   /** The broker user name (not secret). */
   public readonly username: string;
   /** AMQPS endpoint, `amqps://<host>:5671`. */
@@ -279,6 +290,18 @@ export class MessageQueue extends Construct {
       applyImmediately: false,
     });
     this.amqpsEndpoint = Fn.element(this.broker.instances.get(0).endpoints, 0);
+    this.connectionUrlSecret = new SecretsmanagerSecret(this, 'ConnectionUrl', {
+      name: `${props.passwordSecretName ?? `surgeguard/${name}/rabbitmq-password`}-url`,
+      description: `AMQPS URL with credentials of ${this.username} on broker ${name}`,
+      kmsKeyId: props.secretKmsKeyArn,
+      recoveryWindowInDays: 7,
+    });
+    new SecretsmanagerSecretVersion(this, 'ConnectionUrlVersion', {
+      secretId: this.connectionUrlSecret.id,
+      // The password is alphanumeric (punctuation excluded), so it needs no URL encoding.
+      secretString: Fn.replace(this.amqpsEndpoint, 'amqps://', `amqps://${this.username}:${this.password.value}@`),
+    });
+    this.connectionUrlSecretArn = this.connectionUrlSecret.arn;
 
     this.definitions = renderRabbitDefinitions(this.topology);
     const definitionsJson = JSON.stringify(this.definitions);
@@ -345,11 +368,17 @@ export class MessageQueue extends Construct {
     this.cpuAlarm = insights('Cpu', 'SystemCpuUtilization', 80, `A node of ${name} has used more than 80 % CPU for 5 minutes`);
 
     new TerraformOutput(this, 'AmqpsEndpoint', { value: this.amqpsEndpoint, description: `AMQPS endpoint of broker ${name}` });
+    new TerraformOutput(this, 'ConnectionUrlSecretArn', { value: this.connectionUrlSecretArn, description: `Secrets Manager ARN of the AMQPS URL (with credentials) of ${name}` });
     new TerraformOutput(this, 'PasswordSecretArn', { value: this.password.secretArn, description: `Secrets Manager ARN of the password of ${this.username}@${name}` });
   }
 
-  /** Lets an IAM role (by name) read the broker password from Secrets Manager. */
+  /** Lets an IAM role (by name) read the broker password and the connection URL from Secrets Manager. */
   public grantReadCredentials(roleName: string, id = 'PasswordRead'): IamRolePolicy {
-    return this.password.grantRead(roleName, id);
+    const statements: { sid: string; actions: string[]; resources: string[] }[] = [
+      { sid: 'ReadSecrets', actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [this.password.secretArn, this.connectionUrlSecret.arn] },
+    ];
+    if (this.password.kmsKeyArn) statements.push({ sid: 'DecryptSecrets', actions: ['kms:Decrypt'], resources: [this.password.kmsKeyArn] });
+    const doc = new DataAwsIamPolicyDocument(this, `${id}Document`, { statement: statements });
+    return new IamRolePolicy(this, id, { role: roleName, name: `${this.broker.brokerName}-credentials-read`, policy: doc.json });
   }
 }

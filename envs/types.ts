@@ -127,6 +127,16 @@ export interface ModelConfig {
   readonly maxConcurrentSequences: number;
 }
 
+/** An API key the proxy accepts. */
+export interface ApiKeyConfig {
+  /** Key owner (logs, metrics). */
+  readonly name: string;
+  /** Lower-case hex SHA-256 of the key. */
+  readonly sha256: string;
+  /** Priority class of the key's requests without an X-Priority header. */
+  readonly tier: 'critical' | 'high' | 'medium' | 'low';
+}
+
 export interface EnvironmentConfig {
   /** Environment name: 1-16 lower-case letters, digits, dashes. Prefix of every stack. */
   readonly name: string;
@@ -158,6 +168,12 @@ export interface EnvironmentConfig {
   readonly model: ModelConfig;
   /** Days to keep logs (flow logs, control plane, brokers). */
   readonly logRetentionDays: number;
+  /**
+   * API keys the proxy accepts: owner, SHA-256 of the key (the key itself is never stored) and
+   * the priority class of its requests.
+   * @default [] - the proxy runs without authentication (acceptable for dev only)
+   */
+  readonly apiKeys?: readonly ApiKeyConfig[];
   /** Extra tags on every resource. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }

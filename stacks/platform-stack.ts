@@ -3,6 +3,13 @@ import { Construct } from 'constructs';
 import { InferenceCluster } from '../constructs/inference-cluster';
 import { Network } from '../constructs/network';
 import { RegionalLoadBalancer } from '../constructs/regional-load-balancer';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/cluster-monitoring';
+import { WORKLOAD_NAMES } from '../constructs/inference-workloads';
+import { MessageQueue } from '../constructs/message-queue';
+import { Monitoring } from '../constructs/monitoring';
+import { RedisCluster } from '../constructs/redis-cluster';
+import { NAMESPACES } from './workloads-stack';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
 
@@ -35,6 +42,14 @@ export class PlatformStack extends TerraformStack {
   public readonly cluster: InferenceCluster;
   /** The NLB -> ALB entry. */
   public readonly loadBalancer: RegionalLoadBalancer;
+  /** Managed Prometheus, alert routing, CloudWatch alarms of the cell. */
+  public readonly monitoring: Monitoring;
+  /** The ElastiCache cluster (rate limits, cache, job results). */
+  public readonly redis: RedisCluster;
+  /** The RabbitMQ broker (asynchronous jobs). */
+  public readonly messageQueue: MessageQueue;
+  /** IRSA roles of the in-cluster workloads (deployed by the workloads stack). */
+  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole };
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const env = props.environment;
@@ -81,6 +96,53 @@ export class PlatformStack extends TerraformStack {
       targetAutoScalingGroupNames: [this.cluster.cpuAutoScalingGroupName],
       deletionProtection: env.deletionProtection,
     });
+
+    // Data stores and monitoring (issue 3): private, reachable from the cluster's nodes only.
+    this.monitoring = new Monitoring(this, 'monitoring', {
+      name: this.baseName,
+      region: region.region,
+      clusterName: this.cluster.clusterName,
+      clusterArn: this.cluster.cluster.arn,
+      scraperSubnetIds: this.network.privateSubnetIds,
+      scraperSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
+      loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
+      logRetentionDays: env.logRetentionDays,
+    });
+    const alarmTopicArn = this.monitoring.alarmTopic.arn;
+    this.redis = new RedisCluster(this, 'redis', {
+      name: this.baseName,
+      vpcId: this.network.vpcId,
+      subnetIds: this.network.privateSubnetIds,
+      allowedSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
+      nodeType: region.redis.nodeType,
+      shards: region.redis.shards,
+      replicasPerShard: region.redis.replicasPerShard,
+      snapshotRetentionDays: region.redis.snapshotRetentionDays,
+      alarmTopicArn,
+      logRetentionDays: env.logRetentionDays,
+    });
+    this.messageQueue = new MessageQueue(this, 'queue', {
+      name: this.baseName,
+      vpcId: this.network.vpcId,
+      subnetIds: this.network.privateSubnetIds,
+      allowedSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
+      instanceType: region.messageQueue.instanceType,
+      deploymentMode: region.messageQueue.deploymentMode,
+      alarmTopicArn,
+      logRetentionDays: env.logRetentionDays,
+    });
+    const appNamespace = NAMESPACES.app.name;
+    const role = (id: string, namespace: string, serviceAccount: string) => this.cluster.createServiceAccountRole(id, { namespace, serviceAccount });
+    this.workloadRoles = {
+      proxy: role('proxy-role', appNamespace, WORKLOAD_NAMES.proxy),
+      worker: role('worker-role', appNamespace, WORKLOAD_NAMES.worker),
+      grafana: role('grafana-role', NAMESPACES.monitoring.name, GRAFANA_SERVICE_ACCOUNT),
+    };
+    this.redis.grantReadAuthToken(this.workloadRoles.proxy.name, 'proxy-read');
+    this.redis.grantReadAuthToken(this.workloadRoles.worker.name, 'worker-read');
+    this.messageQueue.grantReadCredentials(this.workloadRoles.proxy.name, 'proxy-read');
+    this.messageQueue.grantReadCredentials(this.workloadRoles.worker.name, 'worker-read');
+    this.monitoring.grantQuery(this.workloadRoles.grafana.name, 'grafana-query');
 
     const out = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
     out('vpc_id', this.network.vpcId, 'VPC of the cell');

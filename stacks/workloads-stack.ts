@@ -3,6 +3,10 @@ import { Construct } from 'constructs';
 import { DataAwsEksClusterAuth } from '@cdktf/provider-aws/lib/data-aws-eks-cluster-auth';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
+import { ClusterMonitoring } from '../constructs/cluster-monitoring';
+import { DEFAULT_RUNTIME_IMAGES, InferenceWorkloads, modelServerUrl } from '../constructs/inference-workloads';
+import { NodeTerminationHandler } from '../constructs/node-termination-handler';
+import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, workerRuntimeConfig } from '../constructs/runtime-configs';
 import { EnvironmentConfig } from '../envs/types';
 import { addAwsProvider, addBackend, stackNames } from './common';
 import { PlatformStack } from './platform-stack';
@@ -37,6 +41,12 @@ export class WorkloadsStack extends TerraformStack {
   public readonly kubernetesProvider: KubernetesProvider;
   /** The namespaces, by role. */
   public readonly namespaces: { readonly app: NamespaceV1; readonly inference: NamespaceV1; readonly monitoring: NamespaceV1 };
+  /** Cordons and drains nodes on EC2 interruption events, when the cluster has an interruption queue. */
+  public readonly nodeTerminationHandler?: NodeTerminationHandler;
+  /** Proxy, worker and model servers with their autoscaling, disruption budgets and policies. */
+  public readonly workloads: InferenceWorkloads;
+  /** Scraper RBAC and Grafana. */
+  public readonly clusterMonitoring: ClusterMonitoring;
 
   constructor(scope: Construct, props: WorkloadsStackProps) {
     const env = props.environment;
@@ -70,5 +80,67 @@ export class WorkloadsStack extends TerraformStack {
       });
     };
     this.namespaces = { app: namespace('app'), inference: namespace('inference'), monitoring: namespace('monitoring') };
+
+    // Spot interruption handling: the platform stack's queue and IRSA role, consumed in the cluster.
+    if (cluster.interruptionQueue && cluster.nodeTerminationHandlerRole) {
+      this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
+        queueUrl: cluster.interruptionQueue.url,
+        roleArn: cluster.nodeTerminationHandlerRole.arn,
+        region,
+      });
+    }
+
+    // Workloads and in-cluster monitoring (issue 3).
+    const platform = props.platform;
+    const gpu = platform.region.gpu;
+    const workerDrainSeconds = 60;
+    const inferenceNamespace = this.namespaces.inference.metadata.name;
+    const configInputs = {
+      modelName: env.model.name,
+      modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
+      redisHost: platform.redis.configurationEndpoint,
+      region,
+      apiKeys: env.apiKeys,
+      workerDrainSeconds,
+    };
+    const secrets = {
+      redis: { envName: RUNTIME_SECRET_ENV.redisAuthToken, secretArn: platform.redis.authToken.secretArn },
+      amqp: { envName: RUNTIME_SECRET_ENV.amqpUrl, secretArn: platform.messageQueue.connectionUrlSecretArn },
+    };
+    this.workloads = new InferenceWorkloads(this, 'workloads', {
+      appNamespace: this.namespaces.app.metadata.name,
+      inferenceNamespace,
+      modelServer: {
+        image: env.model.image,
+        modelId: env.model.modelId,
+        servedModelName: env.model.name,
+        tensorParallelSize: gpu.gpusPerReplica,
+        quantization: env.model.quantization,
+        maxConcurrentSequences: env.model.maxConcurrentSequences,
+        // One replica per node of the on-demand base (at least one); the spot group takes the rest.
+        minReplicas: Math.max(gpu.onDemand.min, 1),
+        maxReplicas: Math.max(gpu.onDemand.max + gpu.spot.max, Math.max(gpu.onDemand.min, 1)),
+      },
+      proxy: {
+        image: DEFAULT_RUNTIME_IMAGES.proxy,
+        config: proxyRuntimeConfig(configInputs),
+        secretEnv: [secrets.redis, secrets.amqp],
+        roleArn: platform.workloadRoles.proxy.arn,
+      },
+      worker: {
+        image: DEFAULT_RUNTIME_IMAGES.worker,
+        config: workerRuntimeConfig(configInputs),
+        secretEnv: [secrets.redis, secrets.amqp],
+        roleArn: platform.workloadRoles.worker.arn,
+        drainSeconds: workerDrainSeconds,
+      },
+      metricsScraperCidrs: platform.network.privateSubnets.map((s) => s.cidrBlock),
+    });
+    this.clusterMonitoring = new ClusterMonitoring(this, 'cluster-monitoring', {
+      namespace: this.namespaces.monitoring.metadata.name,
+      prometheusEndpoint: platform.monitoring.prometheusEndpoint,
+      region,
+      grafanaRoleArn: platform.workloadRoles.grafana.arn,
+    });
   }
 }

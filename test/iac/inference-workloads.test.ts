@@ -208,7 +208,7 @@ describe('InferenceWorkloads', () => {
       { type: 'External', external: { metric: { name: 'surgeguard_worker_queue_depth' }, target: { type: 'AverageValue', average_value: '100' } } },
     ]);
     const spec = podSpec(byName(resources, 'kubernetes_deployment_v1', WORKLOAD_NAMES.worker));
-    expect(spec.termination_grace_period_seconds).toBe(300);
+    expect(spec.termination_grace_period_seconds).toBe(60);
     expect(spec.priority_class_name).toBe('surgeguard-batch');
   });
 
