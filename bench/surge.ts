@@ -323,7 +323,8 @@ async function main(): Promise<void> {
     results.map((r) => ({
       title: `${r.setup}: ${r.overall.successPct}% ok, ${r.overall.upstreamAttemptsPerRequest} upstream attempts/req, surge goodput ${r.surgeGoodput.ofCapacityPct}% of capacity`,
       band: [phases[0].durationS, phases[0].durationS + phases[1].durationS] as const,
-      series: PRIORITY_CLASSES.map((c) => ({ label: c, color: COLORS[c], points: r.series.map((row) => [row.t + 0.5, row[c] ?? null] as const) })),
+      // Lowest class drawn first, so critical stays visible on top where lines overlap.
+      series: [...PRIORITY_CLASSES].reverse().map((c) => ({ label: c, color: COLORS[c], points: r.series.map((row) => [row.t + 0.5, row[c] ?? null] as const) })),
     })),
     { title: 'Success within 10 s deadline per class, by arrival second (shaded: 3x surge)', xMax: totalS, xLabel: 'seconds since start', yLabel: 'success %' },
   );

@@ -5,7 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { RedisConnectionConfig } from '../common/config/redis';
 import { resolveSecret } from '../common/config/secrets';
-import { PRIORITY_CLASSES, type PriorityClass } from '../common/priority';
+import { PRIORITY_CLASSES } from '../common/priority';
 import type { DispatchResult } from '../common/upstream/dispatcher';
 import type { UpstreamPool } from '../common/upstream/upstream-pool';
 import { systemClock, wallClock, type Clock } from './admission/clock';
@@ -179,7 +179,7 @@ export class OverloadControl {
         const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
         const ctl = new AdmissionController(cfg, this.clock, {
           onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
-          onLimitChange: (limit) => logger.debug?.({ pool: name, limit }, 'admission limit changed'),
+          onLimitChange: (limit) => logger.debug({ pool: name, limit }, 'admission limit changed'),
         });
         this.admission.set(name, ctl);
         if (cfg.saturation.enabled) {
@@ -395,4 +395,3 @@ export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.P
   return client;
 }
 
-export type { PriorityClass };

@@ -12,9 +12,12 @@ const api = (h: Harness) => `${h.url}/v1/chat/completions`;
 const run = randomBytes(4).toString('hex');
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** One pool `local`, admission with a fixed limit of 1 and a small queue, strict priority. */
-function admissionHarness(queueSize: number) {
-  return startHarness([{ slots: 1, tokensPerSecond: 20, outputTokens: 4 }], (urls) => ({
+/**
+ * One pool `local`, admission with a fixed limit of 1 and a small queue, strict priority. Each
+ * answer takes `serviceMs` (4 tokens), long enough for a test to line up its queue meanwhile.
+ */
+function admissionHarness(queueSize: number, serviceMs: number) {
+  return startHarness([{ slots: 1, tokensPerSecond: 4_000 / serviceMs, outputTokens: 4 }], (urls) => ({
     auth: 'none',
     pools: { local: quietPool(urls) },
     routes: [{ model: 'sim-model', pools: ['local'] }],
@@ -40,7 +43,7 @@ describe('proxy overload control against simulators', () => {
   });
 
   it('sheds low-priority requests first and keeps serving critical ones under overload', async () => {
-    h = await admissionHarness(4);
+    h = await admissionHarness(4, 800);
     const send = (cls: string) => post(api(h!), chat(), { 'x-priority': cls });
     const first = send('low'); // takes the only slot
     await eventually(() => h!.proxy.overload.admission.get('local')!.inflight === 1, 3_000, 'first request admitted');
@@ -66,7 +69,7 @@ describe('proxy overload control against simulators', () => {
   });
 
   it('sheds early, with a Retry-After, a request whose X-Request-Timeout cannot be met', async () => {
-    h = await admissionHarness(50);
+    h = await admissionHarness(50, 200);
     const send = (headers: Record<string, string>) => post(api(h!), chat(), { 'x-priority': 'medium', ...headers });
     // Measure the drain rate: about 5 requests/s through one 200 ms slot.
     await Promise.all(Array.from({ length: 6 }, () => send({})));
@@ -173,6 +176,28 @@ describe('proxy rate limits shared through Redis', () => {
   afterEach(async () => {
     await h?.close();
     h = undefined;
+  });
+
+  it('shares one bucket between two proxy replicas', async () => {
+    const config = (urls: string[]) => ({
+      auth: { keys: [{ name: `shared-${run}`, sha256: sha('secret-b'), tier: 'medium' as const }] },
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      redis: { host: '127.0.0.1', port: 6379 },
+      rateLimit: { requests: { medium: { ratePerSecond: 0.2, burst: 3 } }, replicas: 2, redis: { keyPrefix: prefix } },
+    });
+    const a = await startHarness([{}], config);
+    const b = await startHarness([{}], config);
+    try {
+      const auth = { authorization: 'Bearer secret-b' };
+      const order = [a, b, a, b];
+      const statuses = [];
+      for (const replica of order) statuses.push((await post(api(replica), chat(), auth)).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('answers 429 with Retry-After once a key exhausts its bucket, per class, never for critical', async () => {
