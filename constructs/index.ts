@@ -6,6 +6,7 @@ export * from './network';
 export * from './inference-cluster';
 export * from './regional-load-balancer';
 export * from './global-traffic-manager';
+export * from './node-termination-handler';
 export * from './generated-secret';
 export * from './redis-cluster';
 export * from './message-queue';

@@ -101,6 +101,18 @@ describe('stacks per environment', () => {
     }
   });
 
+  it('drains spot GPU nodes on interruption events: queue and role in the platform stack, handler in the workloads stack', () => {
+    for (const name of all.stackNames.filter((n) => n.endsWith('-workloads'))) {
+      const platform = name.replace(/-workloads$/, '');
+      expect(Object.keys(all.stack(platform).resource!.aws_sqs_queue ?? {}).length).toBeGreaterThanOrEqual(1);
+      const handler = Object.values(all.stack(name).resource!.kubernetes_deployment_v1).find(
+        (d: any) => d.metadata.name === 'aws-node-termination-handler',
+      ) as any;
+      const env = Object.fromEntries(handler.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
+      expect(remoteRef.exec(env.QUEUE_URL)![1]).toBe(platform);
+    }
+  });
+
   it('validates certificates in the DNS stack zone and publishes a per-region name', () => {
     const tf = all.stack('prod-eu-west-1');
     const records = Object.values(tf.resource!.aws_route53_record) as any[];
