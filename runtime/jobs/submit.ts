@@ -1,6 +1,7 @@
 import type { PriorityClass } from '../common/priority';
 import { hashIdempotencyKey, JobEndpoint, JobMessage, JobRecord, JOB_MESSAGE_VERSION, newJobId } from './model';
 import type { RedisJobStore } from './store';
+import { BrokerUnavailableError } from './publisher';
 
 /** What a submitter needs from a publisher (the JobPublisher, in production). */
 export interface JobMessagePublisher {
@@ -27,8 +28,9 @@ export interface SubmitResult {
 
 /**
  * Accepting a job: write the record, publish the message, wait for the broker's confirm, then
- * mark it published. If publishing fails the record (and its Idempotency-Key) is removed and
- * the error propagates (the proxy answers 503), so no job exists that no message backs.
+ * mark it published. If publishing fails the error propagates (the proxy answers 503) and the
+ * record (and its Idempotency-Key) is removed, unless the message may have been sent and the
+ * client can retry with the same Idempotency-Key (see below).
  * A repeated Idempotency-Key whose first submission never got its confirm (the proxy died in
  * between) publishes again: at-least-once publishing, made exactly-once by the worker's
  * idempotent results.
@@ -62,7 +64,11 @@ export class JobSubmitter {
     try {
       await this.publish(newJob.id, req);
     } catch (err) {
-      await this.store.discard(newJob, idem).catch(() => undefined);
+      // Nothing was sent (no connection): the job never existed. Sent but unconfirmed (channel
+      // lost, confirm timeout): the message may be on the queue, so with an Idempotency-Key the
+      // record stays for the client's retry to find and publish again; without one it goes.
+      const uncertain = !(err instanceof BrokerUnavailableError);
+      if (!(uncertain && idem !== undefined)) await this.store.discard(newJob, idem).catch(() => undefined);
       throw err;
     }
     await this.store.markPublished(newJob.id);
