@@ -156,7 +156,6 @@ export class AdmissionController {
       if (!victim) return Promise.resolve(this.shed(cls, 'queue_full', 0));
       this.dropWaiter(victim, 'evicted');
     }
-    if (this.queue.maxSize === 0) return Promise.resolve(this.shed(cls, 'queue_full', 0));
 
     return new Promise<Permit | Shed>((resolve) => {
       const waiter: Waiter = { cls, deadlineAt, finish, enqueuedAt: now, seq: this.seq++, resolve, signal: ctx.signal };

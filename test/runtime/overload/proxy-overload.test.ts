@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../runtime/common/config/upstream';
 import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../helpers/proxy-harness';
-import { connectSharedRedis, deletePrefix } from '../overload-helpers/redis';
+import { connectSharedRedis, deletePrefix, PrivateRedis } from '../overload-helpers/redis';
 
 jest.setTimeout(30_000);
 
@@ -197,6 +197,52 @@ describe('proxy rate limits shared through Redis', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('keeps answering on local buckets while Redis is down and returns to Redis when it is back', async () => {
+    const priv = await PrivateRedis.start();
+    const lines: string[] = [];
+    try {
+      h = await startHarness(
+        [{}],
+        (urls) => ({
+          auth: { keys: [{ name: `outage-${run}`, sha256: sha('secret-c'), tier: 'low' as const }] },
+          pools: { local: quietPool(urls) },
+          routes: [{ model: 'sim-model', pools: ['local'] }],
+          redis: { host: '127.0.0.1', port: priv.port },
+          rateLimit: { requests: { low: { ratePerSecond: 0.1, burst: 4 } }, replicas: 2, redis: { timeoutMs: 200, retryIntervalMs: 100 } },
+        }),
+        { logLines: lines },
+      );
+      const auth = { authorization: 'Bearer secret-c' };
+      const fallback = async () => metricValue((await get(`${h!.url}/metrics`)).text, 'surgeguard_proxy_ratelimit_fallback', {});
+      expect((await post(api(h), chat(), auth)).status).toBe(200);
+      expect(await fallback()).toBe(0);
+
+      await priv.stop();
+      // Local buckets hold half the burst (2 of 4, two replicas): no errors, then 429s; critical passes.
+      const during = [];
+      for (let i = 0; i < 4; i++) during.push((await post(api(h), chat(), auth)).status);
+      expect(during).toEqual([200, 200, 429, 429]);
+      expect((await post(api(h), chat(), { ...auth, 'x-priority': 'critical' })).status).toBe(200);
+      expect(await fallback()).toBe(1);
+      expect(lines.filter((l) => l.includes('Redis unavailable'))).toHaveLength(1);
+
+      await priv.start();
+      await eventually(
+        async () => {
+          await post(api(h!), chat(), { ...auth, 'x-priority': 'high' });
+          return (await fallback()) === 0;
+        },
+        10_000,
+        'rate limiter back on Redis',
+      );
+      expect(lines.filter((l) => l.includes('shared buckets restored'))).toHaveLength(1);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await priv.stop();
     }
   });
 
