@@ -46,6 +46,8 @@ export const PROXY_METRICS = {
   ready: 'surgeguard_proxy_ready',
 } as const;
 
+type RequestLabel = 'pool' | 'upstream' | 'class' | 'status';
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
 
 /** The proxy's Prometheus registry and instruments; also the sink of upstream-layer events. */
@@ -68,6 +70,8 @@ export class ProxyMetrics implements UpstreamEvents {
   readonly clientConnectionsMax: Gauge;
   readonly ready: Gauge;
   private pools: readonly UpstreamPool[] = [];
+  /** Label children per (pool, upstream, class, status): prom-client skips hashing labels on reuse. */
+  private readonly requestSeries = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -110,6 +114,19 @@ export class ProxyMetrics implements UpstreamEvents {
     this.clientConnectionsMax = new Gauge({ name: PROXY_METRICS.clientConnectionsMax, help: 'Maximum client connections.', registers });
     this.ready = new Gauge({ name: PROXY_METRICS.ready, help: '1 while the proxy reports ready.', registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'surgeguard_proxy_' });
+  }
+
+  /** Counts one finished request and observes its duration (the per-request hot path). */
+  recordRequest(pool: string, upstream: string, cls: string, status: string, seconds: number): void {
+    const key = `${pool}\u0000${upstream}\u0000${cls}\u0000${status}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      const labels = { pool, upstream, class: cls, status };
+      series = { count: this.requests.labels(labels), duration: this.duration.labels(labels) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   /** Registers the pools whose members are reported (initial breaker and health series included). */

@@ -420,9 +420,7 @@ export class RequestPipeline {
     const { metrics, clock, logger, config } = this.deps;
     const status = record.clientAborted ? '499' : String(res.statusCode);
     const seconds = (clock.now() - record.startedAt) / 1000;
-    const labels = { pool: record.pool, upstream: record.upstream, class: record.class, status };
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, seconds);
+    metrics.recordRequest(record.pool, record.upstream, record.class, status, seconds);
     if (record.class !== 'none') {
       metrics.inFlight.dec({ class: record.class });
       if (record.clientAborted) metrics.clientAborts.inc({ class: record.class });
