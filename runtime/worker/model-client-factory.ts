@@ -5,6 +5,7 @@ import { UpstreamDispatcher } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
 import type { WorkerConfig } from './config';
 import { DispatcherModelClient, ModelClient } from './model-client';
+import { BatchingModelClient } from './batcher';
 
 /**
  * The model client a worker config describes: the shared upstream pool (balancer, breakers,
@@ -19,8 +20,16 @@ export function createModelClient(config: WorkerConfig, logger: Logger, env: Nod
       logger.warn({ pool: poolName, upstream, healthy }, healthy ? 'model server healthy again' : 'model server unhealthy'),
   });
   health.start();
-  return new DispatcherModelClient([pool], dispatcher, clock, async () => {
+  const client = new DispatcherModelClient([pool], dispatcher, clock, async () => {
     health.stop();
     await pool.close();
   });
+  if (!config.batching.enabled) return client;
+  if (config.concurrency < config.batching.maxBatchSize) {
+    logger.warn(
+      { concurrency: config.concurrency, maxBatchSize: config.batching.maxBatchSize },
+      'batching: batches cannot grow beyond the worker concurrency',
+    );
+  }
+  return new BatchingModelClient(client, config.batching);
 }
