@@ -27,6 +27,7 @@ export function fnv1a32(text: string): number {
  */
 export class ConsistentHashBalancer implements Balancer {
   private readonly ring: { point: number; upstream: Upstream }[];
+  private readonly memberCount: number;
 
   constructor(
     members: readonly Upstream[],
@@ -34,6 +35,7 @@ export class ConsistentHashBalancer implements Balancer {
     virtualNodes: number,
   ) {
     this.ring = [];
+    this.memberCount = members.length;
     for (const u of members) {
       const points = virtualNodes * u.weight;
       for (let v = 0; v < points; v++) this.ring.push({ point: fnv1a32(`${u.name}#${v}`), upstream: u });
@@ -46,14 +48,12 @@ export class ConsistentHashBalancer implements Balancer {
     let total = 0;
     for (const c of candidates) total += c.outstanding;
     const bound = Math.ceil((this.loadFactor * (total + 1)) / candidates.length);
-    const eligible = new Set(candidates);
+    // no allocation on the hot path: when every member is a candidate the membership test is free
+    const all = candidates.length === this.memberCount;
     const start = this.firstIndexAtOrAfter(fnv1a32(key));
-    const seen = new Set<Upstream>();
-    for (let k = 0; k < this.ring.length && seen.size < eligible.size; k++) {
+    for (let k = 0; k < this.ring.length; k++) {
       const u = this.ring[(start + k) % this.ring.length].upstream;
-      if (!eligible.has(u) || seen.has(u)) continue;
-      seen.add(u);
-      if (u.outstanding < bound) return u;
+      if ((all || candidates.includes(u)) && u.outstanding < bound) return u;
     }
     return leastLoaded(candidates);
   }
