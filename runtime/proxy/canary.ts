@@ -3,12 +3,9 @@ import { z } from 'zod';
 
 /** One version of a model and the share of users it gets. */
 export const CanaryTargetSchema = z.object({
-  /** Upstream pool that serves this version. */
-  pool: z.string().min(1),
-  /** Relative weight (the brief's split is 90/5/5). */
-  weight: z.number().nonnegative(),
-  /** Name reported in the response header and metrics. @default the pool name */
-  variant: z.string().min(1).optional(),
+  pool: z.string().min(1).describe('Upstream pool that serves this version.'),
+  weight: z.number().nonnegative().describe('Relative weight (the brief\'s split is 90/5/5).'),
+  variant: z.string().min(1).optional().describe('Name reported in the response header and metrics. @default the pool name'),
 });
 
 /**
@@ -27,8 +24,7 @@ export const CanaryConfigSchema = z
           .refine((ts) => ts.some((t) => t.weight > 0), { message: 'canary: at least one target needs a positive weight' }),
       )
       .default({}),
-    /** Response header that reports the variant served. */
-    header: z.string().toLowerCase().default('x-surgeguard-canary'),
+    header: z.string().toLowerCase().default('x-surgeguard-canary').describe('Response header that reports the variant served.'),
   })
   .prefault({});
 

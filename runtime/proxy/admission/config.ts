@@ -12,50 +12,36 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
  */
 export const AdaptiveLimitSchema = z
   .object({
-    /** Adapt the limit at all; when off the static `maxConcurrency` is the limit. */
-    enabled: z.boolean().default(true),
-    /** Limit the pool starts with before any sample arrived. @default maxConcurrency */
-    initial: z.number().int().positive().optional(),
-    /** The adaptive limit never goes below this. */
-    min: z.number().int().positive().default(1),
-    /** Multiplicative decrease applied on an overload signal (503/429, timeout, vLLM waiting queue). */
-    backoffRatio: z.number().gt(0).lt(1).default(0.9),
-    /** Minimum time between two decreases, so one burst of 503s counts as one signal. */
-    decreaseCooldownMs: z.number().int().nonnegative().default(500),
-    /**
-     * A completion slower than `latencyTolerance` x the pool's baseline latency counts as an
-     * overload signal. LLM latency depends on output length, so this is loose by default.
-     */
-    latencyTolerance: z.number().gt(1).default(4),
-    /** Window over which the baseline (lowest average) latency is re-measured. */
-    baselineWindowMs: z.number().int().positive().default(60_000),
+    enabled: z.boolean().default(true).describe('Adapt the limit at all; when off the static `maxConcurrency` is the limit.'),
+    initial: z.number().int().positive().optional().describe('Limit the pool starts with before any sample arrived. @default maxConcurrency'),
+    min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this.'),
+    backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease applied on an overload signal (503/429, timeout, vLLM waiting queue).'),
+    decreaseCooldownMs: z.number().int().nonnegative().default(500).describe('Minimum time between two decreases, so one burst of 503s counts as one signal.'),
+    latencyTolerance: z.number().gt(1).default(4).describe('A completion slower than `latencyTolerance` x the pool\'s baseline latency counts as an overload signal. LLM latency depends on output length, so this is loose by default.'),
+    baselineWindowMs: z.number().int().positive().default(60_000).describe('Window over which the baseline (lowest average) latency is re-measured.'),
   })
   .prefault({});
 
 /** Saturation signals scraped from vLLM-style upstream `/metrics`. */
 export const SaturationSchema = z
   .object({
-    /** Scrape upstream `/metrics` and treat saturation as an overload signal. */
-    enabled: z.boolean().default(false),
-    /** Scrape period. */
-    intervalMs: z.number().int().positive().default(1_000),
-    /** Scrape timeout. */
-    timeoutMs: z.number().int().positive().default(500),
-    /** `vllm:num_requests_waiting` above this (summed over the pool) is saturation. */
-    maxWaiting: z.number().nonnegative().default(0),
-    /** `vllm:gpu_cache_usage_perc` (0..1) above this on any upstream is saturation. */
-    maxKvCacheUsage: z.number().gt(0).max(1).default(0.95),
+    enabled: z.boolean().default(false).describe('Scrape upstream `/metrics` and treat saturation as an overload signal.'),
+    intervalMs: z.number().int().positive().default(1_000).describe('Scrape period.'),
+    timeoutMs: z.number().int().positive().default(500).describe('Scrape timeout.'),
+    maxWaiting: z.number().nonnegative().default(0).describe('`vllm:num_requests_waiting` above this (summed over the pool) is saturation.'),
+    maxKvCacheUsage: z.number().gt(0).max(1).default(0.95).describe('`vllm:gpu_cache_usage_perc` (0..1) above this on any upstream is saturation.'),
   })
   .prefault({});
 
 /** LiteLLM-style capacity reservation per class once the pool is past a saturation threshold. */
 export const ReservationSchema = z
   .object({
-    enabled: z.boolean().default(false),
-    /** Fraction of the limit in flight past which reservations apply. */
-    threshold: z.number().gt(0).max(1).default(0.8),
+    enabled: z.boolean().default(false).describe('Reserve capacity per class past the threshold (off by default).'),
+    threshold: z.number().gt(0).max(1).default(0.8).describe('Fraction of the limit in flight past which reservations apply.'),
     /** Share of the limit kept free for each class and the classes above it. */
-    shares: perClass(z.number().min(0).max(1), { critical: 0.2, high: 0.1, medium: 0, low: 0 }),
+    shares: perClass(z.number().min(0).max(1), { critical: 0.2, high: 0.1, medium: 0, low: 0 }).describe(
+      'Share of the limit kept free for each class: class c may use only what is not reserved for the classes above it.',
+    ),
   })
   .prefault({})
   .refine((r) => r.shares.critical + r.shares.high + r.shares.medium + r.shares.low < 1, {
@@ -65,27 +51,25 @@ export const ReservationSchema = z
 /** Admission control for one upstream pool. */
 export const AdmissionConfigSchema = z
   .object({
-    /** Static cap on requests in flight to the pool (typically the sum of the upstreams' slots). */
-    maxConcurrency: z.number().int().positive().default(64),
+    maxConcurrency: z.number().int().positive().default(64).describe('Static cap on requests in flight to the pool (typically the sum of the upstreams\' slots).'),
     adaptive: AdaptiveLimitSchema,
     queue: z
       .object({
-        /** Requests waiting for a slot, all classes together. */
-        maxSize: z.number().int().nonnegative().default(1_000),
-        /**
-         * Share of dispatches handed to the oldest waiter of a lower class while higher classes
-         * wait, so lower classes are not starved forever. 0 is strict priority.
-         */
-        lowerClassShare: z.number().min(0).max(0.5).default(0.05),
+        maxSize: z.number().int().nonnegative().default(1_000).describe('Requests waiting for a slot, all classes together.'),
+        lowerClassShare: z.number().min(0).max(0.5).default(0.05).describe('Share of dispatches handed to the oldest waiter of a lower class while higher classes wait, so lower classes are not starved forever. 0 is strict priority.'),
       })
       .prefault({}),
     /** Deadline per class when the request does not carry `X-Request-Timeout` (ms). */
-    classDeadlineMs: perClass(z.number().int().positive(), { critical: 30_000, high: 20_000, medium: 15_000, low: 10_000 }),
-    /** Shed a waiter as soon as the measured drain rate says its deadline cannot be met. */
-    earlyShedding: z.boolean().default(true),
+    classDeadlineMs: perClass(z.number().int().positive(), { critical: 30_000, high: 20_000, medium: 15_000, low: 10_000 }).describe(
+      'Longest wait for a slot per class when the request carries no X-Request-Timeout (ms).',
+    ),
+    earlyShedding: z.boolean().default(true).describe('Shed a waiter as soon as the measured drain rate says its deadline cannot be met.'),
     /** Bounds of the `Retry-After` answer in seconds. */
     retryAfter: z
-      .object({ minSeconds: z.number().int().positive().default(1), maxSeconds: z.number().int().positive().default(60) })
+      .object({
+        minSeconds: z.number().int().positive().default(1).describe('Smallest Retry-After sent (s).'),
+        maxSeconds: z.number().int().positive().default(60).describe('Largest Retry-After sent (s).'),
+      })
       .prefault({}),
     saturation: SaturationSchema,
     reservation: ReservationSchema,

@@ -6,44 +6,34 @@ import { z } from 'zod';
  */
 export const CacheConfigSchema = z
   .object({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('Cache answers to deterministic requests and coalesce identical ones.'),
     l1: z
       .object({
-        /** Entries kept in process (least recently used evicted first). */
-        maxEntries: z.number().int().positive().default(5_000),
-        /** Freshness of an in-process entry. */
-        ttlMs: z.number().int().positive().default(10 * 60_000),
+        maxEntries: z.number().int().positive().default(5_000).describe('Entries kept in process (least recently used evicted first).'),
+        ttlMs: z.number().int().positive().default(10 * 60_000).describe('Freshness of an in-process entry.'),
       })
       .prefault({}),
     l2: z
       .object({
-        /** Share cached answers between replicas through Redis. */
-        enabled: z.boolean().default(true),
-        ttlMs: z.number().int().positive().default(60 * 60_000),
-        keyPrefix: z.string().default('sg:cache:'),
-        /** A Redis lookup slower than this counts as a miss. */
-        timeoutMs: z.number().int().positive().default(50),
+        enabled: z.boolean().default(true).describe('Share cached answers between replicas through Redis.'),
+        ttlMs: z.number().int().positive().default(60 * 60_000).describe('Freshness of an answer kept in Redis.'),
+        keyPrefix: z.string().default('sg:cache:').describe('Prefix of the cache keys in Redis.'),
+        timeoutMs: z.number().int().positive().default(50).describe('A Redis lookup slower than this counts as a miss.'),
       })
       .prefault({}),
-    /** Responses larger than this are not cached. */
-    maxBodyBytes: z.number().int().positive().default(1024 * 1024),
-    /** Share cached answers across API keys (off: the key is part of the cache key). */
-    shareAcrossKeys: z.boolean().default(false),
-    /** Header with which a client opts a request in (`on`) or out (`off`) regardless of determinism. */
-    optInHeader: z.string().toLowerCase().default('x-surgeguard-cache'),
+    maxBodyBytes: z.number().int().positive().default(1024 * 1024).describe('Responses larger than this are not cached.'),
+    shareAcrossKeys: z.boolean().default(false).describe('Share cached answers across API keys (off: the key is part of the cache key).'),
+    optInHeader: z.string().toLowerCase().default('x-surgeguard-cache').describe('Header with which a client opts a request in (`on`) or out (`off`) regardless of determinism.'),
     staleIfError: z
       .object({
-        /** Serve an expired answer (marked with a header) when the upstreams fail or the request is shed. */
-        enabled: z.boolean().default(true),
-        /** How long past its freshness an answer may still be served as stale. */
-        maxStaleMs: z.number().int().nonnegative().default(60 * 60_000),
+        enabled: z.boolean().default(true).describe('Serve an expired answer (marked with a header) when the upstreams fail or the request is shed.'),
+        maxStaleMs: z.number().int().nonnegative().default(60 * 60_000).describe('How long past its freshness an answer may still be served as stale.'),
       })
       .prefault({}),
     singleFlight: z
       .object({
-        enabled: z.boolean().default(true),
-        /** Followers per in-flight key; more identical requests go to the upstream on their own. */
-        maxWaiters: z.number().int().nonnegative().default(1_000),
+        enabled: z.boolean().default(true).describe('Coalesce identical concurrent cacheable requests into one upstream call.'),
+        maxWaiters: z.number().int().nonnegative().default(1_000).describe('Followers per in-flight key; more identical requests go to the upstream on their own.'),
       })
       .prefault({}),
   })

@@ -3,10 +3,8 @@ import { PRIORITY_CLASSES } from '../../common/priority';
 
 /** One token bucket: sustained rate and burst (bucket size). */
 export const BucketLimitSchema = z.object({
-  /** Tokens added per second. */
-  ratePerSecond: z.number().positive(),
-  /** Bucket size: how much may be spent at once after an idle period. */
-  burst: z.number().positive(),
+  ratePerSecond: z.number().positive().describe('Tokens added per second.'),
+  burst: z.number().positive().describe('Bucket size: how much may be spent at once after an idle period.'),
 });
 export type BucketLimit = z.output<typeof BucketLimitSchema>;
 
@@ -27,32 +25,26 @@ const perClass = (d: BucketLimit) =>
  */
 export const RateLimitConfigSchema = z
   .object({
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe('Rate limit requests that carry an API key.'),
     /** Request bucket per (API key, class). */
     requests: perClass({ ratePerSecond: 10, burst: 20 }),
     /** Optional model-token bucket per (API key, class): prompt + max_tokens estimate, corrected by reported usage. */
     tokens: z
       .object({
-        enabled: z.boolean().default(false),
+        enabled: z.boolean().default(false).describe('Also limit model tokens (prompt estimate + max_tokens, corrected by reported usage).'),
         limits: perClass({ ratePerSecond: 2_000, burst: 40_000 }),
-        /** Output tokens assumed when a request does not set `max_tokens`. */
-        defaultMaxTokens: z.number().int().positive().default(256),
+        defaultMaxTokens: z.number().int().positive().default(256).describe('Output tokens assumed when a request does not set `max_tokens`.'),
       })
       .prefault({}),
     redis: z
       .object({
-        /** Prefix of the bucket keys (one key per decision, so cluster-safe without hash tags). */
-        keyPrefix: z.string().default('sg:rl:'),
-        /** A decision that takes longer than this falls back to the local bucket. */
-        timeoutMs: z.number().int().positive().default(50),
-        /** While degraded, how often a decision tries Redis again. */
-        retryIntervalMs: z.number().int().positive().default(1_000),
+        keyPrefix: z.string().default('sg:rl:').describe('Prefix of the bucket keys (one key per decision, so cluster-safe without hash tags).'),
+        timeoutMs: z.number().int().positive().default(50).describe('A decision that takes longer than this falls back to the local bucket.'),
+        retryIntervalMs: z.number().int().positive().default(1_000).describe('While degraded, how often a decision tries Redis again.'),
       })
       .prefault({}),
-    /** Number of proxy replicas; the local fallback bucket gets 1/replicas of each limit. */
-    replicas: z.number().int().positive().default(1),
-    /** Classes that are let through, not limited locally, while Redis is unavailable. */
-    failOpenClasses: z.array(z.enum(PRIORITY_CLASSES)).default(['critical']),
+    replicas: z.number().int().positive().default(1).describe('Number of proxy replicas; the local fallback bucket gets 1/replicas of each limit.'),
+    failOpenClasses: z.array(z.enum(PRIORITY_CLASSES)).default(['critical']).describe('Classes that are let through, not limited locally, while Redis is unavailable.'),
   })
   .prefault({});
 
