@@ -123,7 +123,13 @@ export class UpstreamDispatcher {
     if (req.signal?.aborted) controller.abort(req.signal.reason);
     const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
     timer.unref?.();
+    // A retry granted by the budget but never sent (nothing left to try, aborted) is returned.
+    let retryGranted = false;
     const cleanup = () => {
+      if (retryGranted) {
+        retryGranted = false;
+        this.budget.onRetryDone();
+      }
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onClientAbort);
     };
@@ -141,8 +147,15 @@ export class UpstreamDispatcher {
       }
       const choice = this.choose(req, tried);
       if (!choice) {
+        if (last?.reply) {
+          // nothing left to try: the last retryable answer goes to the caller, deadline still armed
+          if (retryGranted) {
+            retryGranted = false;
+            this.budget.onRetryDone();
+          }
+          return this.respond(last.pool, last.upstream, last.reply, attempts, start, signal, cleanup, false);
+        }
         cleanup();
-        if (last?.reply) return this.respond(last.pool, last.upstream, last.reply, attempts, start, signal, cleanup, false);
         return {
           ok: false,
           reason: attempts === 0 ? 'no-upstream' : 'upstream-error',
@@ -164,7 +177,8 @@ export class UpstreamDispatcher {
       await discard(last?.reply);
       tried.add(upstream);
       attempts++;
-      const isRetry = attempts > 1;
+      const isRetry = retryGranted;
+      retryGranted = false;
       upstream.outstanding++;
       let reply: UpstreamReply;
       try {
@@ -187,7 +201,8 @@ export class UpstreamDispatcher {
         }
         this.recordFailure(pool, upstream);
         last = { pool, upstream, error: kind };
-        if (!(await this.mayRetry(req, pool, upstream, kind, attempts, deadline, signal))) {
+        retryGranted = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, signal);
+        if (!retryGranted) {
           cleanup();
           return signal.aborted
             ? this.failure(signal, attempts, last)
@@ -207,7 +222,8 @@ export class UpstreamDispatcher {
       if (this.retryStatuses.has(status)) {
         upstream.outstanding--;
         last = { pool, upstream, reply };
-        if (await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, signal)) continue;
+        retryGranted = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, signal);
+        if (retryGranted) continue;
         upstream.outstanding++;
         if (signal.aborted) {
           upstream.outstanding--;

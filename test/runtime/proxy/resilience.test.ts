@@ -191,3 +191,22 @@ describe('proxy resilience', () => {
     expect((await get(`${harness.url}/readyz`)).status).toBe(200);
   });
 });
+
+describe('retry budget accounting', () => {
+  it('returns retries that were granted but had nowhere to go, so the in-flight floor is not used up', async () => {
+    const h = await startHarness(
+      [{}, {}],
+      (urls) => ({ auth: 'none', pools: { local: quietPool(urls) }, routes: route, retry: { maxAttempts: 3, baseBackoffMs: 0, budget: { ratio: 0, minConcurrent: 1 } } }),
+      { manualClock: true },
+    );
+    try {
+      for (const s of h.sims) s.configure({ forceStatus: { status: 503 } });
+      for (let i = 0; i < 5; i++) expect((await post(api(h), chat())).status).toBe(503);
+      expect(h.proxy.dispatcher.budget.stats.retriesInFlight).toBe(0);
+      // every request still got its one retry from the floor: 2 attempts each
+      expect(h.sims[0].stats().received + h.sims[1].stats().received).toBe(10);
+    } finally {
+      await h.close();
+    }
+  });
+});
