@@ -309,6 +309,8 @@ export class InferenceCluster extends Construct {
       clusterName: this.cluster.name,
       addonName: 'vpc-cni',
       serviceAccountRoleArn: cniRole.arn,
+      // Enforce Kubernetes NetworkPolicies (InferenceWorkloads: only the proxy and worker reach the model servers).
+      configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
       resolveConflictsOnCreate: 'OVERWRITE',
       resolveConflictsOnUpdate: 'PRESERVE',
       tags: tags(),

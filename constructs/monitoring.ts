@@ -2,7 +2,6 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
-import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { PrometheusAlertManagerDefinition } from '@cdktf/provider-aws/lib/prometheus-alert-manager-definition';
@@ -85,6 +84,8 @@ export class Monitoring extends Construct {
   public readonly workspace: PrometheusWorkspace;
   /** The managed collector. */
   public readonly scraper: PrometheusScraper;
+  /** IAM role the collector uses (mapped to the Kubernetes user `aps-collector-user`). */
+  public readonly scraperRoleArn: string;
   /** The rule namespace holding the alert rules. */
   public readonly rules: PrometheusRuleGroupNamespace;
   /** The Alertmanager definition. */
@@ -240,12 +241,11 @@ export class Monitoring extends Construct {
       ],
       destination: [{ amp: [{ workspaceArn: this.workspace.arn }] }],
     });
-    // The collector's role reaches the Kubernetes API as this user; ClusterMonitoring binds its RBAC.
-    new EksAccessEntry(this, 'ScraperAccess', {
-      clusterName: props.clusterName,
-      principalArn: this.scraper.roleArn,
-      userName: SCRAPER_KUBERNETES_USER,
-    });
+    // The collector's role reaches the Kubernetes API as SCRAPER_KUBERNETES_USER. On a cluster in
+    // API authentication mode (InferenceCluster), Managed Prometheus creates that access entry
+    // itself when it creates the scraper — declaring it here as well would collide. The RBAC the
+    // user needs is bound in-cluster by ClusterMonitoring.
+    this.scraperRoleArn = this.scraper.roleArn;
 
     this.applicationLogGroup = new CloudwatchLogGroup(this, 'ApplicationLog', {
       name: `/aws/containerinsights/${props.clusterName}/application`,

@@ -42,9 +42,9 @@ describe('Monitoring', () => {
       { eks: [{ cluster_arn: 'arn:aws:eks:us-east-1:123456789012:cluster/surgeguard-prod-use1', subnet_ids: ['subnet-a', 'subnet-b', 'subnet-c'], security_group_ids: ['sg-cluster'] }] },
     ]);
     expect(scraper.destination[0].amp[0].workspace_arn).toMatch(/aws_prometheus_workspace\..+\.arn/);
-    const access = only(resources, 'aws_eks_access_entry');
-    expect(access).toMatchObject({ cluster_name: 'surgeguard-prod-use1', user_name: SCRAPER_KUBERNETES_USER });
-    expect(access.principal_arn).toMatch(/aws_prometheus_scraper\..+\.role_arn/);
+    // The service creates the scraper's access entry (user aps-collector-user) on API-mode clusters.
+    expect(resources.aws_eks_access_entry).toBeUndefined();
+    expect(SCRAPER_KUBERNETES_USER).toBe('aps-collector-user');
   });
 
   it('scrapes only pods annotated for it, on their annotated port and path, keeping pod and namespace labels', () => {
