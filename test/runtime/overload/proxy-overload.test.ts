@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request } from 'undici';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../runtime/common/config/upstream';
 import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../helpers/proxy-harness';
@@ -79,6 +80,43 @@ describe('proxy overload control against simulators', () => {
     expectShed(hurried, ['deadline']);
     expect(Number(hurried.headers['retry-after'])).toBeGreaterThanOrEqual(2);
     expect((await Promise.all(queued)).every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('holds the slot of a streamed answer until the stream ends', async () => {
+    h = await admissionHarness(10, 600);
+    const ctl = h.proxy.overload.admission.get('local')!;
+    const stream = post(api(h), chat({ stream: true }), { 'x-priority': 'low' });
+    await eventually(() => ctl.inflight === 1, 3_000, 'stream admitted');
+    const next = post(api(h), chat(), { 'x-priority': 'critical' });
+    await eventually(() => ctl.snapshot().queued.critical === 1, 3_000, 'second request queued');
+    const streamed = await stream;
+    expect(streamed.status).toBe(200);
+    expect(streamed.text).toContain('data: [DONE]');
+    expect((await next).status).toBe(200);
+    expect(h.sims[0].stats().peakInFlight).toBe(1);
+    await eventually(() => ctl.inflight === 0, 3_000, 'slots returned');
+  });
+
+  it('frees the queue place of a client that disconnects while waiting', async () => {
+    h = await admissionHarness(10, 600);
+    const ctl = h.proxy.overload.admission.get('local')!;
+    const first = post(api(h), chat(), { 'x-priority': 'high' });
+    await eventually(() => ctl.inflight === 1, 3_000, 'first admitted');
+    const gone = new AbortController();
+    const abandoned = request(api(h), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-priority': 'high' },
+      body: JSON.stringify(chat()),
+      signal: gone.signal,
+    }).catch((err: Error) => err);
+    await eventually(() => ctl.snapshot().queued.high === 1, 3_000, 'second queued');
+    gone.abort();
+    await abandoned;
+    await eventually(() => ctl.snapshot().queued.high === 0, 3_000, 'queue place freed');
+    expect((await first).status).toBe(200);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { class: 'high', reason: 'aborted' })).toBe(1);
+    expect(h.sims[0].stats().received).toBe(1);
   });
 
   it('serves the second identical deterministic request from the cache', async () => {
