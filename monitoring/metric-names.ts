@@ -19,9 +19,9 @@ export const METRIC = {
   proxyClientConnections: 'surgeguard_proxy_client_connections',
   /** Gauge. Configured maximum of client connections of one replica (the pool the 90 % alert measures against). */
   proxyClientConnectionsMax: 'surgeguard_proxy_client_connections_max',
-  /** Gauge. Requests waiting in the admission queue. Labels: `class`. (Proposed: the proxy's admission layer exports it under this name.) */
+  /** Gauge. Requests waiting in the admission queue. Labels: `pool`, `class`. Same name as runtime/proxy/overload.ts. */
   proxyQueueDepth: 'surgeguard_proxy_queue_depth',
-  /** Counter. Requests shed (rejected with 429/503). Labels: `class`, `reason` (`queue_full`, `deadline`, `rate_limited`). (Proposed, as above.) */
+  /** Counter. Requests shed (rejected with 429/503). Labels: `pool`, `class`, `reason` (an admission reason or `rate_limited`). */
   proxyShed: 'surgeguard_proxy_shed_total',
   /** Gauge. Ready messages in a job queue, as the worker sees it. Labels: `queue` (a name from JOB_QUEUE_TOPOLOGY). */
   workerQueueDepth: 'surgeguard_worker_queue_depth',

@@ -111,6 +111,10 @@ describe('alert rules', () => {
     expect(PROXY_METRICS.breakerState).toBe(METRIC.proxyBreakerState);
     expect(PROXY_METRICS.clientConnections).toBe(METRIC.proxyClientConnections);
     expect(PROXY_METRICS.clientConnectionsMax).toBe(METRIC.proxyClientConnectionsMax);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { OVERLOAD_METRICS } = require('../../runtime/proxy/overload') as { OVERLOAD_METRICS: Record<string, string> };
+    expect(OVERLOAD_METRICS.queueDepth).toBe(METRIC.proxyQueueDepth);
+    expect(OVERLOAD_METRICS.shed).toBe(METRIC.proxyShed);
   });
 
   it('render valid YAML with unique alert names and the labels routing relies on', () => {
