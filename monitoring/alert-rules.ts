@@ -99,10 +99,11 @@ export const PROXY_ALERTS: AlertGroup = {
     {
       alert: 'SurgeguardSheddingRequests',
       expr:
-        `sum by (class) (rate(${R.proxyShed}[5m]))` +
+        `sum by (class) (rate(${R.proxyShed}{reason!="rate_limited"}[5m]))` +
         ` / sum by (class) (rate(${R.proxyRequests}[5m])) > ${THRESHOLDS.shedRatio}`,
       for: '5m',
       severity: 'warning',
+      // A key over its own rate limit (reason rate_limited) is the client's problem, not a capacity shortage.
       summary: `The proxy sheds more than ${pct(THRESHOLDS.shedRatio)} of {{ $labels.class }} requests`,
       description:
         `More than ${pct(THRESHOLDS.shedRatio)} of {{ $labels.class }} requests have been shed (429/503) for 5 minutes: ` +
@@ -110,7 +111,7 @@ export const PROXY_ALERTS: AlertGroup = {
     },
     {
       alert: 'SurgeguardSheddingCriticalTraffic',
-      expr: `sum by (reason) (rate(${R.proxyShed}{class="critical"}[2m])) > 0`,
+      expr: `sum by (reason) (rate(${R.proxyShed}{class="critical",reason!="rate_limited"}[2m])) > 0`,
       for: '2m',
       severity: 'critical',
       summary: 'The proxy sheds critical requests ({{ $labels.reason }})',
