@@ -45,6 +45,12 @@ interface ClassFigures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly clientTriesPerRequest: number;
+  /**
+   * Upstream attempts per request of this class. Direct and nginx: the client's tries (each one
+   * reached a simulator). surgeguard: its admission permits for the class, scaled by the
+   * simulators' received / permits ratio (the proxy's own retries, which carry no class).
+   */
+  readonly upstreamAttemptsPerRequest: number;
   /** Requests that arrived during the surge. */
   readonly surge: { readonly requests: number; readonly successPct: number; readonly p50Ms: number; readonly p99Ms: number };
 }
@@ -163,11 +169,23 @@ async function simStats(urls: string[]): Promise<number> {
   return received;
 }
 
+/** Admission permits per class from the proxy's `surgeguard_proxy_admitted_total`. */
+async function admittedFromMetrics(origin: string): Promise<Record<PriorityClass, number>> {
+  const text = await (await request(`${origin}/metrics`)).body.text();
+  const out: Record<PriorityClass, number> = { critical: 0, high: 0, medium: 0, low: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^surgeguard_proxy_admitted_total\{[^}]*class="(\w+)"[^}]*\} (\S+)$/.exec(line);
+    if (m && m[1] in out) out[m[1] as PriorityClass] += Number(m[2]);
+  }
+  return out;
+}
+
 async function resetSims(urls: string[]): Promise<void> {
   for (const u of urls) await (await request(`${u}/sim/reset`, { method: 'POST' })).body.dump();
 }
 
-function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: number, phases: Phase[]): SetupResult {
+function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: number, admitted: Record<PriorityClass, number> | undefined, phases: Phase[]): SetupResult {
+  const admittedTotal = admitted ? PRIORITY_CLASSES.reduce((n, c) => n + admitted[c], 0) : 0;
   const surgeStart = phases[0].durationS * 1000;
   const surgeEnd = surgeStart + phases[1].durationS * 1000;
   const inSurge = (o: Outcome) => o.atMs >= surgeStart && o.atMs < surgeEnd;
@@ -181,6 +199,10 @@ function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: numb
     classes[c] = {
       ...figures(os),
       clientTriesPerRequest: round(os.reduce((n, o) => n + o.tries, 0) / Math.max(1, os.length), 2)!,
+      upstreamAttemptsPerRequest: round(
+        (admitted ? (admitted[c] * upstreamAttempts) / Math.max(1, admittedTotal) : os.reduce((n, o) => n + o.tries, 0)) / Math.max(1, os.length),
+        2,
+      )!,
       surge: figures(os.filter(inSurge)),
     };
   }
@@ -213,12 +235,14 @@ function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: numb
 function printTable(results: SetupResult[]): void {
   const pad = (s: string | number | null, n: number) => String(s ?? '-').padStart(n);
   console.log(`\ncapacity ${CAPACITY} req/s (${SIM.count} simulators x ${SIM.slots} slots, ${SIM.tokens} tokens at ${SIM.tokensPerSecond} tok/s); deadline ${DEADLINE_MS / 1000} s`);
-  console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('tries', 7)}  | surge:${pad('ok %', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}`);
+  console.log(
+    `${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('tries', 7)}${pad('upstr/req', 10)}  | surge:${pad('ok %', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}`,
+  );
   for (const r of results) {
     for (const c of PRIORITY_CLASSES) {
       const f = r.classes[c];
       console.log(
-        `${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p50Ms, 8)}${pad(f.p99Ms, 8)}${pad(f.clientTriesPerRequest, 7)}  |       ${pad(f.surge.successPct, 7)}${pad(f.surge.p50Ms, 8)}${pad(f.surge.p99Ms, 8)}`,
+        `${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p50Ms, 8)}${pad(f.p99Ms, 8)}${pad(f.clientTriesPerRequest, 7)}${pad(f.upstreamAttemptsPerRequest, 10)}  |       ${pad(f.surge.successPct, 7)}${pad(f.surge.p50Ms, 8)}${pad(f.surge.p99Ms, 8)}`,
       );
     }
     console.log(
@@ -247,6 +271,7 @@ async function main(): Promise<void> {
     for (const setup of SETUPS) {
       let origins: string[];
       let stop: (() => Promise<void>) | undefined;
+      let admittedByClass: (() => Promise<Record<PriorityClass, number>>) | undefined;
       if (setup === 'direct') origins = sims.urls;
       else if (setup === 'nginx') {
         const n = await startNginx(dir, sims.urls);
@@ -256,6 +281,7 @@ async function main(): Promise<void> {
         const s = await startSurgeguard(dir, sims.urls);
         origins = [s.url];
         stop = () => s.child.stop();
+        admittedByClass = () => admittedFromMetrics(s.url);
       }
       await resetSims(sims.urls);
       const clientRandom = seededRandom(SEED + 1);
@@ -269,8 +295,9 @@ async function main(): Promise<void> {
         body,
       });
       const attempts = await simStats(sims.urls);
+      const admitted = await admittedByClass?.();
       await stop?.();
-      const r = summarise(setup, outcomes, attempts, phases);
+      const r = summarise(setup, outcomes, attempts, admitted, phases);
       results.push(r);
       console.log(`  ${setup}: ${r.overall.successPct} % within deadline, ${r.overall.upstreamAttemptsPerRequest} upstream attempts/request (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       // Let the simulators drain what the previous setup left queued before the next run.

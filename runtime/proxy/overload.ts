@@ -65,6 +65,8 @@ export const OVERLOAD_METRICS = {
   concurrencyLimit: 'surgeguard_proxy_concurrency_limit',
   /** gauge {pool}: requests holding an admission permit. */
   admitted: 'surgeguard_proxy_admitted_in_flight',
+  /** counter {pool, class}: permits granted (requests sent on to the upstreams). */
+  admittedTotal: 'surgeguard_proxy_admitted_total',
   /** counter {result}: cache lookups; result is hit_l1, hit_l2, miss or stale (hit ratio = hit_* / all but stale). */
   cacheLookups: 'surgeguard_proxy_cache_lookups_total',
   /** counter {role}: cacheable requests by single-flight role (leader, follower, overflow). */
@@ -84,6 +86,7 @@ export class OverloadMetrics {
   readonly shed: Counter<'pool' | 'class' | 'reason'>;
   readonly concurrencyLimit: Gauge<'pool'>;
   readonly admitted: Gauge<'pool'>;
+  readonly admittedTotal: Counter<'pool' | 'class'>;
   readonly cacheLookups: Counter<'result'>;
   readonly coalesced: Counter<'role'>;
   readonly staleServed: Counter<'reason'>;
@@ -124,6 +127,7 @@ export class OverloadMetrics {
         for (const [pool, ctl] of admission()) this.set({ pool }, ctl.inflight);
       },
     });
+    this.admittedTotal = new Counter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
     this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
     this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });
     this.coalesced = new Counter({ name: M.coalesced, help: 'Cacheable requests by single-flight role.', labelNames: ['role'], registers });
@@ -179,6 +183,7 @@ export class OverloadControl {
         const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
         const ctl = new AdmissionController(cfg, this.clock, {
           onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
+          onAdmit: (cls) => this.metrics.admittedTotal.inc({ pool: name, class: cls }),
           onLimitChange: (limit) => logger.debug({ pool: name, limit }, 'admission limit changed'),
         });
         this.admission.set(name, ctl);
