@@ -4,6 +4,7 @@ import { resolveSecret } from '../common/config/secrets';
 import { callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
 import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord } from '../jobs/model';
 import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
+import { PublishError } from '../jobs/amqp';
 import { createJobRedis, JobRedis } from '../jobs/redis-client';
 import type { RedisConnectionConfig } from '../common/config/redis';
 import { RedisJobStore } from '../jobs/store';
@@ -182,7 +183,7 @@ export class JobsApi {
         ...(callbackUrl !== undefined ? { callbackUrl } : {}),
       });
     } catch (err) {
-      if (err instanceof BrokerUnavailableError || (err as Error).name === 'PublishError') {
+      if (err instanceof BrokerUnavailableError || err instanceof PublishError) {
         this.deps.logger.warn({ err: (err as Error).message }, 'job refused: broker unavailable');
         return pipeline.reply(res, {
           status: 503,

@@ -230,6 +230,25 @@ describe('JobWorker against the real RabbitMQ and Redis', () => {
     expect(JSON.parse(dead.body).id).toBe(job.id);
   });
 
+  it('dead-letters a job that keeps coming back without an outcome before the broker drops it', async () => {
+    await startWorker();
+    const { job } = await submit('high');
+    await finished(job.id);
+    // A second message for a fresh job, as delivered for the 20th time (the broker's limit is 20).
+    const fresh = await store.create({ id: newJobId(), owner, priorityClass: 'high', endpoint: '/v1/chat/completions' });
+    const ch = await amqpConn.createConfirmChannel();
+    const body = { v: JOB_MESSAGE_VERSION, id: fresh.job.id, owner, priorityClass: 'high', endpoint: '/v1/chat/completions', request: { model: 'm' }, submittedAt: Date.now() };
+    ch.publish(topology.exchange, 'high', Buffer.from(JSON.stringify(body)), { persistent: true, messageId: fresh.job.id, headers: { 'x-delivery-count': topology.deliveryLimit - 1 } });
+    await ch.waitForConfirms();
+    await ch.close();
+    const done = await finished(fresh.job.id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toEqual({ type: 'delivery_limit', message: 'delivery limit reached: delivered 20 times without an outcome' });
+    expect(model.callsFor(fresh.job.id)).toBe(0);
+    const dead = await waitFor('the dead letter', 10_000, () => takeDeadLetter());
+    expect(dead.kind).toBe('delivery_limit');
+  });
+
   it('does not run a job cancelled before it started', async () => {
     const { job } = await submit('medium');
     const cancelled = await store.cancel(job.id, owner);
