@@ -286,7 +286,8 @@ export class MessageQueue extends Construct {
       encryptionOptions: { useAwsOwnedKey: true },
       logs: { general: true },
       maintenanceWindowStartTime: { dayOfWeek: window.dayOfWeek, timeOfDay: window.timeOfDay, timeZone: 'UTC' },
-      user: [{ username: this.username, password: this.password.value, consoleAccess: false }],
+      // console_access applies to ActiveMQ only; RabbitMQ users reach the console with their password.
+      user: [{ username: this.username, password: this.password.value }],
       applyImmediately: false,
     });
     this.amqpsEndpoint = Fn.element(this.broker.instances.get(0).endpoints, 0);

@@ -1,3 +1,4 @@
+import { PRIORITY_CLASSES, PriorityClass } from '../runtime/common/priority';
 import { JOB_QUEUE_TOPOLOGY } from '../runtime/common/queue-topology';
 import { REDIS_PORT } from './redis-cluster';
 
@@ -42,8 +43,13 @@ function pool(i: RuntimeConfigInputs) {
   return { upstreams: [{ url: i.modelServerUrl, name: 'model-server', region: i.region }] };
 }
 
-/** The proxy's config file (runtime/proxy/config.ts schema) for one cell. */
+/** The proxy's config file (runtime/proxy/config.ts schema) for one cell. Throws naming a malformed API key. */
 export function proxyRuntimeConfig(i: RuntimeConfigInputs): Record<string, unknown> {
+  (i.apiKeys ?? []).forEach((k, n) => {
+    // Checked at synth: the proxy would otherwise refuse its config at start, in every pod.
+    if (!/^[0-9a-f]{64}$/.test(k.sha256)) throw new Error(`apiKeys[${n}].sha256: must be the lower-case hex SHA-256 of the key (64 characters), not the key`);
+    if (!PRIORITY_CLASSES.includes(k.tier as PriorityClass)) throw new Error(`apiKeys[${n}].tier: "${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
+  });
   return {
     auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map((k) => ({ ...k })) } : 'none',
     pools: { [POOL]: pool(i) },

@@ -64,7 +64,7 @@ describe('MessageQueue', () => {
     const broker = only(resources, 'aws_mq_broker');
     const [versionName] = Object.entries(resources.aws_secretsmanager_secret_version).find(([, v]) => v.lifecycle)!;
     expect(broker.user).toEqual([
-      { username: 'surgeguard', password: `\${aws_secretsmanager_secret_version.${versionName}.secret_string}`, console_access: false },
+      { username: 'surgeguard', password: `\${aws_secretsmanager_secret_version.${versionName}.secret_string}` },
     ]);
     const versions = Object.values(resources.aws_secretsmanager_secret_version);
     expect(versions.find((v) => v.lifecycle)!.lifecycle).toEqual({ ignore_changes: ['secret_string'] });

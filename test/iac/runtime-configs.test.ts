@@ -25,6 +25,11 @@ describe('runtime configs rendered by the stacks', () => {
     expect(parsed.auth).toEqual({ keys: [{ name: 'batch-team', sha256, tier: 'low' }] });
   });
 
+  it('refuse an API key given in clear instead of its SHA-256, naming it', () => {
+    expect(() => proxyRuntimeConfig({ ...inputs, apiKeys: [{ name: 'x', sha256: 'sk-live-123', tier: 'low' }] })).toThrow('apiKeys[0].sha256');
+    expect(() => proxyRuntimeConfig({ ...inputs, apiKeys: [{ name: 'x', sha256: 'b'.repeat(64), tier: 'urgent' }] })).toThrow('apiKeys[0].tier');
+  });
+
   it('are valid worker configs for the worker schema, giving jobs back before the pod is killed', () => {
     const parsed = WorkerConfigSchema.parse(workerRuntimeConfig(inputs));
     expect(parsed.amqp.url).toEqual({ fromEnv: RUNTIME_SECRET_ENV.amqpUrl });
