@@ -58,8 +58,12 @@ export interface Proxy {
 export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
-  // asynchronous stdout writes: log lines are batched while a write is in flight, off the hot path
-  const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy', pino.destination({ dest: 1, sync: false, minLength: 0 }));
+  // Log lines are buffered (4 KiB, or 250 ms at most) and written asynchronously: one write per
+  // dozens of access-log lines instead of a syscall per request on the hot path.
+  const logDestination = deps.logger ? undefined : pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const logFlushTimer = logDestination ? setInterval(() => logDestination.flush(), 250) : undefined;
+  logFlushTimer?.unref();
+  const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy', logDestination);
   const metrics = new ProxyMetrics();
   const pools = new Map<string, UpstreamPool>();
   for (const [name, poolConfig] of Object.entries(config.pools)) {
@@ -196,6 +200,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
           const { port } = server.address() as AddressInfo;
           const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
           logger.info({ port, host: config.server.host }, 'proxy listening');
+          logDestination?.flush();
           resolve({ port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
         });
       });
@@ -224,6 +229,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       await Promise.all([...pools.values()].map((p) => p.close()));
       await jobs?.close();
       logger.info({ finished }, finished ? 'drained' : 'drain timeout: remaining requests cut');
+      clearInterval(logFlushTimer);
       return finished;
     },
   };
