@@ -142,6 +142,14 @@ describe('stacks per environment', () => {
     }
   });
 
+  // A complement to the precise assertions: any change to synthesized output shows up in review.
+  // After an intended change: `npx jest test/iac/stacks -u`, and review the snapshot diff like code.
+  it.each(Object.keys(ENVIRONMENTS))('matches the reviewed Terraform JSON of every %s stack (snapshot)', (env) => {
+    const names = all.stackNames.filter((n) => n.startsWith(`${env}-`));
+    expect(names.length).toBeGreaterThanOrEqual(4);
+    for (const stack of names) expect(all.stack(stack)).toMatchSnapshot(stack);
+  });
+
   it('refuses to synthesize an invalid environment', () => {
     const bad = { ...ENVIRONMENTS.dev, regions: [{ ...ENVIRONMENTS.dev.regions[0], vpcCidr: '10.0.0.0/8' }] };
     expect(() => synthApp([bad])).toThrow('environment "dev": regions[0].vpcCidr: prefix /8 must be between /16 and /20');

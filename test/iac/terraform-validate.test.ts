@@ -13,22 +13,46 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
   let synth: SynthesizedApp;
   let results: ValidateResult[];
   let example: ValidateResult;
-  let exampleOut: string;
+  let fixtures: { good: ValidateResult; bad: ValidateResult };
+  let scratch: string;
+
+  /** A one-resource stack, to prove the check can fail and blames the right stack. */
+  function writeFixture(name: string, queue: Record<string, unknown>): string {
+    const dir = join(scratch, 'fixtures', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'cdk.tf.json'),
+      JSON.stringify({
+        terraform: { required_providers: { aws: { source: 'aws', version: '5.100.0' } }, backend: { local: { path: 'x.tfstate' } } },
+        provider: { aws: [{ region: 'us-east-1' }] },
+        resource: { aws_sqs_queue: { q: queue } },
+      }),
+    );
+    return dir;
+  }
 
   beforeAll(async () => {
     synth = synthApp(Object.values(ENVIRONMENTS));
-    exampleOut = mkdtempSync(join(tmpdir(), 'surgeguard-example-'));
-    synthesizeExample(exampleOut);
+    scratch = mkdtempSync(join(tmpdir(), 'surgeguard-validate-'));
+    synthesizeExample(join(scratch, 'example'));
     const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
-    // The README composition example rides along in the same terraform runs.
-    const all = await validateStacks([...awsStacks.map((name) => join(synth.outdir, 'stacks', name)), join(exampleOut, 'stacks', 'my-inference')]);
+    // The README composition example and two fixtures ride along in the same terraform runs.
+    const all = await validateStacks([
+      ...awsStacks.map((name) => join(synth.outdir, 'stacks', name)),
+      join(scratch, 'example', 'stacks', 'my-inference'),
+      writeFixture('fixture-good', { name: 'ok' }),
+      writeFixture('fixture-bad', { name: 'x', not_an_argument: true }),
+    ]);
+    const bad = all.pop()!;
+    const good = all.pop()!;
+    fixtures = { good, bad };
     example = all.pop()!;
     results = all;
   }, 120_000);
 
   afterAll(() => {
     if (synth) rmSync(synth.outdir, { recursive: true, force: true });
-    if (exampleOut) rmSync(exampleOut, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
   it('covers the dns, platform and global stacks of every environment and leaves only workloads stacks out', () => {
@@ -52,30 +76,9 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     expect(example).toMatchObject({ stack: 'my-inference', valid: true, errorCount: 0, warningCount: 0 });
   });
 
-  it('reports a stack with an unknown argument as invalid and blames that stack only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'surgeguard-invalid-'));
-    const write = (name: string, resource: Record<string, unknown>) => {
-      mkdirSync(join(dir, name));
-      writeFileSync(
-        join(dir, name, 'cdk.tf.json'),
-        JSON.stringify({
-          terraform: { required_providers: { aws: { source: 'aws', version: '5.100.0' } }, backend: { local: { path: 'x.tfstate' } } },
-          provider: { aws: [{ region: 'us-east-1' }] },
-          resource: { aws_sqs_queue: resource },
-        }),
-      );
-      return join(dir, name);
-    };
-    try {
-      const [good, bad] = await validateStacks(
-        [write('good', { q: { name: 'ok' } }), write('bad', { q: { name: 'x', not_an_argument: true } })],
-        { parallelism: 1 },
-      );
-      expect(good).toMatchObject({ stack: 'good', valid: true, errorCount: 0 });
-      expect(bad).toMatchObject({ stack: 'bad', valid: false });
-      expect(bad.diagnostics.join('\n')).toMatch(/not_an_argument/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
+  it('reports a stack with an unknown argument as invalid and blames that stack only', () => {
+    expect(fixtures.good).toMatchObject({ stack: 'fixture-good', valid: true, errorCount: 0 });
+    expect(fixtures.bad).toMatchObject({ stack: 'fixture-bad', valid: false });
+    expect(fixtures.bad.diagnostics.join('\n')).toMatch(/not_an_argument/);
+  });
 });

@@ -39,7 +39,9 @@ interface Diagnostic {
 }
 
 function terraformEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' };
+  // GOGC=400: decoding the AWS provider schema is garbage-collector bound; a lazier GC cuts validate
+  // CPU by about a third here for ~0.5 GB of memory per terraform process (the plugin inherits it).
+  return { GOGC: '400', ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_INPUT: '0' };
 }
 
 /** Offline (`-plugin-dir`) when the plugin directory exists, else a normal registry install. */
