@@ -1,6 +1,10 @@
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TerraformStack, Testing } from 'cdktf';
-import { parse } from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { Monitoring, MonitoringProps, SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring';
 import { ALERT_GROUPS, renderRuleFile } from '../../monitoring/alert-rules';
 
@@ -58,6 +62,27 @@ describe('Monitoring', () => {
     expect(job.relabel_configs).toContainEqual(expect.objectContaining({ target_label: '__address__', replacement: '$1:$2' }));
     const portRule = job.relabel_configs.find((r: { target_label?: string }) => r.target_label === '__address__');
     expect(new RegExp(`^${portRule.regex}$`).exec('10.0.3.7:8080;9090')!.slice(1)).toEqual(['10.0.3.7', '9090']);
+  });
+
+  it('has a scrape configuration promtool accepts (relabelling, global section)', () => {
+    // Debian's promtool is built without Kubernetes service discovery, so the discovery block is
+    // swapped for a static target; everything else (global, relabel actions and regexes) is checked as is.
+    const config = parse(synth().mon.scrapeConfigYaml);
+    for (const job of config.scrape_configs) {
+      delete job.kubernetes_sd_configs;
+      job.static_configs = [{ targets: ['127.0.0.1:9'] }];
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'surgeguard-scrape-'));
+    try {
+      const file = join(dir, 'prometheus.yml');
+      writeFileSync(file, stringify(config));
+      const r = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8', timeout: 30_000 });
+      if (r.error) throw new Error(`promtool could not run: ${r.error.message}`);
+      expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('uploads exactly the rendered alert rules of monitoring/alert-rules.ts', () => {
