@@ -59,7 +59,7 @@ export interface ModelServerProps {
    * @default 8
    */
   readonly waitingRequestsTarget?: number;
-  /** CPU and memory besides the GPUs. @default { cpu: '4', memory: '32Gi' } per GPU… scaled: cpu 4×TP, memory 24Gi×TP */
+  /** CPU and memory besides the GPUs. @default - 4 CPUs and 24 GiB per GPU of the replica */
   readonly resources?: ContainerResources;
   /** Extra server arguments. @default [] */
   readonly extraArgs?: readonly string[];
@@ -222,8 +222,9 @@ export class InferenceWorkloads extends Construct {
     if (cpuTarget < 10 || cpuTarget > 95) fail('proxy.cpuTargetPercent', `must be between 10 and 95, got ${cpuTarget}`);
     const wkMin = props.worker.minReplicas ?? 1;
     const wkMax = props.worker.maxReplicas ?? 10;
-    if (!Number.isInteger(wkMin) || wkMin < 0) fail('worker.minReplicas', `must be a whole number >= 0, got ${wkMin}`);
-    if (wkMax < Math.max(wkMin, 1)) fail('worker.maxReplicas', `(${wkMax}) is below minReplicas (${wkMin}) or 1`);
+    // 0 would need the HPAScaleToZero feature gate, which EKS does not enable.
+    if (!Number.isInteger(wkMin) || wkMin < 1) fail('worker.minReplicas', `must be a whole number >= 1, got ${wkMin}`);
+    if (wkMax < wkMin) fail('worker.maxReplicas', `(${wkMax}) is below minReplicas (${wkMin})`);
     for (const [key, rt] of [['proxy', props.proxy], ['worker', props.worker]] as const) {
       const names = new Set<string>();
       for (const s of rt.secretEnv ?? []) {
@@ -457,7 +458,7 @@ export class InferenceWorkloads extends Construct {
       healthPath: WORKER_CONTRACT.healthPath,
       readyPath: WORKER_CONTRACT.readyPath,
       metricsPath: WORKER_CONTRACT.metricsPath,
-      replicas: Math.max(wkMin, 1),
+      replicas: wkMin,
       priorityClassName: WORKLOAD_NAMES.priorityClasses.batch,
       terminationGracePeriodSeconds: props.worker.drainSeconds ?? 60,
       defaultResources: { cpu: '500m', memory: '512Mi' },
@@ -468,7 +469,7 @@ export class InferenceWorkloads extends Construct {
       metadata: { name: WORKLOAD_NAMES.worker, namespace: this.appNamespace },
       spec: {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.worker.metadata.name },
-        minReplicas: Math.max(wkMin, 1),
+        minReplicas: wkMin,
         maxReplicas: wkMax,
         metric: [
           {

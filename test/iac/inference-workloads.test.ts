@@ -263,6 +263,7 @@ describe('InferenceWorkloads', () => {
     ['modelServer.maxReplicas', (p: InferenceWorkloadsProps) => ({ ...p, modelServer: { ...p.modelServer, maxReplicas: 1 } })],
     ['proxy.maxReplicas', (p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, maxReplicas: 2 } })],
     ['proxy.cpuTargetPercent', (p: InferenceWorkloadsProps) => ({ ...p, proxy: { ...p.proxy, cpuTargetPercent: 100 } })],
+    ['worker.minReplicas', (p: InferenceWorkloadsProps) => ({ ...p, worker: { ...p.worker, minReplicas: 0 } })],
     ['worker.secretEnv', (p: InferenceWorkloadsProps) => ({ ...p, worker: { ...p.worker, secretEnv: [{ envName: 'bad-name', secretArn: MQ_SECRET }] } })],
   ] as [string, (p: InferenceWorkloadsProps) => InferenceWorkloadsProps][])('rejects a bad %s, naming it', (prop, mutate) => {
     expect(() => synth(mutate)).toThrow(`InferenceWorkloads Workloads: ${prop} `);
