@@ -49,11 +49,6 @@ export class JobDispatcher<T> {
     this.stopped = true;
   }
 
-  resume(): void {
-    this.stopped = false;
-    this.pump();
-  }
-
   /** Resolves when no job is running. */
   idle(): Promise<void> {
     if (this.running === 0) return Promise.resolve();
