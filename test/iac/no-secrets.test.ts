@@ -55,7 +55,7 @@ describe('synth output of every environment', () => {
     const offenders: string[] = [];
     let checked = 0;
     for (const [name, tf] of stacks) {
-      walk(tf.resource ?? {}, [name], (path, key, value) => {
+      walk({ resource: tf.resource, provider: tf.provider, data: tf.data, output: tf.output }, [name], (path, key, value) => {
         if (!SECRET_KEY.test(key) || value === undefined || value === null) return;
         if (typeof value === 'object') return; // a nested block (e.g. password: { fromEnv }) is walked further
         checked++;
