@@ -160,6 +160,36 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
     expect(sim.stats().received - before).toBe(1);
   });
 
+  it('retries a job whose model server answered 503 through the delay queue, then succeeds', async () => {
+    sim.configure({ forceStatus: { status: 503 } });
+    const before = sim.stats().received;
+    try {
+      const submitted = await call('POST', `${base}/v1/jobs`, ALICE, chatBody('busy'));
+      await waitFor('the refused model call', 10_000, async () => sim.stats().received > before);
+      const meanwhile = await call('GET', `${base}/v1/jobs/${submitted.body.id}`, ALICE);
+      expect(['running', 'queued']).toContain(meanwhile.body.status);
+      sim.configure({ forceStatus: undefined });
+      const done = await poll(submitted.body.id);
+      expect(done.body).toMatchObject({ status: 'succeeded', attempts: 2, result: { object: 'chat.completion' } });
+    } finally {
+      sim.configure({ forceStatus: undefined });
+    }
+  });
+
+  it('fails a job the model server refuses, with its status and error body', async () => {
+    sim.configure({ forceStatus: { status: 400 } });
+    try {
+      const submitted = await call('POST', `${base}/v1/jobs`, ALICE, chatBody('refused'));
+      const done = await poll(submitted.body.id);
+      expect(done.body.status).toBe('failed');
+      expect(done.body.error).toMatchObject({ type: 'upstream_error', upstreamStatus: 400 });
+      expect(done.body.error.upstreamBody).toBeDefined();
+      expect(done.body.attempts).toBe(1);
+    } finally {
+      sim.configure({ forceStatus: undefined });
+    }
+  });
+
   it('turns a completions request with Prefer: respond-async into a job', async () => {
     const submitted = await call('POST', `${base}/v1/chat/completions`, BOB, chatBody(), { prefer: 'respond-async' });
     expect(submitted.status).toBe(202);
