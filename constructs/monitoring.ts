@@ -149,7 +149,8 @@ export class Monitoring extends Construct {
       statement: [
         {
           sid: 'AlarmPublishers',
-          actions: ['sns:Publish'],
+          // Managed Prometheus' Alertmanager reads the topic's attributes before publishing.
+          actions: ['sns:Publish', 'sns:GetTopicAttributes'],
           resources: [this.alarmTopic.arn],
           principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com', 'aps.amazonaws.com'] }],
           condition: [{ test: 'StringEquals', variable: 'aws:SourceAccount', values: [account.accountId] }],

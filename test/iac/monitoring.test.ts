@@ -110,6 +110,8 @@ describe('Monitoring', () => {
     const publishers = docs.flatMap((d) => d.statement).filter((s) => s.sid === 'AlarmPublishers' || s.sid === 'AlarmPublishersEncrypt');
     expect(publishers).toHaveLength(2);
     for (const s of publishers) expect(s.principals![0].identifiers).toEqual(['cloudwatch.amazonaws.com', 'aps.amazonaws.com']);
+    const topic = docs.flatMap((d) => d.statement).find((s) => s.sid === 'AlarmPublishers') as unknown as { actions: string[] };
+    expect(topic.actions).toEqual(['sns:Publish', 'sns:GetTopicAttributes']);
   });
 
   it('alarms on the load balancer 5xx ratio above 5 % and p99 above 2 s for 10 minutes', () => {
