@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       await redis.quit().catch(() => undefined);
       await server.close();
       logger.info('worker stopped');
+      logger.flush();
       process.exit(0);
     })();
   };
