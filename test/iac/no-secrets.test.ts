@@ -31,6 +31,37 @@ function isPureReference(value: string): boolean {
   return literals.every((l) => l.length <= 48 && !/[A-Za-z0-9+/=_-]{16,}/.test(l));
 }
 
+/** Every secret-bearing attribute of a stack that holds something other than a pure reference. */
+function secretOffenders(name: string, tf: TfJson): { offenders: string[]; checked: number } {
+  const offenders: string[] = [];
+  let checked = 0;
+  walk({ resource: tf.resource, provider: tf.provider, data: tf.data, output: tf.output }, [name], (path, key, value) => {
+    if (!SECRET_KEY.test(key) || value === undefined || value === null) return;
+    if (typeof value === 'object') return; // a nested block (e.g. password: { fromEnv }) is walked further
+    checked++;
+    if (typeof value !== 'string' || !isPureReference(value)) offenders.push(`${[...path, key].join('.')} = ${JSON.stringify(value).slice(0, 60)}`);
+  });
+  return { offenders, checked };
+}
+
+describe('the secret check itself', () => {
+  it('flags literals and secret-shaped glue, and accepts references', () => {
+    const tf: TfJson = {
+      resource: {
+        aws_elasticache_replication_group: { a: { auth_token: 'hunter2hunter2hunter2' }, b: { auth_token: '${aws_secretsmanager_secret_version.v.secret_string}' } },
+        aws_mq_broker: { c: { user: [{ password: '${join("", ["Zx9Qw8Er7Ty6Ui5Op4", "x"])}' }] } },
+        aws_secretsmanager_secret_version: { d: { secret_string: '${replace(x, "amqps://", "amqps://surgeguard:${y}@")}' } },
+      },
+    };
+    const { offenders, checked } = secretOffenders('doctored', tf);
+    expect(checked).toBe(4);
+    expect(offenders).toEqual([
+      expect.stringContaining('aws_elasticache_replication_group.a.auth_token'),
+      expect.stringContaining('aws_mq_broker.c.user.0.password'),
+    ]);
+  });
+});
+
 describe('synth output of every environment', () => {
   let app: SynthesizedApp;
   let stacks: [string, TfJson][];
@@ -55,12 +86,9 @@ describe('synth output of every environment', () => {
     const offenders: string[] = [];
     let checked = 0;
     for (const [name, tf] of stacks) {
-      walk({ resource: tf.resource, provider: tf.provider, data: tf.data, output: tf.output }, [name], (path, key, value) => {
-        if (!SECRET_KEY.test(key) || value === undefined || value === null) return;
-        if (typeof value === 'object') return; // a nested block (e.g. password: { fromEnv }) is walked further
-        checked++;
-        if (typeof value !== 'string' || !isPureReference(value)) offenders.push(`${[...path, key].join('.')} = ${JSON.stringify(value).slice(0, 60)}`);
-      });
+      const r = secretOffenders(name, tf);
+      offenders.push(...r.offenders);
+      checked += r.checked;
     }
     expect(offenders).toEqual([]);
     // auth tokens (one per region), broker passwords, secret versions: at least these were seen.
