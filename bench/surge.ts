@@ -58,9 +58,11 @@ interface ClassFigures {
 interface SetupResult {
   readonly setup: SetupName;
   readonly classes: Record<PriorityClass, ClassFigures>;
-  readonly overall: { requests: number; successPct: number; upstreamAttemptsPerRequest: number; upstreamAttempts: number };
+  readonly overall: { requests: number; successPct: number; upstreamAttemptsPerRequest: number; upstreamAttempts: number; proxyPermits?: number };
   /** Successful answers completed during the surge window, per second, and as a share of capacity. */
   readonly surgeGoodput: { perSecond: number; ofCapacityPct: number };
+  /** surgeguard only: admission limit, permits in flight and queue depth, sampled every 500 ms. */
+  readonly admissionTrace?: Array<{ t: number; limit: number; inflight: number; queued: number; upstreamRunning: number[]; upstreamWaiting: number[] }>;
   /** Per second of arrival: success % per class. */
   readonly series: Array<{ t: number } & Partial<Record<PriorityClass, number | null>>>;
 }
@@ -144,9 +146,15 @@ async function startSurgeguard(dir: string, sims: string[]): Promise<{ child: Ch
     routes: [{ model: 'sim-model', pools: ['gpu'] }],
     admission: {
       pools: {
-        // The static cap is the pool's known slot count; the adaptive limit and the vLLM
-        // saturation signal keep it honest if the upstreams slow down.
-        gpu: { maxConcurrency: SIM.count * SIM.slots, queue: { maxSize: 5_000 }, saturation: { enabled: true, intervalMs: 500 } },
+        // The static cap is the pool's known slot count; the adaptive limit and the vLLM waiting
+        // queue keep it honest if the upstreams slow down. The simulator reports slot occupancy
+        // as `gpu_cache_usage_perc`, which reads 100 % whenever the pool is fully (and rightly)
+        // used, so the KV-cache signal is switched off here (1 can never be exceeded).
+        gpu: {
+          maxConcurrency: SIM.count * SIM.slots,
+          queue: { maxSize: 5_000 },
+          saturation: { enabled: true, intervalMs: 500, maxWaiting: 0, maxKvCacheUsage: 1 },
+        },
       },
     },
     cache: { l2: { enabled: false } },
@@ -160,13 +168,63 @@ async function startSurgeguard(dir: string, sims: string[]): Promise<{ child: Ch
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function simStats(urls: string[]): Promise<number> {
+/** Requests the simulators received, and how many of those their client abandoned mid-way. */
+async function simStats(urls: string[]): Promise<{ received: number; aborted: number }> {
   let received = 0;
+  let aborted = 0;
   for (const u of urls) {
-    const r = await request(`${u}/sim/stats`);
-    received += ((await r.body.json()) as { received: number }).received;
+    const r = (await (await request(`${u}/sim/stats`)).body.json()) as { received: number; aborted: number };
+    received += r.received;
+    aborted += r.aborted;
   }
-  return received;
+  return { received, aborted };
+}
+
+/** Samples the proxy's admission gauges while a run plays. */
+class AdmissionTracer {
+  readonly samples: Array<{ t: number; limit: number; inflight: number; queued: number; upstreamRunning: number[]; upstreamWaiting: number[] }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private t0 = 0;
+
+  constructor(
+    private readonly origin: string,
+    private readonly sims: readonly string[],
+  ) {}
+
+  start(): void {
+    this.t0 = performance.now();
+    this.timer = setInterval(() => void this.sample(), 500);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async sample(): Promise<void> {
+    const t = round((performance.now() - this.t0) / 1000, 1)!;
+    try {
+      const [text, ...simTexts] = await Promise.all([this.origin, ...this.sims].map(async (o) => (await request(`${o}/metrics`)).body.text()));
+      const value = (re: RegExp, t = text) => [...t.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+      this.samples.push({
+        t,
+        limit: value(/^surgeguard_proxy_concurrency_limit\{[^}]*\} (\S+)$/gm),
+        inflight: value(/^surgeguard_proxy_admitted_in_flight\{[^}]*\} (\S+)$/gm),
+        queued: value(/^surgeguard_proxy_queue_depth\{[^}]*\} (\S+)$/gm),
+        upstreamRunning: simTexts.map((t) => value(/^vllm:num_requests_running\{[^}]*\} (\S+)$/gm, t)),
+        upstreamWaiting: simTexts.map((t) => value(/^vllm:num_requests_waiting\{[^}]*\} (\S+)$/gm, t)),
+      });
+    } catch {
+      // a missed sample is not worth failing the run for
+    }
+  }
+}
+
+/** Adaptive limit moves by cause from `surgeguard_proxy_concurrency_limit_changes_total`. */
+async function limitChangesFromMetrics(origin: string): Promise<Record<string, number>> {
+  const text = await (await request(`${origin}/metrics`)).body.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^surgeguard_proxy_concurrency_limit_changes_total\{[^}]*cause="(\w+)"[^}]*\} (\S+)$/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  return out;
 }
 
 /** Admission permits per class from the proxy's `surgeguard_proxy_admitted_total`. */
@@ -225,6 +283,7 @@ function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: numb
       requests: outcomes.length,
       successPct: round((100 * outcomes.filter((o) => o.ok).length) / Math.max(1, outcomes.length), 2)!,
       upstreamAttempts,
+      ...(admitted ? { proxyPermits: admittedTotal } : {}),
       upstreamAttemptsPerRequest: round(upstreamAttempts / Math.max(1, outcomes.length), 3)!,
     },
     surgeGoodput: { perSecond: round(perSecond, 1)!, ofCapacityPct: round((100 * perSecond) / CAPACITY, 1)! },
@@ -272,6 +331,7 @@ async function main(): Promise<void> {
       let origins: string[];
       let stop: (() => Promise<void>) | undefined;
       let admittedByClass: (() => Promise<Record<PriorityClass, number>>) | undefined;
+      let trace: AdmissionTracer | undefined;
       if (setup === 'direct') origins = sims.urls;
       else if (setup === 'nginx') {
         const n = await startNginx(dir, sims.urls);
@@ -282,11 +342,13 @@ async function main(): Promise<void> {
         origins = [s.url];
         stop = () => s.child.stop();
         admittedByClass = () => admittedFromMetrics(s.url);
+        trace = new AdmissionTracer(s.url, sims.urls);
       }
       await resetSims(sims.urls);
       const clientRandom = seededRandom(SEED + 1);
       const t0 = Date.now();
       console.log(`running ${setup} ...`);
+      trace?.start();
       const outcomes = await playSchedule(schedule, {
         originFor: (_a, _try) => origins[Math.floor(clientRandom() * origins.length)],
         deadlineMs: DEADLINE_MS,
@@ -294,12 +356,26 @@ async function main(): Promise<void> {
         random: clientRandom,
         body,
       });
-      const attempts = await simStats(sims.urls);
+      trace?.stop();
+      const sim = await simStats(sims.urls);
+      const attempts = sim.received;
       const admitted = await admittedByClass?.();
+      const changes = setup === 'surgeguard' ? await limitChangesFromMetrics(origins[0]) : undefined;
       await stop?.();
-      const r = summarise(setup, outcomes, attempts, admitted, phases);
+      const r = { ...summarise(setup, outcomes, attempts, admitted, phases), ...(trace ? { admissionTrace: trace.samples } : {}) };
       results.push(r);
       console.log(`  ${setup}: ${r.overall.successPct} % within deadline, ${r.overall.upstreamAttemptsPerRequest} upstream attempts/request (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      if (changes) console.log(`  admission limit changes by cause: ${JSON.stringify(changes)}; ${r.overall.proxyPermits} permits, ${attempts} upstream attempts, ${sim.aborted} abandoned mid-way`);
+      if (trace && trace.samples.length > 0) {
+        const limits = trace.samples.map((x) => x.limit);
+        const full = trace.samples.filter((x) => x.queued > 0);
+        console.log(
+          `  admission: limit min ${Math.min(...limits)} / mean ${round(limits.reduce((a, b) => a + b, 0) / limits.length)} of ${SIM.count * SIM.slots}; ` +
+            `permits in flight while requests queued: mean ${round(full.reduce((a, b) => a + b.inflight, 0) / Math.max(1, full.length))}; ` +
+            `upstream running+waiting while queued: mean ${round(full.reduce((a, b) => a + [...b.upstreamRunning, ...b.upstreamWaiting].reduce((x, y) => x + y, 0), 0) / Math.max(1, full.length))}, ` +
+            `samples with every upstream waiting: ${full.filter((x) => Math.min(...x.upstreamWaiting) > 0).length}/${full.length}`,
+        );
+      }
       // Let the simulators drain what the previous setup left queued before the next run.
       for (let i = 0; i < 300; i++) {
         let busy = 0;

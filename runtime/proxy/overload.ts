@@ -1,4 +1,5 @@
 import { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -65,6 +66,8 @@ export const OVERLOAD_METRICS = {
   concurrencyLimit: 'surgeguard_proxy_concurrency_limit',
   /** gauge {pool}: requests holding an admission permit. */
   admitted: 'surgeguard_proxy_admitted_in_flight',
+  /** counter {pool, cause}: adaptive limit moves; cause is overload, latency, saturation or growth. */
+  limitChanges: 'surgeguard_proxy_concurrency_limit_changes_total',
   /** counter {pool, class}: permits granted (requests sent on to the upstreams). */
   admittedTotal: 'surgeguard_proxy_admitted_total',
   /** counter {result}: cache lookups; result is hit_l1, hit_l2, miss or stale (hit ratio = hit_* / all but stale). */
@@ -87,6 +90,7 @@ export class OverloadMetrics {
   readonly concurrencyLimit: Gauge<'pool'>;
   readonly admitted: Gauge<'pool'>;
   readonly admittedTotal: Counter<'pool' | 'class'>;
+  readonly limitChanges: Counter<'pool' | 'cause'>;
   readonly cacheLookups: Counter<'result'>;
   readonly coalesced: Counter<'role'>;
   readonly staleServed: Counter<'reason'>;
@@ -127,6 +131,7 @@ export class OverloadMetrics {
         for (const [pool, ctl] of admission()) this.set({ pool }, ctl.inflight);
       },
     });
+    this.limitChanges = new Counter({ name: M.limitChanges, help: 'Adaptive concurrency limit changes by cause.', labelNames: ['pool', 'cause'], registers });
     this.admittedTotal = new Counter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
     this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
     this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });
@@ -184,7 +189,10 @@ export class OverloadControl {
         const ctl = new AdmissionController(cfg, this.clock, {
           onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
           onAdmit: (cls) => this.metrics.admittedTotal.inc({ pool: name, class: cls }),
-          onLimitChange: (limit) => logger.debug({ pool: name, limit }, 'admission limit changed'),
+          onLimitChange: (limit, cause) => {
+            this.metrics.limitChanges.inc({ pool: name, cause });
+            logger.debug({ pool: name, limit, cause }, 'admission limit changed');
+          },
         });
         this.admission.set(name, ctl);
         if (cfg.saturation.enabled) {
@@ -243,10 +251,32 @@ export class OverloadControl {
     };
   }
 
+  /**
+   * For a non-streamed answer relayed as it arrives: listens to the body on the side (up to the
+   * cache's `maxBodyBytes`) and, once it completed, corrects the token bucket with the reported
+   * usage. Attach after the relay's own listener. Undefined when token limits are off.
+   */
+  tapUsage(ctx: RequestContext, body: Readable): ((outcome: 'complete' | 'error' | 'aborted') => void) | undefined {
+    const rl = this.deps.config.rateLimit;
+    if (!rl.enabled || !rl.tokens.enabled || ctx.key === undefined || ctx.stream) return undefined;
+    const cap = this.deps.config.cache.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= cap) chunks.push(chunk);
+    };
+    body.on('data', onData);
+    return (outcome) => {
+      body.off('data', onData);
+      if (outcome === 'complete' && size <= cap) this.correctUsage(ctx, Buffer.concat(chunks));
+    };
+  }
+
   /** Charges the token bucket with the usage the upstream reported (best effort). */
   correctUsage(ctx: RequestContext, body: Buffer): void {
     const rl = this.deps.config.rateLimit;
-    if (!rl.enabled || !rl.tokens.enabled) return;
+    if (!rl.enabled || !rl.tokens.enabled || ctx.key === undefined) return;
     let usage: number | undefined;
     try {
       usage = reportedUsage(JSON.parse(body.toString('utf8')));

@@ -295,7 +295,10 @@ export class RequestPipeline {
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
     this.deps.metrics.ttfb.observe({ pool: record.pool, upstream: record.upstream, class: ctx.priorityClass }, result.ttfbMs / 1000);
-    const outcome = await this.relay(result, res, record);
+    const relaying = this.relay(result, res, record);
+    const usage = this.deps.overload?.tapUsage(ctx, result.body);
+    const outcome = await relaying;
+    usage?.(outcome);
     result.finish(outcome);
     permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
   }

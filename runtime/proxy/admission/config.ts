@@ -28,7 +28,7 @@ export const SaturationSchema = z
     enabled: z.boolean().default(false).describe('Scrape upstream `/metrics` and treat saturation as an overload signal.'),
     intervalMs: z.number().int().positive().default(1_000).describe('Scrape period.'),
     timeoutMs: z.number().int().positive().default(500).describe('Scrape timeout.'),
-    maxWaiting: z.number().nonnegative().default(0).describe('`vllm:num_requests_waiting` above this (summed over the pool) is saturation.'),
+    maxWaiting: z.number().nonnegative().default(0).describe('Saturation: `vllm:num_requests_waiting` above this on every member of the pool (one queueing member next to an idle one is imbalance). Two saturated scrapes in a row shrink the limit.'),
     maxKvCacheUsage: z.number().gt(0).max(1).default(0.95).describe('`vllm:gpu_cache_usage_perc` (0..1) above this on any upstream is saturation.'),
   })
   .prefault({});

@@ -2,7 +2,7 @@ import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common
 import type { Clock, TimerHandle } from './clock';
 import type { AdmissionConfig } from './config';
 import { DrainMeter } from './drain-meter';
-import { AimdLimiter, type SampleKind, type SaturationSignal } from './limiter';
+import { AimdLimiter, type LimitChangeCause, type SampleKind, type SaturationSignal } from './limiter';
 import { PriorityWaitQueue, type QueueEntry } from './priority-queue';
 
 /** Why a request was not admitted. */
@@ -63,12 +63,13 @@ export interface Shed {
 export interface AdmissionObserver {
   onAdmit?(cls: PriorityClass, queuedMs: number): void;
   onShed?(cls: PriorityClass, reason: ShedReason): void;
-  onLimitChange?(limit: number): void;
+  onLimitChange?(limit: number, cause: LimitChangeCause): void;
 }
 
 export interface AdmissionSnapshot {
   readonly limit: number;
   readonly inflight: number;
+  readonly inflightByClass: Readonly<Record<PriorityClass, number>>;
   readonly queued: Readonly<Record<PriorityClass, number>>;
   readonly drainRatePerSecond: number | undefined;
 }
@@ -106,8 +107,8 @@ export class AdmissionController {
     private readonly clock: Clock,
     private readonly observer: AdmissionObserver = {},
   ) {
-    this.limiter = new AimdLimiter(cfg, clock, (l) => {
-      observer.onLimitChange?.(l);
+    this.limiter = new AimdLimiter(cfg, clock, (l, cause) => {
+      observer.onLimitChange?.(l, cause);
       this.pump();
     });
     this.drain = new DrainMeter(clock);
@@ -125,12 +126,13 @@ export class AdmissionController {
   snapshot(): AdmissionSnapshot {
     const queued = { critical: 0, high: 0, medium: 0, low: 0 };
     for (const c of PRIORITY_CLASSES) queued[c] = this.queue.sizeOf(c);
-    return { limit: this.limit, inflight: this.inflightTotal, queued, drainRatePerSecond: this.drain.ratePerSecond(this.limit) };
-  }
-
-  /** Absolute deadline for a request of `cls` with an optional client timeout in ms. */
-  deadlineFor(cls: PriorityClass, timeoutMs?: number): number {
-    return this.clock.now() + (timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : this.cfg.classDeadlineMs[cls]);
+    return {
+      limit: this.limit,
+      inflight: this.inflightTotal,
+      inflightByClass: { ...this.inflightByClass },
+      queued,
+      drainRatePerSecond: this.drain.ratePerSecond(this.limit),
+    };
   }
 
   /** Feeds vLLM-style saturation signals scraped from the pool's upstreams. */

@@ -3,7 +3,7 @@ export * from './controller';
 export type { Clock, TimerHandle } from './clock';
 export { systemClock, FakeClock } from './clock';
 export { AimdLimiter } from './limiter';
-export type { LimiterSample, SampleKind, SaturationSignal } from './limiter';
+export type { LimitChangeCause, LimiterSample, SampleKind, SaturationSignal } from './limiter';
 export { PriorityWaitQueue } from './priority-queue';
 export type { QueueEntry } from './priority-queue';
 export { DrainMeter } from './drain-meter';

@@ -19,10 +19,19 @@ export interface LimiterSample {
   readonly inflight: number;
 }
 
+/** Why the limit moved: an upstream 503/429/timeout, latency, vLLM saturation, or growth. */
+export type LimitChangeCause = 'overload' | 'latency' | 'saturation' | 'growth';
+
 /** Saturation as read from vLLM-style `/metrics` of a pool's upstreams. */
 export interface SaturationSignal {
   /** Sum of `vllm:num_requests_waiting` over the pool. */
   readonly waiting: number;
+  /**
+   * `vllm:num_requests_waiting` of the least-queued upstream. The pool is saturated only when
+   * every member queues; one queueing member next to an idle one is imbalance, not overload.
+   * @default waiting
+   */
+  readonly minWaiting?: number;
   /** Highest `vllm:gpu_cache_usage_perc` (0..1) over the pool, if exported. */
   readonly kvCacheUsage?: number;
 }
@@ -56,7 +65,7 @@ export class AimdLimiter {
   constructor(
     private readonly cfg: AdmissionConfig,
     private readonly clock: Clock,
-    private readonly onChange?: (limit: number) => void,
+    private readonly onChange?: (limit: number, cause: LimitChangeCause) => void,
   ) {
     this.value = cfg.adaptive.initial ?? cfg.maxConcurrency;
     this.baselineWindowStart = clock.now();
@@ -78,16 +87,16 @@ export class AimdLimiter {
     if (!this.cfg.adaptive.enabled) return;
     switch (sample.kind) {
       case 'overload':
-        this.decrease();
+        this.decrease('overload');
         return;
       case 'success': {
         if (sample.latencyMs !== undefined && this.latencyOverloaded(sample.latencyMs)) {
-          this.decrease();
+          this.decrease('latency');
           return;
         }
         // Only grow while the limit is actually being used (app-limited otherwise), and not
         // while the upstreams report saturation.
-        if (!this.saturated && sample.inflight * 2 >= this.limit) this.set(this.value + 1);
+        if (!this.saturated && sample.inflight * 2 >= this.limit) this.set(this.value + 1, 'growth');
         return;
       }
       default:
@@ -95,10 +104,17 @@ export class AimdLimiter {
     }
   }
 
+  /**
+   * Saturation read from the upstreams' metrics. One saturated scrape stops the limit growing;
+   * two in a row shrink it. A single scrape often lands in the instant between a slot freeing
+   * and the next request taking it (a momentary `waiting` of 1), which is not overload.
+   */
   onSaturation(signal: SaturationSignal): void {
     const s = this.cfg.saturation;
-    this.saturated = signal.waiting > s.maxWaiting || (signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage;
-    if (this.saturated && this.cfg.adaptive.enabled) this.decrease();
+    const saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || (signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage;
+    const sustained = saturated && this.saturated;
+    this.saturated = saturated;
+    if (sustained && this.cfg.adaptive.enabled) this.decrease('saturation');
   }
 
   private latencyOverloaded(latencyMs: number): boolean {
@@ -114,16 +130,16 @@ export class AimdLimiter {
     return baseline !== undefined && this.smoothedLatency > baseline * this.cfg.adaptive.latencyTolerance;
   }
 
-  private decrease(): void {
+  private decrease(cause: LimitChangeCause): void {
     const now = this.clock.now();
     if (now - this.lastDecreaseAt < this.cfg.adaptive.decreaseCooldownMs) return;
     this.lastDecreaseAt = now;
-    this.set(Math.min(this.value, this.cfg.maxConcurrency) * this.cfg.adaptive.backoffRatio);
+    this.set(Math.min(this.value, this.cfg.maxConcurrency) * this.cfg.adaptive.backoffRatio, cause);
   }
 
-  private set(next: number): void {
+  private set(next: number, cause: LimitChangeCause): void {
     const before = this.limit;
     this.value = Math.max(this.cfg.adaptive.min, Math.min(this.cfg.maxConcurrency, next));
-    if (this.limit !== before) this.onChange?.(this.limit);
+    if (this.limit !== before) this.onChange?.(this.limit, cause);
   }
 }

@@ -42,15 +42,22 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
   return kv === undefined ? { waiting, running } : { waiting, running, kvCacheUsage: kv };
 }
 
-/** Combines the upstreams of one pool into one signal: waiting summed, KV usage at its worst. */
+/**
+ * Combines the upstreams of one pool into one signal: waiting summed and at its least-queued
+ * member (saturation means every member queues, as the Kubernetes inference gateway reads it),
+ * KV-cache usage at its worst.
+ */
 export function combineSaturation(parts: readonly UpstreamSaturation[]): SaturationSignal {
   let waiting = 0;
+  let minWaiting = Infinity;
   let kv: number | undefined;
   for (const p of parts) {
     waiting += p.waiting;
+    minWaiting = Math.min(minWaiting, p.waiting);
     if (p.kvCacheUsage !== undefined) kv = Math.max(kv ?? 0, p.kvCacheUsage);
   }
-  return kv === undefined ? { waiting } : { waiting, kvCacheUsage: kv };
+  const base = { waiting, minWaiting: Number.isFinite(minWaiting) ? minWaiting : 0 };
+  return kv === undefined ? base : { ...base, kvCacheUsage: kv };
 }
 
 export interface SaturationScraperOptions {

@@ -39,7 +39,7 @@ describe('AdmissionController', () => {
     const third = track(ctl.acquire({ cls: 'low' }));
     await flush();
     expect(third.value).toBeUndefined();
-    expect(ctl.snapshot()).toMatchObject({ inflight: 2, limit: 2, queued: { low: 1 } });
+    expect(ctl.snapshot()).toMatchObject({ inflight: 2, inflightByClass: { low: 2, critical: 0 }, limit: 2, queued: { low: 1 } });
   });
 
   it('hands a freed slot to the highest class first and FIFO within a class', async () => {

@@ -74,14 +74,19 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(30);
   });
 
-  it('backs off on upstream saturation and does not grow until it clears', () => {
+  it('backs off on sustained upstream saturation and does not grow until it clears', () => {
     const { limiter, clock } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
-    limiter.onSaturation({ waiting: 3 });
+    limiter.onSaturation({ waiting: 1 }); // one blip: stop growing, no cut
+    expect(limiter.limit).toBe(40);
+    limiter.onSaturation({ waiting: 0 });
+    limiter.onSaturation({ waiting: 1 });
+    expect(limiter.limit).toBe(40);
+    limiter.onSaturation({ waiting: 3 }); // second in a row: cut
     expect(limiter.limit).toBe(20);
     for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 20 });
     expect(limiter.limit).toBe(20);
     clock.advance(1_000);
-    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.99 });
+    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.99 }); // still saturated (KV cache): cut
     expect(limiter.limit).toBe(10);
     limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.5 });
     limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
@@ -117,6 +122,14 @@ describe('vLLM saturation metrics', () => {
         { waiting: 2, running: 4, kvCacheUsage: 0.8 },
         { waiting: 0, running: 1 },
       ]),
-    ).toEqual({ waiting: 3, kvCacheUsage: 0.8 });
+    ).toEqual({ waiting: 3, minWaiting: 0, kvCacheUsage: 0.8 });
+  });
+
+  it('does not call a pool saturated while one member still has room', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
+    for (let i = 0; i < 3; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 0, running: 7 }]));
+    expect(limiter.limit).toBe(40);
+    for (let i = 0; i < 2; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 1, running: 8 }]));
+    expect(limiter.limit).toBe(20);
   });
 });

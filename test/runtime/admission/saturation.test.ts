@@ -35,7 +35,7 @@ describe('SaturationScraper against vLLM-style /metrics', () => {
       onSignal: (s) => signals.push(s),
     });
     const signal = await scraper.scrapeOnce();
-    expect(signal?.waiting).toBe(3);
+    expect(signal).toMatchObject({ waiting: 3, minWaiting: 1 });
     expect(signals).toHaveLength(1);
     await Promise.all(inflight);
   });

@@ -206,10 +206,13 @@ describe('proxy overload control against simulators', () => {
 describe('proxy rate limits shared through Redis', () => {
   const prefix = `test:overload:${run}:`;
   let h: Harness | undefined;
+  let shared: Awaited<ReturnType<typeof connectSharedRedis>>;
+  beforeAll(async () => {
+    shared = await connectSharedRedis();
+  });
   afterAll(async () => {
-    const r = await connectSharedRedis();
-    await deletePrefix(r, prefix);
-    r.disconnect();
+    await deletePrefix(shared, prefix);
+    shared.disconnect();
   });
   afterEach(async () => {
     await h?.close();
@@ -282,6 +285,31 @@ describe('proxy rate limits shared through Redis', () => {
       h = undefined;
       await priv.stop();
     }
+  });
+
+  it('charges model tokens up front and refunds what the answer did not use', async () => {
+    h = await startHarness([{}], (urls) => ({
+      auth: { keys: [{ name: `tokens-${run}`, sha256: sha('secret-d'), tier: 'medium' as const }] },
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      redis: { host: '127.0.0.1', port: 6379 },
+      rateLimit: {
+        requests: { medium: { ratePerSecond: 100, burst: 100 } },
+        tokens: { enabled: true, limits: { medium: { ratePerSecond: 0.01, burst: 300 } } },
+        redis: { keyPrefix: prefix },
+      },
+    }));
+    const auth = { authorization: 'Bearer secret-d' };
+    // Estimated 800/4 + 4 = 204 tokens; the simulator reports 8 prompt + 4 completion = 12.
+    const body = chat({ messages: [{ role: 'user', content: 'x'.repeat(800) }], max_tokens: 4 });
+    expect((await post(api(h), body, auth)).status).toBe(200); // 300 - 204 = 96 left, then +192
+    await eventually(async () => {
+      const r = await shared.hget(h!.proxy.overload.rateLimiter.keyFor(`tokens-${run}`, 'medium'), 'k');
+      return Number(r) > 250;
+    }, 3_000, 'usage refund');
+    expect((await post(api(h), body, auth)).status).toBe(200); // without the refund: 96 < 204, a 429
+    const big = await post(api(h), chat({ messages: [{ role: 'user', content: 'x'.repeat(800) }], max_tokens: 400 }), auth);
+    expect(big.status).toBe(429);
   });
 
   it('answers 429 with Retry-After once a key exhausts its bucket, per class, never for critical', async () => {
