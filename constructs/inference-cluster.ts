@@ -7,6 +7,8 @@ import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-i
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
+import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
+import { EksAccessPolicyAssociation } from '@cdktf/provider-aws/lib/eks-access-policy-association';
 import { EksCluster } from '@cdktf/provider-aws/lib/eks-cluster';
 import { EksNodeGroup } from '@cdktf/provider-aws/lib/eks-node-group';
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
@@ -62,6 +64,14 @@ export interface InferenceClusterProps {
    * @default [] - private endpoint only
    */
   readonly publicAccessCidrs?: readonly string[];
+  /**
+   * IAM roles or users given cluster-admin through EKS access entries (the API authentication mode),
+   * e.g. the CI role that deploys the workloads stacks and an operators' SSO role. The identity that
+   * creates the cluster is admin already.
+   * @see https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html
+   * @default []
+   */
+  readonly adminPrincipalArns?: readonly string[];
   /** CPU node group (proxy, worker, monitoring): on-demand, general purpose instance types. */
   readonly cpuNodes: NodeGroupConfig;
   /** On-demand GPU base group. A group with `max` 0 is not created. */
@@ -180,6 +190,13 @@ export class InferenceCluster extends Construct {
     checkGroup('gpuOnDemand', props.gpuOnDemand);
     checkGroup('gpuSpot', props.gpuSpot);
     if (props.cpuNodes.max < 1) throw new Error('InferenceCluster: cpuNodes.max must be at least 1');
+    const admins = props.adminPrincipalArns ?? [];
+    for (const arn of admins) {
+      if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/.test(arn)) {
+        throw new Error(`InferenceCluster: adminPrincipalArns: "${arn}" is not an IAM role or user ARN`);
+      }
+    }
+    if (new Set(admins).size !== admins.length) throw new Error('InferenceCluster: adminPrincipalArns lists a principal twice');
     const logRetention = props.logRetentionDays ?? 30;
     if (!RETENTION_DAYS.has(logRetention)) {
       throw new Error(`InferenceCluster: logRetentionDays ${logRetention} is not a CloudWatch Logs retention value`);
@@ -280,6 +297,16 @@ export class InferenceCluster extends Construct {
     this.clusterCertificateAuthorityData = this.cluster.certificateAuthority.get(0).data;
     this.clusterSecurityGroupId = this.cluster.vpcConfig.clusterSecurityGroupId;
     this.oidcIssuerUrl = this.cluster.identity.get(0).oidc.get(0).issuer;
+
+    admins.forEach((principalArn, i) => {
+      const entry = new EksAccessEntry(this, `admin-${i}`, { clusterName: this.cluster.name, principalArn, type: 'STANDARD', tags: tags() });
+      new EksAccessPolicyAssociation(this, `admin-${i}-policy`, {
+        clusterName: this.cluster.name,
+        principalArn: entry.principalArn,
+        policyArn: `${arnPrefix}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+        accessScope: { type: 'cluster' },
+      });
+    });
 
     this.oidcProvider = new IamOpenidConnectProvider(this, 'oidc', {
       url: this.oidcIssuerUrl,

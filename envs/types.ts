@@ -162,6 +162,12 @@ export interface EnvironmentConfig {
    * @default [] - private endpoint only
    */
   readonly clusterPublicAccessCidrs?: readonly string[];
+  /**
+   * IAM role/user ARNs given cluster-admin on every cluster of the environment (EKS access entries),
+   * e.g. the CI role that deploys the workloads stacks. The identity creating a cluster is admin anyway.
+   * @default []
+   */
+  readonly clusterAdminPrincipalArns?: readonly string[];
   /** EKS Kubernetes version. */
   readonly kubernetesVersion: string;
   /** The model served. */

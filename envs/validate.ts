@@ -90,6 +90,11 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     if (!parsed) fail('clusterPublicAccessCidrs', `"${cidr}" is not a CIDR block`);
     if (parsed!.prefix === 0) fail('clusterPublicAccessCidrs', `"${cidr}" opens the cluster API to the whole internet`);
   }
+  for (const arn of config.clusterAdminPrincipalArns ?? []) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/.test(arn)) {
+      fail('clusterAdminPrincipalArns', `"${arn}" is not an IAM role or user ARN`);
+    }
+  }
   if (config.backend.type === 'local' && config.backend.directory !== undefined) {
     const dir = config.backend.directory;
     if (dir === '' || dir.startsWith('/') || /^[A-Za-z]:[\\/]/.test(dir)) {

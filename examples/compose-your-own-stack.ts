@@ -22,6 +22,7 @@ export class MyInferenceStack extends TerraformStack {
       region: 'eu-central-1',
       kubernetesVersion: '1.32',
       subnetIds: network.privateSubnetIds,
+      adminPrincipalArns: ['arn:aws:iam::123456789012:role/ml-platform-ci'],
       cpuNodes: { instanceTypes: ['m7i.xlarge'], min: 2, max: 6, desired: 2 },
       gpuOnDemand: { instanceTypes: ['g6e.2xlarge'], min: 1, max: 2, desired: 1 },
       gpuSpot: { instanceTypes: ['g6e.2xlarge', 'g5.2xlarge', 'g6.2xlarge'], min: 0, max: 8, desired: 0 },

@@ -78,6 +78,7 @@ export class PlatformStack extends TerraformStack {
       kubernetesVersion: env.kubernetesVersion,
       subnetIds: this.network.privateSubnetIds,
       publicAccessCidrs: env.clusterPublicAccessCidrs,
+      adminPrincipalArns: env.clusterAdminPrincipalArns,
       cpuNodes: region.cpuNodes,
       gpuOnDemand: region.gpu.onDemand,
       gpuSpot: region.gpu.spot,

@@ -164,7 +164,18 @@ describe('InferenceCluster', () => {
     expect(resources(synth({ spotInterruptionQueue: false }), 'aws_sqs_queue')).toEqual({});
   });
 
+  it('grants cluster-admin to the listed principals through EKS access entries', () => {
+    const role = 'arn:aws:iam::123456789012:role/ci-deployer';
+    const tf = synth({ adminPrincipalArns: [role] });
+    expect(onlyResource(tf, 'aws_eks_access_entry')).toMatchObject({ principal_arn: role, type: 'STANDARD' });
+    const association = onlyResource(tf, 'aws_eks_access_policy_association');
+    expect(association.policy_arn).toMatch(/:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+    expect(association.access_scope).toEqual({ type: 'cluster' });
+    expect(resources(synth(), 'aws_eks_access_entry')).toEqual({});
+  });
+
   it.each([
+    [{ adminPrincipalArns: ['arn:aws:iam::123456789012:policy/x'] }, 'adminPrincipalArns: "arn:aws:iam::123456789012:policy/x" is not an IAM role or user ARN'],
     [{ publicAccessCidrs: ['0.0.0.0/0'] }, 'publicAccessCidrs must not contain 0.0.0.0/0'],
     [{ kubernetesVersion: 'latest' }, 'kubernetesVersion "latest" is not an EKS version'],
     [{ subnetIds: ['subnet-a'] }, 'subnetIds must list subnets in at least two zones'],
