@@ -407,7 +407,7 @@ export function parseRequestTimeout(headers: IncomingHttpHeaders): number | unde
 }
 
 /**
- * A Redis client for the hot path (rate limits, cache). Commands issued while (re)connecting
+ * A Redis client for the hot path (rate limits, cache), keys under `redis.keyPrefix`. Commands issued while (re)connecting
  * wait in ioredis' offline queue only until the first reconnect attempt fails
  * (`maxRetriesPerRequest: 0`), and every caller bounds its own wait (`redis.timeoutMs` of the
  * rate limiter and the cache), so a Redis outage costs a request at most that timeout and the
@@ -420,6 +420,9 @@ export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.P
     tls: config.tls ? {} : undefined,
     connectTimeout: config.connectTimeoutMs,
     commandTimeout: config.commandTimeoutMs,
+    // Every key this runtime writes starts with the shared prefix (ioredis also prefixes the
+    // KEYS of EVALSHA), so rate-limit buckets and cache entries sit under `redis.keyPrefix`.
+    keyPrefix: config.keyPrefix,
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
   };

@@ -211,7 +211,7 @@ describe('proxy rate limits shared through Redis', () => {
     shared = await connectSharedRedis();
   });
   afterAll(async () => {
-    await deletePrefix(shared, prefix);
+    await deletePrefix(shared, `surgeguard:${prefix}`);
     shared.disconnect();
   });
   afterEach(async () => {
@@ -304,7 +304,8 @@ describe('proxy rate limits shared through Redis', () => {
     const body = chat({ messages: [{ role: 'user', content: 'x'.repeat(800) }], max_tokens: 4 });
     expect((await post(api(h), body, auth)).status).toBe(200); // 300 - 204 = 96 left, then +192
     await eventually(async () => {
-      const r = await shared.hget(h!.proxy.overload.rateLimiter.keyFor(`tokens-${run}`, 'medium'), 'k');
+      // The proxy's keys live under the shared `redis.keyPrefix` (default surgeguard:).
+      const r = await shared.hget(`surgeguard:${h!.proxy.overload.rateLimiter.keyFor(`tokens-${run}`, 'medium')}`, 'k');
       return Number(r) > 250;
     }, 3_000, 'usage refund');
     expect((await post(api(h), body, auth)).status).toBe(200); // without the refund: 96 < 204, a 429
