@@ -18,9 +18,9 @@ export const TimeoutsSchema = z
     idleMs: z
       .number()
       .int()
-      .positive()
+      .min(1_000)
       .default(30_000)
-      .describe('Longest silence between two body chunks (streams included) before the attempt fails.'),
+      .describe('Longest silence between two body chunks (streams included) before the response fails; about 1 s of resolution, time the client is not reading does not count.'),
     totalMs: z
       .number()
       .int()

@@ -3,7 +3,7 @@ import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
 import { fullJitterBackoffMs, parseRetryAfterMs } from './backoff';
 import { UpstreamEvents } from './events';
-import { AttemptError, AttemptErrorKind, UpstreamReply, watchIdle } from './http-client';
+import { AttemptError, AttemptErrorKind, UpstreamReply } from './http-client';
 import { RetryBudget } from './retry-budget';
 import { Upstream } from './upstream';
 import { UpstreamPool } from './upstream-pool';
@@ -307,7 +307,6 @@ export class UpstreamDispatcher {
     counted: boolean,
   ): UpstreamResponse {
     if (!counted) upstream.outstanding++;
-    watchIdle(reply.body, pool.config.timeouts.idleMs);
     let finished = false;
     return {
       ok: true,

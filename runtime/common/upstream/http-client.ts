@@ -55,6 +55,10 @@ export interface AttemptRequest {
  * The HTTP client of one upstream: an undici Pool of keep-alive connections with the pool's
  * connect / first-byte / idle timeouts. It never retries on its own — retries are decided by the
  * dispatcher, the only retry layer.
+ *
+ * The idle timeout is undici's body timeout: it runs only while the reader is waiting for data
+ * (a paused body — a slow client applying backpressure — does not count) and has about one
+ * second of resolution. (A watchdog wrapped around each body cost ~100 us of CPU per request.)
  */
 export class UpstreamHttpClient {
   private readonly pool: Pool;
@@ -95,35 +99,3 @@ export class UpstreamHttpClient {
   }
 }
 
-/** The upstream sent nothing for `idleMs` while the reader was waiting for data. */
-export class UpstreamIdleTimeoutError extends Error {
-  readonly code = 'SG_UPSTREAM_IDLE_TIMEOUT';
-  constructor(readonly idleMs: number) {
-    super(`upstream sent no data for ${idleMs} ms`);
-    this.name = 'UpstreamIdleTimeoutError';
-  }
-}
-
-/**
- * Fails a response body when the upstream stays silent longer than `idleMs` between chunks.
- * Time while the reader is not reading (a slow client applying backpressure) does not count.
- * It watches what the HTTP client pushes into the stream, so it never changes the stream mode.
- */
-export function watchIdle(body: Readable, idleMs: number): void {
-  const timer = setTimeout(() => {
-    if (body.destroyed || body.readableEnded) return;
-    if (body.isPaused() || body.readableLength > 0) {
-      timer.refresh();
-      return;
-    }
-    body.destroy(new UpstreamIdleTimeoutError(idleMs));
-  }, idleMs);
-  timer.unref();
-  const push = body.push;
-  body.push = function watchedPush(this: Readable, chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk === null) clearTimeout(timer);
-    else timer.refresh();
-    return push.call(this, chunk, encoding);
-  };
-  body.once('close', () => clearTimeout(timer));
-}

@@ -51,9 +51,9 @@ describe('proxy timeouts', () => {
   });
 
   it('ends a stream that stays silent longer than idleMs with an SSE error event', async () => {
-    h = await startHarness([{ tokensPerSecond: 2, outputTokens: 5 }], (urls) => ({
+    h = await startHarness([{ tokensPerSecond: 0.4, outputTokens: 3 }], (urls) => ({
       auth: 'none',
-      pools: { local: quietPool(urls, { timeouts: { idleMs: 150 } }) },
+      pools: { local: quietPool(urls, { timeouts: { idleMs: 1_000 } }) },
       routes: route,
     }));
     const res = await request(api(h), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({ stream: true })) });
