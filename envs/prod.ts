@@ -40,4 +40,11 @@ export const prod: EnvironmentConfig = {
     maxConcurrentSequences: 256,
   },
   logRetentionDays: 90,
+  // SHA-256 of each key (`printf %s "$KEY" | sha256sum`); the keys themselves live with their owners.
+  // Replace these with your own before the first deploy.
+  apiKeys: [
+    { name: 'prod-realtime', sha256: '26a7fe058cc29927d576a222e15cdf3a6be3850199b5f1788bd131b0877ccb0d', tier: 'critical' },
+    { name: 'prod-interactive', sha256: 'c1ee70f1a6cc8a707dc6bc15b4adbdf13d187d54adefae9d675dc1b27110fc62', tier: 'high' },
+    { name: 'prod-batch', sha256: '46819d42cc61032f3725cb868251efdda8ad21ba373cb70fa93032665e62a402', tier: 'low' },
+  ],
 };

@@ -46,4 +46,10 @@ export const staging: EnvironmentConfig = {
     maxConcurrentSequences: 128,
   },
   logRetentionDays: 30,
+  // SHA-256 of each key (`printf %s "$KEY" | sha256sum`); the keys themselves live with their owners.
+  // Replace these with your own before the first deploy.
+  apiKeys: [
+    { name: 'staging-realtime', sha256: 'dcb2d52a36bc01ec646b48f47869e967d27a7ef8a312fabb619ca7629cd6f2c6', tier: 'high' },
+    { name: 'staging-batch', sha256: '51673dd0bb2e2d748c63555ab17ab68b9498a5e38c3351143e97ada5aadf1c4f', tier: 'low' },
+  ],
 };

@@ -1,3 +1,4 @@
+import { isPriorityClass, PRIORITY_CLASSES } from '../runtime/common/priority';
 import { EnvironmentConfig, NodeGroupConfig } from './types';
 
 /** Regions surgeguard knows: commercial AWS regions with EKS and GPU instances. */
@@ -145,6 +146,18 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     const at = `geolocationOverrides[${i}]`;
     if ((g.continent === undefined) === (g.country === undefined)) fail(at, 'set exactly one of continent or country');
     if (!seenRegions.has(g.region)) fail(`${at}.region`, `"${g.region}" is not one of the environment's regions`);
+  });
+  const apiKeys = config.apiKeys ?? [];
+  // Security by default: only a developer's sandbox may run the proxy without authentication.
+  if (apiKeys.length === 0 && env !== 'dev') fail('apiKeys', 'must list at least one API key outside dev (the proxy would accept anonymous traffic)');
+  const keyNames = new Set<string>();
+  apiKeys.forEach((k, i) => {
+    const at = `apiKeys[${i}]`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(k.name)) fail(`${at}.name`, `"${k.name}" must be 1-64 letters, digits, dots, dashes or underscores`);
+    if (keyNames.has(k.name)) fail(`${at}.name`, `duplicate key name "${k.name}"`);
+    keyNames.add(k.name);
+    if (!/^[0-9a-f]{64}$/.test(k.sha256)) fail(`${at}.sha256`, 'must be the lower-case hex SHA-256 of the key (64 characters), never the key itself');
+    if (!isPriorityClass(k.tier)) fail(`${at}.tier`, `"${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
   });
   return config;
 }

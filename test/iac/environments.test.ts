@@ -101,6 +101,10 @@ describe('validateEnvironment stops synth with the environment and field named',
     ['a certificate ARN that is not one', 'prod', (c) => (c.regions[0].certificateArn = 'arn:aws:iam::123456789012:role/x'), 'regions[0].certificateArn', /not an ACM certificate ARN/],
     ['a geolocation override with both continent and country', 'prod', (c) => (c.geolocationOverrides = [{ continent: 'EU', country: 'DE', region: 'eu-west-1' }]), 'geolocationOverrides[0]', /exactly one of continent or country/],
     ['a geolocation override to a region not in the environment', 'prod', (c) => (c.geolocationOverrides = [{ country: 'JP', region: 'ap-northeast-1' }]), 'geolocationOverrides[0].region', /not one of the environment's regions/],
+    ['no API keys outside dev', 'prod', (c) => (c.apiKeys = []), 'apiKeys', /at least one API key outside dev/],
+    ['an API key given in clear instead of its hash', 'staging', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = 'sk-live-123'), 'apiKeys[0].sha256', /never the key itself/],
+    ['two API keys with one name', 'prod', (c) => (c.apiKeys = [c.apiKeys![0], c.apiKeys![0]]), 'apiKeys[1].name', /duplicate key name/],
+    ['an API key tier that is not a class', 'prod', (c) => ((c.apiKeys![0] as { tier: string }).tier = 'urgent'), 'apiKeys[0].tier', /not one of critical, high, medium, low/],
   ];
 
   it.each(cases)('rejects %s', (_what, base, mutate, field, message) => {
