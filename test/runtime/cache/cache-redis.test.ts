@@ -3,17 +3,17 @@ import type Redis from 'ioredis';
 import { FakeClock } from '../../../runtime/proxy/admission/clock';
 import { parseCacheConfig } from '../../../runtime/proxy/cache/config';
 import { ResponseCache, type CacheRedis } from '../../../runtime/proxy/cache/response-cache';
-import { connectSharedRedis, deletePrefix } from '../overload-helpers/redis';
+import { connectRedis, deleteKeys } from '../support/services';
 
 jest.setTimeout(20_000);
 const prefix = `test:cache:${randomBytes(4).toString('hex')}:`;
 let redis: Redis;
 
 beforeAll(async () => {
-  redis = await connectSharedRedis();
+  redis = await connectRedis();
 });
 afterAll(async () => {
-  await deletePrefix(redis, prefix);
+  await deleteKeys(redis, prefix);
   redis.disconnect();
 });
 

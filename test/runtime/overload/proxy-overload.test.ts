@@ -3,7 +3,7 @@ import { request } from 'undici';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../runtime/common/config/upstream';
 import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../helpers/proxy-harness';
-import { connectSharedRedis, deletePrefix, PrivateRedis } from '../overload-helpers/redis';
+import { connectRedis, deleteKeys, PrivateRedis } from '../support/services';
 
 jest.setTimeout(30_000);
 
@@ -206,12 +206,12 @@ describe('proxy overload control against simulators', () => {
 describe('proxy rate limits shared through Redis', () => {
   const prefix = `test:overload:${run}:`;
   let h: Harness | undefined;
-  let shared: Awaited<ReturnType<typeof connectSharedRedis>>;
+  let shared: Awaited<ReturnType<typeof connectRedis>>;
   beforeAll(async () => {
-    shared = await connectSharedRedis();
+    shared = await connectRedis();
   });
   afterAll(async () => {
-    await deletePrefix(shared, `surgeguard:${prefix}`);
+    await deleteKeys(shared, `surgeguard:${prefix}`);
     shared.disconnect();
   });
   afterEach(async () => {

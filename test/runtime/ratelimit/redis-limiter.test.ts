@@ -4,7 +4,7 @@ import { systemClock } from '../../../runtime/proxy/admission/clock';
 import { parseRateLimitConfig, type RateLimitConfigInput } from '../../../runtime/proxy/ratelimit/config';
 import { RateLimiter, type RateLimitLogger } from '../../../runtime/proxy/ratelimit/rate-limiter';
 import { runTokenBucket, TOKEN_BUCKET_SHA } from '../../../runtime/proxy/ratelimit/redis-script';
-import { connectSharedRedis, deletePrefix, PrivateRedis } from '../overload-helpers/redis';
+import { connectRedis, deleteKeys, PrivateRedis } from '../support/services';
 
 jest.setTimeout(30_000);
 
@@ -12,11 +12,11 @@ const prefix = `test:ratelimit:${randomBytes(4).toString('hex')}:`;
 let shared: Redis;
 
 beforeAll(async () => {
-  shared = await connectSharedRedis();
+  shared = await connectRedis();
 });
 
 afterAll(async () => {
-  await deletePrefix(shared, prefix);
+  await deleteKeys(shared, prefix);
   shared.disconnect();
 });
 

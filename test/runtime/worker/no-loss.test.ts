@@ -2,12 +2,13 @@ import { Redis } from 'ioredis';
 import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
 import { buildTopology } from '../../../runtime/common/queue-topology';
 import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
+import { seededRandom } from '../../../runtime/common/clock';
 import { jobKeyPrefix } from '../../../runtime/jobs/config';
 import { RedisJobStore } from '../../../runtime/jobs/store';
 import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../jobs/helpers/services';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
 
@@ -16,18 +17,6 @@ jest.setTimeout(90_000);
 const JOBS = 1_000;
 const KILLS = 4;
 const CONCURRENCY = 10;
-
-/** A seeded PRNG so the kill moments are random but the test is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('worker process killed with SIGKILL mid-run', () => {
   const prefix = uniqueName('no-loss');
@@ -96,7 +85,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
       return replies.filter(([, status]) => status === 'succeeded').length;
     };
 
-    const random = mulberry32(20261121);
+    const random = seededRandom(20261121); // random kill moments, reproducible
     for (let kill = 0; kill < KILLS; kill++) {
       const worker = new WorkerProcess(configFile);
       workers.push(worker);

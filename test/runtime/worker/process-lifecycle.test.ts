@@ -8,7 +8,7 @@ import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
 import { deleteTopology } from '../../../runtime/jobs/topology';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../jobs/helpers/services';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
 import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
 
 jest.setTimeout(60_000);

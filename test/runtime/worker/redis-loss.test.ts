@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -16,20 +15,9 @@ import { RedisConnectionSchema } from '../../../runtime/common/config/redis';
 import { JobWorker } from '../../../runtime/worker/worker';
 import { WorkerMetrics } from '../../../runtime/worker/metrics';
 import { HttpModelClient } from '../../../runtime/worker/model-client';
-import { AMQP_URL, testTopology, waitFor } from '../jobs/helpers/services';
+import { AMQP_URL, freePort, testTopology, waitFor } from '../support/services';
 
 jest.setTimeout(60_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A private Redis for this test only (never the shared one): append-only file fsynced on every

@@ -1,10 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import * as amqp from 'amqplib';
-import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../../runtime/common/queue-topology';
-import { deleteTopology } from '../../../../runtime/jobs/topology';
+import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../runtime/common/queue-topology';
+import { deleteTopology } from '../../../runtime/jobs/topology';
 
-/** Local services of the test machine (scripts/services.sh starts them). */
+/**
+ * The local services tests run against (scripts/services.sh installs and starts them), with
+ * bounded waits that fail loudly, per-test names, and clean-up that never flushes shared state.
+ */
 export const REDIS_URL = process.env.SURGEGUARD_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 export const AMQP_URL = process.env.SURGEGUARD_TEST_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -85,5 +90,59 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A private, throw-away redis-server on its own port that a test may kill and restart. */
+export class PrivateRedis {
+  private proc: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort());
+    await r.start();
+    return r;
+  }
+
+  async start(timeoutMs = 10_000): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const c = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      try {
+        await c.connect();
+        await c.ping();
+        c.disconnect();
+        return;
+      } catch {
+        c.disconnect();
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+    throw new Error(`private redis-server on port ${this.port} did not start within ${timeoutMs} ms`);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
   }
 }
