@@ -14,8 +14,9 @@ mkdir -p node_modules/.cache
 report=node_modules/.cache/jest-report.json
 status=0
 npx jest --ci --json --outputFile="$report" "$@" || status=$?
+# The closing line CI reads: "N passed, N failed".
 node -e '
-  const r = require(process.argv[1]);
+  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
 ' "$report" || true
 exit "$status"
