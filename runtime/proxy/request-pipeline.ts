@@ -76,7 +76,7 @@ export class RequestPipeline {
     const record: RequestRecord = {
       requestId,
       method: req.method ?? 'GET',
-      path: (req.url ?? '/').split('?', 1)[0],
+      path: pathOf(req.url),
       startedAt: this.deps.clock.now(),
       class: 'none',
       pool: 'none',
@@ -259,8 +259,16 @@ export class RequestPipeline {
       this.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
       return undefined;
     }
+    // One literal with every field (no spread of `caller`): a spread followed by more properties
+    // leaves V8 a dictionary-mode object, and every later stage reads this context.
     return {
-      ...caller,
+      requestId: caller.requestId,
+      startedAt: caller.startedAt,
+      key: caller.key,
+      priorityClass: caller.priorityClass,
+      userKey: caller.userKey,
+      headers: caller.headers,
+      signal: caller.signal,
       endpoint: API_ENDPOINTS[path],
       path,
       deadline: caller.startedAt + server.requestTimeoutMs,
@@ -327,7 +335,9 @@ export class RequestPipeline {
    */
   private relay(upstream: UpstreamResponse, res: ServerResponse, record: RequestRecord): Promise<BodyOutcome> {
     const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(upstream.headers)) {
+    const received = upstream.headers;
+    for (const name in received) {
+      const value = received[name];
       if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
     }
     res.writeHead(upstream.statusCode, headers);
@@ -449,6 +459,13 @@ export class RequestPipeline {
       );
     }
   }
+}
+
+/** The path of a request target, without its query string. */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 /** The request body per pool, with the model renamed where the pool knows it by another name. */
