@@ -71,6 +71,7 @@ export class ProxyMetrics implements UpstreamEvents {
   readonly ready: Gauge;
   private pools: readonly UpstreamPool[] = [];
   /** Label children per (pool, upstream, class, status): prom-client skips hashing labels on reuse. */
+  private readonly inFlightByClass = new Map<string, number>();
   private readonly requestSeries = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -90,8 +91,18 @@ export class ProxyMetrics implements UpstreamEvents {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.inFlight = new Gauge({ name: PROXY_METRICS.inFlight, help: 'Client requests in flight.', labelNames: ['class'], registers });
     const self = this;
+    // Counted in plain numbers on the hot path (a labelled gauge hashes its labels twice per
+    // inc/dec) and copied into the gauge when scraped.
+    this.inFlight = new Gauge({
+      name: PROXY_METRICS.inFlight,
+      help: 'Client requests in flight.',
+      labelNames: ['class'],
+      registers,
+      collect() {
+        for (const [cls, n] of self.inFlightByClass) this.set({ class: cls }, n);
+      },
+    });
     new Gauge({
       name: PROXY_METRICS.upstreamInFlight,
       help: 'Requests in flight to an upstream.',
@@ -114,6 +125,16 @@ export class ProxyMetrics implements UpstreamEvents {
     this.clientConnectionsMax = new Gauge({ name: PROXY_METRICS.clientConnectionsMax, help: 'Maximum client connections.', registers });
     this.ready = new Gauge({ name: PROXY_METRICS.ready, help: '1 while the proxy reports ready.', registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'surgeguard_proxy_' });
+  }
+
+  /** A classified client request started (surgeguard_proxy_in_flight_requests{class}). */
+  requestStarted(cls: string): void {
+    this.inFlightByClass.set(cls, (this.inFlightByClass.get(cls) ?? 0) + 1);
+  }
+
+  /** A classified client request finished. */
+  requestEnded(cls: string): void {
+    this.inFlightByClass.set(cls, (this.inFlightByClass.get(cls) ?? 0) - 1);
   }
 
   /** Counts one finished request and observes its duration (the per-request hot path). */

@@ -113,7 +113,7 @@ export class RequestPipeline {
     }
     record.class = cls.priorityClass;
     record.key = auth.identity?.name;
-    this.deps.metrics.inFlight.inc({ class: cls.priorityClass });
+    this.deps.metrics.requestStarted(cls.priorityClass);
     const userHeader = req.headers['x-user-id'];
     const userId = typeof userHeader === 'string' && userHeader.length > 0 && userHeader.length <= 256 ? userHeader : undefined;
     return {
@@ -435,7 +435,7 @@ export class RequestPipeline {
     const seconds = (clock.now() - record.startedAt) / 1000;
     metrics.recordRequest(record.pool, record.upstream, record.class, status, seconds);
     if (record.class !== 'none') {
-      metrics.inFlight.dec({ class: record.class });
+      metrics.requestEnded(record.class);
       if (record.clientAborted) metrics.clientAborts.inc({ class: record.class });
     }
     if (config.logging.accessLog) {
