@@ -357,12 +357,24 @@ export class RequestPipeline {
       // A non-streaming body is written one chunk behind, so the last chunk goes out with the
       // end of the response in one write (most answers are a single chunk: one syscall, not two).
       let held: Buffer | undefined;
+      // Stream events that arrive in the same upstream read (one tick) leave in one write: the
+      // response is corked at the first and uncorked on the next tick, so nothing waits longer
+      // than the current tick, and a burst of small SSE events costs one syscall, not one each.
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        res.uncork();
+      };
       const onData = (chunk: Buffer) => {
         if (!isSse) {
           const previous = held;
           held = chunk;
           if (previous === undefined) return;
           chunk = previous;
+        } else if (!corked) {
+          corked = true;
+          res.cork();
+          process.nextTick(uncork);
         }
         if (!res.write(chunk)) body.pause();
       };
