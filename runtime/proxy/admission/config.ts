@@ -18,6 +18,7 @@ export const AdaptiveLimitSchema = z
     backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease applied on an overload signal (503/429, timeout, vLLM waiting queue).'),
     decreaseCooldownMs: z.number().int().nonnegative().default(500).describe('Minimum time between two decreases, so one burst of 503s counts as one signal.'),
     latencyTolerance: z.number().gt(1).default(4).describe('A completion slower than `latencyTolerance` x the pool\'s baseline latency counts as an overload signal. LLM latency depends on output length, so this is loose by default.'),
+    latencySlackMs: z.number().nonnegative().default(100).describe('Latency must also exceed the baseline by this many milliseconds to count as overload. Queueing at an inference server costs at least a decode step per queued request; smaller rises are jitter, including the proxy\'s own event-loop delay when its CPU is busy, and must not shrink the limit.'),
     baselineWindowMs: z.number().int().positive().default(60_000).describe('Window over which the baseline (lowest average) latency is re-measured.'),
   })
   .prefault({});

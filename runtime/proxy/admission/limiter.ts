@@ -49,7 +49,9 @@ export interface SaturationSignal {
  * signals: +1 per successful completion while the pool is at least half used, x`backoffRatio`
  * on an overload signal (at most once per `decreaseCooldownMs`, so one burst of 503s is one
  * signal). Latency still counts, loosely: when the smoothed latency exceeds `latencyTolerance`
- * times its windowed minimum, that is treated as an overload signal as well.
+ * times its windowed minimum, and that minimum by at least `latencySlackMs`, that is treated as
+ * an overload signal as well. The absolute slack keeps a CPU-busy proxy from reading its own
+ * event-loop delay (milliseconds) as upstream queueing against a millisecond-scale baseline.
  *
  * Pure decision logic: no I/O, time from the injected clock.
  */
@@ -127,7 +129,9 @@ export class AimdLimiter {
     this.smoothedLatency = this.smoothedLatency === undefined ? latencyMs : this.smoothedLatency * 0.9 + latencyMs * 0.1;
     this.baselineCurrent = Math.min(this.baselineCurrent, this.smoothedLatency);
     const baseline = this.baselineLatencyMs;
-    return baseline !== undefined && this.smoothedLatency > baseline * this.cfg.adaptive.latencyTolerance;
+    if (baseline === undefined) return false;
+    const { latencyTolerance, latencySlackMs } = this.cfg.adaptive;
+    return this.smoothedLatency > Math.max(baseline * latencyTolerance, baseline + latencySlackMs);
   }
 
   private decrease(cause: LimitChangeCause): void {

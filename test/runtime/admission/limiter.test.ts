@@ -74,6 +74,24 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(30);
   });
 
+  it('does not read a few milliseconds of jitter on a fast upstream as overload', () => {
+    // A millisecond baseline (cache-warm or tiny answers) plus the proxy's own event-loop delay
+    // under CPU load: 4x the baseline, yet far below any real queueing at a model server.
+    const { limiter, clock } = setup({ adaptive: { initial: 40 } });
+    for (let i = 0; i < 20; i++) limiter.onSample({ kind: 'success', latencyMs: 0.5, inflight: 40 });
+    const before = limiter.limit;
+    for (let i = 0; i < 50; i++) {
+      clock.advance(10);
+      limiter.onSample({ kind: 'success', latencyMs: 8, inflight: 40 });
+    }
+    expect(limiter.limit).toBeGreaterThanOrEqual(before);
+    for (let i = 0; i < 50 && limiter.limit >= before; i++) {
+      clock.advance(10);
+      limiter.onSample({ kind: 'success', latencyMs: 400, inflight: 40 });
+    }
+    expect(limiter.limit).toBeLessThan(before);
+  });
+
   it('backs off on sustained upstream saturation and does not grow until it clears', () => {
     const { limiter, clock } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
     limiter.onSaturation({ waiting: 1 }); // one blip: stop growing, no cut
