@@ -86,7 +86,9 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  # Like surgeguard's buffered JSON access log (one line per request, flushed every 250 ms):
+  # both gateways do the same bookkeeping per request.
+  access_log ${dir}/nginx-access.log combined buffer=64k flush=250ms;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
