@@ -95,7 +95,9 @@ describe('proxy config', () => {
 describe('README proxy config example', () => {
   it('is a complete, valid config', () => {
     const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('<!-- section:proxy -->'), readme.indexOf('<!-- /section:proxy -->'));
+    const start = readme.indexOf('## Proxy (gateway)');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const block = /### Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(section);
     expect(block).not.toBeNull();
     const cfg = validateConfig(ProxyConfigSchema, parseConfigText(block![1], 'README.yaml'), 'README.md');
