@@ -4,6 +4,7 @@ import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { accountAdministersKey, logsEncryptLogGroup } from './kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
@@ -216,25 +217,8 @@ export class InferenceCluster extends Construct {
     // One customer-managed key for Kubernetes secrets (envelope encryption) and the control-plane logs.
     const keyPolicy = new DataAwsIamPolicyDocument(this, 'key-policy', {
       statement: [
-        {
-          sid: 'AccountAdministers',
-          actions: ['kms:*'],
-          resources: ['*'],
-          principals: [{ type: 'AWS', identifiers: [`${arnPrefix}:iam::${account.accountId}:root`] }],
-        },
-        {
-          sid: 'CloudWatchLogsEncryptsControlPlaneLogs',
-          actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-          resources: ['*'],
-          principals: [{ type: 'Service', identifiers: [`logs.${props.region}.amazonaws.com`] }],
-          condition: [
-            {
-              test: 'ArnEquals',
-              variable: 'kms:EncryptionContext:aws:logs:arn',
-              values: [`${arnPrefix}:logs:${props.region}:${account.accountId}:log-group:${logGroupName}`],
-            },
-          ],
-        },
+        accountAdministersKey(this.partition.partition, account.accountId),
+        logsEncryptLogGroup({ sid: 'CloudWatchLogsEncryptsControlPlaneLogs', arnPartition: this.partition.partition, region: props.region, accountId: account.accountId, logGroupName }),
       ],
     });
     this.key = new KmsKey(this, 'key', {

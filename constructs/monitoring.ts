@@ -1,6 +1,7 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { accountAdministersKey } from './kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
@@ -123,12 +124,7 @@ export class Monitoring extends Construct {
     const account = new DataAwsCallerIdentity(this, 'Account');
     const keyPolicy = new DataAwsIamPolicyDocument(this, 'TopicKeyPolicy', {
       statement: [
-        {
-          sid: 'AccountAdministers',
-          actions: ['kms:*'],
-          resources: ['*'],
-          principals: [{ type: 'AWS', identifiers: [`arn:aws:iam::${account.accountId}:root`] }],
-        },
+        accountAdministersKey('aws', account.accountId),
         {
           sid: 'AlarmPublishersEncrypt',
           actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],

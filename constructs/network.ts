@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { accountAdministersKey, logsEncryptLogGroup } from './kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-group';
@@ -255,25 +256,8 @@ export class Network extends Construct {
     const logGroupName = `/surgeguard/${name}/vpc-flow-logs`;
     const keyPolicy = new DataAwsIamPolicyDocument(this, 'log-key-policy', {
       statement: [
-        {
-          sid: 'AccountAdministers',
-          actions: ['kms:*'],
-          resources: ['*'],
-          principals: [{ type: 'AWS', identifiers: [`arn:${partition.partition}:iam::${account.accountId}:root`] }],
-        },
-        {
-          sid: 'CloudWatchLogsUsesForFlowLogs',
-          actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-          resources: ['*'],
-          principals: [{ type: 'Service', identifiers: [`logs.${props.region}.amazonaws.com`] }],
-          condition: [
-            {
-              test: 'ArnEquals',
-              variable: 'kms:EncryptionContext:aws:logs:arn',
-              values: [`arn:${partition.partition}:logs:${props.region}:${account.accountId}:log-group:${logGroupName}`],
-            },
-          ],
-        },
+        accountAdministersKey(partition.partition, account.accountId),
+        logsEncryptLogGroup({ sid: 'CloudWatchLogsUsesForFlowLogs', arnPartition: partition.partition, region: props.region, accountId: account.accountId, logGroupName }),
       ],
     });
     this.logKey = new KmsKey(this, 'log-key', {
