@@ -1,15 +1,9 @@
-import { Redis } from 'ioredis';
-import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
-import { buildTopology } from '../../../runtime/common/queue-topology';
 import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
 import { seededRandom } from '../../../runtime/common/clock';
-import { jobKeyPrefix } from '../../../runtime/jobs/config';
-import { RedisJobStore } from '../../../runtime/jobs/store';
-import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
-import { deleteTopology } from '../../../runtime/jobs/topology';
+import { AMQP_URL, connectAmqp, waitFor } from '../support/services';
+import { JobHarness, startJobHarness } from './helpers/job-harness';
 import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
 
 jest.setTimeout(90_000);
@@ -19,40 +13,22 @@ const KILLS = 4;
 const CONCURRENCY = 10;
 
 describe('worker process killed with SIGKILL mid-run', () => {
-  const prefix = uniqueName('no-loss');
-  const redisKeyPrefix = `${prefix}:`;
-  const topology = buildTopology(prefix);
-  let redis: Redis;
-  let sim: Simulator;
-  let publisher: JobPublisher;
-  let store: RedisJobStore;
+  let h: JobHarness;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    redis = await connectRedis();
     // Each model call takes ~40 ms, so the worker always has jobs in flight when it is killed.
-    sim = await startSimulator({ slots: 32, tokensPerSecond: 0, outputTokens: 2, latencyMs: 40 });
-    store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(redisKeyPrefix), ttlSeconds: 600 });
-    publisher = new JobPublisher({ url: AMQP_URL, topology });
-    publisher.start();
-    await publisher.waitReady(15_000);
+    h = await startJobHarness('no-loss', { slots: 32, tokensPerSecond: 0, outputTokens: 2, latencyMs: 40 });
   });
 
   afterAll(async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
-    await publisher.close();
-    await sim.close();
-    const conn = await connectAmqp();
-    const ch = await conn.createChannel();
-    await deleteTopology(ch, topology);
-    await conn.close();
-    await deleteKeys(redis, redisKeyPrefix);
-    redis.disconnect();
+    await h.close();
   });
 
   it('loses no job and stores one result each; model calls stay within jobs + kills x concurrency', async () => {
-    const submitter = new JobSubmitter(store, publisher);
+    const submitter = new JobSubmitter(h.store, h.publisher);
     const owner = ownerOf('no-loss');
     const ids: string[] = [];
     for (let batch = 0; batch < JOBS; batch += 100) {
@@ -72,15 +48,15 @@ describe('worker process killed with SIGKILL mid-run', () => {
 
     const configFile = writeWorkerConfig({
       server: { port: 0, host: '127.0.0.1' },
-      amqp: { url: AMQP_URL, topologyPrefix: prefix, reconnectBaseMs: 50, reconnectMaxMs: 500 },
-      redis: { keyPrefix: redisKeyPrefix },
-      upstream: { upstreams: [{ url: sim.url }], health: { enabled: false } },
+      amqp: { url: AMQP_URL, topologyPrefix: h.prefix, reconnectBaseMs: 50, reconnectMaxMs: 500 },
+      redis: { keyPrefix: h.redisKeyPrefix },
+      upstream: { upstreams: [{ url: h.sim.url }], health: { enabled: false } },
       concurrency: CONCURRENCY,
       logging: { level: 'info' },
     });
     const succeeded = async (): Promise<number> => {
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hget(store.jobKey(id), 'status');
+      const pipeline = h.redis.pipeline();
+      for (const id of ids) pipeline.hget(h.store.jobKey(id), 'status');
       const replies = (await pipeline.exec()) ?? [];
       return replies.filter(([, status]) => status === 'succeeded').length;
     };
@@ -92,7 +68,7 @@ describe('worker process killed with SIGKILL mid-run', () => {
       await worker.waitForLog('worker consuming');
       // Let it work for a random while, and kill it only while model calls are in flight.
       await new Promise((r) => setTimeout(r, 150 + random() * 600));
-      await waitFor('model calls in flight', 10_000, async () => sim.stats().inFlight > 0, 5);
+      await waitFor('model calls in flight', 10_000, async () => h.sim.stats().inFlight > 0, 5);
       worker.kill('SIGKILL');
       expect((await worker.exited).signal).toBe('SIGKILL');
     }
@@ -104,12 +80,12 @@ describe('worker process killed with SIGKILL mid-run', () => {
     await waitFor('every job to succeed', 60_000, async () => (await succeeded()) === JOBS, 200);
 
     // Exactly one stored result per job, and no job ran more often than the kills explain.
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(store.jobKey(id), 'status', 'attempts', 'result', 'error');
+    const pipeline = h.redis.pipeline();
+    for (const id of ids) pipeline.hmget(h.store.jobKey(id), 'status', 'attempts', 'result', 'error');
     const rows = ((await pipeline.exec()) ?? []).map(([, row]) => row as (string | null)[]);
     expect(rows.every(([status, , result, error]) => status === 'succeeded' && result !== null && error === null)).toBe(true);
     const attempts = rows.reduce((sum, [, a]) => sum + Number(a), 0);
-    const modelCalls = sim.stats().received;
+    const modelCalls = h.sim.stats().received;
     expect(modelCalls).toBeGreaterThanOrEqual(JOBS);
     expect(modelCalls).toBeLessThanOrEqual(JOBS + KILLS * CONCURRENCY);
     expect(attempts).toBeLessThanOrEqual(JOBS + KILLS * CONCURRENCY);
@@ -119,8 +95,8 @@ describe('worker process killed with SIGKILL mid-run', () => {
     const conn = await connectAmqp();
     try {
       const ch = await conn.createChannel();
-      for (const cls of PRIORITY_CLASSES) expect((await ch.checkQueue(topology.classQueues[cls].name)).messageCount).toBe(0);
-      expect((await ch.checkQueue(topology.deadLetterQueue.name)).messageCount).toBe(0);
+      for (const cls of PRIORITY_CLASSES) expect((await ch.checkQueue(h.topology.classQueues[cls].name)).messageCount).toBe(0);
+      expect((await ch.checkQueue(h.topology.deadLetterQueue.name)).messageCount).toBe(0);
     } finally {
       await conn.close();
     }

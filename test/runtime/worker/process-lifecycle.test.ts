@@ -1,49 +1,23 @@
-import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
-import { buildTopology } from '../../../runtime/common/queue-topology';
-import { jobKeyPrefix } from '../../../runtime/jobs/config';
-import { RedisJobStore } from '../../../runtime/jobs/store';
-import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { deleteTopology } from '../../../runtime/jobs/topology';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
+import { AMQP_URL, connectAmqp, waitFor } from '../support/services';
+import { JobHarness, startJobHarness } from './helpers/job-harness';
 import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
 
 jest.setTimeout(60_000);
 
 describe('worker process lifecycle', () => {
-  const prefix = uniqueName('lifecycle');
-  const redisKeyPrefix = `${prefix}:`;
-  const topology = buildTopology(prefix);
-  let redis: Redis;
-  let sim: Simulator;
-  let publisher: JobPublisher;
-  let store: RedisJobStore;
+  let h: JobHarness;
 
   beforeAll(async () => {
-    redis = await connectRedis();
-    sim = await startSimulator({ slots: 32, tokensPerSecond: 0, outputTokens: 2, latencyMs: 1_500 });
-    store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(redisKeyPrefix), ttlSeconds: 600 });
-    publisher = new JobPublisher({ url: AMQP_URL, topology });
-    publisher.start();
-    await publisher.waitReady(15_000);
+    h = await startJobHarness('lifecycle', { slots: 32, tokensPerSecond: 0, outputTokens: 2, latencyMs: 1_500 });
   });
 
-  afterAll(async () => {
-    await publisher.close();
-    await sim.close();
-    const conn = await connectAmqp();
-    const ch = await conn.createChannel();
-    await deleteTopology(ch, topology);
-    await conn.close();
-    await deleteKeys(redis, redisKeyPrefix);
-    redis.disconnect();
-  });
+  afterAll(() => h.close());
 
   it('on SIGTERM finishes running jobs, gives the unstarted ones back to the queue, and exits 0', async () => {
-    const submitter = new JobSubmitter(store, publisher);
+    const submitter = new JobSubmitter(h.store, h.publisher);
     const ids: string[] = [];
     for (let i = 0; i < 9; i++) {
       const { job } = await submitter.submit({
@@ -57,9 +31,9 @@ describe('worker process lifecycle', () => {
     const worker = new WorkerProcess(
       writeWorkerConfig({
         server: { port: 0, host: '127.0.0.1' },
-        amqp: { url: AMQP_URL, topologyPrefix: prefix },
-        redis: { keyPrefix: redisKeyPrefix },
-        upstream: { upstreams: [{ url: sim.url }], health: { enabled: false } },
+        amqp: { url: AMQP_URL, topologyPrefix: h.prefix },
+        redis: { keyPrefix: h.redisKeyPrefix },
+        upstream: { upstreams: [{ url: h.sim.url }], health: { enabled: false } },
         concurrency: 3,
         drainTimeoutMs: 10_000,
         logging: { level: 'info' },
@@ -73,24 +47,24 @@ describe('worker process lifecycle', () => {
     await ready.body.dump();
     expect(ready.statusCode).toBe(200);
 
-    await waitFor('three model calls in flight', 10_000, async () => sim.stats().inFlight === 3, 10);
+    await waitFor('three model calls in flight', 10_000, async () => h.sim.stats().inFlight === 3, 10);
     const metrics = await (await request(`${base}/metrics`)).body.text();
     expect(metrics).toContain('surgeguard_worker_inflight_jobs 3');
     worker.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(worker.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['worker draining', 'worker drained', 'worker stopped']));
 
-    const statuses = await Promise.all(ids.map(async (id) => (await store.get(id))!.status));
+    const statuses = await Promise.all(ids.map(async (id) => (await h.store.get(id))!.status));
     expect(statuses.filter((s) => s === 'succeeded')).toHaveLength(3);
     expect(statuses.filter((s) => s === 'queued')).toHaveLength(6);
     const conn = await connectAmqp();
     try {
       const ch = await conn.createChannel();
-      expect((await ch.checkQueue(topology.classQueues.medium.name)).messageCount).toBe(6);
+      expect((await ch.checkQueue(h.topology.classQueues.medium.name)).messageCount).toBe(6);
     } finally {
       await conn.close();
     }
-    expect(sim.stats().received).toBe(3);
+    expect(h.sim.stats().received).toBe(3);
   });
 
   it('refuses to start on an invalid config, naming the field', async () => {
