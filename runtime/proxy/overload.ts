@@ -235,8 +235,13 @@ export class OverloadControl {
    * Rate limit per (API key, class): a 429 reply when refused. Requests without an API key
    * (`auth: none`, local use) are not rate limited: there is nobody to hold to a quota.
    */
-  async rateLimit(ctx: RequestContext): Promise<LocalReply | undefined> {
+  rateLimit(ctx: RequestContext): Promise<LocalReply | undefined> | undefined {
+    // synchronous when there is nothing to check: no promise and no microtask on the hot path
     if (!this.deps.config.rateLimit.enabled || ctx.key === undefined) return undefined;
+    return this.checkRateLimit(ctx);
+  }
+
+  private async checkRateLimit(ctx: RequestContext): Promise<LocalReply | undefined> {
     const d = await this.rateLimiter.check(this.rateLimitRequest(ctx));
     if (d.allowed) return undefined;
     this.metrics.shed.inc({ pool: ctx.route.chain[0]?.name ?? 'none', class: ctx.priorityClass, reason: 'rate_limited' });
@@ -335,7 +340,7 @@ export class OverloadControl {
    * With a client deadline the request must be able to finish by it; otherwise the class
    * default bounds its wait for a slot.
    */
-  async admit(ctx: RequestContext): Promise<Permit | Shed | undefined> {
+  admit(ctx: RequestContext): Promise<Permit | Shed> | undefined {
     const pool = ctx.route.chain[0]?.name;
     const ctl = pool === undefined ? undefined : this.admission.get(pool);
     if (pool === undefined || !ctl) return undefined;

@@ -44,6 +44,11 @@ export interface RequestRecord {
   streamError: string | undefined;
   /** The client disconnected before the response ended. */
   clientAborted: boolean;
+  /**
+   * Aborted when the client disconnects; the dispatcher also aborts it when the request deadline
+   * passes (one controller per request).
+   */
+  readonly controller: AbortController;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -87,16 +92,16 @@ export class RequestPipeline {
       ttfbMs: undefined,
       streamError: undefined,
       clientAborted: false,
+      controller: new AbortController(),
     };
-    const controller = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished && record.streamError === undefined) {
         record.clientAborted = true;
-        controller.abort(new Error('client disconnected'));
+        record.controller.abort(new Error('client disconnected'));
       }
       this.complete(record, res);
     });
-    return { record, signal: controller.signal };
+    return { record, signal: record.controller.signal };
   }
 
   /** auth -> class. Answers 401/400 itself and returns undefined when the caller is refused. */
@@ -139,7 +144,8 @@ export class RequestPipeline {
     // Overload control: deadline -> rate limit -> canary route -> cache (single-flight,
     // stale-if-error) -> admission (inside forward / fetchBuffered) -> dispatch.
     overload.applyDeadline(ctx);
-    const limited = await overload.rateLimit(ctx);
+    const limiting = overload.rateLimit(ctx);
+    const limited = limiting && (await limiting);
     if (limited) return this.reply(res, limited);
     const canary = overload.routeCanary(ctx);
     if (canary.variant !== undefined) res.setHeader(canary.header, canary.variant);
@@ -290,7 +296,7 @@ export class RequestPipeline {
       return;
     }
     const sentAt = this.deps.clock.now();
-    const result = await this.dispatch(ctx);
+    const result = await this.dispatch(ctx, record.controller);
     record.attempts = result.attempts;
     if (!result.ok) {
       permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
@@ -311,8 +317,11 @@ export class RequestPipeline {
     permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
   }
 
-  /** route -> breaker -> send -> retry (dispatcher). */
-  private dispatch(ctx: RequestContext): Promise<DispatchResult> {
+  /**
+   * route -> breaker -> send -> retry (dispatcher). `controller`, when given, is the one behind
+   * `ctx.signal`, for the dispatcher to abort at the deadline.
+   */
+  private dispatch(ctx: RequestContext, controller?: AbortController): Promise<DispatchResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
     if (ctx.stream) headers.accept = 'text/event-stream';
     return this.deps.dispatcher.dispatch({
@@ -324,6 +333,7 @@ export class RequestPipeline {
       userKey: ctx.userKey,
       deadline: ctx.deadline,
       signal: ctx.signal,
+      controller: controller?.signal === ctx.signal ? controller : undefined,
     });
   }
 

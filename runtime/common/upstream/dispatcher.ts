@@ -24,6 +24,12 @@ export interface DispatchRequest {
   readonly deadline: number;
   /** Aborted when the caller's client goes away. */
   readonly signal?: AbortSignal;
+  /**
+   * The caller's own controller behind `signal`, when the dispatcher may abort it itself once the
+   * deadline passes (with a deadline reason): one controller and no listener per request instead
+   * of two and one. Default: the dispatcher makes a controller of its own that follows `signal`.
+   */
+  readonly controller?: AbortController;
 }
 
 /** How the body of a returned response ended; reported through `UpstreamResponse.finish`. */
@@ -116,11 +122,12 @@ export class UpstreamDispatcher {
     const { clock } = this.deps;
     const start = clock.now();
     const deadline = Math.min(req.deadline, start + (req.chain[0]?.config.timeouts.totalMs ?? Infinity));
-    const controller = new AbortController();
+    const controller = req.controller ?? new AbortController();
     const signal = controller.signal;
-    const onClientAbort = () => controller.abort(req.signal?.reason);
-    req.signal?.addEventListener('abort', onClientAbort, { once: true });
-    if (req.signal?.aborted) controller.abort(req.signal.reason);
+    const follows = req.controller === undefined ? req.signal : undefined;
+    const onClientAbort = () => controller.abort(follows?.reason);
+    follows?.addEventListener('abort', onClientAbort, { once: true });
+    if (follows?.aborted) controller.abort(follows.reason);
     const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
     timer.unref?.();
     // A retry granted by the budget but never sent (nothing left to try, aborted) is returned.
@@ -131,7 +138,7 @@ export class UpstreamDispatcher {
         this.budget.onRetryDone();
       }
       clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onClientAbort);
+      follows?.removeEventListener('abort', onClientAbort);
     };
 
     this.budget.onRequest();
