@@ -70,9 +70,10 @@ export class ProxyMetrics implements UpstreamEvents {
   readonly clientConnectionsMax: Gauge;
   readonly ready: Gauge;
   private pools: readonly UpstreamPool[] = [];
-  /** Label children per (pool, upstream, class, status): prom-client skips hashing labels on reuse. */
   private readonly inFlightByClass = new Map<string, number>();
+  /** Label children per (pool, upstream, class[, status]): prom-client skips hashing labels on reuse. */
   private readonly requestSeries = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
+  private readonly ttfbSeries = new Map<string, Histogram.Internal<'pool' | 'upstream' | 'class'>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -148,6 +149,17 @@ export class ProxyMetrics implements UpstreamEvents {
     }
     series.count.inc();
     series.duration.observe(seconds);
+  }
+
+  /** Observes the time to the upstream's response headers (per-request hot path). */
+  observeTtfb(pool: string, upstream: string, cls: string, seconds: number): void {
+    const key = `${pool}\u0000${upstream}\u0000${cls}`;
+    let series = this.ttfbSeries.get(key);
+    if (!series) {
+      series = this.ttfb.labels({ pool, upstream, class: cls });
+      this.ttfbSeries.set(key, series);
+    }
+    series.observe(seconds);
   }
 
   /** Registers the pools whose members are reported (initial breaker and health series included). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { Logger } from 'pino';
+import { AccessLog } from './access-log';
 import { Clock } from '../common/clock';
 import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
@@ -22,7 +22,8 @@ export interface PipelineDeps {
   readonly router: ModelRouter;
   readonly dispatcher: UpstreamDispatcher;
   readonly metrics: ProxyMetrics;
-  readonly logger: Logger;
+  /** One line per finished request; absent: no access log. */
+  readonly accessLog?: AccessLog;
   /** Rate limit, cache + coalescing, admission, canary; absent: requests go straight to dispatch. */
   readonly overload?: OverloadControl;
 }
@@ -72,9 +73,10 @@ export class RequestPipeline {
 
   /**
    * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
-   * signal, and one metrics sample plus one access-log line when the response closes.
+   * signal, and one metrics sample plus one access-log line when the response closes, after
+   * which `onClosed` runs.
    */
-  begin(req: IncomingMessage, res: ServerResponse): { record: RequestRecord; signal: AbortSignal } {
+  begin(req: IncomingMessage, res: ServerResponse, onClosed?: () => void): { record: RequestRecord; signal: AbortSignal } {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -99,7 +101,11 @@ export class RequestPipeline {
         record.clientAborted = true;
         record.controller.abort(new Error('client disconnected'));
       }
-      this.complete(record, res);
+      try {
+        this.complete(record, res);
+      } finally {
+        onClosed?.();
+      }
     });
     return { record, signal: record.controller.signal };
   }
@@ -308,7 +314,7 @@ export class RequestPipeline {
     record.pool = result.pool.name;
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
-    this.deps.metrics.ttfb.observe({ pool: record.pool, upstream: record.upstream, class: ctx.priorityClass }, result.ttfbMs / 1000);
+    this.deps.metrics.observeTtfb(record.pool, record.upstream, ctx.priorityClass, result.ttfbMs / 1000);
     const relaying = this.relay(result, res, record);
     const usage = this.deps.overload?.tapUsage(ctx, result.body);
     const outcome = await relaying;
@@ -452,34 +458,29 @@ export class RequestPipeline {
 
   /** One metrics sample and one access-log line per request, when its response closed. */
   private complete(record: RequestRecord, res: ServerResponse): void {
-    const { metrics, clock, logger, config } = this.deps;
-    const status = record.clientAborted ? '499' : String(res.statusCode);
+    const { metrics, clock, accessLog } = this.deps;
+    const status = record.clientAborted ? 499 : res.statusCode;
     const seconds = (clock.now() - record.startedAt) / 1000;
-    metrics.recordRequest(record.pool, record.upstream, record.class, status, seconds);
+    metrics.recordRequest(record.pool, record.upstream, record.class, String(status), seconds);
     if (record.class !== 'none') {
       metrics.requestEnded(record.class);
       if (record.clientAborted) metrics.clientAborts.inc({ class: record.class });
     }
-    if (config.logging.accessLog) {
-      logger.info(
-        {
-          requestId: record.requestId,
-          method: record.method,
-          path: record.path,
-          status: Number(status),
-          class: record.class,
-          key: record.key,
-          model: record.model,
-          pool: record.pool,
-          upstream: record.upstream,
-          attempts: record.attempts,
-          ttfbMs: record.ttfbMs,
-          durationMs: Math.round(seconds * 1000),
-          streamError: record.streamError,
-        },
-        'request',
-      );
-    }
+    accessLog?.write({
+      requestId: record.requestId,
+      method: record.method,
+      path: record.path,
+      status,
+      class: record.class,
+      key: record.key,
+      model: record.model,
+      pool: record.pool,
+      upstream: record.upstream,
+      attempts: record.attempts,
+      ttfbMs: record.ttfbMs,
+      durationMs: Math.round(seconds * 1000),
+      streamError: record.streamError,
+    });
   }
 }
 

@@ -11,6 +11,7 @@ import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
 import { openAIError } from './errors';
 import { ProxyMetrics } from './metrics';
+import { AccessLog, AccessLogSink } from './access-log';
 import { ModelRouter } from './model-router';
 import { API_ENDPOINTS, ApiPath } from './request-context';
 import { RequestPipeline, RequestRecord } from './request-pipeline';
@@ -36,6 +37,8 @@ export interface Proxy {
   readonly metrics: ProxyMetrics;
   readonly pipeline: RequestPipeline;
   readonly logger: Logger;
+  /** One line per finished request (`logging.accessLog`), batched; `flush()` writes what is pending. */
+  readonly accessLog: AccessLog | undefined;
   /** Overload control: rate limiter, cache, admission per pool, canary. */
   readonly overload: OverloadControl;
   /** The asynchronous job API, when `jobs` is configured. */
@@ -58,13 +61,14 @@ export interface Proxy {
 export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? Math.random;
-  // Log lines are buffered (12 KiB, or 250 ms at most) and written asynchronously: one write per
-  // few dozen access-log lines instead of a syscall per request on the hot path (each write
-  // costs the event loop ~40 us; sonic-boom needs minLength below its 16 KiB maxWrite).
-  const logDestination = deps.logger ? undefined : pino.destination({ dest: 1, sync: false, minLength: 12 * 1024 });
-  const logFlushTimer = logDestination ? setInterval(() => logDestination.flush(), 250) : undefined;
-  logFlushTimer?.unref();
+  // Written asynchronously (no syscall on the event loop per line); access-log lines, the only
+  // frequent ones, arrive here in batches from AccessLog.
+  const logDestination = deps.logger ? undefined : pino.destination({ dest: 1, sync: false });
   const logger = deps.logger ?? createLogger(config.logging, 'surgeguard-proxy', logDestination);
+  const accessLog =
+    config.logging.accessLog && logger.isLevelEnabled('info')
+      ? new AccessLog(logDestination ?? (logger as unknown as Record<symbol, AccessLogSink>)[pino.symbols.streamSym], { name: 'surgeguard-proxy' })
+      : undefined;
   const metrics = new ProxyMetrics();
   const pools = new Map<string, UpstreamPool>();
   for (const [name, poolConfig] of Object.entries(config.pools)) {
@@ -82,7 +86,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const router = new ModelRouter(config.routes, pools);
   const overloadRedis = config.redis ? createOverloadRedis(config.redis, deps.env ?? process.env) : undefined;
   const overload = new OverloadControl({ config, pools, registry: metrics.registry, logger, redis: overloadRedis, clock: withTimers(clock) });
-  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, logger, overload });
+  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, accessLog, overload });
   const jobs =
     config.jobs && config.redis
       ? new JobsApi({ config: config.jobs, server: config.server, redis: config.redis, pipeline, router, logger, env: deps.env ?? process.env })
@@ -103,12 +107,8 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     },
     (req, res) => {
       active++;
-      res.once('close', () => {
-        active--;
-        if (active === 0) for (const w of idleWaiters.splice(0)) w();
-      });
       if (draining) res.setHeader('connection', 'close');
-      const { record, signal } = pipeline.begin(req, res);
+      const { record, signal } = pipeline.begin(req, res, onRequestClosed);
       handle(req, res, record, signal).catch((err: Error) => {
         logger.error({ requestId: record.requestId, err: { message: err.message, stack: err.stack } }, 'request handler failed');
         if (!res.headersSent) pipeline.reply(res, { status: 500, body: openAIError('Internal proxy error.', 'server_error', 'internal_error') });
@@ -116,6 +116,10 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       });
     },
   );
+  function onRequestClosed(): void {
+    active--;
+    if (active === 0) for (const w of idleWaiters.splice(0)) w();
+  }
   server.maxConnections = config.server.maxConnections;
   let connections = 0;
   server.on('connection', (socket: Socket) => {
@@ -186,6 +190,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     metrics,
     pipeline,
     logger,
+    accessLog,
     overload,
     jobs,
     isReady,
@@ -201,7 +206,6 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
           const { port } = server.address() as AddressInfo;
           const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
           logger.info({ port, host: config.server.host }, 'proxy listening');
-          logDestination?.flush();
           resolve({ port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
         });
       });
@@ -229,8 +233,8 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       await closed;
       await Promise.all([...pools.values()].map((p) => p.close()));
       await jobs?.close();
+      accessLog?.close();
       logger.info({ finished }, finished ? 'drained' : 'drain timeout: remaining requests cut');
-      clearInterval(logFlushTimer);
       return finished;
     },
   };

@@ -134,6 +134,7 @@ describe('proxy authentication', () => {
 
   it('never writes keys or bodies to the log', async () => {
     await post(api(h), chat({ messages: [{ role: 'user', content: 'secret-prompt-text' }] }), { authorization: 'Bearer sk-app' });
+    h.proxy.accessLog!.flush();
     const all = logLines.join('');
     expect(all).toContain('"key":"app"');
     expect(all).not.toContain('sk-app');
