@@ -186,9 +186,11 @@ export class OverloadControl {
     if (config.admission.enabled) {
       for (const [name, pool] of deps.pools) {
         const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
+        // one label child per class, resolved once: every admitted request counts here
+        const admitted = Object.fromEntries(PRIORITY_CLASSES.map((cls) => [cls, this.metrics.admittedTotal.labels({ pool: name, class: cls })]));
         const ctl = new AdmissionController(cfg, this.clock, {
           onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
-          onAdmit: (cls) => this.metrics.admittedTotal.inc({ pool: name, class: cls }),
+          onAdmit: (cls) => admitted[cls].inc(),
           onLimitChange: (limit, cause) => {
             this.metrics.limitChanges.inc({ pool: name, cause });
             logger.debug({ pool: name, limit, cause }, 'admission limit changed');
