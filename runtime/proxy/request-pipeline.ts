@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { AccessLog } from './access-log';
 import { Clock } from '../common/clock';
 import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
+import { AccessLog } from './access-log';
 import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
 import { openAIError, sseErrorEvent } from './errors';
