@@ -91,18 +91,18 @@ export class JobsApi {
     return path === JOBS_PATH || path.startsWith(`${JOBS_PATH}/`);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
     const { pipeline } = this.deps;
     const method = req.method ?? 'GET';
     if (record.path === JOBS_PATH) {
       if (method !== 'POST') return this.methodNotAllowed(res, 'POST');
-      const caller = pipeline.identify(req, res, record, signal);
+      const caller = pipeline.identify(req, res, record);
       if (!caller) return undefined;
       return this.submit(req, res, caller, undefined);
     }
     const id = record.path.slice(JOBS_PATH.length + 1);
     if (method !== 'GET' && method !== 'DELETE') return this.methodNotAllowed(res, 'GET, DELETE');
-    const caller = pipeline.identify(req, res, record, signal);
+    const caller = pipeline.identify(req, res, record);
     if (!caller) return undefined;
     if (!isJobId(id)) return this.notFound(res);
     const owner = this.ownerOf(caller);
@@ -130,8 +130,8 @@ export class JobsApi {
   }
 
   /** POST /v1/jobs, or a model endpoint with Prefer: respond-async (`path` set). */
-  async submitFromModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord, signal: AbortSignal): Promise<void> {
-    const caller = this.deps.pipeline.identify(req, res, record, signal);
+  async submitFromModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord): Promise<void> {
+    const caller = this.deps.pipeline.identify(req, res, record);
     if (!caller) return undefined;
     return this.submit(req, res, caller, path);
   }

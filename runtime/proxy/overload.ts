@@ -349,7 +349,7 @@ export class OverloadControl {
     const clientDeadline = parseRequestTimeout(ctx.headers) !== undefined;
     const cfg = this.deps.config.admission.pools[pool] ?? this.deps.config.admission.defaults;
     const deadlineAt = clientDeadline ? ctx.deadline : Math.min(ctx.deadline, ctx.startedAt + cfg.classDeadlineMs[ctx.priorityClass]);
-    return ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.signal });
+    return ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.cancellation });
   }
 
   private rateLimitRequest(ctx: RequestContext) {

@@ -1,4 +1,5 @@
 import { IncomingHttpHeaders } from 'node:http';
+import { Cancellation } from '../common/cancellation';
 import { PriorityClass } from '../common/priority';
 import { ApiKeyIdentity } from './auth';
 import { ResolvedRoute } from './model-router';
@@ -24,8 +25,8 @@ export interface CallerContext {
   /** Consistent-hash and per-user key: X-User-Id, else the key name, else undefined. */
   readonly userKey: string | undefined;
   readonly headers: IncomingHttpHeaders;
-  /** Aborted as soon as the client disconnects. */
-  readonly signal: AbortSignal;
+  /** Aborted as soon as the client disconnects (or, once dispatched, the deadline passes). */
+  readonly cancellation: Cancellation;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Cancellation } from '../common/cancellation';
 import { Clock } from '../common/clock';
 import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
@@ -47,9 +48,9 @@ export interface RequestRecord {
   clientAborted: boolean;
   /**
    * Aborted when the client disconnects; the dispatcher also aborts it when the request deadline
-   * passes (one controller per request).
+   * passes (one cancellation per request, and no AbortController unless a stage needs a signal).
    */
-  readonly controller: AbortController;
+  readonly cancellation: Cancellation;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -73,10 +74,10 @@ export class RequestPipeline {
 
   /**
    * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
-   * signal, and one metrics sample plus one access-log line when the response closes, after
+   * cancellation, and one metrics sample plus one access-log line when the response closes, after
    * which `onClosed` runs.
    */
-  begin(req: IncomingMessage, res: ServerResponse, onClosed?: () => void): { record: RequestRecord; signal: AbortSignal } {
+  begin(req: IncomingMessage, res: ServerResponse, onClosed?: () => void): RequestRecord {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -94,12 +95,12 @@ export class RequestPipeline {
       ttfbMs: undefined,
       streamError: undefined,
       clientAborted: false,
-      controller: new AbortController(),
+      cancellation: new Cancellation(),
     };
     res.once('close', () => {
       if (!res.writableFinished && record.streamError === undefined) {
         record.clientAborted = true;
-        record.controller.abort(new Error('client disconnected'));
+        record.cancellation.abort(new Error('client disconnected'));
       }
       try {
         this.complete(record, res);
@@ -107,11 +108,11 @@ export class RequestPipeline {
         onClosed?.();
       }
     });
-    return { record, signal: record.controller.signal };
+    return record;
   }
 
   /** auth -> class. Answers 401/400 itself and returns undefined when the caller is refused. */
-  identify(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): CallerContext | undefined {
+  identify(req: IncomingMessage, res: ServerResponse, record: RequestRecord): CallerContext | undefined {
     const auth = this.deps.auth.authenticate(req.headers.authorization);
     if (!auth.ok) {
       this.reply(res, { status: 401, body: openAIError(auth.message, 'authentication_error', 'invalid_api_key') });
@@ -134,13 +135,13 @@ export class RequestPipeline {
       priorityClass: cls.priorityClass,
       userKey: userId ?? auth.identity?.name,
       headers: req.headers,
-      signal,
+      cancellation: record.cancellation,
     };
   }
 
   /** POST /v1/chat/completions, /v1/completions, /v1/embeddings. */
-  async handleModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord, signal: AbortSignal): Promise<void> {
-    const caller = this.identify(req, res, record, signal);
+  async handleModelRequest(req: IncomingMessage, res: ServerResponse, path: ApiPath, record: RequestRecord): Promise<void> {
+    const caller = this.identify(req, res, record);
     if (!caller) return;
     const ctx = await this.parse(req, res, path, caller);
     if (!ctx) return;
@@ -200,7 +201,7 @@ export class RequestPipeline {
    * coalesced caller, so it is bound to the request deadline, not to one client's connection.
    */
   private async fetchBuffered(overload: OverloadControl, ctx: RequestContext, record: RequestRecord): Promise<BufferedAnswer> {
-    const shared: RequestContext = { ...ctx, signal: new AbortController().signal };
+    const shared: RequestContext = { ...ctx, cancellation: new Cancellation() };
     const permit = await overload.admit(shared);
     if (permit?.kind === 'shed') {
       record.pool = ctx.route.chain[0]?.name ?? 'none';
@@ -280,7 +281,7 @@ export class RequestPipeline {
       priorityClass: caller.priorityClass,
       userKey: caller.userKey,
       headers: caller.headers,
-      signal: caller.signal,
+      cancellation: caller.cancellation,
       endpoint: API_ENDPOINTS[path],
       path,
       deadline: caller.startedAt + server.requestTimeoutMs,
@@ -302,7 +303,7 @@ export class RequestPipeline {
       return;
     }
     const sentAt = this.deps.clock.now();
-    const result = await this.dispatch(ctx, record.controller);
+    const result = await this.dispatch(ctx, true);
     record.attempts = result.attempts;
     if (!result.ok) {
       permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
@@ -324,10 +325,11 @@ export class RequestPipeline {
   }
 
   /**
-   * route -> breaker -> send -> retry (dispatcher). `controller`, when given, is the one behind
-   * `ctx.signal`, for the dispatcher to abort at the deadline.
+   * route -> breaker -> send -> retry (dispatcher). `abortAtDeadline`: the dispatcher aborts
+   * `ctx.cancellation` itself when the deadline passes (a client request's own cancellation);
+   * otherwise it follows it with one of its own.
    */
-  private dispatch(ctx: RequestContext, controller?: AbortController): Promise<DispatchResult> {
+  private dispatch(ctx: RequestContext, abortAtDeadline = false): Promise<DispatchResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
     if (ctx.stream) headers.accept = 'text/event-stream';
     return this.deps.dispatcher.dispatch({
@@ -338,8 +340,8 @@ export class RequestPipeline {
       chain: ctx.route.chain,
       userKey: ctx.userKey,
       deadline: ctx.deadline,
-      signal: ctx.signal,
-      controller: controller?.signal === ctx.signal ? controller : undefined,
+      cancellation: abortAtDeadline ? ctx.cancellation : undefined,
+      signal: abortAtDeadline ? undefined : ctx.cancellation,
     });
   }
 
@@ -410,7 +412,7 @@ export class RequestPipeline {
       });
       body.once('error', (err: Error) => {
         if (res.destroyed || settled) return settle('aborted');
-        const deadline = upstream.signal.aborted;
+        const deadline = upstream.cancellation.aborted;
         record.streamError = deadline ? 'deadline' : (err as { code?: string }).code ?? err.name;
         this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
         if (isSse) {

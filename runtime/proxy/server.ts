@@ -108,8 +108,8 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     (req, res) => {
       active++;
       if (draining) res.setHeader('connection', 'close');
-      const { record, signal } = pipeline.begin(req, res, onRequestClosed);
-      handle(req, res, record, signal).catch((err: Error) => {
+      const record = pipeline.begin(req, res, onRequestClosed);
+      handle(req, res, record).catch((err: Error) => {
         logger.error({ requestId: record.requestId, err: { message: err.message, stack: err.stack } }, 'request handler failed');
         if (!res.headersSent) pipeline.reply(res, { status: 500, body: openAIError('Internal proxy error.', 'server_error', 'internal_error') });
         else res.destroy();
@@ -140,14 +140,14 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, signal: AbortSignal): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
     const path = record.path;
     const method = req.method ?? 'GET';
-    if (jobs?.handles(path)) return jobs.handle(req, res, record, signal);
+    if (jobs?.handles(path)) return jobs.handle(req, res, record);
     if (path in API_ENDPOINTS) {
       if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      if (jobs && prefersAsync(req)) return jobs.submitFromModelRequest(req, res, path as ApiPath, record, signal);
-      return pipeline.handleModelRequest(req, res, path as ApiPath, record, signal);
+      if (jobs && prefersAsync(req)) return jobs.submitFromModelRequest(req, res, path as ApiPath, record);
+      return pipeline.handleModelRequest(req, res, path as ApiPath, record);
     }
     switch (path) {
       case PROXY_CONTRACT.healthPath:
@@ -167,7 +167,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       }
       case '/v1/models': {
         if (method !== 'GET') return methodNotAllowed(res, 'GET');
-        if (!pipeline.identify(req, res, record, signal)) return undefined;
+        if (!pipeline.identify(req, res, record)) return undefined;
         return pipeline.reply(res, {
           status: 200,
           body: { object: 'list', data: router.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'surgeguard' })) },

@@ -1,4 +1,5 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { AbortSource, Cancellation } from '../cancellation';
 import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
 import { fullJitterBackoffMs, parseRetryAfterMs } from './backoff';
@@ -23,13 +24,13 @@ export interface DispatchRequest {
   /** Absolute time (dispatcher clock) after which the request is abandoned, streaming included. */
   readonly deadline: number;
   /** Aborted when the caller's client goes away. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSource;
   /**
-   * The caller's own controller behind `signal`, when the dispatcher may abort it itself once the
-   * deadline passes (with a deadline reason): one controller and no listener per request instead
-   * of two and one. Default: the dispatcher makes a controller of its own that follows `signal`.
+   * The caller's own cancellation, used instead of `signal`: the dispatcher aborts it itself once
+   * the deadline passes (with a deadline reason), so a request costs one cancellation and no
+   * listener. Default: the dispatcher makes a cancellation of its own that follows `signal`.
    */
-  readonly controller?: AbortController;
+  readonly cancellation?: Cancellation;
 }
 
 /** How the body of a returned response ended; reported through `UpstreamResponse.finish`. */
@@ -44,8 +45,8 @@ export interface UpstreamResponse extends UpstreamReply {
   readonly attempts: number;
   /** Time from dispatch start to these headers (ms). */
   readonly ttfbMs: number;
-  /** Aborted when the request deadline passes; the body then errors. */
-  readonly signal: AbortSignal;
+  /** Aborted when the request deadline passes (the body then errors) or the caller aborts. */
+  readonly cancellation: Cancellation;
   /** Must be called exactly once, after the body was consumed, failed or abandoned. */
   finish(outcome: BodyOutcome): void;
 }
@@ -122,13 +123,8 @@ export class UpstreamDispatcher {
     const { clock } = this.deps;
     const start = clock.now();
     const deadline = Math.min(req.deadline, start + (req.chain[0]?.config.timeouts.totalMs ?? Infinity));
-    const controller = req.controller ?? new AbortController();
-    const signal = controller.signal;
-    const follows = req.controller === undefined ? req.signal : undefined;
-    const onClientAbort = () => controller.abort(follows?.reason);
-    follows?.addEventListener('abort', onClientAbort, { once: true });
-    if (follows?.aborted) controller.abort(follows.reason);
-    const timer = setTimeout(() => controller.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
+    const { cancellation, unfollow } = req.cancellation ? { cancellation: req.cancellation, unfollow: undefined } : Cancellation.following(req.signal);
+    const timer = setTimeout(() => cancellation.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
     timer.unref?.();
     // A retry granted by the budget but never sent (nothing left to try, aborted) is returned.
     let retryGranted = false;
@@ -138,7 +134,7 @@ export class UpstreamDispatcher {
         this.budget.onRetryDone();
       }
       clearTimeout(timer);
-      follows?.removeEventListener('abort', onClientAbort);
+      unfollow?.();
     };
 
     this.budget.onRequest();
@@ -147,10 +143,10 @@ export class UpstreamDispatcher {
     let last: { pool: UpstreamPool; upstream: Upstream; reply?: UpstreamReply; error?: AttemptErrorKind } | undefined;
 
     for (;;) {
-      if (signal.aborted) {
+      if (cancellation.aborted) {
         cleanup();
         await discard(last?.reply);
-        return this.failure(signal, attempts, last);
+        return this.failure(cancellation, attempts, last);
       }
       const choice = this.choose(req, tried);
       if (!choice) {
@@ -160,7 +156,7 @@ export class UpstreamDispatcher {
             retryGranted = false;
             this.budget.onRetryDone();
           }
-          return this.respond(last.pool, last.upstream, last.reply, attempts, start, signal, cleanup, false);
+          return this.respond(last.pool, last.upstream, last.reply, attempts, start, cancellation, cleanup, false);
         }
         cleanup();
         return {
@@ -195,24 +191,24 @@ export class UpstreamDispatcher {
           path: req.path,
           headers: upstream.hasHeaders ? { ...req.headers, ...upstream.headers } : req.headers,
           body,
-          signal,
+          signal: cancellation,
         });
       } catch (err) {
         upstream.outstanding--;
         if (isRetry) this.budget.onRetryDone();
-        const kind = signal.aborted ? 'aborted' : err instanceof AttemptError ? err.kind : 'reset';
+        const kind = cancellation.aborted ? 'aborted' : err instanceof AttemptError ? err.kind : 'reset';
         if (kind === 'aborted') {
           upstream.breaker.onCancel();
           cleanup();
-          return this.failure(signal, attempts, { pool, upstream, error: kind });
+          return this.failure(cancellation, attempts, { pool, upstream, error: kind });
         }
         this.recordFailure(pool, upstream);
         last = { pool, upstream, error: kind };
-        retryGranted = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, signal);
+        retryGranted = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation);
         if (!retryGranted) {
           cleanup();
-          return signal.aborted
-            ? this.failure(signal, attempts, last)
+          return cancellation.aborted
+            ? this.failure(cancellation, attempts, last)
             : { ok: false, reason: 'upstream-error', attempts, lastErrorKind: kind, pool: pool.name, upstream: upstream.name, retryAfterMs: this.coolingRemaining(req.chain) };
         }
         continue;
@@ -229,17 +225,17 @@ export class UpstreamDispatcher {
       if (this.retryStatuses.has(status)) {
         upstream.outstanding--;
         last = { pool, upstream, reply };
-        retryGranted = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, signal);
+        retryGranted = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation);
         if (retryGranted) continue;
         upstream.outstanding++;
-        if (signal.aborted) {
+        if (cancellation.aborted) {
           upstream.outstanding--;
           cleanup();
           await discard(reply);
-          return this.failure(signal, attempts, last);
+          return this.failure(cancellation, attempts, last);
         }
       }
-      return this.respond(pool, upstream, reply, attempts, start, signal, cleanup, true);
+      return this.respond(pool, upstream, reply, attempts, start, cancellation, cleanup, true);
     }
   }
 
@@ -267,9 +263,9 @@ export class UpstreamDispatcher {
     reason: string,
     attempts: number,
     deadline: number,
-    signal: AbortSignal,
+    cancellation: Cancellation,
   ): Promise<boolean> {
-    if (attempts >= this.retry.maxAttempts || signal.aborted) return false;
+    if (attempts >= this.retry.maxAttempts || cancellation.aborted) return false;
     if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return false;
     if (!this.budget.tryAcquireRetry()) {
       this.deps.events?.onRetryBudgetExhausted?.(pool.name);
@@ -283,7 +279,8 @@ export class UpstreamDispatcher {
     this.deps.events?.onRetry?.(pool.name, upstream.name, reason);
     if (wait > 0) {
       try {
-        await this.sleep(wait, signal);
+        // the only AbortSignal of a request is made here, when a retry waits
+        await this.sleep(wait, cancellation.signal);
       } catch {
         this.budget.onRetryDone();
         return false;
@@ -309,7 +306,7 @@ export class UpstreamDispatcher {
     reply: UpstreamReply,
     attempts: number,
     start: number,
-    signal: AbortSignal,
+    cancellation: Cancellation,
     cleanup: () => void,
     counted: boolean,
   ): UpstreamResponse {
@@ -324,7 +321,7 @@ export class UpstreamDispatcher {
       headers: reply.headers,
       body: reply.body,
       ttfbMs: this.deps.clock.now() - start,
-      signal,
+      cancellation,
       finish: (outcome: BodyOutcome) => {
         if (finished) return;
         finished = true;
@@ -336,13 +333,13 @@ export class UpstreamDispatcher {
   }
 
   private failure(
-    signal: AbortSignal,
+    cancellation: Cancellation,
     attempts: number,
     last: { pool: UpstreamPool; upstream: Upstream; error?: AttemptErrorKind } | undefined,
   ): DispatchFailure {
     return {
       ok: false,
-      reason: signal.reason instanceof DeadlineExceeded ? 'deadline' : 'aborted',
+      reason: cancellation.reason instanceof DeadlineExceeded ? 'deadline' : 'aborted',
       attempts,
       lastErrorKind: last?.error,
       pool: last?.pool.name,

@@ -1,6 +1,7 @@
 import { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
+import { AbortSource } from '../cancellation';
 import { TimeoutsConfig } from '../config/upstream';
 
 /** Why an attempt produced no response headers. */
@@ -48,7 +49,7 @@ export interface AttemptRequest {
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: Buffer | string;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSource;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { onAbort, type AbortSource } from '../../common/cancellation';
 import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common/priority';
 import type { Clock, TimerHandle } from './clock';
 import type { AdmissionConfig } from './config';
@@ -32,7 +33,7 @@ export interface AcquireContext {
    */
   readonly deadlineKind?: 'start' | 'finish';
   /** Aborting removes the waiter from the queue and answers `aborted`. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSource;
 }
 
 export interface ReleaseOutcome {
@@ -78,8 +79,8 @@ interface Waiter extends QueueEntry {
   readonly finish: boolean;
   readonly resolve: (r: Permit | Shed) => void;
   timer?: TimerHandle;
-  abort?: () => void;
-  readonly signal?: AbortSignal;
+  /** Removes the abort listener. */
+  unlisten?: () => void;
 }
 
 /**
@@ -160,12 +161,9 @@ export class AdmissionController {
     }
 
     return new Promise<Permit | Shed>((resolve) => {
-      const waiter: Waiter = { cls, deadlineAt, finish, enqueuedAt: now, seq: this.seq++, resolve, signal: ctx.signal };
+      const waiter: Waiter = { cls, deadlineAt, finish, enqueuedAt: now, seq: this.seq++, resolve };
       waiter.timer = this.clock.setTimeout(() => this.dropWaiter(waiter, 'timeout'), deadlineAt - now);
-      if (ctx.signal) {
-        waiter.abort = () => this.dropWaiter(waiter, 'aborted');
-        ctx.signal.addEventListener('abort', waiter.abort, { once: true });
-      }
+      if (ctx.signal) waiter.unlisten = onAbort(ctx.signal, () => this.dropWaiter(waiter, 'aborted'));
       this.queue.push(waiter);
       this.scheduleSweep();
     });
@@ -248,7 +246,7 @@ export class AdmissionController {
 
   private detach(w: Waiter): void {
     if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
-    if (w.abort) w.signal?.removeEventListener('abort', w.abort);
+    w.unlisten?.();
   }
 
   /** Hands free slots to waiters in queue order. */
