@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotCounterSeries, HotHistogram, HotHistogramSeries } from '../common/hot-metrics';
 import { BREAKER_STATE_VALUE, BreakerState } from '../common/upstream/circuit-breaker';
 import { UpstreamEvents } from '../common/upstream/events';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
@@ -53,9 +54,10 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** The proxy's Prometheus registry and instruments; also the sink of upstream-layer events. */
 export class ProxyMetrics implements UpstreamEvents {
   readonly registry = new Registry();
-  readonly requests: Counter<'pool' | 'upstream' | 'class' | 'status'>;
-  readonly duration: Histogram<'pool' | 'upstream' | 'class' | 'status'>;
-  readonly ttfb: Histogram<'pool' | 'upstream' | 'class'>;
+  // per-request series: hot metrics (plain numbers per label set; see common/hot-metrics)
+  readonly requests: HotCounter<RequestLabel>;
+  readonly duration: HotHistogram<RequestLabel>;
+  readonly ttfb: HotHistogram<'pool' | 'upstream' | 'class'>;
   readonly inFlight: Gauge<'class'>;
   readonly retries: Counter<'pool' | 'upstream' | 'reason'>;
   readonly retryBudgetExhausted: Counter<'pool'>;
@@ -71,21 +73,21 @@ export class ProxyMetrics implements UpstreamEvents {
   readonly ready: Gauge;
   private pools: readonly UpstreamPool[] = [];
   private readonly inFlightByClass = new Map<string, number>();
-  /** Label children per (pool, upstream, class[, status]): prom-client skips hashing labels on reuse. */
-  private readonly requestSeries = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<RequestLabel> }>();
-  private readonly ttfbSeries = new Map<string, Histogram.Internal<'pool' | 'upstream' | 'class'>>();
+  /** The series of both request metrics per (pool, upstream, class, status): one lookup per request. */
+  private readonly requestSeries = new Map<string, { count: HotCounterSeries; duration: HotHistogramSeries }>();
+  private readonly ttfbSeries = new Map<string, HotHistogramSeries>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: PROXY_METRICS.requests, help: 'Finished client requests.', labelNames: ['pool', 'upstream', 'class', 'status'], registers });
-    this.duration = new Histogram({
+    this.requests = new HotCounter({ name: PROXY_METRICS.requests, help: 'Finished client requests.', labelNames: ['pool', 'upstream', 'class', 'status'], registers });
+    this.duration = new HotHistogram({
       name: PROXY_METRICS.duration,
       help: 'Client request duration to the last byte, seconds.',
       labelNames: ['pool', 'upstream', 'class', 'status'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.ttfb = new Histogram({
+    this.ttfb = new HotHistogram({
       name: PROXY_METRICS.ttfb,
       help: 'Time from request start to the upstream response headers, seconds.',
       labelNames: ['pool', 'upstream', 'class'],

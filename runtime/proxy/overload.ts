@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { HotCounter } from '../common/hot-metrics';
 import { z } from 'zod';
 import type { RedisConnectionConfig } from '../common/config/redis';
 import { resolveSecret } from '../common/config/secrets';
@@ -89,7 +90,7 @@ export class OverloadMetrics {
   readonly shed: Counter<'pool' | 'class' | 'reason'>;
   readonly concurrencyLimit: Gauge<'pool'>;
   readonly admitted: Gauge<'pool'>;
-  readonly admittedTotal: Counter<'pool' | 'class'>;
+  readonly admittedTotal: HotCounter<'pool' | 'class'>;
   readonly limitChanges: Counter<'pool' | 'cause'>;
   readonly cacheLookups: Counter<'result'>;
   readonly coalesced: Counter<'role'>;
@@ -132,7 +133,7 @@ export class OverloadMetrics {
       },
     });
     this.limitChanges = new Counter({ name: M.limitChanges, help: 'Adaptive concurrency limit changes by cause.', labelNames: ['pool', 'cause'], registers });
-    this.admittedTotal = new Counter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
+    this.admittedTotal = new HotCounter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
     this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
     this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });
     this.coalesced = new Counter({ name: M.coalesced, help: 'Cacheable requests by single-flight role.', labelNames: ['role'], registers });
