@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { connect, Socket } from 'node:net';
 import { hashApiKey } from '../../../runtime/proxy/auth';
 import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../helpers/proxy-harness';
@@ -94,6 +95,20 @@ describe('proxy input validation and limits', () => {
     const text = (await get(`${h.url}/metrics`)).text;
     expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'low', status: '200' })).toBe(1);
     expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'critical', status: '200' })).toBe(1);
+  });
+
+  it('serves /metrics that promtool parses, request and first-byte histograms included', async () => {
+    await post(api(h), chat(), { 'x-priority': 'high' });
+    const text = (await get(`${h.url}/metrics`)).text;
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+    if (check.error) throw new Error(`promtool could not run (install the Debian package "prometheus"): ${check.error.message}`);
+    // exit 1 is a parse error, 3 lint findings: the only ones allowed are about the names of
+    // prom-client's default Node.js metrics (gauges ending in _total)
+    expect([0, 3]).toContain(check.status);
+    const findings = `${check.stdout}${check.stderr}`.split('\n').filter((line) => line.trim() !== '');
+    expect(findings.filter((line) => !line.startsWith('surgeguard_proxy_nodejs_'))).toEqual([]);
+    expect(metricValue(text, 'surgeguard_proxy_request_duration_seconds_count', { class: 'high', status: '200' })).toBe(1);
+    expect(metricValue(text, 'surgeguard_proxy_time_to_first_byte_seconds_bucket', { class: 'high', le: '+Inf' })).toBe(1);
   });
 });
 
