@@ -109,7 +109,7 @@ class CounterSeries implements HotCounterSeries {
 }
 
 /** A labelled counter whose series are plain numbers. */
-export class HotCounter<L extends string> extends HotMetric<L, HotCounterSeries> {
+export class HotCounter<L extends string> extends HotMetric<L, CounterSeries> {
   readonly type = 'counter';
 
   protected create(): CounterSeries {
@@ -117,7 +117,7 @@ export class HotCounter<L extends string> extends HotMetric<L, HotCounterSeries>
   }
 
   protected values(): ExportedValue[] {
-    return [...this.series.values()].map((s) => ({ value: (s.data as CounterSeries).value, labels: s.labels }));
+    return [...this.series.values()].map((s) => ({ value: s.data.value, labels: s.labels }));
   }
 }
 
@@ -141,7 +141,7 @@ class HistogramSeries implements HotHistogramSeries {
 }
 
 /** A labelled histogram whose series are arrays of bucket counts. */
-export class HotHistogram<L extends string> extends HotMetric<L, HotHistogramSeries> {
+export class HotHistogram<L extends string> extends HotMetric<L, HistogramSeries> {
   readonly type = 'histogram';
   private readonly bounds: Float64Array;
 
@@ -160,7 +160,7 @@ export class HotHistogram<L extends string> extends HotMetric<L, HotHistogramSer
     const out: ExportedValue[] = [];
     const bucket = `${this.name}_bucket`;
     for (const { labels, data } of this.series.values()) {
-      const { counts, sum } = data as HistogramSeries;
+      const { counts, sum } = data;
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += counts[i];

@@ -303,7 +303,7 @@ export class RequestPipeline {
       return;
     }
     const sentAt = this.deps.clock.now();
-    const result = await this.dispatch(ctx, true);
+    const result = await this.dispatch(ctx);
     record.attempts = result.attempts;
     if (!result.ok) {
       permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
@@ -325,11 +325,11 @@ export class RequestPipeline {
   }
 
   /**
-   * route -> breaker -> send -> retry (dispatcher). `abortAtDeadline`: the dispatcher aborts
-   * `ctx.cancellation` itself when the deadline passes (a client request's own cancellation);
-   * otherwise it follows it with one of its own.
+   * route -> breaker -> send -> retry (dispatcher). `ctx.cancellation` is the request's own (the
+   * client's, or the shared one of a coalesced fetch), so the dispatcher aborts it itself when
+   * the deadline passes instead of following it with a cancellation of its own.
    */
-  private dispatch(ctx: RequestContext, abortAtDeadline = false): Promise<DispatchResult> {
+  private dispatch(ctx: RequestContext): Promise<DispatchResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
     if (ctx.stream) headers.accept = 'text/event-stream';
     return this.deps.dispatcher.dispatch({
@@ -340,8 +340,7 @@ export class RequestPipeline {
       chain: ctx.route.chain,
       userKey: ctx.userKey,
       deadline: ctx.deadline,
-      cancellation: abortAtDeadline ? ctx.cancellation : undefined,
-      signal: abortAtDeadline ? undefined : ctx.cancellation,
+      cancellation: ctx.cancellation,
     });
   }
 

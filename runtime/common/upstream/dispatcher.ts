@@ -1,5 +1,5 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { AbortSource, Cancellation } from '../cancellation';
+import { Cancellation } from '../cancellation';
 import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
 import { fullJitterBackoffMs, parseRetryAfterMs } from './backoff';
@@ -24,7 +24,7 @@ export interface DispatchRequest {
   /** Absolute time (dispatcher clock) after which the request is abandoned, streaming included. */
   readonly deadline: number;
   /** Aborted when the caller's client goes away. */
-  readonly signal?: AbortSource;
+  readonly signal?: AbortSignal;
   /**
    * The caller's own cancellation, used instead of `signal`: the dispatcher aborts it itself once
    * the deadline passes (with a deadline reason), so a request costs one cancellation and no
