@@ -9,6 +9,8 @@ echo "test: type check (tsc --noEmit)"
 npx tsc -p tsconfig.json --noEmit
 echo "test: build (runtimes and the cdktf app are spawned as compiled JavaScript)"
 npm run --silent build
+echo "test: bundle (the end-to-end, launcher and synth tests run the bundles in dist/artifacts/)"
+node dist/tools/bundle.js
 
 mkdir -p node_modules/.cache
 report=node_modules/.cache/jest-report.json
