@@ -8,7 +8,7 @@ import { PodDisruptionBudgetV1 } from '@cdktf/provider-kubernetes/lib/pod-disrup
 import { PriorityClassV1 } from '@cdktf/provider-kubernetes/lib/priority-class-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
-import { Fn } from 'cdktf';
+import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { METRIC } from '../monitoring/metric-names';
@@ -16,7 +16,10 @@ import { THRESHOLDS } from '../monitoring/thresholds';
 import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../runtime/common/service-contract';
 import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from './inference-cluster';
 import { SCRAPE_ANNOTATIONS } from './monitoring';
-import { version as PACKAGE_VERSION } from '../package.json';
+import { readFileSync } from 'node:fs';
+import { artifactLaunch, LAUNCHER_CONFIG_MAP } from './artifact-launch';
+import { RuntimeArtifactObjects } from './runtime-artifact-objects';
+import { loadRuntimeArtifacts, RuntimeArtifact } from './runtime-artifacts';
 
 /** CPU and memory of a container, Kubernetes quantities. */
 export interface ContainerResources {
@@ -66,8 +69,19 @@ export interface ModelServerProps {
 }
 
 export interface RuntimeWorkloadProps {
-  /** Container image (the runtime artifact). */
-  readonly image: string;
+  /**
+   * The runtime's bundle in the artifact bucket: the pod's init container fetches it with the pod's
+   * role and verifies its SHA-256, then the pinned Node image runs it. Needs `roleArn` (a role the
+   * objects granted read to). Exactly one of `artifact` and `image`.
+   * @default - none; `image` must be set
+   */
+  readonly artifact?: RuntimeArtifactObjects;
+  /**
+   * A runtime image built in your own CI (see the repository's Dockerfile), pinned by digest
+   * (`registry/repo@sha256:<64 hex>`); run as is. Exactly one of `artifact` and `image`.
+   * @default - none; `artifact` must be set
+   */
+  readonly image?: string;
   /** The runtime's config file content (validated by the runtime's schema), rendered to YAML in a ConfigMap. */
   readonly config: Readonly<Record<string, unknown>>;
   /** Secrets Manager secrets exposed as environment variables. @default [] */
@@ -123,16 +137,12 @@ export interface InferenceWorkloadsProps {
    * @default []
    */
   readonly metricsScraperCidrs?: readonly string[];
+  /**
+   * The launcher bundle (the init step of pods that run an `artifact`), delivered in a ConfigMap.
+   * @default - the `launcher` of `loadRuntimeArtifacts()` (what `npm run bundle` built)
+   */
+  readonly launcher?: RuntimeArtifact;
 }
-
-/**
- * Runtime images until the artifacts issue wires the built artifacts in: the tag follows the
- * package version, so a release changes the synth output visibly.
- */
-export const DEFAULT_RUNTIME_IMAGES = {
-  proxy: `ghcr.io/surgeguard/proxy:${PACKAGE_VERSION}`,
-  worker: `ghcr.io/surgeguard/worker:${PACKAGE_VERSION}`,
-} as const;
 
 /** Names of what InferenceWorkloads creates, for other constructs and tests. */
 export const WORKLOAD_NAMES = {
@@ -226,6 +236,11 @@ export class InferenceWorkloads extends Construct {
     if (!Number.isInteger(wkMin) || wkMin < 1) fail('worker.minReplicas', `must be a whole number >= 1, got ${wkMin}`);
     if (wkMax < wkMin) fail('worker.maxReplicas', `(${wkMax}) is below minReplicas (${wkMin})`);
     for (const [key, rt] of [['proxy', props.proxy], ['worker', props.worker]] as const) {
+      if ((rt.artifact === undefined) === (rt.image === undefined)) fail(`${key}.artifact`, 'and image: set exactly one (the bundle from the artifact store, or an image of your own)');
+      if (rt.image !== undefined && !Token.isUnresolved(rt.image) && !/@sha256:[0-9a-f]{64}$/.test(rt.image)) {
+        fail(`${key}.image`, `must be pinned by digest (<repository>@sha256:<64 hex digits>), got "${rt.image}"`);
+      }
+      if (rt.artifact !== undefined && rt.roleArn === undefined) fail(`${key}.roleArn`, 'is required with artifact (the role the artifact grants read to)');
       const names = new Set<string>();
       for (const s of rt.secretEnv ?? []) {
         if (!/^[A-Z_][A-Z0-9_]*$/.test(s.envName)) fail(`${key}.secretEnv`, `"${s.envName}" is not an environment variable name`);
@@ -395,6 +410,15 @@ export class InferenceWorkloads extends Construct {
     const allSecrets = [...(props.proxy.secretEnv ?? []), ...(props.worker.secretEnv ?? [])];
     const secretProviderClass = allSecrets.length > 0 ? this.secretProviderClass(allSecrets) : undefined;
 
+    // ---- launcher (init step of pods that run a bundle from the artifact store) ---------------------
+    const launcher = props.proxy.artifact || props.worker.artifact ? (props.launcher ?? loadRuntimeArtifacts().launcher) : undefined;
+    if (launcher) {
+      new ConfigMapV1(this, 'launcher', {
+        metadata: { name: LAUNCHER_CONFIG_MAP, namespace: this.appNamespace, labels: { 'app.kubernetes.io/part-of': 'surgeguard' } },
+        data: { 'launcher.js': readFileSync(launcher.path, 'utf8') },
+      });
+    }
+
     // ---- proxy ----------------------------------------------------------------------------------
     const px = this.runtime('proxy', WORKLOAD_NAMES.proxy, props.proxy, {
       port: PROXY_CONTRACT.port,
@@ -407,6 +431,7 @@ export class InferenceWorkloads extends Construct {
       defaultResources: { cpu: '1', memory: '1Gi' },
       zoneSpread: 'DoNotSchedule',
       secretProviderClass,
+      launcher,
     });
     this.proxy = px;
     this.proxyService = new ServiceV1(this, 'ProxyService', {
@@ -464,6 +489,7 @@ export class InferenceWorkloads extends Construct {
       defaultResources: { cpu: '500m', memory: '512Mi' },
       zoneSpread: 'ScheduleAnyway',
       secretProviderClass,
+      launcher,
     });
     this.workerHpa = new HorizontalPodAutoscalerV2(this, 'WorkerHpa', {
       metadata: { name: WORKLOAD_NAMES.worker, namespace: this.appNamespace },
@@ -540,6 +566,7 @@ export class InferenceWorkloads extends Construct {
       defaultResources: ContainerResources;
       zoneSpread: 'DoNotSchedule' | 'ScheduleAnyway';
       secretProviderClass?: string;
+      launcher?: RuntimeArtifact;
     },
   ): DeploymentV1 {
     const labels = { [NAME_LABEL]: name, 'app.kubernetes.io/part-of': 'surgeguard' };
@@ -561,6 +588,9 @@ export class InferenceWorkloads extends Construct {
     const res = props.resources ?? opts.defaultResources;
     const secretEnv = props.secretEnv ?? [];
     const usesSecrets = secretEnv.length > 0 && opts.secretProviderClass !== undefined;
+    const launch = props.artifact
+      ? artifactLaunch(props.artifact, { securityContext: CONTAINER_SECURITY, scratchEnv: { name: 'TMPDIR', value: SCRATCH_DIR } })
+      : undefined;
     return new DeploymentV1(this, key, {
       metadata: { name, namespace: this.appNamespace, labels },
       spec: {
@@ -572,7 +602,12 @@ export class InferenceWorkloads extends Construct {
             labels,
             // A changed config rolls the pods. Hashed by Terraform: the config may hold references
             // (endpoints) whose values exist only at apply time.
-            annotations: { ...scrapeAnnotations(opts.port, opts.metricsPath), 'surgeguard.io/config-hash': Fn.sha1(configYaml) },
+            annotations: {
+              ...scrapeAnnotations(opts.port, opts.metricsPath),
+              'surgeguard.io/config-hash': Fn.sha1(configYaml),
+              ...launch?.annotations,
+              ...(launch && opts.launcher ? { 'surgeguard.io/launcher-sha256': opts.launcher.sha256 } : {}),
+            },
           },
           spec: {
             serviceAccountName: serviceAccount.metadata.name,
@@ -590,10 +625,12 @@ export class InferenceWorkloads extends Construct {
               // the kernel default of 4096 (Linux >= 5.4) is used instead.
               sysctl: [{ name: 'net.ipv4.ip_local_port_range', value: '1024 65535' }],
             },
+            ...(launch ? { initContainer: [launch.initContainer] } : {}),
             container: [
               {
                 name: key,
-                image: props.image,
+                image: launch?.image ?? props.image,
+                ...(launch ? { command: launch.command } : {}),
                 port: [{ name: 'http', containerPort: opts.port }],
                 env: [
                   { name: 'SURGEGUARD_CONFIG', value: `${CONFIG_DIR}/${configFile}` },
@@ -614,6 +651,7 @@ export class InferenceWorkloads extends Construct {
                 volumeMount: [
                   { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                   { name: 'tmp', mountPath: SCRATCH_DIR },
+                  ...(launch ? [launch.mainMount] : []),
                   ...(usesSecrets ? [{ name: 'secrets', mountPath: '/mnt/secrets', readOnly: true }] : []),
                 ],
               },
@@ -621,6 +659,7 @@ export class InferenceWorkloads extends Construct {
             volume: [
               { name: 'config', configMap: { name: configMap.metadata.name } },
               { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+              ...(launch?.volumes ?? []),
               // Mounting the CSI volume is what makes the driver sync the Kubernetes Secret.
               ...(usesSecrets
                 ? [{ name: 'secrets', csi: { driver: 'secrets-store.csi.k8s.io', readOnly: true, volumeAttributes: { secretProviderClass: opts.secretProviderClass! } } }]

@@ -1,5 +1,6 @@
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
+import { ArtifactStore } from '../constructs/artifact-store';
 import { InferenceCluster } from '../constructs/inference-cluster';
 import { Network } from '../constructs/network';
 import { RegionalLoadBalancer } from '../constructs/regional-load-balancer';
@@ -48,6 +49,8 @@ export class PlatformStack extends TerraformStack {
   public readonly redis: RedisCluster;
   /** The RabbitMQ broker (asynchronous jobs). */
   public readonly messageQueue: MessageQueue;
+  /** Private bucket of the runtime bundles the workloads stack uploads and the pods fetch. */
+  public readonly artifactStore: ArtifactStore;
   /** IRSA roles of the in-cluster workloads (deployed by the workloads stack). */
   public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole };
 
@@ -132,6 +135,7 @@ export class PlatformStack extends TerraformStack {
       alarmTopicArn,
       logRetentionDays: env.logRetentionDays,
     });
+    this.artifactStore = new ArtifactStore(this, 'artifacts', { name: this.baseName, region: region.region });
     const appNamespace = NAMESPACES.app.name;
     const role = (id: string, namespace: string, serviceAccount: string) => this.cluster.createServiceAccountRole(id, { namespace, serviceAccount });
     this.workloadRoles = {

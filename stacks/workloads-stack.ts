@@ -4,7 +4,9 @@ import { DataAwsEksClusterAuth } from '@cdktf/provider-aws/lib/data-aws-eks-clus
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { ClusterMonitoring } from '../constructs/cluster-monitoring';
-import { DEFAULT_RUNTIME_IMAGES, InferenceWorkloads, modelServerUrl } from '../constructs/inference-workloads';
+import { InferenceWorkloads, modelServerUrl } from '../constructs/inference-workloads';
+import { RuntimeArtifactObjects } from '../constructs/runtime-artifact-objects';
+import { loadRuntimeArtifacts, RuntimeArtifacts } from '../constructs/runtime-artifacts';
 import { NodeTerminationHandler } from '../constructs/node-termination-handler';
 import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, workerRuntimeConfig } from '../constructs/runtime-configs';
 import { EnvironmentConfig } from '../envs/types';
@@ -26,6 +28,8 @@ export interface WorkloadsStackProps {
   readonly environment: EnvironmentConfig;
   /** The platform stack of the same region, whose cluster this stack deploys into. */
   readonly platform: PlatformStack;
+  /** The bundles to deploy. @default - `loadRuntimeArtifacts()` (what `npm run bundle` built) */
+  readonly artifacts?: RuntimeArtifacts;
 }
 
 /**
@@ -45,6 +49,8 @@ export class WorkloadsStack extends TerraformStack {
   public readonly nodeTerminationHandler?: NodeTerminationHandler;
   /** Proxy, worker and model servers with their autoscaling, disruption budgets and policies. */
   public readonly workloads: InferenceWorkloads;
+  /** The proxy's and worker's bundles in the region's artifact bucket, each readable by its own role only. */
+  public readonly artifacts: { readonly proxy: RuntimeArtifactObjects; readonly worker: RuntimeArtifactObjects };
   /** Scraper RBAC and Grafana. */
   public readonly clusterMonitoring: ClusterMonitoring;
 
@@ -107,6 +113,21 @@ export class WorkloadsStack extends TerraformStack {
       redis: { envName: RUNTIME_SECRET_ENV.redisAuthToken, secretArn: platform.redis.authToken.secretArn },
       amqp: { envName: RUNTIME_SECRET_ENV.amqpUrl, secretArn: platform.messageQueue.connectionUrlSecretArn },
     };
+    // The exact bytes `npm run bundle` built, uploaded under their SHA-256 and read by their own role.
+    const bundles = props.artifacts ?? loadRuntimeArtifacts();
+    const store = platform.artifactStore;
+    const objects = (key: 'proxy' | 'worker') => {
+      const o = new RuntimeArtifactObjects(this, `artifact-${key}`, {
+        artifact: bundles[key],
+        bucketName: store.bucket.bucket,
+        bucketArn: store.bucket.arn,
+        kmsKeyArn: store.key.arn,
+        region,
+      });
+      o.grantRead(platform.workloadRoles[key].name);
+      return o;
+    };
+    this.artifacts = { proxy: objects('proxy'), worker: objects('worker') };
     this.workloads = new InferenceWorkloads(this, 'workloads', {
       appNamespace: this.namespaces.app.metadata.name,
       inferenceNamespace,
@@ -122,19 +143,20 @@ export class WorkloadsStack extends TerraformStack {
         maxReplicas: Math.max(gpu.onDemand.max + gpu.spot.max, Math.max(gpu.onDemand.min, 1)),
       },
       proxy: {
-        image: DEFAULT_RUNTIME_IMAGES.proxy,
+        artifact: this.artifacts.proxy,
         config: proxyRuntimeConfig(configInputs),
         secretEnv: [secrets.redis, secrets.amqp],
         roleArn: platform.workloadRoles.proxy.arn,
       },
       worker: {
-        image: DEFAULT_RUNTIME_IMAGES.worker,
+        artifact: this.artifacts.worker,
         config: workerRuntimeConfig(configInputs),
         secretEnv: [secrets.redis, secrets.amqp],
         roleArn: platform.workloadRoles.worker.arn,
         drainSeconds: workerDrainSeconds,
       },
       metricsScraperCidrs: platform.network.privateSubnets.map((s) => s.cidrBlock),
+      launcher: bundles.launcher,
     });
     this.clusterMonitoring = new ClusterMonitoring(this, 'cluster-monitoring', {
       namespace: this.namespaces.monitoring.metadata.name,

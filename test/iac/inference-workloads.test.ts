@@ -25,13 +25,13 @@ function baseProps(): InferenceWorkloadsProps {
       maxReplicas: 8,
     },
     proxy: {
-      image: 'registry.example.com/surgeguard/proxy:1.0.0',
+      image: `registry.example.com/surgeguard/proxy@sha256:${'a'.repeat(64)}`,
       config: { server: { port: PROXY_CONTRACT.port }, redis: { password: { fromEnv: 'SURGEGUARD_REDIS_AUTH_TOKEN' } } },
       secretEnv: [{ envName: 'SURGEGUARD_REDIS_AUTH_TOKEN', secretArn: REDIS_SECRET }],
       roleArn: 'arn:aws:iam::123456789012:role/proxy',
     },
     worker: {
-      image: 'registry.example.com/surgeguard/worker:1.0.0',
+      image: `registry.example.com/surgeguard/worker@sha256:${'b'.repeat(64)}`,
       config: { broker: { password: { fromEnv: 'SURGEGUARD_AMQP_PASSWORD' } } },
       secretEnv: [
         { envName: 'SURGEGUARD_REDIS_AUTH_TOKEN', secretArn: REDIS_SECRET },
