@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'os';
 import { basename, join, resolve } from 'path';
 import { synthesize } from '../main';
+import { withFixtureArtifacts } from './fixture-artifacts';
 
 /**
  * Resource inventories: for every synthesized stack, one line per Terraform block (each resource,
@@ -156,7 +157,8 @@ export function inventoriedStacks(dir = inventoryDir()): string[] {
 export function writeInventories(dir = inventoryDir()): string[] {
   const outdir = mkdtempSync(join(tmpdir(), 'surgeguard-inventory-'));
   try {
-    synthesize('all', outdir);
+    // With fixed stand-in bundles: a runtime code change is not an infrastructure change.
+    withFixtureArtifacts(() => synthesize('all', outdir));
     const stacks = readdirSync(join(outdir, 'stacks')).sort();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });

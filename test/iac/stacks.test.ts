@@ -1,6 +1,7 @@
 import { rmSync } from 'fs';
 import { ENVIRONMENTS, EnvironmentConfig } from '../../envs';
 import { compareInventory, inventoriedStacks, readInventory, REGENERATE_COMMAND } from '../../scripts/inventory';
+import { withFixtureArtifacts } from '../../scripts/fixture-artifacts';
 import { synthApp, SynthesizedApp, TfJson } from './support/synth';
 
 // Whole-app synths take seconds on a loaded 2-core machine; the default 5 s is too tight.
@@ -11,7 +12,8 @@ const remoteRef = /^\$\{data\.terraform_remote_state\.cross-stack-reference-inpu
 describe('stacks per environment', () => {
   let all: SynthesizedApp;
   beforeAll(() => {
-    all = synthApp(Object.values(ENVIRONMENTS));
+    // The inventories are of the infrastructure, synthesized with fixed stand-in bundles.
+    all = withFixtureArtifacts(() => synthApp(Object.values(ENVIRONMENTS)));
   });
   afterAll(() => rmSync(all.outdir, { recursive: true, force: true }));
 
