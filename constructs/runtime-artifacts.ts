@@ -83,6 +83,17 @@ export function defaultArtifactsDir(env: NodeJS.ProcessEnv = process.env): strin
 
 const cache = new Map<string, RuntimeArtifacts>();
 
+/** One bundle of the manifest in `dir` (e.g. the simulator, which is not deployed), checked like the others. */
+export function loadBundle(name: string, dir: string = defaultArtifactsDir()): RuntimeArtifact {
+  const manifestPath = join(resolve(dir), ARTIFACT_MANIFEST_FILE);
+  if (!existsSync(manifestPath)) throw new Error(`runtime artifacts: ${manifestPath} not found; run \`npm run bundle\``);
+  const a = (JSON.parse(readFileSync(manifestPath, 'utf8')) as ArtifactManifest).artifacts[name];
+  if (!a) throw new Error(`runtime artifacts: ${manifestPath} lists no "${name}" bundle; run \`npm run bundle\``);
+  const path = join(resolve(dir), a.file);
+  if (createHash('sha256').update(readFileSync(path)).digest('hex') !== a.sha256) throw new Error(`runtime artifacts: ${path} does not match the manifest; run \`npm run bundle\``);
+  return { ...a, name, path, sourceMapPath: join(resolve(dir), a.sourceMap.file) };
+}
+
 /**
  * Reads the manifest and checks every deployed bundle (and source map) against its SHA-256, so a
  * synth never uploads bytes other than the ones it names. Throws naming the file and the command

@@ -48,7 +48,7 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     fixtures = { good, bad };
     example = all.pop()!;
     results = all;
-  }, 120_000);
+  }, 300_000); // synth of every environment + terraform validate of every AWS stack: minutes on a loaded 2-core machine
 
   afterAll(() => {
     if (synth) rmSync(synth.outdir, { recursive: true, force: true });
