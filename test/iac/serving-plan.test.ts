@@ -126,14 +126,15 @@ describe('serving plan: the model fits every GPU type its pools may launch', () 
   it('stops a real synth (app.synth) of a doctored environment with the plan error', () => {
     const prod = copy('prod');
     prod.regions[2].gpu.spot.instanceTypes.push('g6e.48xlarge');
-    ENVIRONMENTS.doctored = { ...prod, name: 'doctored' } as EnvironmentConfig;
+    const registry = ENVIRONMENTS as Record<string, EnvironmentConfig>;
+    registry.doctored = { ...prod, name: 'doctored' } as EnvironmentConfig;
     const outdir = mkdtempSync(join(tmpdir(), 'surgeguard-plan-'));
     try {
       expect(() => synthesize('doctored', outdir)).toThrow(
         /environment "doctored": regions\[2\]\.gpu\.spot\.instanceTypes: ap-southeast-1: "deepseek-ai\/DeepSeek-V3" does not fit g6e\.48xlarge/,
       );
     } finally {
-      delete ENVIRONMENTS.doctored;
+      delete registry.doctored;
       rmSync(outdir, { recursive: true, force: true });
     }
   });
