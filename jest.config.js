@@ -15,7 +15,14 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'iac', testMatch: ['<rootDir>/test/iac/**/*.test.ts'] },
-    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts'] },
+    // The infrastructure half: constructs, stacks, environments, monitoring, examples, docs.
+    {
+      ...common,
+      displayName: 'iac',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/runtime/', '<rootDir>/test/contract/'],
+    },
+    // The runtimes and what they agree on with the infrastructure.
+    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts', '<rootDir>/test/contract/**/*.test.ts'] },
   ],
 };
