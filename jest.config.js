@@ -14,6 +14,9 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {
+  // A private TMPDIR for the run, removed at its end: cdktf's Testing.app() outdirs go there.
+  globalSetup: '<rootDir>/test/support/jest-global-setup.js',
+  globalTeardown: '<rootDir>/test/support/jest-global-teardown.js',
   projects: [
     // The infrastructure half: constructs, stacks, environments, monitoring, examples, docs.
     {
