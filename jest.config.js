@@ -17,5 +17,6 @@ module.exports = {
   projects: [
     { ...common, displayName: 'iac', testMatch: ['<rootDir>/test/iac/**/*.test.ts'] },
     { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts'] },
+    { ...common, displayName: 'tools', testMatch: ['<rootDir>/test/tools/**/*.test.ts'] },
   ],
 };
