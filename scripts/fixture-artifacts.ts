@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactManifest, ARTIFACTS_DIR_ENV, BundledArtifact } from '../constructs/runtime-artifacts';
+import { ArtifactManifest, ARTIFACTS_DIR_ENV, BundledArtifact } from '../constructs/artifacts/runtime-artifacts';
 
 /**
  * Small, fixed stand-ins for the runtime bundles, for synths that pin the infrastructure's shape

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { build, BuildOptions } from 'esbuild';
-import { ARTIFACT_MANIFEST_FILE, ArtifactManifest, BundledArtifact, DEFAULT_ARTIFACT_SUBDIR, RUNTIME_NODE_IMAGE } from '../constructs/runtime-artifacts';
+import { ARTIFACT_MANIFEST_FILE, ArtifactManifest, BundledArtifact, DEFAULT_ARTIFACT_SUBDIR, RUNTIME_NODE_IMAGE } from '../constructs/artifacts/runtime-artifacts';
 
 /**
  * `npm run bundle`: the proxy, the worker, the simulator and the launcher (the pods' init step),

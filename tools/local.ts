@@ -4,7 +4,7 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, write
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactManifest, ARTIFACT_MANIFEST_FILE, defaultArtifactsDir } from '../constructs/runtime-artifacts';
+import { ArtifactManifest, ARTIFACT_MANIFEST_FILE, defaultArtifactsDir } from '../constructs/artifacts/runtime-artifacts';
 import { amqpAnswers, DEFAULT_AMQP_URL, DEFAULT_REDIS, redisAnswers, startPrivateRedis } from './local/services';
 import { formatStatus, parseStatus } from './local/status';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactManifest, loadRuntimeArtifacts, RUNTIME_NODE_IMAGE } from '../../../constructs/runtime-artifacts';
+import { ArtifactManifest, loadRuntimeArtifacts, RUNTIME_NODE_IMAGE } from '../../../constructs/artifacts/runtime-artifacts';
 import { BUNDLE_ENTRIES, BUNDLE_TARGET, bundleRuntimes, sha256 } from '../../../tools/bundle';
 import { copyCheckout, REPO_ROOT } from '../../support/checkout';
 

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENVIRONMENTS } from '../../../envs';
-import { ARTIFACTS_DIR_ENV } from '../../../constructs/runtime-artifacts';
+import { ARTIFACTS_DIR_ENV } from '../../../constructs/artifacts/runtime-artifacts';
 import { bundleRuntimes } from '../../../tools/bundle';
 import { copyCheckout } from '../../support/checkout';
 import { synthApp } from '../support/synth';

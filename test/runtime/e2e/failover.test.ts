@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBundle, loadRuntimeArtifacts } from '../../../constructs/runtime-artifacts';
+import { loadBundle, loadRuntimeArtifacts } from '../../../constructs/artifacts/runtime-artifacts';
 import { buildTopology } from '../../../runtime/common/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, freePort, uniqueName, waitFor } from '../support/services';

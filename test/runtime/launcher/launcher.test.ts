@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRuntimeArtifacts } from '../../../constructs/runtime-artifacts';
+import { loadRuntimeArtifacts } from '../../../constructs/artifacts/runtime-artifacts';
 import { EXIT_BAD_CONFIG, EXIT_CHECKSUM_MISMATCH, EXIT_FETCH_FAILED, LAUNCHER_ENV } from '../../../runtime/launcher/contract';
 import { LocalArtifactStore } from '../../support/artifact-store';
 
