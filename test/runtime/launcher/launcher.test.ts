@@ -10,6 +10,8 @@ import { LocalArtifactStore } from '../../support/artifact-store';
  * The pods' init step, run as deployed (the launcher bundle under the same Node) against a local
  * stand-in for STS + S3, with the environment the workloads construct and the EKS IRSA webhook give it.
  */
+// Each run spawns Node (bounded at 20 s by execFile): seconds on a loaded machine.
+jest.setTimeout(60_000);
 const artifacts = loadRuntimeArtifacts();
 const BUCKET = 'surgeguard-dev-use1-artifacts';
 const TOKEN = 'projected-service-account-token';
