@@ -139,7 +139,7 @@ export class UpstreamPool {
   }
 
   /**
-   * Slots of the serving members, summed; `known` is false while a serving member has neither
+   * Slots of the serving members, summed; `known` is false while a member has neither
    * configured nor learned slots (then the sum says nothing about the pool).
    */
   capacity(): { slots: number; known: boolean; serving: number } {
@@ -147,11 +147,11 @@ export class UpstreamPool {
     let known = true;
     let serving = 0;
     for (const u of this.current) {
-      if (!this.isServing(u)) continue;
-      serving++;
       const s = u.knownSlots;
       if (s === undefined) known = false;
-      else slots += s;
+      if (!this.isServing(u)) continue;
+      serving++;
+      if (s !== undefined) slots += s;
     }
     return { slots, known, serving };
   }
