@@ -1,0 +1,70 @@
+import { PRIORITY_CLASSES, PriorityClass } from '../../runtime/common/priority';
+import { JOB_QUEUE_TOPOLOGY } from '../../runtime/common/queue-topology';
+import { REDIS_PORT } from '../data/redis-cluster';
+
+/** Environment variables the runtimes read their secrets from (`{ fromEnv: … }` in the config files). */
+export const RUNTIME_SECRET_ENV = {
+  /** The ElastiCache AUTH token. */
+  redisAuthToken: 'SURGEGUARD_REDIS_AUTH_TOKEN',
+  /** The AMQPS URL with credentials. */
+  amqpUrl: 'SURGEGUARD_AMQP_URL',
+} as const;
+
+/** What the runtime config files of one cell are made from. */
+export interface RuntimeConfigInputs {
+  /** Model name clients send. */
+  readonly modelName: string;
+  /** In-cluster URL of the model servers (headless Service). */
+  readonly modelServerUrl: string;
+  /** Redis cluster-mode configuration endpoint. */
+  readonly redisHost: string;
+  /** Region label of the cell's upstreams. */
+  readonly region: string;
+  /**
+   * Accepted API keys (SHA-256 of each key, owner, tier).
+   * @default - no authentication (development only)
+   */
+  readonly apiKeys?: readonly { readonly name: string; readonly sha256: string; readonly tier: string }[];
+  /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs 15 s earlier. */
+  readonly workerDrainSeconds: number;
+}
+
+const POOL = 'model-servers';
+
+function redis(i: RuntimeConfigInputs) {
+  return { host: i.redisHost, port: REDIS_PORT, tls: true, cluster: true, password: { fromEnv: RUNTIME_SECRET_ENV.redisAuthToken } };
+}
+
+function amqp() {
+  return { url: { fromEnv: RUNTIME_SECRET_ENV.amqpUrl }, topologyPrefix: JOB_QUEUE_TOPOLOGY.exchange.replace(/\.jobs$/, '') };
+}
+
+function pool(i: RuntimeConfigInputs) {
+  return { upstreams: [{ url: i.modelServerUrl, name: 'model-server', region: i.region }] };
+}
+
+/** The proxy's config file (runtime/proxy/config.ts schema) for one cell. Throws naming a malformed API key. */
+export function proxyRuntimeConfig(i: RuntimeConfigInputs): Record<string, unknown> {
+  (i.apiKeys ?? []).forEach((k, n) => {
+    // Checked at synth: the proxy would otherwise refuse its config at start, in every pod.
+    if (!/^[0-9a-f]{64}$/.test(k.sha256)) throw new Error(`apiKeys[${n}].sha256: must be the lower-case hex SHA-256 of the key (64 characters), not the key`);
+    if (!PRIORITY_CLASSES.includes(k.tier as PriorityClass)) throw new Error(`apiKeys[${n}].tier: "${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
+  });
+  return {
+    auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map((k) => ({ ...k })) } : 'none',
+    pools: { [POOL]: pool(i) },
+    routes: [{ model: i.modelName, pools: [POOL] }],
+    redis: redis(i),
+    jobs: { amqp: amqp() },
+  };
+}
+
+/** The worker's config file (runtime/worker/config.ts schema) for one cell. */
+export function workerRuntimeConfig(i: RuntimeConfigInputs): Record<string, unknown> {
+  return {
+    amqp: amqp(),
+    redis: redis(i),
+    upstream: pool(i),
+    drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+  };
+}
