@@ -7,7 +7,7 @@ import { ArtifactManifest, ARTIFACTS_DIR_ENV, BundledArtifact } from '../constru
 /**
  * Small, fixed stand-ins for the runtime bundles, for synths that pin the infrastructure's shape
  * (the resource inventories): with them a change to the proxy's or worker's code does not churn every
- * inventory. What the real bundles put into the synth is checked by test/iac/artifacts/.
+ * inventory. What the real bundles put into the synth is checked by test/stacks/deployed-artifacts.test.ts.
  */
 export function writeFixtureArtifacts(dir: string): void {
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
