@@ -17,7 +17,7 @@ import { formatStatus, parseStatus } from './local/status';
  */
 
 /** Example keys of the local config (accepted on 127.0.0.1 only; their SHA-256 is what the config holds). */
-export const LOCAL_KEYS = { realtime: 'sk-local-realtime', batch: 'sk-local-batch' } as const;
+export const LOCAL_KEYS = { realtime: 'sk-local-realtime', app: 'sk-local-app', batch: 'sk-local-batch' } as const;
 export const LOCAL_MODEL = 'local-model';
 /** Generation slots of each simulated model server (4 requests at a time, 40 tokens/s each). */
 const SIM_SLOTS = 4;
@@ -219,6 +219,7 @@ async function main(): Promise<number> {
       auth: {
         keys: [
           { name: 'local-realtime', sha256: sha256(LOCAL_KEYS.realtime), tier: 'critical' },
+          { name: 'local-app', sha256: sha256(LOCAL_KEYS.app), tier: 'high' },
           { name: 'local-batch', sha256: sha256(LOCAL_KEYS.batch), tier: 'low' },
         ],
       },
@@ -261,7 +262,7 @@ async function main(): Promise<number> {
     say(`local: bundles     proxy ${bundles.proxy.sha256.slice(0, 12)}  worker ${bundles.worker.sha256.slice(0, 12)}  simulator ${bundles.simulator.sha256.slice(0, 12)} (dist/artifacts)`);
     say(`local: model servers ${sims.join(' ')} (simulated, model "${LOCAL_MODEL}")`);
     say(`local: proxy       ${base}   logs: ${work}/`);
-    say(`local: example key ${LOCAL_KEYS.realtime} (tier critical)   batch key ${LOCAL_KEYS.batch} (tier low)`);
+    say(`local: example key ${LOCAL_KEYS.realtime} (tier critical)   app key ${LOCAL_KEYS.app} (tier high)   batch key ${LOCAL_KEYS.batch} (tier low)`);
     say(`local: try         curl -s ${base}/v1/chat/completions -H 'authorization: Bearer ${LOCAL_KEYS.realtime}' -H 'content-type: application/json' -d '{"model":"${LOCAL_MODEL}","messages":[{"role":"user","content":"hi"}]}'`);
     say(`local: async jobs  ${jobs ? `POST ${base}/v1/jobs, then GET the returned url` : 'off (needs Redis and RabbitMQ)'}`);
     say('local: Ctrl-C stops everything');

@@ -100,9 +100,14 @@ describe('npm run local (the data plane from the bundles)', () => {
   });
 
   it('rate-limits a key past its burst with 429 and Retry-After', async () => {
-    // The brief's 10 requests/s with a burst of 20 per key and class (class high: the real-time key
-    // lowered by X-Priority; critical is let through while Redis is slow to answer).
-    const statuses = await Promise.all(Array.from({ length: 40 }, () => call(REALTIME, { max_tokens: 1 }, { 'x-priority': 'high' }).then(async (r) => [r.status, r.headers.get('retry-after'), await r.text()] as const)));
+    // The brief's 10 requests/s with a burst of 20 per key (the app key, tier high; a critical key
+    // is let through while Redis is slow to answer, which a loaded machine can make it).
+    // Batches of 60 at once until one is refused (at most three: a slow machine spreads a batch over
+    // more than a second, and the bucket refills 10 per second).
+    const statuses: (readonly [number, string | null, string])[] = [];
+    for (let batch = 0; batch < 3 && !statuses.some(([st]) => st === 429); batch++) {
+      statuses.push(...(await Promise.all(Array.from({ length: 60 }, () => call('sk-local-app', { max_tokens: 1 }).then(async (r) => [r.status, r.headers.get('retry-after'), await r.text()] as const)))));
+    }
     const limited = statuses.filter(([s]) => s === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(limited[0][1]).toMatch(/^\d+$/);
