@@ -16,6 +16,6 @@ const common = {
 module.exports = {
   projects: [
     { ...common, displayName: 'iac', testMatch: ['<rootDir>/test/iac/**/*.test.ts'] },
-    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts'] },
+    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts', '<rootDir>/test/contract/**/*.test.ts'] },
   ],
 };

@@ -11,9 +11,9 @@ import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
 import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { METRIC } from '../monitoring/metric-names';
+import { METRIC } from '../contract/metrics';
 import { THRESHOLDS } from '../monitoring/thresholds';
-import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../runtime/common/service-contract';
+import { MODEL_SERVER_CONTRACT, NAMESPACES, PROXY_CONTRACT, WORKER_CONTRACT, WORKLOAD_NAMES } from '../contract/service';
 import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from './inference-cluster';
 import { SCRAPE_ANNOTATIONS } from './monitoring';
 import { version as PACKAGE_VERSION } from '../package.json';
@@ -134,15 +134,6 @@ export const DEFAULT_RUNTIME_IMAGES = {
   worker: `ghcr.io/surgeguard/worker:${PACKAGE_VERSION}`,
 } as const;
 
-/** Names of what InferenceWorkloads creates, for other constructs and tests. */
-export const WORKLOAD_NAMES = {
-  proxy: 'surgeguard-proxy',
-  worker: 'surgeguard-worker',
-  modelServer: 'surgeguard-model-server',
-  priorityClasses: { gateway: 'surgeguard-gateway', serving: 'surgeguard-serving', batch: 'surgeguard-batch' },
-  runtimeSecret: 'surgeguard-runtime-secrets',
-} as const;
-
 /** In-cluster base URL of the model servers' headless Service in `namespace`. */
 export function modelServerUrl(namespace: string): string {
   return `http://${WORKLOAD_NAMES.modelServer}.${namespace}.svc.cluster.local:${MODEL_SERVER_CONTRACT.port}`;
@@ -239,8 +230,8 @@ export class InferenceWorkloads extends Construct {
       new NamespaceV1(this, `Namespace-${key}`, {
         metadata: { name, labels: { 'app.kubernetes.io/part-of': 'surgeguard', 'pod-security.kubernetes.io/enforce': podSecurity } },
       }).metadata.name;
-    this.appNamespace = namespace(props.appNamespace, 'app', 'surgeguard', 'restricted');
-    this.inferenceNamespace = namespace(props.inferenceNamespace, 'inference', 'surgeguard-inference', 'baseline');
+    this.appNamespace = namespace(props.appNamespace, 'app', NAMESPACES.app.name, NAMESPACES.app.podSecurity);
+    this.inferenceNamespace = namespace(props.inferenceNamespace, 'inference', NAMESPACES.inference.name, NAMESPACES.inference.podSecurity);
 
     const pc = (key: string, name: string, value: number, description: string, preemptionPolicy: string) =>
       new PriorityClassV1(this, `Priority-${key}`, { metadata: { name }, value, description, preemptionPolicy, globalDefault: false });

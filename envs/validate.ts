@@ -1,4 +1,4 @@
-import { isPriorityClass, PRIORITY_CLASSES } from '../runtime/common/priority';
+import { isPriorityClass, PRIORITY_CLASSES } from '../contract/priority';
 import { EnvironmentConfig, NodeGroupConfig } from './types';
 
 /** Regions surgeguard knows: commercial AWS regions with EKS and GPU instances. */

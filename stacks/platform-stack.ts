@@ -5,11 +5,10 @@ import { Network } from '../constructs/network';
 import { RegionalLoadBalancer } from '../constructs/regional-load-balancer';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/cluster-monitoring';
-import { WORKLOAD_NAMES } from '../constructs/inference-workloads';
 import { MessageQueue } from '../constructs/message-queue';
 import { Monitoring } from '../constructs/monitoring';
 import { RedisCluster } from '../constructs/redis-cluster';
-import { NAMESPACES } from './workloads-stack';
+import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
 

@@ -6,20 +6,12 @@ import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { ClusterMonitoring } from '../constructs/cluster-monitoring';
 import { DEFAULT_RUNTIME_IMAGES, InferenceWorkloads, modelServerUrl } from '../constructs/inference-workloads';
 import { NodeTerminationHandler } from '../constructs/node-termination-handler';
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, workerRuntimeConfig } from '../constructs/runtime-configs';
+import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../contract/secrets';
+import { NAMESPACES } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { addAwsProvider, addBackend, stackNames } from './common';
 import { PlatformStack } from './platform-stack';
-
-/** Namespaces of a cell and their Pod Security level. */
-export const NAMESPACES = {
-  /** Proxy and worker. */
-  app: { name: 'surgeguard', podSecurity: 'restricted' },
-  /** Model servers on the GPU nodes. */
-  inference: { name: 'surgeguard-inference', podSecurity: 'baseline' },
-  /** Prometheus, alerting, log shipping (node exporters need host access). */
-  monitoring: { name: 'surgeguard-monitoring', podSecurity: 'privileged' },
-} as const;
 
 export interface WorkloadsStackProps {
   /** The (validated) environment. */

@@ -1,6 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
-import type { JobQueueTopology } from '../common/queue-topology';
+import type { JobQueueTopology } from '../../contract/queue-topology';
 import { ConfirmedPublisher, ReconnectingAmqp } from './amqp';
 import type { BackoffOptions } from './backoff';
 import { encodeJobMessage, JobMessage } from './model';

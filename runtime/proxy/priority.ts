@@ -1,5 +1,5 @@
 import { IncomingHttpHeaders } from 'node:http';
-import { PRIORITY_CLASSES, PriorityClass, isPriorityClass } from '../common/priority';
+import { PRIORITY_CLASSES, PriorityClass, isPriorityClass } from '../../contract/priority';
 
 export type ClassifyResult = { readonly ok: true; readonly priorityClass: PriorityClass } | { readonly ok: false; readonly message: string };
 

@@ -13,7 +13,9 @@ import { ModelRouter } from './model-router';
 import { classifyRequest } from './priority';
 import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } from './request-context';
 import { readRequestBody } from './request-body';
-import { BufferedAnswer, CACHE_HEADER, OverloadControl, releaseOutcome, shedReply } from './overload';
+import { BufferedAnswer, OverloadControl } from './overload/control';
+import { releaseOutcome } from './overload/release-outcome';
+import { CACHE_HEADER, shedReply } from './overload/replies';
 import type { CachedResponse } from './cache/response-cache';
 
 export interface PipelineDeps {

@@ -1,7 +1,7 @@
 import { createLogger } from '../common/config/logging';
 import { JobWorker } from './worker';
 import { loadWorkerConfig } from './config';
-import { createJobRedis } from '../jobs/redis-client';
+import { createRedisClient } from '../common/redis';
 import { RedisJobStore } from '../jobs/store';
 import { jobKeyPrefix, topologyOf } from '../jobs/config';
 import { resolveSecret } from '../common/config/secrets';
@@ -17,7 +17,7 @@ import { CallbackNotifier } from './callbacks';
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.argv.slice(2), process.env);
   const logger = createLogger(config.logging, 'surgeguard-worker');
-  const redis = createJobRedis(config.redis, process.env);
+  const redis = createRedisClient(config.redis, process.env, 'durable');
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
   const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds });
   const metrics = new WorkerMetrics();

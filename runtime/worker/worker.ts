@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { PRIORITY_CLASSES, PriorityClass } from '../common/priority';
-import type { JobQueueTopology } from '../common/queue-topology';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import { retryQueueFor, type JobQueueTopology } from '../../contract/queue-topology';
 import { asError, ConfirmedPublisher, ReconnectingAmqp } from '../jobs/amqp';
 import { backoffDelay, BackoffOptions } from '../jobs/backoff';
 import { DEAD_LETTER_REASON_HEADER, decodeJobMessage, JobMessage, RETRY_COUNT_HEADER } from '../jobs/model';
 import type { RedisJobStore } from '../jobs/store';
-import { declareTopology, retryQueueFor } from '../jobs/topology';
+import { declareTopology } from '../jobs/topology';
 import { JobDispatcher } from './dispatcher';
 import type { CallbackNotifier } from './callbacks';
 import type { WorkerMetrics } from './metrics';

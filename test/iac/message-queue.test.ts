@@ -3,8 +3,8 @@ import * as amqp from 'amqplib';
 import { TerraformStack, Testing } from 'cdktf';
 import { randomBytes } from 'node:crypto';
 import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../constructs/message-queue';
-import { PRIORITY_CLASSES } from '../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES } from '../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../contract/queue-topology';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 

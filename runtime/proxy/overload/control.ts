@@ -1,0 +1,239 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
+import type { UpstreamPool } from '../../common/upstream/upstream-pool';
+import { systemClock, wallClock, type Clock } from '../admission/clock';
+import type { AdmissionConfig } from '../admission/config';
+import { AdmissionController, type Permit, type Shed } from '../admission/controller';
+import { SaturationScraper } from '../admission/saturation';
+import { cacheability, requestCacheKey } from '../cache/request-key';
+import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from '../cache/response-cache';
+import { SingleFlight, type FlightResult } from '../cache/single-flight';
+import { CanaryRouter } from '../canary';
+import { RateLimiter } from '../ratelimit/rate-limiter';
+import type { ScriptRunner } from '../ratelimit/redis-script';
+import { estimateRequestTokens, reportedUsage } from '../ratelimit/tokens';
+import type { LocalReply, RequestContext } from '../request-context';
+import type { OverloadConfig } from './config';
+import { OverloadMetrics } from './metrics';
+import { rateLimitedReply } from './replies';
+import { parseRequestTimeout } from './request-timeout';
+
+/**
+ * Overload control of the proxy, composed from the single-purpose modules (rate limiter,
+ * response cache + single-flight, admission per pool, canary split). The request pipeline calls
+ * these stages in order; each answers "continue" or a LocalReply. Nothing here knows the HTTP
+ * server; everything time-based runs on the injected clock.
+ */
+
+export interface OverloadDeps {
+  readonly config: OverloadConfig;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Shared Redis for rate limits and the L2 cache; undefined runs both locally. */
+  readonly redis?: ScriptRunner & CacheRedis;
+  /** Monotonic clock with timers. @default systemClock */
+  readonly clock?: Clock;
+  /** Wall clock for cache entry ages shared through Redis. @default wallClock */
+  readonly wallClock?: Clock;
+}
+
+/** A buffered answer for the cache path: an upstream response, or a reply made by the proxy. */
+export type BufferedAnswer = { readonly kind: 'upstream'; readonly response: CachedResponse } | { readonly kind: 'local'; readonly reply: LocalReply; readonly shed?: boolean };
+
+export class OverloadControl {
+  readonly metrics: OverloadMetrics;
+  readonly rateLimiter: RateLimiter;
+  readonly cache: ResponseCache;
+  readonly admission = new Map<string, AdmissionController>();
+  private readonly flights: SingleFlight<BufferedAnswer>;
+  private readonly canary: CanaryRouter;
+  private readonly scrapers: SaturationScraper[] = [];
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: OverloadDeps) {
+    const { config, logger } = deps;
+    this.clock = deps.clock ?? systemClock;
+    this.metrics = new OverloadMetrics(deps.registry, () => this.admission);
+    this.rateLimiter = new RateLimiter(config.rateLimit, deps.redis, this.clock, logger, {
+      onModeChange: (mode) => this.metrics.rateLimitFallback.set(mode === 'local' ? 1 : 0),
+      onDecision: (cls, d) => this.metrics.rateLimit.inc({ class: cls, source: d.source, allowed: String(d.allowed) }),
+    });
+    if (!deps.redis && config.rateLimit.enabled) this.metrics.rateLimitFallback.set(1);
+    this.cache = new ResponseCache(config.cache, deps.wallClock ?? wallClock, deps.redis, {
+      onLookup: (r) => this.metrics.cacheLookups.inc({ result: r }),
+    });
+    this.flights = new SingleFlight<BufferedAnswer>(config.cache.singleFlight.maxWaiters);
+    this.canary = new CanaryRouter(config.canary);
+    if (config.admission.enabled) {
+      for (const [name, pool] of deps.pools) {
+        const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
+        // one label child per class, resolved once: every admitted request counts here
+        const admitted = Object.fromEntries(PRIORITY_CLASSES.map((cls) => [cls, this.metrics.admittedTotal.labels({ pool: name, class: cls })]));
+        const ctl = new AdmissionController(cfg, this.clock, {
+          onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
+          onAdmit: (cls) => admitted[cls].inc(),
+          onLimitChange: (limit, cause) => {
+            this.metrics.limitChanges.inc({ pool: name, cause });
+            logger.debug({ pool: name, limit, cause }, 'admission limit changed');
+          },
+        });
+        this.admission.set(name, ctl);
+        if (cfg.saturation.enabled) {
+          this.scrapers.push(
+            new SaturationScraper({
+              targets: () => pool.members.map((u) => `${u.origin}/metrics`),
+              intervalMs: cfg.saturation.intervalMs,
+              timeoutMs: cfg.saturation.timeoutMs,
+              clock: this.clock,
+              onSignal: (s) => ctl.onSaturation(s),
+            }),
+          );
+        }
+      }
+    }
+  }
+
+  start(): void {
+    for (const s of this.scrapers) s.start();
+  }
+
+  stop(): void {
+    for (const s of this.scrapers) s.stop();
+  }
+
+  /**
+   * `X-Request-Timeout` (seconds, decimals allowed, or `<n>ms`) shortens the request deadline:
+   * the client will not wait longer, so neither does the proxy. Without it, the class default of
+   * the admission settings bounds only the wait for a slot (see `admit`), not a long stream.
+   * Returns whether the client set a deadline.
+   */
+  applyDeadline(ctx: RequestContext): boolean {
+    const timeoutMs = parseRequestTimeout(ctx.headers);
+    if (timeoutMs === undefined) return false;
+    ctx.deadline = Math.min(ctx.deadline, ctx.startedAt + timeoutMs);
+    return true;
+  }
+
+  /**
+   * Rate limit per (API key, class): a 429 reply when refused. Requests without an API key
+   * (`auth: none`, local use) are not rate limited: there is nobody to hold to a quota.
+   */
+  rateLimit(ctx: RequestContext): Promise<LocalReply | undefined> | undefined {
+    // synchronous when there is nothing to check: no promise and no microtask on the hot path
+    if (!this.deps.config.rateLimit.enabled || ctx.key === undefined) return undefined;
+    return this.checkRateLimit(ctx);
+  }
+
+  private async checkRateLimit(ctx: RequestContext): Promise<LocalReply | undefined> {
+    const d = await this.rateLimiter.check(this.rateLimitRequest(ctx));
+    if (d.allowed) return undefined;
+    this.metrics.shed.inc({ pool: ctx.route.chain[0]?.name ?? 'none', class: ctx.priorityClass, reason: 'rate_limited' });
+    return rateLimitedReply(ctx.priorityClass, d);
+  }
+
+  /**
+   * For a non-streamed answer relayed as it arrives: listens to the body on the side (up to the
+   * cache's `maxBodyBytes`) and, once it completed, corrects the token bucket with the reported
+   * usage. Attach after the relay's own listener. Undefined when token limits are off.
+   */
+  tapUsage(ctx: RequestContext, body: Readable): ((outcome: 'complete' | 'error' | 'aborted') => void) | undefined {
+    const rl = this.deps.config.rateLimit;
+    if (!rl.enabled || !rl.tokens.enabled || ctx.key === undefined || ctx.stream) return undefined;
+    const cap = this.deps.config.cache.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= cap) chunks.push(chunk);
+    };
+    body.on('data', onData);
+    return (outcome) => {
+      body.off('data', onData);
+      if (outcome === 'complete' && size <= cap) this.correctUsage(ctx, Buffer.concat(chunks));
+    };
+  }
+
+  /** Charges the token bucket with the usage the upstream reported (best effort). */
+  correctUsage(ctx: RequestContext, body: Buffer): void {
+    const rl = this.deps.config.rateLimit;
+    if (!rl.enabled || !rl.tokens.enabled || ctx.key === undefined) return;
+    let usage: number | undefined;
+    try {
+      usage = reportedUsage(JSON.parse(body.toString('utf8')));
+    } catch {
+      return;
+    }
+    if (usage !== undefined) void this.rateLimiter.correctTokens(this.rateLimitRequest(ctx), usage);
+  }
+
+  /**
+   * Canary split: when the model has one, the chosen pool goes first in the chain (the others
+   * stay as fallbacks). Returns the context to use and the variant for the response header.
+   */
+  routeCanary(ctx: RequestContext): { ctx: RequestContext; variant?: string; header: string } {
+    const header = this.deps.config.canary.header;
+    const user = ctx.userKey ?? ctx.key?.name;
+    const choice = user === undefined ? undefined : this.canary.pick(ctx.model, user);
+    if (!choice) return { ctx, header };
+    const pool = this.deps.pools.get(choice.pool);
+    this.metrics.canary.inc({ model: ctx.model, variant: choice.variant });
+    if (!pool) return { ctx, variant: choice.variant, header };
+    const chain = [pool, ...ctx.route.chain.filter((p) => p !== pool)];
+    return { ctx: { ...ctx, route: { ...ctx.route, chain } }, variant: choice.variant, header };
+  }
+
+  /** The cache key when the request may be answered from the cache, else undefined. */
+  cacheKey(ctx: RequestContext): string | undefined {
+    const cfg = this.deps.config.cache;
+    if (!cfg.enabled) return undefined;
+    const opt = ctx.headers[cfg.optInHeader];
+    if (!cacheability(ctx.json, Array.isArray(opt) ? opt[0] : opt).cacheable) return undefined;
+    return requestCacheKey({ path: ctx.path, body: ctx.json as Record<string, unknown>, apiKey: ctx.key?.name, shareAcrossKeys: cfg.shareAcrossKeys });
+  }
+
+  async cached(key: string): Promise<CacheHit | undefined> {
+    return this.cache.get(key);
+  }
+
+  /** Runs `work` once for identical concurrent cacheable requests. */
+  async coalesce(key: string, work: () => Promise<BufferedAnswer>): Promise<FlightResult<BufferedAnswer>> {
+    const cfg = this.deps.config.cache.singleFlight;
+    const r = cfg.enabled ? await this.flights.run(key, work) : { value: await work(), role: 'leader' as const };
+    this.metrics.coalesced.inc({ role: r.role });
+    return r;
+  }
+
+  /** A stale answer for stale-if-error, counted by why it was needed. */
+  async stale(key: string, reason: 'shed' | 'upstream_error'): Promise<CacheHit | undefined> {
+    const hit = await this.cache.getStale(key);
+    if (hit) this.metrics.staleServed.inc({ reason });
+    return hit;
+  }
+
+  /**
+   * Admission for the request's first pool: a permit (possibly after queueing) or a shed answer.
+   * With a client deadline the request must be able to finish by it; otherwise the class
+   * default bounds its wait for a slot.
+   */
+  admit(ctx: RequestContext): Promise<Permit | Shed> | undefined {
+    const pool = ctx.route.chain[0]?.name;
+    const ctl = pool === undefined ? undefined : this.admission.get(pool);
+    if (pool === undefined || !ctl) return undefined;
+    const clientDeadline = parseRequestTimeout(ctx.headers) !== undefined;
+    const cfg = this.deps.config.admission.pools[pool] ?? this.deps.config.admission.defaults;
+    const deadlineAt = clientDeadline ? ctx.deadline : Math.min(ctx.deadline, ctx.startedAt + cfg.classDeadlineMs[ctx.priorityClass]);
+    return ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.cancellation });
+  }
+
+  private rateLimitRequest(ctx: RequestContext) {
+    const rl = this.deps.config.rateLimit;
+    return {
+      subject: ctx.key?.name ?? 'anonymous',
+      cls: ctx.priorityClass,
+      estimatedTokens: rl.tokens.enabled ? estimateRequestTokens(ctx.json, rl.tokens.defaultMaxTokens) : undefined,
+    };
+  }
+}
