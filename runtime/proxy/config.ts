@@ -18,6 +18,13 @@ export const ServerSchema = z
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: z.number().int().min(0).max(65535).default(PROXY_CONTRACT.port).describe('Listen port (0 picks a free one).'),
     maxBodyBytes: z.number().int().positive().default(1_048_576).describe('Largest request body; larger ones get 413.'),
+    maxJsonDepth: z
+      .number()
+      .int()
+      .min(2)
+      .max(1_000)
+      .default(64)
+      .describe('Deepest nesting of arrays/objects accepted in a request body; deeper ones get 400 before parsing.'),
     headersTimeoutMs: z.number().int().positive().default(10_000).describe('Time a client has to send the request headers.'),
     bodyTimeoutMs: z.number().int().positive().default(30_000).describe('Time a client has to send the whole request body.'),
     keepAliveTimeoutMs: z.number().int().positive().default(65_000).describe('Idle keep-alive time of client connections (above the ALB idle timeout of 60 s).'),

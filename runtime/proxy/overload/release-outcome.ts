@@ -11,6 +11,7 @@ export function releaseOutcome(result: DispatchResult, latencyMs: number, body?:
   }
   switch (result.reason) {
     case 'aborted':
+    case 'request-error': // never sent: says nothing about the upstream
       return { kind: 'cancelled' };
     case 'deadline':
       return { kind: 'overload', latencyMs };
