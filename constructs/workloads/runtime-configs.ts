@@ -1,7 +1,7 @@
-import { PRIORITY_CLASSES, PriorityClass } from '../contract/priority';
-import { JOB_QUEUE_TOPOLOGY } from '../contract/queue-topology';
-import { RUNTIME_SECRET_ENV } from '../contract/secrets';
-import { REDIS_PORT } from './redis-cluster';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
+import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
+import { REDIS_PORT } from '../data/redis-cluster';
 
 /** What the runtime config files of one cell are made from. */
 export interface RuntimeConfigInputs {
