@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
-import { PRIORITY_CLASSES } from '../../contract/priority';
+import { PRIORITY_CLASSES, priorityRank } from '../../contract/priority';
 import { PROXY_CONTRACT } from '../../contract/service';
 import { OverloadConfigShape } from './overload/config';
 import { ProxyJobsSchema } from '../jobs/config';
@@ -47,8 +47,17 @@ export const ApiKeySchema = z
       .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key')
       .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored.'),
     tier: z.enum(PRIORITY_CLASSES).default('medium').describe('Priority class of requests without X-Priority / X-Realtime.'),
+    maxClass: z
+      .enum(PRIORITY_CLASSES)
+      .optional()
+      .describe('Highest class this key may ask for with X-Priority / X-Realtime (a higher one is lowered to it). Default: the tier, so a key can lower its class but never raise it.'),
   })
-  .strict();
+  .strict()
+  .superRefine((key, ctx) => {
+    if (key.maxClass !== undefined && priorityRank(key.tier) < priorityRank(key.maxClass)) {
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: `tier ${key.tier} is above maxClass ${key.maxClass}` });
+    }
+  });
 
 export const AuthSchema = z
   .union([
@@ -86,6 +95,10 @@ export const ProxyConfigSchema = z
     server: ServerSchema.prefault({}),
     auth: AuthSchema,
     anonymousTier: z.enum(PRIORITY_CLASSES).default('medium').describe('Class of requests when auth is none and no header sets one.'),
+    anonymousMaxClass: z
+      .enum(PRIORITY_CLASSES)
+      .default('critical')
+      .describe('With auth none (local use, one anonymous caller): highest class X-Priority / X-Realtime may ask for.'),
     pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, 'pool names are lowercase letters, digits, - and _'), PoolSchema).describe('Upstream pools by name.'),
     routes: z.array(RouteSchema).min(1).describe('Models served and the pools that serve them.'),
     retry: RetrySchema.prefault({}),

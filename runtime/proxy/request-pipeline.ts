@@ -56,6 +56,9 @@ export interface RequestRecord {
   readonly cancellation: Cancellation;
 }
 
+/** Set when X-Priority / X-Realtime asked for a class above the key's `maxClass`: `<asked>-><served>`. */
+export const PRIORITY_LOWERED_HEADER = 'x-surgeguard-priority-lowered';
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Response headers never copied from an upstream (hop-by-hop, or set by the proxy). */
@@ -121,11 +124,14 @@ export class RequestPipeline {
       this.reply(res, { status: 401, body: openAIError(auth.message, 'authentication_error', 'invalid_api_key') });
       return undefined;
     }
-    const cls = classifyRequest(req.headers, auth.identity?.tier ?? this.deps.config.anonymousTier);
+    const { identity } = auth;
+    const cls = identity ? classifyRequest(req.headers, identity.tier, identity.maxClass) : classifyRequest(req.headers, this.deps.config.anonymousTier, this.deps.config.anonymousMaxClass);
     if (!cls.ok) {
       this.reply(res, { status: 400, body: openAIError(cls.message, 'invalid_request_error', 'invalid_priority') });
       return undefined;
     }
+    // asked above what the key may use: served at its highest class, and told so
+    if (cls.lowered !== undefined) res.setHeader(PRIORITY_LOWERED_HEADER, `${cls.lowered}->${cls.priorityClass}`);
     record.class = cls.priorityClass;
     record.key = auth.identity?.name;
     this.deps.metrics.requestStarted(cls.priorityClass);
