@@ -112,6 +112,18 @@ export const ProxyConfigSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.jobs && !cfg.redis) ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'jobs needs redis (job records live there); set redis or remove jobs' });
     const seen = new Set<string>();
+    const poolNames = Object.keys(cfg.pools);
+    const known = `known: ${poolNames.join(', ') || 'none'}`;
+    for (const name of Object.keys(cfg.admission.pools)) {
+      if (!(name in cfg.pools)) ctx.addIssue({ code: 'custom', path: ['admission', 'pools', name], message: `unknown pool "${name}" (${known})` });
+    }
+    const routed = new Set(cfg.routes.map((r) => r.model));
+    for (const [model, targets] of Object.entries(cfg.canary.models)) {
+      if (!routed.has(model)) ctx.addIssue({ code: 'custom', path: ['canary', 'models', model], message: `model "${model}" has no route (routed: ${[...routed].join(', ')})` });
+      targets.forEach((t, i) => {
+        if (!(t.pool in cfg.pools)) ctx.addIssue({ code: 'custom', path: ['canary', 'models', model, i, 'pool'], message: `unknown pool "${t.pool}" (${known})` });
+      });
+    }
     cfg.routes.forEach((route, i) => {
       if (seen.has(route.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `model ${route.model} is routed twice` });
       seen.add(route.model);
