@@ -6,8 +6,11 @@ import { createProxy } from './server';
 /**
  * Entry point: `node dist/runtime/proxy/main.js --config <file>` (or SURGEGUARD_CONFIG=<file>).
  * An invalid config exits with status 2 (EXIT_CODE.invalidConfig) before anything listens,
- * naming each field at fault. SIGTERM / SIGINT drain gracefully and exit 0.
+ * naming each field at fault. SIGTERM / SIGINT drain gracefully and exit 0, or 3
+ * (EXIT_CODE.drainTimedOut) when requests were still running at drainTimeoutMs and were cut
+ * (streams end with an SSE error event first).
  */
+
 function configPath(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--config');
   if (i >= 0) return argv[i + 1];
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     proxy.logger.info({ signal }, 'shutdown requested');
-    void proxy.drain().then(() => proxy.logger.flush(() => process.exit(EXIT_CODE.ok)));
+    void proxy.drain().then((finished) => proxy.logger.flush(() => process.exit(finished ? EXIT_CODE.ok : EXIT_CODE.drainTimedOut)));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -63,7 +63,6 @@ export const PRIORITY_LOWERED_HEADER = 'x-surgeguard-priority-lowered';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-
 /**
  * The request path of the OpenAI-compatible endpoints, in the order decisions are taken:
  *
@@ -78,7 +77,30 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * abort signal) and may shorten its deadline.
  */
 export class RequestPipeline {
+  /** SSE relays in progress, each with a function that ends it with an error event. */
+  private readonly streams = new Map<ServerResponse, (message: string) => void>();
+
   constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * Ends every SSE stream still being relayed with an OpenAI-style error event (code
+   * `shutting_down`) and resolves once those responses finished writing, or after `waitMs`.
+   * Used by a drain that timed out, so clients see a terminal event rather than a cut socket.
+   */
+  async endStreams(message: string, waitMs: number): Promise<void> {
+    const ending = [...this.streams.entries()].map(
+      ([res, end]) =>
+        new Promise<void>((resolve) => {
+          res.once('finish', resolve);
+          res.once('close', resolve);
+          end(message);
+        }),
+    );
+    if (ending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ending), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
 
   /**
    * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
@@ -326,9 +348,12 @@ export class RequestPipeline {
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
     this.deps.metrics.observeTtfb(record.pool, record.upstream, ctx.priorityClass, result.ttfbMs / 1000);
-    const relaying = relayResponse(result, res, (reason) => {
-      record.streamError = reason;
-      this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
+    const relaying = relayResponse(result, res, {
+      streams: this.streams,
+      onStreamError: (reason, counted) => {
+        record.streamError = reason;
+        if (counted) this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
+      },
     });
     const usage = this.deps.overload?.tapUsage(ctx, result.body);
     const outcome = await relaying;
@@ -357,7 +382,6 @@ export class RequestPipeline {
     });
   }
 
-
   /** Sends a LocalReply (JSON unless the body is a Buffer or string); also used by the other routes. */
   reply(res: ServerResponse, reply: LocalReply): void {
     sendReply(res, reply);
@@ -368,8 +392,6 @@ export class RequestPipeline {
     if (reply) this.reply(res, reply);
     else res.destroy();
   }
-
-
 
   /** One metrics sample and one access-log line per request, when its response closed. */
   private complete(record: RequestRecord, res: ServerResponse): void {

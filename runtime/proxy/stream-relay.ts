@@ -5,14 +5,25 @@ import { sseErrorEvent } from './errors';
 /** Response headers never copied from an upstream (hop-by-hop, or set by the proxy). */
 export const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-authenticate', 'proxy-connection', 'trailer', 'upgrade', 'x-request-id', 'date']);
 
+/** What the relay reports to the request it serves. */
+export interface RelayHooks {
+  /**
+   * The response failed after its first byte: why (`deadline`, `shutdown` or the error code), and
+   * whether it counts as a stream error (a shutdown does not: the proxy ended it on purpose).
+   */
+  onStreamError(reason: string, counted: boolean): void;
+  /** Open SSE streams, each with the function that ends it with a `shutting_down` event. */
+  readonly streams: Map<ServerResponse, (message: string) => void>;
+}
+
 /**
  * Streams the upstream body to the client unbuffered: a write that fills the socket buffer
  * pauses the upstream read until 'drain' (backpressure); a client disconnect destroys the
  * upstream body, which aborts the upstream request and frees its slot. A failure after the
- * headers ends an SSE stream with an error event, and cuts other responses short; `onStreamError`
- * hears why (`deadline` or the error code) before the outcome settles.
+ * headers ends an SSE stream with an error event, and cuts other responses short. An SSE stream
+ * is listed in `hooks.streams` while it runs, with the function that ends it on shutdown.
  */
-export function relayResponse(upstream: UpstreamResponse, res: ServerResponse, onStreamError: (reason: string) => void): Promise<BodyOutcome> {
+export function relayResponse(upstream: UpstreamResponse, res: ServerResponse, hooks: RelayHooks): Promise<BodyOutcome> {
   const headers: OutgoingHttpHeaders = {};
   const received = upstream.headers;
   for (const name in received) {
@@ -28,6 +39,7 @@ export function relayResponse(upstream: UpstreamResponse, res: ServerResponse, o
     const settle = (outcome: BodyOutcome) => {
       if (settled) return;
       settled = true;
+      if (isSse) hooks.streams.delete(res);
       body.off('data', onData);
       res.off('drain', onDrain);
       res.off('close', onClose);
@@ -66,6 +78,15 @@ export function relayResponse(upstream: UpstreamResponse, res: ServerResponse, o
     body.on('data', onData);
     res.on('drain', onDrain);
     res.on('close', onClose);
+    if (isSse) {
+      hooks.streams.set(res, (message) => {
+        if (settled) return;
+        hooks.onStreamError('shutdown', false);
+        body.destroy();
+        res.end(sseErrorEvent(message, 'shutting_down'));
+        settle('aborted');
+      });
+    }
     body.once('end', () => {
       if (held !== undefined) res.end(held);
       else res.end();
@@ -74,7 +95,7 @@ export function relayResponse(upstream: UpstreamResponse, res: ServerResponse, o
     body.once('error', (err: Error) => {
       if (res.destroyed || settled) return settle('aborted');
       const deadline = upstream.cancellation.aborted;
-      onStreamError(deadline ? 'deadline' : (err as { code?: string }).code ?? err.name);
+      hooks.onStreamError(deadline ? 'deadline' : (err as { code?: string }).code ?? err.name, true);
       if (isSse) {
         res.end(sseErrorEvent(deadline ? 'The request deadline passed before the stream finished.' : 'The upstream stream failed before it finished.', deadline ? 'timeout' : 'upstream_error'));
       } else {

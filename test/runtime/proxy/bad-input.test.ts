@@ -161,8 +161,8 @@ describe('proxy authentication', () => {
 });
 
 describe('proxy client connection limit', () => {
-  it('refuses connections beyond maxConnections', async () => {
-    const h = await startHarness([{}], (urls) => ({ server: { maxConnections: 2 }, auth: 'none', pools: { local: quietPool(urls) }, routes: route }));
+  it('refuses connections beyond maxConnections + healthReserveConnections', async () => {
+    const h = await startHarness([{}], (urls) => ({ server: { maxConnections: 1, healthReserveConnections: 1 }, auth: 'none', pools: { local: quietPool(urls) }, routes: route }));
     try {
       const { port } = new URL(h.url);
       const open = () =>
