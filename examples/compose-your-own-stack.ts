@@ -1,7 +1,7 @@
 /**
  * Composing surgeguard's constructs inside your own cdktf stack: one region, your own VPC CIDR,
  * your existing certificate and zone, the GSLB in front. The README quotes the part between the
- * README markers; test/iac/example.test.ts compiles this file, synthesizes it, and checks the quote.
+ * README markers; test/examples/compose-your-own-stack.test.ts compiles this file, synthesizes it, and checks the quote.
  */
 import { App, S3Backend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';

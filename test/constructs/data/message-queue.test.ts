@@ -2,9 +2,9 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import * as amqp from 'amqplib';
 import { TerraformStack, Testing } from 'cdktf';
 import { randomBytes } from 'node:crypto';
-import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../constructs/data/message-queue';
-import { PRIORITY_CLASSES } from '../../contract/priority';
-import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../contract/queue-topology';
+import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../../constructs/data/message-queue';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../../contract/queue-topology';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 

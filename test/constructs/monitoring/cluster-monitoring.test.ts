@@ -3,9 +3,9 @@ import { TerraformStack, Testing } from 'cdktf';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../constructs/monitoring/cluster-monitoring';
-import { SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring/monitoring';
-import { METRIC } from '../../contract/metrics';
+import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../../constructs/monitoring/cluster-monitoring';
+import { SCRAPER_KUBERNETES_USER } from '../../../constructs/monitoring/monitoring';
+import { METRIC } from '../../../contract/metrics';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
@@ -72,7 +72,7 @@ describe('the dashboards in monitoring/dashboards', () => {
   const dashboards = Object.entries(loadDashboards());
 
   it('are all listed in monitoring/dashboards/index.ts, byte for byte as reviewed', () => {
-    const dir = join(__dirname, '..', '..', 'monitoring', 'dashboards');
+    const dir = join(__dirname, '..', '..', '..', 'monitoring', 'dashboards');
     const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
     expect(Object.keys(loadDashboards()).sort()).toEqual(files);
     for (const f of files) expect(loadDashboards()[f]).toBe(readFileSync(join(dir, f), 'utf8'));

@@ -3,8 +3,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
-import { EnvironmentConfig } from '../../../envs/types';
-import { buildEnvironment, EnvironmentStacks } from '../../../stacks';
+import { EnvironmentConfig } from '../../envs/types';
+import { buildEnvironment, EnvironmentStacks } from '../../stacks';
 
 /** Synthesized Terraform JSON of one stack. */
 export type TfJson = {

@@ -1,7 +1,7 @@
-import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../constructs/workloads/runtime-configs';
-import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
-import { ProxyConfigSchema } from '../../runtime/proxy/config';
-import { WorkerConfigSchema } from '../../runtime/worker/config';
+import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../contract/secrets';
+import { ProxyConfigSchema } from '../../../runtime/proxy/config';
+import { WorkerConfigSchema } from '../../../runtime/worker/config';
 
 const inputs: RuntimeConfigInputs = {
   modelName: 'deepseek-v3',

@@ -1,9 +1,9 @@
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { TerraformStack, Testing } from 'cdktf';
 import { parse } from 'yaml';
-import { GPU_TAINT, NODE_POOL_LABEL } from '../../constructs/cluster/node-group';
-import { InferenceWorkloads, InferenceWorkloadsProps } from '../../constructs/workloads/inference-workloads';
-import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT, WORKLOAD_NAMES } from '../../contract/service';
+import { GPU_TAINT, NODE_POOL_LABEL } from '../../../constructs/cluster/node-group';
+import { InferenceWorkloads, InferenceWorkloadsProps } from '../../../constructs/workloads/inference-workloads';
+import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT, WORKLOAD_NAMES } from '../../../contract/service';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 

@@ -4,8 +4,8 @@ import { join } from 'path';
 import { ENVIRONMENTS } from '../../envs';
 import { synthesizeExample } from '../../examples/compose-your-own-stack';
 import { stackNames } from '../../stacks';
-import { synthApp, SynthesizedApp } from './support/synth';
-import { usesOnlyAwsProvider, validateStacks, ValidateResult } from './support/terraform';
+import { synthApp, SynthesizedApp } from '../support/synth';
+import { usesOnlyAwsProvider, validateStacks, ValidateResult } from '../support/terraform';
 
 // The real `terraform validate` over every AWS stack of every environment: offline from /opt/tf-plugins
 // here and on CI, a registry install elsewhere. Never skipped: a missing terraform binary fails the test.
