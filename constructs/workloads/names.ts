@@ -1,13 +1,4 @@
-import { MODEL_SERVER_CONTRACT } from '../../runtime/common/service-contract';
-
-/** Names of what InferenceWorkloads creates, for other constructs and tests. */
-export const WORKLOAD_NAMES = {
-  proxy: 'surgeguard-proxy',
-  worker: 'surgeguard-worker',
-  modelServer: 'surgeguard-model-server',
-  priorityClasses: { gateway: 'surgeguard-gateway', serving: 'surgeguard-serving', batch: 'surgeguard-batch' },
-  runtimeSecret: 'surgeguard-runtime-secrets',
-} as const;
+import { MODEL_SERVER_CONTRACT, WORKLOAD_NAMES } from '../../contract/service';
 
 /** In-cluster base URL of the model servers' headless Service in `namespace`. */
 export function modelServerUrl(namespace: string): string {

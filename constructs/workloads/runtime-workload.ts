@@ -17,7 +17,8 @@ import { PropsValidator } from '../private/validation';
 import { RuntimeArtifactObjects } from '../artifacts/runtime-artifact-objects';
 import { RuntimeArtifact } from '../artifacts/runtime-artifacts';
 import { artifactLaunch } from './artifact-launch';
-import { SCRATCH_DIR, WORKLOAD_NAMES } from './names';
+import { WORKLOAD_NAMES } from '../../contract/service';
+import { SCRATCH_DIR } from './names';
 
 const CONFIG_DIR = '/etc/surgeguard';
 

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBundle, loadRuntimeArtifacts } from '../../../constructs/artifacts/runtime-artifacts';
-import { buildTopology } from '../../../runtime/common/queue-topology';
+import { buildTopology } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, freePort, uniqueName, waitFor } from '../support/services';
 

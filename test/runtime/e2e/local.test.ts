@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTopology } from '../../../runtime/common/queue-topology';
+import { buildTopology } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
 import { REPO_ROOT } from '../../support/checkout';
