@@ -75,7 +75,7 @@ describe('launcher (init step of the proxy and worker pods)', () => {
     const started = await new Promise<string>((resolve) =>
       execFile(process.execPath, [join(work, 'app', 'worker.js')], { env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 }, (_e, _o, stderr) => resolve(stderr)),
     );
-    expect(started).toContain('no config file');
+    expect(started).toContain('--config');
   });
 
   it('refuses to start, with a clear message and no file in place, when the bytes do not match the checksum', async () => {
