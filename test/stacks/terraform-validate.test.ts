@@ -36,7 +36,7 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     scratch = mkdtempSync(join(tmpdir(), 'surgeguard-validate-'));
     synthesizeExample(join(scratch, 'example'));
     const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
-    // The README composition example and two fixtures ride along in the same terraform runs.
+    // The composition example (examples/, quoted in docs/architecture.md) and two fixtures ride along in the same terraform runs.
     const all = await validateStacks([
       ...awsStacks.map((name) => join(synth.outdir, 'stacks', name)),
       join(scratch, 'example', 'stacks', 'my-inference'),
@@ -72,7 +72,7 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     expect(problems.map((p) => `${p.stack}: ${p.diagnostics.join('; ')}`)).toEqual([]);
   });
 
-  it('finds the README composition example valid', () => {
+  it('finds the composition example valid', () => {
     expect(example).toMatchObject({ stack: 'my-inference', valid: true, errorCount: 0, warningCount: 0 });
   });
 
