@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const root = resolve(__dirname, '../..');
+const root = resolve(__dirname, '../../..');
 
 describe('test hygiene', () => {
   it('a jest run whose tests use cdktf Testing.app() and fullSynth() leaves nothing in the temp dir', () => {
@@ -20,7 +20,7 @@ describe('test hygiene', () => {
         globalTeardown: config.globalTeardown,
         rootDir: root,
         displayName: 'hygiene',
-        testMatch: ['<rootDir>/test/iac/fixtures/*.fixture.ts'],
+        testMatch: ['<rootDir>/test/support/fixtures/*.fixture.ts'],
       };
       const run = spawnSync(
         process.execPath,

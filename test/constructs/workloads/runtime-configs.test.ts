@@ -1,6 +1,6 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../constructs/workloads/runtime-configs';
-import { ProxyConfigSchema } from '../../runtime/proxy/config';
-import { WorkerConfigSchema } from '../../runtime/worker/config';
+import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { ProxyConfigSchema } from '../../../runtime/proxy/config';
+import { WorkerConfigSchema } from '../../../runtime/worker/config';
 
 const inputs: RuntimeConfigInputs = {
   modelName: 'deepseek-v3',

@@ -1,7 +1,7 @@
-import { InferenceCluster, InferenceClusterProps } from '../../constructs/cluster/inference-cluster';
-import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from '../../constructs/cluster/node-group';
-import { INTERRUPTION_EVENT_PATTERNS } from '../../constructs/cluster/spot-interruption-queue';
-import { onlyResource, resourceList, resources, synthConstruct, TfJson } from './support/synth';
+import { InferenceCluster, InferenceClusterProps } from '../../../constructs/cluster/inference-cluster';
+import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from '../../../constructs/cluster/node-group';
+import { INTERRUPTION_EVENT_PATTERNS } from '../../../constructs/cluster/spot-interruption-queue';
+import { onlyResource, resourceList, resources, synthConstruct, TfJson } from '../../support/synth';
 
 const base: InferenceClusterProps = {
   name: 'surgeguard-prod-use1',

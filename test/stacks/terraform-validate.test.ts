@@ -4,8 +4,8 @@ import { join } from 'path';
 import { ENVIRONMENTS } from '../../envs';
 import { synthesizeExample } from '../../examples/compose-your-own-stack';
 import { stackNames } from '../../stacks';
-import { synthApp, SynthesizedApp } from './support/synth';
-import { usesOnlyAwsProvider, validateStacks, ValidateResult } from './support/terraform';
+import { synthApp, SynthesizedApp } from '../support/synth';
+import { usesOnlyAwsProvider, validateStacks, ValidateResult } from '../support/terraform';
 
 // The real `terraform validate` over every AWS stack of every environment: offline from /opt/tf-plugins
 // here and on CI, a registry install elsewhere. Never skipped: a missing terraform binary fails the test.
@@ -36,7 +36,7 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     scratch = mkdtempSync(join(tmpdir(), 'surgeguard-validate-'));
     synthesizeExample(join(scratch, 'example'));
     const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
-    // The README composition example and two fixtures ride along in the same terraform runs.
+    // The composition example (examples/, quoted in docs/architecture.md) and two fixtures ride along in the same terraform runs.
     const all = await validateStacks([
       ...awsStacks.map((name) => join(synth.outdir, 'stacks', name)),
       join(scratch, 'example', 'stacks', 'my-inference'),
@@ -72,7 +72,7 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     expect(problems.map((p) => `${p.stack}: ${p.diagnostics.join('; ')}`)).toEqual([]);
   });
 
-  it('finds the README composition example valid', () => {
+  it('finds the composition example valid', () => {
     expect(example).toMatchObject({ stack: 'my-inference', valid: true, errorCount: 0, warningCount: 0 });
   });
 

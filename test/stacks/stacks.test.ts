@@ -1,7 +1,7 @@
 import { rmSync } from 'fs';
 import { ENVIRONMENTS, EnvironmentConfig } from '../../envs';
 import { compareInventory, inventoriedStacks, readInventory, REGENERATE_COMMAND } from '../../scripts/inventory';
-import { synthApp, SynthesizedApp, TfJson } from './support/synth';
+import { synthApp, SynthesizedApp, TfJson } from '../support/synth';
 
 // Whole-app synths take seconds on a loaded 2-core machine; the default 5 s is too tight.
 jest.setTimeout(60_000);

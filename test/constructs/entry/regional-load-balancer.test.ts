@@ -1,6 +1,6 @@
-import { DEFAULT_SSL_POLICY, RegionalLoadBalancer, RegionalLoadBalancerProps } from '../../constructs/entry/regional-load-balancer';
-import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
-import { onlyResource, resourceList, resources, synthConstruct, TfJson } from './support/synth';
+import { DEFAULT_SSL_POLICY, RegionalLoadBalancer, RegionalLoadBalancerProps } from '../../../constructs/entry/regional-load-balancer';
+import { PROXY_CONTRACT } from '../../../runtime/common/service-contract';
+import { onlyResource, resourceList, resources, synthConstruct, TfJson } from '../../support/synth';
 
 const base: RegionalLoadBalancerProps = {
   name: 'prod-use1',

@@ -11,7 +11,7 @@ const examplePath = join(repo, 'examples', 'compose-your-own-stack.ts');
 
 // Type-checking the example is the `tsc --noEmit` step of `npm test` (tsconfig.json includes examples/);
 // here it is compiled by ts-jest and synthesized, and terraform-validate.test.ts validates its stack.
-describe('README composition example (examples/compose-your-own-stack.ts)', () => {
+describe('composition example (examples/compose-your-own-stack.ts)', () => {
   it('synthesizes one stack with the network, cluster, layered load balancers and GSLB records', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'surgeguard-example-'));
     try {
@@ -31,10 +31,10 @@ describe('README composition example (examples/compose-your-own-stack.ts)', () =
     }
   });
 
-  it('is quoted verbatim in the README', () => {
+  it('is quoted verbatim in docs/architecture.md', () => {
     const source = readFileSync(examplePath, 'utf8');
-    const quoted = /\/\/ README:start\n([\s\S]*?)\/\/ README:end/.exec(source)![1];
-    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
-    expect(readme).toContain(quoted);
+    const quoted = /\/\/ docs:start\n([\s\S]*?)\/\/ docs:end/.exec(source)![1];
+    const page = readFileSync(join(repo, 'docs', 'architecture.md'), 'utf8');
+    expect(page).toContain(quoted);
   });
 });

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ENVIRONMENTS } from '../../envs';
-import { synthApp, SynthesizedApp, TfJson } from './support/synth';
+import { synthApp, SynthesizedApp, TfJson } from '../support/synth';
 
 /**
  * No secret value may appear in synth output: synth is reviewed in pull requests and kept in

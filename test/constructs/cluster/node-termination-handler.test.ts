@@ -1,5 +1,5 @@
-import { NodeTerminationHandler, NodeTerminationHandlerProps } from '../../constructs/cluster/node-termination-handler';
-import { onlyResource, synthConstruct } from './support/synth';
+import { NodeTerminationHandler, NodeTerminationHandlerProps } from '../../../constructs/cluster/node-termination-handler';
+import { onlyResource, synthConstruct } from '../../support/synth';
 
 const base: NodeTerminationHandlerProps = {
   queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/surgeguard-prod-use1-interruptions',

@@ -4,7 +4,7 @@ import { dev } from '../../envs/dev';
 import { prod } from '../../envs/prod';
 import { ALERT_GROUPS } from '../../monitoring/alert-rules';
 import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
-import { synthApp, SynthesizedApp } from './support/synth';
+import { synthApp, SynthesizedApp } from '../support/synth';
 
 /** Issue 3's "done when", checked on the synthesized environments. */
 describe('data stores, monitoring and workloads in the environment stacks', () => {
