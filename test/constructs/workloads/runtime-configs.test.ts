@@ -1,4 +1,5 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../contract/secrets';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../../runtime/worker/config';
 
@@ -64,5 +65,10 @@ describe('runtime configs rendered by the stacks', () => {
   it('stop synth naming the field when the runtime schema refuses what they render', () => {
     expect(() => proxyRuntimeConfig({ ...inputs, modelServerSlots: 0 })).toThrow('proxy runtime config: pools.model-servers.discover.0.slots');
     expect(() => workerRuntimeConfig({ ...inputs, modelServerSlots: 1.5 })).toThrow('worker runtime config: upstream.discover.0.slots');
+  });
+
+  it('make the worker wait for a replica before acking a result when the Redis shards have replicas', () => {
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 2 })).resultDurability).toEqual({ replicas: 1, timeoutMs: 1_000 });
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 0 })).resultDurability.replicas).toBe(0);
   });
 });
