@@ -27,6 +27,11 @@ import { NodeGroupConfig } from '../envs/types';
 export const NODE_POOL_LABEL = 'surgeguard.io/pool';
 /** Label telling the purchase option of a node (`on-demand` or `spot`), for affinities that prefer the base. */
 export const CAPACITY_LABEL = 'surgeguard.io/capacity';
+/**
+ * Label the Cluster Autoscaler's AWS provider reads to know a node has GPUs: it then treats a new GPU
+ * node as not ready until the device plugin advertises `nvidia.com/gpu` (no second scale-up meanwhile).
+ */
+export const GPU_ACCELERATOR_LABEL = 'k8s.amazonaws.com/accelerator';
 /** Taint on every GPU node: only pods that tolerate it (the model servers) land there. */
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' } as const;
 /** Namespace and service account of the AWS Node Termination Handler (queue-processor mode). */
@@ -373,12 +378,12 @@ export class InferenceCluster extends Construct {
         instanceTypes: [...config.instanceTypes],
         scalingConfig: { minSize: config.min, maxSize: config.max, desiredSize: config.desired },
         launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
-        labels: { [NODE_POOL_LABEL]: opts.gpu ? 'gpu' : 'cpu', [CAPACITY_LABEL]: capacity },
+        labels: { [NODE_POOL_LABEL]: opts.gpu ? 'gpu' : 'cpu', [CAPACITY_LABEL]: capacity, ...(opts.gpu ? { [GPU_ACCELERATOR_LABEL]: 'nvidia' } : {}) },
         taint: opts.gpu ? [{ ...GPU_TAINT }] : undefined,
         updateConfig: opts.gpu ? { maxUnavailable: 1 } : { maxUnavailablePercentage: 33 },
         nodeRepairConfig: { enabled: true },
         tags: tags({ Name: `${name}-${groupId}` }),
-        // The cluster autoscaler owns the node count after creation.
+        // The Cluster Autoscaler (add-ons stack) owns the node count after creation.
         lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
         dependsOn: nodePolicies,
       });
