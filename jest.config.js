@@ -14,8 +14,18 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {
+  // A private TMPDIR for the run, removed at its end: cdktf's Testing.app() outdirs go there.
+  globalSetup: '<rootDir>/test/support/jest-global-setup.js',
+  globalTeardown: '<rootDir>/test/support/jest-global-teardown.js',
   projects: [
-    { ...common, displayName: 'iac', testMatch: ['<rootDir>/test/iac/**/*.test.ts'] },
-    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts'] },
+    // The infrastructure half: constructs, stacks, environments, monitoring, examples, docs.
+    {
+      ...common,
+      displayName: 'iac',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/runtime/', '<rootDir>/test/contract/'],
+    },
+    // The runtimes and what they agree on with the infrastructure.
+    { ...common, displayName: 'runtime', testMatch: ['<rootDir>/test/runtime/**/*.test.ts', '<rootDir>/test/contract/**/*.test.ts'] },
   ],
 };

@@ -2,7 +2,7 @@ import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
 import { HelmProvider } from '@cdktf/provider-helm/lib/provider';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { InferenceCluster } from '../constructs/inference-cluster';
+import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 
 /**
  * Client authentication plugin call that yields an EKS token: `aws eks get-token`. The providers run it

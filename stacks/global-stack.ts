@@ -1,6 +1,6 @@
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { GlobalTrafficManager } from '../constructs/global-traffic-manager';
+import { GlobalTrafficManager } from '../constructs/gslb/global-traffic-manager';
 import { EnvironmentConfig } from '../envs/types';
 import { addAwsProvider, addBackend, stackNames } from './common';
 import { PlatformStack } from './platform-stack';

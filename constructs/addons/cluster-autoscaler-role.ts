@@ -4,7 +4,7 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { InferenceCluster } from '../inference-cluster';
+import { InferenceCluster } from '../cluster/inference-cluster';
 import { CLUSTER_AUTOSCALER_SERVICE_ACCOUNT } from './cluster-autoscaler';
 
 export interface ClusterAutoscalerRoleProps {

@@ -1,7 +1,7 @@
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
-import { NODE_POOL_LABEL } from '../inference-cluster';
+import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { ADDON_CHARTS, ADDON_IMAGES, helmValues, PinnedImage, releaseDefaults } from './charts';
 
 /** Namespace and service account of the Cluster Autoscaler (the IRSA trust of its role names them). */

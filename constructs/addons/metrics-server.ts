@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
-import { NODE_POOL_LABEL } from '../inference-cluster';
+import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { ADDON_CHARTS, ADDON_IMAGES, helmValues, PinnedImage, releaseDefaults } from './charts';
 
 export interface MetricsServerProps {

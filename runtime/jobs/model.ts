@@ -45,6 +45,18 @@ export function hashIdempotencyKey(key: string): string {
   return createHash('sha256').update(key).digest('base64url');
 }
 
+/**
+ * What an Idempotency-Key stands for: the request type, class, callback and request body of the
+ * submission. A retry with the same key and another fingerprint is a different request (409).
+ */
+export function submissionFingerprint(parts: { endpoint: string; priorityClass: string; callbackUrl?: string; request: Buffer }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([parts.endpoint, parts.priorityClass, parts.callbackUrl ?? null]))
+    .update('\n')
+    .update(parts.request)
+    .digest('base64url');
+}
+
 /** Validates an Idempotency-Key header value (printable ASCII, bounded length). */
 export function isValidIdempotencyKey(value: string): boolean {
   return value.length >= 1 && value.length <= 255 && /^[\x21-\x7e]+$/.test(value);
@@ -124,6 +136,8 @@ export interface JobRecord {
   readonly finishedAt?: number;
   /** Times a worker started the job (more than 1 after a crash or a transient retry). */
   readonly attempts: number;
+  /** Digest of the submission (endpoint, class, callback, request): an Idempotency-Key replay must match it. */
+  readonly fingerprint?: string;
   /** True once the broker confirmed the job message. */
   readonly published: boolean;
   readonly result?: unknown;

@@ -69,7 +69,7 @@ export class JobPublisher {
   }
 
   /** Publishes one job to its class; resolves after the broker's confirm. */
-  async publish(message: JobMessage): Promise<void> {
+  async publish(message: JobMessage, encoded: Buffer = encodeJobMessage(message)): Promise<void> {
     const publisher = this.amqp.connected ? this.publisher : undefined;
     if (!publisher) {
       const why = this.amqp.lastError?.message ?? 'not connected yet';
@@ -78,7 +78,7 @@ export class JobPublisher {
     await publisher.publish(
       this.options.topology.exchange,
       message.priorityClass,
-      encodeJobMessage(message),
+      encoded,
       {
         persistent: true,
         messageId: message.id,

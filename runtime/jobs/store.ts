@@ -25,6 +25,8 @@ export interface NewJob {
   readonly priorityClass: PriorityClass;
   readonly endpoint: JobEndpoint;
   readonly callbackUrl?: string;
+  /** Digest of what was submitted (see `submissionFingerprint`): an Idempotency-Key replay must match it. */
+  readonly fingerprint?: string;
 }
 
 export type CreateResult =
@@ -138,6 +140,7 @@ export class RedisJobStore {
       published: '0',
     };
     if (job.callbackUrl !== undefined) fields.callbackUrl = job.callbackUrl;
+    if (job.fingerprint !== undefined) fields.fingerprint = job.fingerprint;
     if (idempotencyKeyHash !== undefined) fields.idem = idempotencyKeyHash;
     await this.redis.multi().hset(key, fields).expire(key, this.ttlSeconds).exec().then(checkMulti);
     const created = parseRecord(job.id, fields);
@@ -258,6 +261,7 @@ function parseRecord(id: string, f: Record<string, string>): JobRecord {
     error: optionalJson<JobError>(f.error),
     lastError: optionalJson<JobError>(f.lastError),
     callbackUrl: f.callbackUrl,
+    fingerprint: f.fingerprint,
   };
   // Drop undefined optionals so records compare and serialise cleanly.
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as unknown as JobRecord;

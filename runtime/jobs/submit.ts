@@ -1,11 +1,22 @@
 import type { PriorityClass } from '../common/priority';
-import { hashIdempotencyKey, JobEndpoint, JobMessage, JobRecord, JOB_MESSAGE_VERSION, newJobId } from './model';
+import { encodeJobMessage, hashIdempotencyKey, JobEndpoint, JobMessage, JobRecord, JOB_MESSAGE_VERSION, newJobId } from './model';
 import type { RedisJobStore } from './store';
 import { BrokerUnavailableError } from './publisher';
 
 /** What a submitter needs from a publisher (the JobPublisher, in production). */
 export interface JobMessagePublisher {
-  publish(message: JobMessage): Promise<void>;
+  /** Publishes `encoded` (the message's bytes, made by the submitter) and waits for the confirm. */
+  publish(message: JobMessage, encoded?: Buffer): Promise<void>;
+  /** False while no broker connection is up (a publish would fail at once). */
+  readonly ready?: boolean;
+}
+
+/** The same Idempotency-Key was sent earlier with a different request. */
+export class IdempotencyConflictError extends Error {
+  constructor(readonly job: JobRecord) {
+    super(`Idempotency-Key was already used for job ${job.id} with a different request`);
+    this.name = 'IdempotencyConflictError';
+  }
 }
 
 export interface SubmitRequest {
@@ -18,6 +29,8 @@ export interface SubmitRequest {
   /** The raw Idempotency-Key header, when sent. */
   readonly idempotencyKey?: string;
   readonly callbackUrl?: string;
+  /** `submissionFingerprint` of the request; with an Idempotency-Key, a replay must match it. */
+  readonly fingerprint?: string;
 }
 
 export interface SubmitResult {
@@ -44,25 +57,36 @@ export class JobSubmitter {
 
   async submit(req: SubmitRequest): Promise<SubmitResult> {
     const idem = req.idempotencyKey === undefined ? undefined : hashIdempotencyKey(req.idempotencyKey);
+    const id = newJobId();
+    // Known to be publishable before anything is written: the message encodes, and a broker
+    // connection is up. A record is never left behind for a submission that could not be sent.
+    const message = this.message(id, req);
+    const encoded = encodeJobMessage(message);
+    if (this.publisher.ready === false) throw new BrokerUnavailableError('job queue unavailable (no broker connection)');
     const newJob = {
-      id: newJobId(),
+      id,
       owner: req.owner,
       priorityClass: req.priorityClass,
       endpoint: req.endpoint,
       ...(req.callbackUrl !== undefined ? { callbackUrl: req.callbackUrl } : {}),
+      ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}),
     };
     const created = await this.store.create(newJob, idem);
     if (!created.created) {
-      if (!created.job.published && created.job.status === 'queued') {
-        // The earlier submission's message may never have reached the broker.
-        await this.publish(created.job.id, req);
-        await this.store.markPublished(created.job.id);
-        return { created: false, job: { ...created.job, published: true } };
+      const earlier = created.job;
+      if (earlier.fingerprint !== undefined && req.fingerprint !== undefined && earlier.fingerprint !== req.fingerprint) {
+        throw new IdempotencyConflictError(earlier);
       }
-      return { created: false, job: created.job };
+      if (!earlier.published && earlier.status === 'queued') {
+        // The earlier submission's message may never have reached the broker.
+        await this.publish(this.message(earlier.id, req));
+        await this.store.markPublished(earlier.id);
+        return { created: false, job: { ...earlier, published: true } };
+      }
+      return { created: false, job: earlier };
     }
     try {
-      await this.publish(newJob.id, req);
+      await this.publisher.publish(message, encoded);
     } catch (err) {
       // Nothing was sent (no connection): the job never existed. Sent but unconfirmed (channel
       // lost, confirm timeout): the message may be on the queue, so with an Idempotency-Key the
@@ -71,12 +95,16 @@ export class JobSubmitter {
       if (!(uncertain && idem !== undefined)) await this.store.discard(newJob, idem).catch(() => undefined);
       throw err;
     }
-    await this.store.markPublished(newJob.id);
+    await this.store.markPublished(id);
     return { created: true, job: { ...created.job, published: true } };
   }
 
-  private publish(id: string, req: SubmitRequest): Promise<void> {
-    return this.publisher.publish({
+  private publish(message: JobMessage): Promise<void> {
+    return this.publisher.publish(message);
+  }
+
+  private message(id: string, req: SubmitRequest): JobMessage {
+    return {
       v: JOB_MESSAGE_VERSION,
       id,
       owner: req.owner,
@@ -85,6 +113,6 @@ export class JobSubmitter {
       request: req.request,
       submittedAt: this.now(),
       ...(req.callbackUrl !== undefined ? { callbackUrl: req.callbackUrl } : {}),
-    });
+    };
   }
 }

@@ -6,8 +6,10 @@ import { AuthConfig } from './config';
 export interface ApiKeyIdentity {
   /** Configured key name (logs, metrics, default user key). Never the key itself. */
   readonly name: string;
-  /** Priority class of the key. */
+  /** Priority class of the key's requests when no header asks for another. */
   readonly tier: PriorityClass;
+  /** Highest class the key may ask for (X-Priority / X-Realtime); higher asks are lowered to it. */
+  readonly maxClass: PriorityClass;
 }
 
 export type AuthResult =
@@ -30,7 +32,7 @@ export class KeyAuthenticator {
 
   constructor(config: AuthConfig) {
     this.open = config === 'none';
-    this.keys = config === 'none' ? [] : config.keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), identity: { name: k.name, tier: k.tier } }));
+    this.keys = config === 'none' ? [] : config.keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), identity: { name: k.name, tier: k.tier, maxClass: k.maxClass ?? k.tier } }));
   }
 
   authenticate(authorization: string | undefined): AuthResult {

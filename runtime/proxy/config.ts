@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
-import { PRIORITY_CLASSES } from '../common/priority';
+import { PRIORITY_CLASSES, priorityRank } from '../common/priority';
 import { PROXY_CONTRACT } from '../common/service-contract';
 import { OverloadConfigShape } from './overload';
 import { ProxyJobsSchema } from '../jobs/config';
@@ -18,6 +18,13 @@ export const ServerSchema = z
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: z.number().int().min(0).max(65535).default(PROXY_CONTRACT.port).describe('Listen port (0 picks a free one).'),
     maxBodyBytes: z.number().int().positive().default(1_048_576).describe('Largest request body; larger ones get 413.'),
+    maxJsonDepth: z
+      .number()
+      .int()
+      .min(2)
+      .max(1_000)
+      .default(64)
+      .describe('Deepest nesting of arrays/objects accepted in a request body; deeper ones get 400 before parsing.'),
     headersTimeoutMs: z.number().int().positive().default(10_000).describe('Time a client has to send the request headers.'),
     bodyTimeoutMs: z.number().int().positive().default(30_000).describe('Time a client has to send the whole request body.'),
     keepAliveTimeoutMs: z.number().int().positive().default(65_000).describe('Idle keep-alive time of client connections (above the ALB idle timeout of 60 s).'),
@@ -40,8 +47,17 @@ export const ApiKeySchema = z
       .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key')
       .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored.'),
     tier: z.enum(PRIORITY_CLASSES).default('medium').describe('Priority class of requests without X-Priority / X-Realtime.'),
+    maxClass: z
+      .enum(PRIORITY_CLASSES)
+      .optional()
+      .describe('Highest class this key may ask for with X-Priority / X-Realtime (a higher one is lowered to it). Default: the tier, so a key can lower its class but never raise it.'),
   })
-  .strict();
+  .strict()
+  .superRefine((key, ctx) => {
+    if (key.maxClass !== undefined && priorityRank(key.tier) < priorityRank(key.maxClass)) {
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: `tier ${key.tier} is above maxClass ${key.maxClass}` });
+    }
+  });
 
 export const AuthSchema = z
   .union([
@@ -79,6 +95,10 @@ export const ProxyConfigSchema = z
     server: ServerSchema.prefault({}),
     auth: AuthSchema,
     anonymousTier: z.enum(PRIORITY_CLASSES).default('medium').describe('Class of requests when auth is none and no header sets one.'),
+    anonymousMaxClass: z
+      .enum(PRIORITY_CLASSES)
+      .default('critical')
+      .describe('With auth none (local use, one anonymous caller): highest class X-Priority / X-Realtime may ask for.'),
     pools: z.record(z.string().regex(/^[a-z0-9][a-z0-9-_]*$/, 'pool names are lowercase letters, digits, - and _'), PoolSchema).describe('Upstream pools by name.'),
     routes: z.array(RouteSchema).min(1).describe('Models served and the pools that serve them.'),
     retry: RetrySchema.prefault({}),

@@ -2,18 +2,19 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { resolveSecret } from '../common/config/secrets';
 import { callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
-import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord } from '../jobs/model';
+import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord, submissionFingerprint } from '../jobs/model';
 import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
 import { PublishError } from '../jobs/amqp';
 import { createJobRedis, JobRedis } from '../jobs/redis-client';
 import type { RedisConnectionConfig } from '../common/config/redis';
 import { RedisJobStore } from '../jobs/store';
-import { JobSubmitter } from '../jobs/submit';
+import { IdempotencyConflictError, JobSubmitter } from '../jobs/submit';
 import { openAIError } from './errors';
 import type { ModelRouter } from './model-router';
 import { readRequestBody } from './request-body';
 import type { ApiPath, CallerContext } from './request-context';
 import type { RequestPipeline, RequestRecord } from './request-pipeline';
+import { badRequest, bodyReadFailureReply, parseJsonBody, requestBodyProblem } from './request-validation';
 import type { ServerConfig } from './config';
 
 /** Where job routes live. */
@@ -151,24 +152,19 @@ export class JobsApi {
       if (problem) return bad(`X-Callback-Url refused: ${problem}.`, 'invalid_callback_url');
     }
     const read = await readRequestBody(req, server.maxBodyBytes, server.bodyTimeoutMs);
-    if (!read.ok) {
-      return pipeline.reply(res, { status: read.status, headers: { connection: 'close' }, body: openAIError(read.message, 'invalid_request_error', 'invalid_body') });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(read.body.toString('utf8'));
-    } catch (err) {
-      return bad(`Request body is not valid JSON: ${(err as Error).message}`, 'invalid_json');
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) return bad('Request body must be a JSON object.', 'invalid_json');
-    const body = json as Record<string, unknown>;
+    if (!read.ok) return pipeline.reply(res, bodyReadFailureReply(read));
+    const parsed = parseJsonBody(read.body, server.maxJsonDepth);
+    if (!parsed.ok) return pipeline.reply(res, badRequest(parsed.problem));
+    const body = parsed.json;
     const endpoint = path ?? endpointOf(body);
     if (!endpoint) {
       return bad('Cannot tell the request type: send `messages` (chat), `prompt` (completions) or `input` (embeddings).', 'unknown_job_type');
     }
-    if (typeof body.model !== 'string' || body.model.length === 0) return bad('Missing required parameter: model.', 'missing_model', 'model');
-    if (!this.deps.router.resolve(body.model)) {
-      return pipeline.reply(res, { status: 404, body: openAIError(`The model ${body.model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
+    const problem = requestBodyProblem(body, endpoint);
+    if (problem) return pipeline.reply(res, badRequest(problem));
+    const model = body.model as string;
+    if (!this.deps.router.resolve(model)) {
+      return pipeline.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
     }
     if (body.stream === true) return bad('Asynchronous jobs cannot stream; omit `stream` or set it to false.', 'stream_not_supported', 'stream');
 
@@ -181,8 +177,22 @@ export class JobsApi {
         request: body,
         ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
         ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+        fingerprint: submissionFingerprint({ endpoint, priorityClass: caller.priorityClass, callbackUrl, request: read.body }),
       });
     } catch (err) {
+      if (err instanceof IdempotencyConflictError) {
+        return pipeline.reply(res, {
+          status: 409,
+          body: {
+            ...openAIError(
+              'This Idempotency-Key was already used with a different request (body, endpoint, class or callback); use a new key for a new request.',
+              'invalid_request_error',
+              'idempotency_key_reused',
+            ),
+            job: publicView(err.job),
+          },
+        });
+      }
       if (err instanceof BrokerUnavailableError || err instanceof PublishError) {
         this.deps.logger.warn({ err: (err as Error).message }, 'job refused: broker unavailable');
         return pipeline.reply(res, {

@@ -25,6 +25,7 @@ import { RateLimiter } from './ratelimit/rate-limiter';
 import type { ScriptRunner } from './ratelimit/redis-script';
 import { estimateRequestTokens, reportedUsage } from './ratelimit/tokens';
 import type { LocalReply, RequestContext } from './request-context';
+import { parseRequestTimeoutHeader } from './request-validation';
 
 /**
  * Overload control of the proxy, composed from the single-purpose modules (rate limiter,
@@ -393,6 +394,7 @@ export function releaseOutcome(result: DispatchResult, latencyMs: number, body?:
   }
   switch (result.reason) {
     case 'aborted':
+    case 'request-error': // never sent: says nothing about the upstream
       return { kind: 'cancelled' };
     case 'deadline':
       return { kind: 'overload', latencyMs };
@@ -403,15 +405,10 @@ export function releaseOutcome(result: DispatchResult, latencyMs: number, body?:
   }
 }
 
-/** `X-Request-Timeout`: seconds (`10`, `2.5`) or milliseconds with a unit (`2500ms`). */
+/** `X-Request-Timeout` in ms, when sent and valid (the pipeline refuses an invalid one with 400 before). */
 export function parseRequestTimeout(headers: IncomingHttpHeaders): number | undefined {
-  const raw = headers['x-request-timeout'];
-  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim().toLowerCase();
-  if (!value) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
-  if (!m) return undefined;
-  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
-  return ms > 0 ? Math.min(ms, 24 * 3_600_000) : undefined;
+  const parsed = parseRequestTimeoutHeader(headers);
+  return parsed.ok ? parsed.ms : undefined;
 }
 
 /**

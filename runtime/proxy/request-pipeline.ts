@@ -13,6 +13,7 @@ import { ModelRouter } from './model-router';
 import { classifyRequest } from './priority';
 import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } from './request-context';
 import { readRequestBody } from './request-body';
+import { badRequest, bodyReadFailureReply, parseJsonBody, parseRequestTimeoutHeader, requestBodyProblem } from './request-validation';
 import { BufferedAnswer, CACHE_HEADER, OverloadControl, releaseOutcome, shedReply } from './overload';
 import type { CachedResponse } from './cache/response-cache';
 
@@ -52,6 +53,9 @@ export interface RequestRecord {
    */
   readonly cancellation: Cancellation;
 }
+
+/** Set when X-Priority / X-Realtime asked for a class above the key's `maxClass`: `<asked>-><served>`. */
+export const PRIORITY_LOWERED_HEADER = 'x-surgeguard-priority-lowered';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -118,11 +122,14 @@ export class RequestPipeline {
       this.reply(res, { status: 401, body: openAIError(auth.message, 'authentication_error', 'invalid_api_key') });
       return undefined;
     }
-    const cls = classifyRequest(req.headers, auth.identity?.tier ?? this.deps.config.anonymousTier);
+    const { identity } = auth;
+    const cls = identity ? classifyRequest(req.headers, identity.tier, identity.maxClass) : classifyRequest(req.headers, this.deps.config.anonymousTier, this.deps.config.anonymousMaxClass);
     if (!cls.ok) {
       this.reply(res, { status: 400, body: openAIError(cls.message, 'invalid_request_error', 'invalid_priority') });
       return undefined;
     }
+    // asked above what the key may use: served at its highest class, and told so
+    if (cls.lowered !== undefined) res.setHeader(PRIORITY_LOWERED_HEADER, `${cls.lowered}->${cls.priorityClass}`);
     record.class = cls.priorityClass;
     record.key = auth.identity?.name;
     this.deps.metrics.requestStarted(cls.priorityClass);
@@ -244,29 +251,28 @@ export class RequestPipeline {
   /** Body -> JSON -> model -> route, answering 400/404/408/413 itself. */
   private async parse(req: IncomingMessage, res: ServerResponse, path: ApiPath, caller: CallerContext): Promise<RequestContext | undefined> {
     const { server } = this.deps.config;
+    const timeout = parseRequestTimeoutHeader(caller.headers);
+    if (!timeout.ok) {
+      this.reply(res, { status: 400, body: openAIError(timeout.message, 'invalid_request_error', 'invalid_request_timeout') });
+      return undefined;
+    }
     const read = await readRequestBody(req, server.maxBodyBytes, server.bodyTimeoutMs);
     if (!read.ok) {
-      const code = read.status === 413 ? 'request_too_large' : read.status === 408 ? 'request_timeout' : 'invalid_body';
-      this.reply(res, { status: read.status, headers: { connection: 'close' }, body: openAIError(read.message, 'invalid_request_error', code) });
+      this.reply(res, bodyReadFailureReply(read));
       return undefined;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(read.body.toString('utf8'));
-    } catch (err) {
-      this.reply(res, { status: 400, body: openAIError(`Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json') });
+    const parsed = parseJsonBody(read.body, server.maxJsonDepth);
+    if (!parsed.ok) {
+      this.reply(res, badRequest(parsed.problem));
       return undefined;
     }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      this.reply(res, { status: 400, body: openAIError('Request body must be a JSON object.', 'invalid_request_error', 'invalid_json') });
+    const body = parsed.json;
+    const problem = requestBodyProblem(body, path);
+    if (problem) {
+      this.reply(res, badRequest(problem));
       return undefined;
     }
-    const body = json as Record<string, unknown>;
-    const model = body.model;
-    if (typeof model !== 'string' || model.length === 0) {
-      this.reply(res, { status: 400, body: openAIError('Missing required parameter: model.', 'invalid_request_error', 'missing_model', 'model') });
-      return undefined;
-    }
+    const model = body.model as string;
     const route = this.deps.router.resolve(model);
     if (!route) {
       this.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
@@ -433,6 +439,9 @@ export class RequestPipeline {
   /** The answer to a dispatch failure; undefined when the caller aborted (nobody to answer). */
   private failureReply(failure: DispatchFailure): LocalReply | undefined {
     if (failure.reason === 'aborted') return undefined;
+    if (failure.reason === 'request-error') {
+      return { status: 400, body: openAIError(`The request could not be sent upstream: ${failure.message ?? 'invalid request'}.`, 'invalid_request_error', 'invalid_body') };
+    }
     if (failure.reason === 'deadline') {
       return { status: 504, body: openAIError('The request deadline passed before an upstream answered.', 'timeout', 'deadline_exceeded') };
     }

@@ -135,9 +135,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       socket.destroy();
       return;
     }
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const text = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.end(parserErrorResponse(err.code));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
@@ -168,12 +166,23 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       case '/v1/models': {
         if (method !== 'GET') return methodNotAllowed(res, 'GET');
         if (!pipeline.identify(req, res, record)) return undefined;
-        return pipeline.reply(res, {
-          status: 200,
-          body: { object: 'list', data: router.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'surgeguard' })) },
-        });
+        return pipeline.reply(res, { status: 200, body: { object: 'list', data: router.models().map(modelObject) } });
       }
       default:
+        if (path.startsWith('/v1/models/')) {
+          if (method !== 'GET') return methodNotAllowed(res, 'GET');
+          if (!pipeline.identify(req, res, record)) return undefined;
+          let id: string;
+          try {
+            id = decodeURIComponent(path.slice('/v1/models/'.length));
+          } catch {
+            id = '';
+          }
+          if (!router.models().includes(id)) {
+            return pipeline.reply(res, { status: 404, body: openAIError(`The model ${id} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
+          }
+          return pipeline.reply(res, { status: 200, body: modelObject(id) });
+        }
         return pipeline.reply(res, { status: 404, body: openAIError(`Unknown path ${path}.`, 'not_found_error', 'unknown_path') });
     }
   }
@@ -238,4 +247,25 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       return finished;
     },
   };
+}
+
+/** A model as OpenAI's `GET /v1/models` lists it. */
+function modelObject(id: string): Record<string, unknown> {
+  return { id, object: 'model', created: 0, owned_by: 'surgeguard' };
+}
+
+/**
+ * The answer to a request node's HTTP parser refused (bad syntax 400, headers too slow 408, too
+ * large 431): an OpenAI-style error body like every other refusal, then the connection closes.
+ */
+export function parserErrorResponse(code: string | undefined): string {
+  const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const [text, message, errorCode] =
+    status === 408
+      ? ['Request Timeout', 'The request headers were not received in time.', 'request_timeout']
+      : status === 431
+        ? ['Request Header Fields Too Large', 'The request headers are too large.', 'headers_too_large']
+        : ['Bad Request', 'The request is not valid HTTP/1.1.', 'bad_request'];
+  const body = JSON.stringify(openAIError(message, 'invalid_request_error', errorCode));
+  return `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }

@@ -98,6 +98,10 @@ export class DispatcherModelClient implements ModelClient {
       deadline: this.clock.now() + this.pools[0]!.config.timeouts.totalMs,
       signal,
     });
+    if (!result.ok && result.reason === 'request-error') {
+      // the job's request cannot be sent at all: retrying cannot help
+      return { kind: 'permanent', reason: `the request could not be sent: ${result.message ?? 'invalid request'}`, status: 400, body: null };
+    }
     if (!result.ok) {
       const detail = result.lastErrorKind ? ` (last error: ${result.lastErrorKind})` : '';
       return {

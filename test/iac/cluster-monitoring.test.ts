@@ -3,8 +3,8 @@ import { TerraformStack, Testing } from 'cdktf';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../constructs/cluster-monitoring';
-import { SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring';
+import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../constructs/monitoring/cluster-monitoring';
+import { SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring/monitoring';
 import { METRIC } from '../../monitoring/metric-names';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

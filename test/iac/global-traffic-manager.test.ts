@@ -1,5 +1,5 @@
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { GlobalTrafficManager, GlobalTrafficManagerProps } from '../../constructs/global-traffic-manager';
+import { GlobalTrafficManager, GlobalTrafficManagerProps } from '../../constructs/gslb/global-traffic-manager';
 import { resourceList, resources, synthConstruct } from './support/synth';
 
 const regions = ['us-east-1', 'eu-west-1', 'ap-southeast-1'].map((region) => ({

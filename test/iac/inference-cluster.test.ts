@@ -1,11 +1,6 @@
-import {
-  CAPACITY_LABEL,
-  GPU_TAINT,
-  InferenceCluster,
-  InferenceClusterProps,
-  INTERRUPTION_EVENT_PATTERNS,
-  NODE_POOL_LABEL,
-} from '../../constructs/inference-cluster';
+import { InferenceCluster, InferenceClusterProps } from '../../constructs/cluster/inference-cluster';
+import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from '../../constructs/cluster/node-group';
+import { INTERRUPTION_EVENT_PATTERNS } from '../../constructs/cluster/spot-interruption-queue';
 import { onlyResource, resourceList, resources, synthConstruct, TfJson } from './support/synth';
 
 const base: InferenceClusterProps = {

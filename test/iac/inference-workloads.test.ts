@@ -1,8 +1,9 @@
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { TerraformStack, Testing } from 'cdktf';
 import { parse } from 'yaml';
-import { GPU_TAINT, NODE_POOL_LABEL } from '../../constructs/inference-cluster';
-import { InferenceWorkloads, InferenceWorkloadsProps, WORKLOAD_NAMES } from '../../constructs/inference-workloads';
+import { GPU_TAINT, NODE_POOL_LABEL } from '../../constructs/cluster/node-group';
+import { InferenceWorkloads, InferenceWorkloadsProps } from '../../constructs/workloads/inference-workloads';
+import { WORKLOAD_NAMES } from '../../constructs/workloads/names';
 import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../../runtime/common/service-contract';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

@@ -2,7 +2,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import * as amqp from 'amqplib';
 import { TerraformStack, Testing } from 'cdktf';
 import { randomBytes } from 'node:crypto';
-import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../constructs/message-queue';
+import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../constructs/data/message-queue';
 import { PRIORITY_CLASSES } from '../../runtime/common/priority';
 import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../runtime/common/queue-topology';
 

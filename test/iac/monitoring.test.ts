@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { Monitoring, MonitoringProps, SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring';
+import { Monitoring, MonitoringProps, SCRAPER_KUBERNETES_USER } from '../../constructs/monitoring/monitoring';
 import { ALERT_GROUPS, renderRuleFile } from '../../monitoring/alert-rules';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

@@ -1,4 +1,4 @@
-import { Network, subnetCidr } from '../../constructs/network';
+import { Network, subnetCidr } from '../../constructs/network/network';
 import { onlyResource, resourceList, resources, synthConstruct } from './support/synth';
 
 const base = { name: 'surgeguard-prod-use1', region: 'us-east-1', cidrBlock: '10.30.0.0/16' } as const;

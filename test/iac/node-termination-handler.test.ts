@@ -1,4 +1,4 @@
-import { NodeTerminationHandler, NodeTerminationHandlerProps } from '../../constructs/node-termination-handler';
+import { NodeTerminationHandler, NodeTerminationHandlerProps } from '../../constructs/cluster/node-termination-handler';
 import { onlyResource, synthConstruct } from './support/synth';
 
 const base: NodeTerminationHandlerProps = {

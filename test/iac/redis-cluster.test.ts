@@ -1,6 +1,6 @@
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { App, TerraformStack, Testing } from 'cdktf';
-import { RedisCluster, RedisClusterProps } from '../../constructs/redis-cluster';
+import { RedisCluster, RedisClusterProps } from '../../constructs/data/redis-cluster';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 

@@ -1,4 +1,4 @@
-import { DEFAULT_SSL_POLICY, RegionalLoadBalancer, RegionalLoadBalancerProps } from '../../constructs/regional-load-balancer';
+import { DEFAULT_SSL_POLICY, RegionalLoadBalancer, RegionalLoadBalancerProps } from '../../constructs/entry/regional-load-balancer';
 import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
 import { onlyResource, resourceList, resources, synthConstruct, TfJson } from './support/synth';
 

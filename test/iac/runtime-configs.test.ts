@@ -1,4 +1,4 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../constructs/runtime-configs';
+import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../constructs/workloads/runtime-configs';
 import { ProxyConfigSchema } from '../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../runtime/worker/config';
 

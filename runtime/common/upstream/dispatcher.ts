@@ -59,7 +59,13 @@ export type DispatchFailureReason =
   /** The request deadline passed. */
   | 'deadline'
   /** The caller aborted. */
-  | 'aborted';
+  | 'aborted'
+  /**
+   * The request could not be built or handed to the HTTP client (the body could not be
+   * serialised, an argument was refused): nothing left for an upstream, so no upstream is blamed
+   * (no breaker, outlier or retry accounting). The caller's input is at fault: `message` says why.
+   */
+  | 'request-error';
 
 /** No response could be obtained. */
 export interface DispatchFailure {
@@ -72,6 +78,8 @@ export interface DispatchFailure {
   readonly retryAfterMs?: number;
   readonly pool?: string;
   readonly upstream?: string;
+  /** Why the request could not be sent (`request-error` only). */
+  readonly message?: string;
 }
 
 export type DispatchResult = UpstreamResponse | DispatchFailure;
@@ -178,6 +186,16 @@ export class UpstreamDispatcher {
         continue;
       }
       await discard(last?.reply);
+      // A failure before a byte leaves for the upstream is never the upstream's fault: the body
+      // is built here, outside the attempt, and a failure to build it ends the dispatch with no
+      // breaker, outlier or retry accounting (the breaker permit is handed back).
+      let body: Buffer | string | undefined;
+      try {
+        body = typeof req.body === 'function' ? req.body(pool) : req.body;
+      } catch (err) {
+        upstream.breaker.onCancel();
+        return this.requestError(err, attempts, pool, cleanup, retryGranted);
+      }
       tried.add(upstream);
       attempts++;
       const isRetry = retryGranted;
@@ -185,7 +203,6 @@ export class UpstreamDispatcher {
       upstream.outstanding++;
       let reply: UpstreamReply;
       try {
-        const body = typeof req.body === 'function' ? req.body(pool) : req.body;
         reply = await pool.client(upstream).send({
           method: req.method,
           path: req.path,
@@ -201,6 +218,11 @@ export class UpstreamDispatcher {
           upstream.breaker.onCancel();
           cleanup();
           return this.failure(cancellation, attempts, { pool, upstream, error: kind });
+        }
+        if (kind === 'request') {
+          // refused by the HTTP client before anything was sent: not the upstream's fault
+          upstream.breaker.onCancel();
+          return this.requestError(err instanceof AttemptError ? err.cause : err, attempts - 1, pool, cleanup, false);
         }
         this.recordFailure(pool, upstream);
         last = { pool, upstream, error: kind };
@@ -330,6 +352,13 @@ export class UpstreamDispatcher {
         if (outcome === 'error') this.recordFailure(pool, upstream);
       },
     };
+  }
+
+  private requestError(err: unknown, attempts: number, pool: UpstreamPool, cleanup: () => void, retryGranted: boolean): DispatchFailure {
+    if (retryGranted) this.budget.onRetryDone();
+    cleanup();
+    const message = err instanceof RangeError ? 'the request body is nested too deeply to be re-encoded' : ((err as Error)?.message ?? String(err));
+    return { ok: false, reason: 'request-error', attempts, pool: pool.name, message };
   }
 
   private failure(

@@ -13,7 +13,9 @@ export type AttemptErrorKind =
   /** The connection broke before the response headers. */
   | 'reset'
   /** We aborted it (client gone or request deadline). Not the upstream's fault. */
-  | 'aborted';
+  | 'aborted'
+  /** The HTTP client refused the request before sending anything (invalid argument). Not the upstream's fault. */
+  | 'request';
 
 export class AttemptError extends Error {
   constructor(
@@ -25,6 +27,9 @@ export class AttemptError extends Error {
   }
 }
 
+/** Errors raised while the request is being built, before anything is written to a socket. */
+const REQUEST_CODES = new Set(['UND_ERR_INVALID_ARG', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'UND_ERR_NOT_SUPPORTED']);
+
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Maps an error from undici (or the socket under it) to an attempt error kind. */
@@ -32,6 +37,7 @@ export function classifyAttemptError(err: unknown, aborted: boolean): AttemptErr
   if (aborted) return 'aborted';
   const code = (err as { code?: string })?.code ?? '';
   if (CONNECT_CODES.has(code)) return 'connect';
+  if (REQUEST_CODES.has(code)) return 'request';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (code === 'UND_ERR_ABORTED' || (err as Error)?.name === 'AbortError') return 'aborted';
   return 'reset';

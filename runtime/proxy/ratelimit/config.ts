@@ -26,7 +26,7 @@ const perClass = (d: BucketLimit) =>
 export const RateLimitConfigSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Rate limit requests that carry an API key.'),
-    /** Request bucket per (API key, class). */
+    /** Request limits by class; one bucket per API key for all its classes (a request is taken at its class's rate and burst). */
     requests: perClass({ ratePerSecond: 10, burst: 20 }),
     /** Optional model-token bucket per (API key, class): prompt + max_tokens estimate, corrected by reported usage. */
     tokens: z

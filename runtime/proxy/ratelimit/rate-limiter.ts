@@ -40,7 +40,7 @@ export interface RateLimitObserver {
 class Timeout extends Error {}
 
 /**
- * Token-bucket rate limiter per (subject, class), shared across replicas through one atomic
+ * Token-bucket rate limiter per subject (the API key) across its classes, shared across replicas through one atomic
  * Redis script per decision. When Redis is slow (a decision exceeds `redis.timeoutMs`) or
  * down, the limiter falls back to local buckets holding 1/replicas of each limit, logs the
  * switch once, reports it to the observer (a metric), and tries Redis again every
@@ -68,10 +68,15 @@ export class RateLimiter {
     return this.degraded ? 'local' : 'redis';
   }
 
-  /** The bucket key of a subject and class; the subject is hashed so API keys never reach Redis. */
-  keyFor(subject: string, cls: PriorityClass): string {
+  /**
+   * The bucket key of a subject; the subject is hashed so API keys never reach Redis. One bucket
+   * per key for every class: the class of a request sets the rate and burst it is taken with, so
+   * cycling X-Priority values cannot multiply a key's limit (its total stays within the largest
+   * limit of the classes it may use, see the key's `maxClass`).
+   */
+  keyFor(subject: string): string {
     const id = createHash('sha256').update(subject).digest('base64url').slice(0, 22);
-    return `${this.cfg.redis.keyPrefix}${id}:${cls}`;
+    return `${this.cfg.redis.keyPrefix}${id}:all`;
   }
 
   async check(req: RateLimitRequest): Promise<RateLimitDecision> {
@@ -88,7 +93,7 @@ export class RateLimiter {
     if (!this.cfg.enabled || !this.cfg.tokens.enabled || req.estimatedTokens === undefined) return;
     const delta = actualTokens - req.estimatedTokens;
     if (delta === 0) return;
-    const key = this.keyFor(req.subject, req.cls);
+    const key = this.keyFor(req.subject);
     if (!this.degraded && this.redis) {
       try {
         await this.withTimeout(runTokenBucket(this.redis, key, this.scriptArgs(req.cls, 0, delta, 'adjust')));
@@ -103,7 +108,7 @@ export class RateLimiter {
 
   private async decide(req: RateLimitRequest): Promise<RateLimitDecision> {
     if (!this.cfg.enabled) return { allowed: true, source: 'disabled', retryAfterSeconds: 0, remainingRequests: Infinity };
-    const key = this.keyFor(req.subject, req.cls);
+    const key = this.keyFor(req.subject);
     const tokenCost = this.cfg.tokens.enabled ? Math.max(0, req.estimatedTokens ?? 0) : 0;
     if (this.redis && (!this.degraded || this.shouldProbe())) {
       const probing = this.degraded;

@@ -224,6 +224,40 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
     await poll(first.body.id);
   });
 
+  it('answers the same Idempotency-Key with a different request 409 idempotency_key_reused, naming the first job', async () => {
+    const first = await call('POST', `${base}/v1/jobs`, ALICE, chatBody('first'), { 'idempotency-key': 'invoice-8' });
+    expect(first.status).toBe(202);
+    const other = await call('POST', `${base}/v1/jobs`, ALICE, chatBody('something else'), { 'idempotency-key': 'invoice-8' });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ type: 'invalid_request_error', code: 'idempotency_key_reused' });
+    expect(other.body.job.id).toBe(first.body.id);
+    // another class is another request too
+    expect((await call('POST', `${base}/v1/jobs`, ALICE, chatBody('first'), { 'idempotency-key': 'invoice-8', 'x-priority': 'low' })).status).toBe(409);
+    await poll(first.body.id);
+  });
+
+  it('refuses a 100k-deep body with 400 json_too_deep and writes no job record (no orphan with an Idempotency-Key)', async () => {
+    const before = await redis.keys(`${redisKeyPrefix}*`);
+    const deepBody = `{"model":"sim-model","messages":[{"role":"user","content":"x"}],"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await request(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json', 'idempotency-key': 'deep-1' },
+      body: deepBody,
+    });
+    const body = JSON.parse(await res.body.text());
+    expect(res.statusCode).toBe(400);
+    expect(body.error.code).toBe('json_too_deep');
+    expect((await redis.keys(`${redisKeyPrefix}*`)).sort()).toEqual(before.sort());
+  });
+
+  it('answers an oversized body 413 request_too_large, the same code as the synchronous endpoints', async () => {
+    const big = { ...chatBody(), pad: 'x'.repeat(1_100_000) };
+    const job = await call('POST', `${base}/v1/jobs`, ALICE, big);
+    const sync = await call('POST', `${base}/v1/chat/completions`, ALICE, big);
+    expect([job.status, job.body.error.code]).toEqual([413, 'request_too_large']);
+    expect([sync.status, sync.body.error.code]).toEqual([413, 'request_too_large']);
+  });
+
   it('posts the finished job to an allow-listed callback URL and refuses other hosts', async () => {
     const submitted = await call('POST', `${base}/v1/jobs`, ALICE, chatBody(), { 'x-callback-url': callbackUrl });
     expect(submitted.status).toBe(202);
@@ -255,8 +289,11 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
     const down = createProxy(config, { logger: silent });
     const url = (await down.listen()).url;
     try {
+      const before = await redis.keys(`${redisKeyPrefix}*`);
       const refused = await call('POST', `${url}/v1/jobs`, ALICE, chatBody(), { 'idempotency-key': 'while-down' });
       expect(refused.status).toBe(503);
+      // nothing written for a submission that could not be published
+      expect((await redis.keys(`${redisKeyPrefix}*`)).sort()).toEqual(before.sort());
       expect(refused.headers['retry-after']).toBe('5');
       expect(refused.body.error.code).toBe('job_queue_unavailable');
       expect(refused.body.error.message).toMatch(/job queue is unavailable .*not accepted/);

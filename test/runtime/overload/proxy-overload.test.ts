@@ -248,7 +248,7 @@ describe('proxy rate limits shared through Redis', () => {
       h = await startHarness(
         [{}],
         (urls) => ({
-          auth: { keys: [{ name: `outage-${run}`, sha256: sha('secret-c'), tier: 'low' as const }] },
+          auth: { keys: [{ name: `outage-${run}`, sha256: sha('secret-c'), tier: 'low' as const, maxClass: 'critical' as const }] },
           pools: { local: quietPool(urls) },
           routes: [{ model: 'sim-model', pools: ['local'] }],
           redis: { host: '127.0.0.1', port: priv.port },
@@ -305,7 +305,7 @@ describe('proxy rate limits shared through Redis', () => {
     expect((await post(api(h), body, auth)).status).toBe(200); // 300 - 204 = 96 left, then +192
     await eventually(async () => {
       // The proxy's keys live under the shared `redis.keyPrefix` (default surgeguard:).
-      const r = await shared.hget(`surgeguard:${h!.proxy.overload.rateLimiter.keyFor(`tokens-${run}`, 'medium')}`, 'k');
+      const r = await shared.hget(`surgeguard:${h!.proxy.overload.rateLimiter.keyFor(`tokens-${run}`)}`, 'k');
       return Number(r) > 250;
     }, 3_000, 'usage refund');
     expect((await post(api(h), body, auth)).status).toBe(200); // without the refund: 96 < 204, a 429
@@ -313,9 +313,9 @@ describe('proxy rate limits shared through Redis', () => {
     expect(big.status).toBe(429);
   });
 
-  it('answers 429 with Retry-After once a key exhausts its bucket, per class, never for critical', async () => {
+  it('answers 429 with Retry-After once a key exhausts its bucket; a key allowed critical gets the critical limit', async () => {
     h = await startHarness([{}], (urls) => ({
-      auth: { keys: [{ name: `team-${run}`, sha256: sha('secret-a'), tier: 'low' }] },
+      auth: { keys: [{ name: `team-${run}`, sha256: sha('secret-a'), tier: 'low', maxClass: 'critical' }] },
       pools: { local: quietPool(urls) },
       routes: [{ model: 'sim-model', pools: ['local'] }],
       redis: { host: '127.0.0.1', port: 6379 },

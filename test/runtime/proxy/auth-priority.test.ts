@@ -5,8 +5,8 @@ describe('KeyAuthenticator', () => {
   const auth = new KeyAuthenticator({ keys: [{ name: 'a', sha256: hashApiKey('key-a'), tier: 'high' }, { name: 'b', sha256: hashApiKey('key-b'), tier: 'low' }] });
 
   it('identifies a configured key by its hash, with name and tier', () => {
-    expect(auth.authenticate('Bearer key-b')).toEqual({ ok: true, identity: { name: 'b', tier: 'low' } });
-    expect(auth.authenticate('bearer   key-a ')).toEqual({ ok: true, identity: { name: 'a', tier: 'high' } });
+    expect(auth.authenticate('Bearer key-b')).toEqual({ ok: true, identity: { name: 'b', tier: 'low', maxClass: 'low' } });
+    expect(auth.authenticate('bearer   key-a ')).toEqual({ ok: true, identity: { name: 'a', tier: 'high', maxClass: 'high' } });
   });
 
   it('refuses missing, malformed and unknown keys', () => {
@@ -24,7 +24,7 @@ describe('KeyAuthenticator', () => {
 describe('classifyRequest', () => {
   it('takes X-Priority first, then X-Realtime, then the key tier', () => {
     expect(classifyRequest({ 'x-priority': 'LOW', 'x-realtime': 'true' }, 'high')).toEqual({ ok: true, priorityClass: 'low' });
-    expect(classifyRequest({ 'x-realtime': 'true' }, 'low')).toEqual({ ok: true, priorityClass: 'critical' });
+    expect(classifyRequest({ 'x-realtime': 'true' }, 'low', 'critical')).toEqual({ ok: true, priorityClass: 'critical' });
     expect(classifyRequest({ 'x-realtime': 'false' }, 'low')).toEqual({ ok: true, priorityClass: 'low' });
     expect(classifyRequest({}, 'medium')).toEqual({ ok: true, priorityClass: 'medium' });
   });

@@ -48,7 +48,7 @@ describe('RateLimiter on real Redis', () => {
     const keys = await shared.keys(`${prefix}*`);
     expect(keys).toHaveLength(1);
     expect(keys[0]).not.toContain(subject);
-    expect(keys[0]).toBe(a.keyFor(subject, 'low'));
+    expect(keys[0]).toBe(a.keyFor(subject));
     expect(await shared.pttl(keys[0])).toBeGreaterThan(0);
   });
 

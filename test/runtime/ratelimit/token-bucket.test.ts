@@ -73,7 +73,7 @@ describe('token estimates', () => {
 });
 
 describe('RateLimiter without Redis (local buckets)', () => {
-  it('limits per key and per class with the replica share of the limit', async () => {
+  it('limits per key, across its classes, with the replica share of the limit', async () => {
     const clock = new FakeClock();
     const rl = new RateLimiter(parseRateLimitConfig({ replicas: 2 }), undefined, clock);
     expect(rl.mode).toBe('local');
@@ -81,7 +81,9 @@ describe('RateLimiter without Redis (local buckets)', () => {
     for (let i = 0; i < 12; i++) results.push((await rl.check({ subject: 'key-a', cls: 'low' })).allowed);
     expect(results.filter(Boolean)).toHaveLength(10); // burst 20 / 2 replicas
     expect((await rl.check({ subject: 'key-b', cls: 'low' })).allowed).toBe(true);
-    expect((await rl.check({ subject: 'key-a', cls: 'high' })).allowed).toBe(true);
+    // another class is the same bucket: cycling X-Priority does not multiply the limit
+    expect((await rl.check({ subject: 'key-a', cls: 'high' })).allowed).toBe(false);
+    expect((await rl.check({ subject: 'key-a', cls: 'medium' })).allowed).toBe(false);
     const refused = await rl.check({ subject: 'key-a', cls: 'low' });
     expect(refused).toMatchObject({ allowed: false, source: 'local', retryAfterSeconds: 1 });
     clock.advance(200); // 5/s per replica: one token

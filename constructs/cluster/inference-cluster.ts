@@ -1,10 +1,8 @@
-import { Fn, Token } from 'cdktf';
+import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { accountAdministersKey, logsEncryptLogGroup } from './kms-key-policy';
+import { accountAdministersKey, logsEncryptLogGroup } from '../private/kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
@@ -18,35 +16,10 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
-import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
-import { NodeGroupConfig } from '../envs/types';
+import { NodeGroup, NodeGroupSize } from './node-group';
+import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT, SpotInterruptionQueue } from './spot-interruption-queue';
 
-/** Label every surgeguard node carries: which pool it belongs to (`cpu` or `gpu`). */
-export const NODE_POOL_LABEL = 'surgeguard.io/pool';
-/** Label telling the purchase option of a node (`on-demand` or `spot`), for affinities that prefer the base. */
-export const CAPACITY_LABEL = 'surgeguard.io/capacity';
-/**
- * Label the Cluster Autoscaler's AWS provider reads to know a node has GPUs: it then treats a new GPU
- * node as not ready until the device plugin advertises `nvidia.com/gpu` (no second scale-up meanwhile).
- */
-export const GPU_ACCELERATOR_LABEL = 'k8s.amazonaws.com/accelerator';
-/** Taint on every GPU node: only pods that tolerate it (the model servers) land there. */
-export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' } as const;
-/** Namespace and service account of the AWS Node Termination Handler (queue-processor mode). */
-export const NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT = { namespace: 'kube-system', name: 'aws-node-termination-handler' } as const;
-/**
- * EventBridge patterns whose events go to the interruption queue: the 2-minute spot interruption
- * notice, rebalance recommendations, instance state changes and scheduled EC2 maintenance.
- * @see https://github.com/aws/aws-node-termination-handler#queue-processor
- */
-export const INTERRUPTION_EVENT_PATTERNS: Readonly<Record<string, object>> = {
-  'spot-interruption': { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
-  rebalance: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] },
-  'state-change': { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
-  'scheduled-change': { source: ['aws.health'], 'detail-type': ['AWS Health Event'], detail: { service: ['EC2'], eventTypeCategory: ['scheduledChange'] } },
-};
 /** All EKS control-plane log types. */
 export const ALL_CONTROL_PLANE_LOG_TYPES: readonly string[] = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 
@@ -79,11 +52,11 @@ export interface InferenceClusterProps {
    */
   readonly adminPrincipalArns?: readonly string[];
   /** CPU node group (proxy, worker, monitoring): on-demand, general purpose instance types. */
-  readonly cpuNodes: NodeGroupConfig;
+  readonly cpuNodes: NodeGroupSize;
   /** On-demand GPU base group. A group with `max` 0 is not created. */
-  readonly gpuOnDemand: NodeGroupConfig;
+  readonly gpuOnDemand: NodeGroupSize;
   /** Spot GPU group, diversified over the listed instance types. A group with `max` 0 is not created. */
-  readonly gpuSpot: NodeGroupConfig;
+  readonly gpuSpot: NodeGroupSize;
   /**
    * AMI type of the CPU nodes. Amazon Linux 2 is end-of-life; use AL2023 or Bottlerocket.
    * @see https://docs.aws.amazon.com/eks/latest/APIReference/API_Nodegroup.html#AmazonEKS-Type-Nodegroup-amiType
@@ -186,7 +159,7 @@ export class InferenceCluster extends Construct {
     if (this.publicAccessCidrs.some((c) => c === '0.0.0.0/0')) {
       throw new Error('InferenceCluster: publicAccessCidrs must not contain 0.0.0.0/0 (list the networks that need the API)');
     }
-    const checkGroup = (prop: string, g: NodeGroupConfig) => {
+    const checkGroup = (prop: string, g: NodeGroupSize) => {
       if (g.instanceTypes.length === 0) throw new Error(`InferenceCluster: ${prop}.instanceTypes must list at least one type`);
       if (g.min > g.max || g.desired < g.min || g.desired > g.max) {
         throw new Error(`InferenceCluster: ${prop} needs min <= desired <= max, got ${g.min}/${g.desired}/${g.max}`);
@@ -341,53 +314,19 @@ export class InferenceCluster extends Construct {
 
     const group = (
       groupId: string,
-      config: NodeGroupConfig,
+      size: NodeGroupSize,
       opts: { capacityType: 'ON_DEMAND' | 'SPOT'; amiType: string; volumeGiB: number; gpu: boolean },
-    ): EksNodeGroup => {
-      const template = new LaunchTemplate(this, `${groupId}-lt`, {
-        name: `${name}-${groupId}`,
-        description: `${name} ${groupId} nodes: IMDSv2 only, hop limit 1, encrypted root volume`,
-        updateDefaultVersion: true,
-        metadataOptions: {
-          httpEndpoint: 'enabled',
-          httpTokens: 'required',
-          httpPutResponseHopLimit: 1,
-          instanceMetadataTags: 'disabled',
-        },
-        blockDeviceMappings: [
-          {
-            deviceName: '/dev/xvda',
-            ebs: { volumeSize: opts.volumeGiB, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' },
-          },
-        ],
-        monitoring: { enabled: true },
-        tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({
-          resourceType,
-          tags: tags({ Name: `${name}-${groupId}` }),
-        })),
-        tags: tags(),
-      });
-      const capacity = opts.capacityType === 'SPOT' ? 'spot' : 'on-demand';
-      return new EksNodeGroup(this, groupId, {
+    ): EksNodeGroup =>
+      new NodeGroup(this, groupId, {
         clusterName: this.cluster.name,
-        nodeGroupName: `${name}-${groupId}`,
+        namePrefix: name,
         nodeRoleArn: this.nodeRole.arn,
         subnetIds: props.subnetIds,
-        capacityType: opts.capacityType,
-        amiType: opts.amiType,
-        instanceTypes: [...config.instanceTypes],
-        scalingConfig: { minSize: config.min, maxSize: config.max, desiredSize: config.desired },
-        launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
-        labels: { [NODE_POOL_LABEL]: opts.gpu ? 'gpu' : 'cpu', [CAPACITY_LABEL]: capacity, ...(opts.gpu ? { [GPU_ACCELERATOR_LABEL]: 'nvidia' } : {}) },
-        taint: opts.gpu ? [{ ...GPU_TAINT }] : undefined,
-        updateConfig: opts.gpu ? { maxUnavailable: 1 } : { maxUnavailablePercentage: 33 },
-        nodeRepairConfig: { enabled: true },
-        tags: tags({ Name: `${name}-${groupId}` }),
-        // The Cluster Autoscaler (add-ons stack) owns the node count after creation.
-        lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
+        size,
+        ...opts,
         dependsOn: nodePolicies,
-      });
-    };
+        tags: this.tags,
+      }).nodeGroup;
     const cpuAmi = props.cpuAmiType ?? 'AL2023_x86_64_STANDARD';
     const gpuAmi = props.gpuAmiType ?? 'AL2023_x86_64_NVIDIA';
     this.cpuNodeGroup = group('cpu', props.cpuNodes, {
@@ -411,51 +350,13 @@ export class InferenceCluster extends Construct {
     this.cpuAutoScalingGroupName = this.cpuNodeGroup.resources.get(0).autoscalingGroups.get(0).name;
 
     if (props.spotInterruptionQueue ?? this.gpuSpotNodeGroup !== undefined) {
-      const queue = new SqsQueue(this, 'interruption-queue', {
-        name: `${name}-interruptions`,
-        messageRetentionSeconds: 300, // an interruption notice is worthless after its two minutes
-        sqsManagedSseEnabled: true,
-        tags: tags(),
-      });
-      const rules = Object.entries(INTERRUPTION_EVENT_PATTERNS).map(([kind, pattern]) => {
-        const rule = new CloudwatchEventRule(this, `interruption-${kind}`, {
-          name: `${name}-${kind}`,
-          description: `${name}: ${kind} events for the Node Termination Handler`,
-          eventPattern: JSON.stringify(pattern),
-          tags: tags(),
-        });
-        new CloudwatchEventTarget(this, `interruption-${kind}-target`, { rule: rule.name, arn: queue.arn });
-        return rule;
-      });
-      const queuePolicy = new DataAwsIamPolicyDocument(this, 'interruption-queue-policy-doc', {
-        statement: [
-          {
-            sid: 'EventBridgeSendsInterruptionEvents',
-            actions: ['sqs:SendMessage'],
-            resources: [queue.arn],
-            principals: [{ type: 'Service', identifiers: ['events.amazonaws.com', 'sqs.amazonaws.com'] }],
-            condition: [{ test: 'ArnEquals', variable: 'aws:SourceArn', values: rules.map((r) => r.arn) }],
-          },
-        ],
-      });
-      new SqsQueuePolicy(this, 'interruption-queue-policy', { queueUrl: queue.url, policy: queuePolicy.json });
+      const interruptions = new SpotInterruptionQueue(this, 'interruption', { namePrefix: name, tags: this.tags });
       const role = this.createServiceAccountRole('node-termination-handler-role', {
         namespace: NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace,
         serviceAccount: NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.name,
       });
-      const permissions = new DataAwsIamPolicyDocument(this, 'node-termination-handler-policy-doc', {
-        statement: [
-          { sid: 'ConsumeInterruptionQueue', actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resources: [queue.arn] },
-          {
-            sid: 'DescribeInstancesAndGroups',
-            // Describe calls support no resource-level permissions.
-            actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeTags'],
-            resources: ['*'],
-          },
-        ],
-      });
-      new IamRolePolicy(this, 'node-termination-handler-policy', { name: 'interruption-queue', role: role.id, policy: permissions.json });
-      this.interruptionQueue = queue;
+      interruptions.grantHandler('node-termination-handler-policy', role);
+      this.interruptionQueue = interruptions.queue;
       this.nodeTerminationHandlerRole = role;
     }
 

@@ -1,7 +1,7 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { accountAdministersKey } from './kms-key-policy';
+import { accountAdministersKey } from '../private/kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
@@ -14,8 +14,8 @@ import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { ALERT_GROUPS, AlertGroup, renderRuleFile } from '../monitoring/alert-rules';
-import { THRESHOLDS } from '../monitoring/thresholds';
+import { ALERT_GROUPS, AlertGroup, renderRuleFile } from '../../monitoring/alert-rules';
+import { THRESHOLDS } from '../../monitoring/thresholds';
 
 /** Kubernetes user name the managed scraper authenticates as (bound to a ClusterRole in-cluster). */
 export const SCRAPER_KUBERNETES_USER = 'aps-collector-user';

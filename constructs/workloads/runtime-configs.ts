@@ -1,6 +1,6 @@
-import { PRIORITY_CLASSES, PriorityClass } from '../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY } from '../runtime/common/queue-topology';
-import { REDIS_PORT } from './redis-cluster';
+import { PRIORITY_CLASSES, PriorityClass } from '../../runtime/common/priority';
+import { JOB_QUEUE_TOPOLOGY } from '../../runtime/common/queue-topology';
+import { REDIS_PORT } from '../data/redis-cluster';
 
 /** Environment variables the runtimes read their secrets from (`{ fromEnv: … }` in the config files). */
 export const RUNTIME_SECRET_ENV = {

@@ -6,8 +6,8 @@ import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { DASHBOARDS } from '../monitoring/dashboards';
-import { NODE_POOL_LABEL } from './inference-cluster';
+import { DASHBOARDS } from '../../monitoring/dashboards';
+import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { SCRAPER_KUBERNETES_USER } from './monitoring';
 
 /** uid of the Prometheus data source the dashboards refer to. */

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { accountAdministersKey, logsEncryptLogGroup } from './kms-key-policy';
+import { accountAdministersKey, logsEncryptLogGroup } from '../private/kms-key-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-group';
@@ -23,7 +23,7 @@ import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { parseCidr } from '../envs/validate';
+import { parseCidr } from '../../envs/validate';
 
 /** Interface endpoints created by default: what EKS nodes pull and call without a NAT hop. */
 export const DEFAULT_INTERFACE_ENDPOINTS: readonly string[] = ['ecr.api', 'ecr.dkr', 'sts', 'logs'];

@@ -10,9 +10,9 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { Fn, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
-import { THRESHOLDS } from '../monitoring/thresholds';
-import { PRIORITY_CLASSES } from '../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY, JobQueueTopology } from '../runtime/common/queue-topology';
+import { THRESHOLDS } from '../../monitoring/thresholds';
+import { PRIORITY_CLASSES } from '../../runtime/common/priority';
+import { JOB_QUEUE_TOPOLOGY, JobQueueTopology } from '../../runtime/common/queue-topology';
 import { GeneratedSecret } from './generated-secret';
 
 /** AMQP 0-9-1 over TLS, the only listener the broker opens to the cluster. */

@@ -3,7 +3,8 @@ import { ClusterRoleBindingV1 } from '@cdktf/provider-kubernetes/lib/cluster-rol
 import { ClusterRoleV1 } from '@cdktf/provider-kubernetes/lib/cluster-role-v1';
 import { DeploymentV1 } from '@cdktf/provider-kubernetes/lib/deployment-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
-import { NODE_POOL_LABEL, NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT } from './inference-cluster';
+import { NODE_POOL_LABEL } from './node-group';
+import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT } from './spot-interruption-queue';
 
 /** Pinned AWS Node Termination Handler image. */
 export const DEFAULT_NODE_TERMINATION_HANDLER_IMAGE = 'public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3';

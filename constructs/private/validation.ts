@@ -1,0 +1,57 @@
+import { Token } from 'cdktf';
+
+/**
+ * True when `value` is (or holds) a token Terraform resolves only at plan/apply time — a variable,
+ * another resource's attribute — so construction-time checks cannot judge it and must let it pass.
+ */
+export function isUnresolved(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (Array.isArray(value)) return Token.isUnresolved(value) || value.some((v) => isUnresolved(v));
+  return Token.isUnresolved(value);
+}
+
+/**
+ * Validation of a construct's props at construction, in one error format:
+ * `${Construct} ${id}: ${prop} ${problem}` (e.g. `RedisCluster Redis: shards must be ...`).
+ * Every check skips values that are unresolved tokens (see {@link isUnresolved}).
+ */
+export class PropsValidator {
+  /**
+   * @param construct class name of the construct (`RedisCluster`)
+   * @param id the construct's id
+   * @param prefix prepended to every prop name (`proxy.` for a nested props object)
+   */
+  constructor(
+    public readonly construct: string,
+    public readonly id: string,
+    private readonly prefix = '',
+  ) {}
+
+  /** A validator for a nested props object: its props are named `<prefix>.<prop>`. */
+  public nested(prefix: string): PropsValidator {
+    return new PropsValidator(this.construct, this.id, `${this.prefix}${prefix}.`);
+  }
+
+  /** Throws the construct's error about `prop`. */
+  public fail(prop: string, problem: string): never {
+    throw new Error(`${this.construct} ${this.id}: ${this.prefix}${prop} ${problem}`);
+  }
+
+  /** Fails with `problem` unless `ok(value)`, or `value` is an unresolved token. */
+  public check<T>(prop: string, value: T, ok: (value: T) => boolean, problem: string | ((value: T) => string)): void {
+    if (isUnresolved(value)) return;
+    if (!ok(value)) this.fail(prop, typeof problem === 'function' ? problem(value) : problem);
+  }
+
+  /** A whole number of at least `min` (and at most `max` when given). */
+  public wholeNumber(prop: string, value: number, min: number, max?: number, why = ''): void {
+    const range = max === undefined ? `>= ${min}` : `between ${min} and ${max}`;
+    this.check(prop, value, (v) => Number.isInteger(v) && v >= min && (max === undefined || v <= max), (v) => `must be a whole number ${range}${why}, got ${v}`);
+  }
+
+  /** `max` not below `min` (both resolved). */
+  public ordered(maxProp: string, max: number, minProp: string, min: number): void {
+    if (isUnresolved(max) || isUnresolved(min)) return;
+    if (max < min) this.fail(maxProp, `(${max}) is below ${minProp} (${min})`);
+  }
+}
