@@ -1,4 +1,5 @@
 import { isPriorityClass, PRIORITY_CLASSES } from '../runtime/common/priority';
+import { checkServingPlan } from './serving-plan';
 import { EnvironmentConfig, NodeGroupConfig } from './types';
 
 /** Regions surgeguard knows: commercial AWS regions with EKS and GPU instances. */
@@ -107,6 +108,12 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     if (!KNOWN_REGIONS.includes(config.backend.region)) fail('backend.region', `unknown region "${config.backend.region}"`);
   }
   if (config.model.maxConcurrentSequences < 1) fail('model.maxConcurrentSequences', 'must be at least 1');
+  const { maxModelLength, weightsGB, kvCacheBytesPerToken } = config.model;
+  if (maxModelLength !== undefined && (!Number.isInteger(maxModelLength) || maxModelLength < 1)) fail('model.maxModelLength', `must be a whole number of tokens >= 1, got ${maxModelLength}`);
+  if (weightsGB !== undefined && !(weightsGB > 0)) fail('model.weightsGB', `must be a positive number of GB, got ${weightsGB}`);
+  if (kvCacheBytesPerToken !== undefined && (!Number.isInteger(kvCacheBytesPerToken) || kvCacheBytesPerToken < 1)) {
+    fail('model.kvCacheBytesPerToken', `must be a whole number of bytes >= 1, got ${kvCacheBytesPerToken}`);
+  }
 
   if (config.regions.length === 0) fail('regions', 'must list at least one region');
   const seenRegions = new Set<string>();
@@ -131,6 +138,15 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     checkGroup(env, `${at}.gpu.spot`, r.gpu.spot, true);
     if (r.gpu.onDemand.max + r.gpu.spot.max < 1) fail(`${at}.gpu`, 'on-demand and spot max are both 0: no GPU capacity');
     if (!Number.isInteger(r.gpu.gpusPerReplica) || r.gpu.gpusPerReplica < 1) fail(`${at}.gpu.gpusPerReplica`, 'must be a whole number >= 1');
+    // The serving plan: the model must fit every GPU type a pool may launch (envs/serving-plan.ts).
+    const planProblems = checkServingPlan(r.region, config.model, {
+      gpusPerReplica: r.gpu.gpusPerReplica,
+      pools: [
+        { field: `${at}.gpu.onDemand`, instanceTypes: r.gpu.onDemand.instanceTypes, max: r.gpu.onDemand.max },
+        { field: `${at}.gpu.spot`, instanceTypes: r.gpu.spot.instanceTypes, max: r.gpu.spot.max },
+      ],
+    });
+    if (planProblems.length > 0) fail(planProblems[0].field, planProblems.map((p) => p.problem).join('; '));
     if (r.redis.shards < 1 || r.redis.shards > 500) fail(`${at}.redis.shards`, 'must be between 1 and 500');
     if (r.redis.replicasPerShard < 0 || r.redis.replicasPerShard > 5) fail(`${at}.redis.replicasPerShard`, 'must be between 0 and 5');
     if (env !== 'dev' && r.redis.replicasPerShard < 1) fail(`${at}.redis.replicasPerShard`, 'must be at least 1 outside dev (automatic failover needs a replica)');

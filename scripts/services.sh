@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (from Debian packages) and starts the local services the test suite and
-# benchmarks run against: Redis, RabbitMQ, promtool. Idempotent: a service that already
-# answers is left alone. Every wait is bounded; a service that never answers fails loudly.
+# benchmarks run against: Redis, RabbitMQ, promtool, and Graphviz for `npm run diagram`.
+# Idempotent: a service that already answers is left alone. Every wait is bounded; a service that never answers fails loudly.
 set -euo pipefail
 
 APT_UPDATED=0
@@ -35,6 +35,7 @@ ensure_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
   command -v promtool >/dev/null || missing+=(prometheus)
+  command -v dot >/dev/null || missing+=(graphviz) # npm run diagram (SVG) and its test
   for extra in "$@"; do
     command -v "$extra" >/dev/null || missing+=("$extra")
   done
@@ -65,4 +66,4 @@ ensure_rabbitmq() {
 ensure_packages "$@"
 ensure_redis
 ensure_rabbitmq
-echo "services: redis, rabbitmq and promtool ready"
+echo "services: redis, rabbitmq, promtool and graphviz ready"
