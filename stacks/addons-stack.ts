@@ -8,7 +8,7 @@ import { NvidiaDevicePlugin } from '../constructs/addons/nvidia-device-plugin';
 import { AdapterMetric, PrometheusAdapter } from '../constructs/addons/prometheus-adapter';
 import { SecretsStoreCsi } from '../constructs/addons/secrets-store-csi';
 import { EnvironmentConfig } from '../envs/types';
-import { METRIC } from '../monitoring/metric-names';
+import { METRIC } from '../contract/metrics';
 import { addHelmProvider } from './cluster-access';
 import { addBackend, stackNames } from './common';
 import { PlatformStack } from './platform-stack';

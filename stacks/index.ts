@@ -13,7 +13,7 @@ export { eksExecAuth } from './cluster-access';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
-export { WorkloadsStack, type WorkloadsStackProps, NAMESPACES } from './workloads-stack';
+export { WorkloadsStack, type WorkloadsStackProps } from './workloads-stack';
 
 /** The stacks of one environment. */
 export interface EnvironmentStacks {

@@ -1,14 +1,7 @@
-import { PRIORITY_CLASSES, PriorityClass } from '../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY } from '../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
+import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
 import { REDIS_PORT } from '../data/redis-cluster';
-
-/** Environment variables the runtimes read their secrets from (`{ fromEnv: … }` in the config files). */
-export const RUNTIME_SECRET_ENV = {
-  /** The ElastiCache AUTH token. */
-  redisAuthToken: 'SURGEGUARD_REDIS_AUTH_TOKEN',
-  /** The AMQPS URL with credentials. */
-  amqpUrl: 'SURGEGUARD_AMQP_URL',
-} as const;
 
 /** What the runtime config files of one cell are made from. */
 export interface RuntimeConfigInputs {
@@ -18,6 +11,12 @@ export interface RuntimeConfigInputs {
   readonly modelServerUrl: string;
   /** Redis cluster-mode configuration endpoint. */
   readonly redisHost: string;
+  /**
+   * Replicas per Redis shard: with any, the worker acks a job only once a replica has its result
+   * (WAIT 1), so a failover right after the ack cannot lose it.
+   * @default 0
+   */
+  readonly redisReplicasPerShard?: number;
   /** Region label of the cell's upstreams. */
   readonly region: string;
   /**
@@ -66,5 +65,6 @@ export function workerRuntimeConfig(i: RuntimeConfigInputs): Record<string, unkn
     redis: redis(i),
     upstream: pool(i),
     drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+    ...((i.redisReplicasPerShard ?? 0) > 0 ? { resultDurability: { replicas: 1, timeoutMs: 1_000 } } : {}),
   };
 }

@@ -1,6 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../../envs/types';
@@ -16,10 +18,23 @@ export type TfJson = {
   [key: string]: unknown;
 };
 
-/** Synthesizes what `build` creates inside a fresh test stack and returns the parsed JSON. */
-export function synthConstruct(build: (scope: Construct) => void): TfJson {
+/** Providers a test stack gets before `build` runs. */
+export interface SynthOptions {
+  /** An AWS provider for this region. @default - none */
+  readonly awsRegion?: string;
+  /** A Kubernetes provider (no cluster: the JSON is only read). @default false */
+  readonly kubernetes?: boolean;
+}
+
+/**
+ * Synthesizes what `build` creates inside a fresh test stack (`test`, in `Testing.app()`) and
+ * returns the parsed JSON. The one way construct tests synthesize.
+ */
+export function synthConstruct(build: (scope: Construct) => void, options: SynthOptions = {}): TfJson {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'test');
+  if (options.awsRegion !== undefined) new AwsProvider(stack, 'aws', { region: options.awsRegion });
+  if (options.kubernetes) new KubernetesProvider(stack, 'k8s', {});
   build(stack);
   return JSON.parse(Testing.synth(stack)) as TfJson;
 }

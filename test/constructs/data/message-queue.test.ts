@@ -1,18 +1,15 @@
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import * as amqp from 'amqplib';
-import { TerraformStack, Testing } from 'cdktf';
 import { randomBytes } from 'node:crypto';
 import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../../constructs/data/message-queue';
-import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../../contract/queue-topology';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(overrides: Partial<MessageQueueProps> = {}): { resources: Resources; data: Resources; mq: MessageQueue } {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new AwsProvider(stack, 'aws', { region: 'eu-west-1' });
-  const mq = new MessageQueue(stack, 'Queue', {
+  let mq!: MessageQueue;
+  const json = synthConstruct((stack) => (mq = new MessageQueue(stack, 'Queue', {
     name: 'sg-test-euw1',
     vpcId: 'vpc-123',
     subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
@@ -20,9 +17,8 @@ function synth(overrides: Partial<MessageQueueProps> = {}): { resources: Resourc
     instanceType: 'mq.m5.xlarge',
     alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alarms',
     ...overrides,
-  });
-  const json = JSON.parse(Testing.synth(stack));
-  return { resources: json.resource, data: json.data, mq };
+  })), { awsRegion: 'eu-west-1' });
+  return { resources: json.resource as Resources, data: json.data as Resources, mq };
 }
 
 function only(r: Resources, type: string): Record<string, any> {

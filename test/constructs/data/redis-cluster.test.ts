@@ -1,14 +1,13 @@
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { App, TerraformStack, Testing } from 'cdktf';
 import { RedisCluster, RedisClusterProps } from '../../../constructs/data/redis-cluster';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(overrides: Partial<RedisClusterProps> = {}): { resources: Resources; data: Resources; outputs: Record<string, any>; redis: RedisCluster } {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new AwsProvider(stack, 'aws', { region: 'us-east-1' });
-  const redis = new RedisCluster(stack, 'Redis', {
+  let redis!: RedisCluster;
+  const json = synthConstruct((stack) => (redis = new RedisCluster(stack, 'Redis', {
     name: 'sg-test-use1',
     vpcId: 'vpc-123',
     subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
@@ -18,9 +17,8 @@ function synth(overrides: Partial<RedisClusterProps> = {}): { resources: Resourc
     snapshotRetentionDays: 7,
     alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:alarms',
     ...overrides,
-  });
-  const json = JSON.parse(Testing.synth(stack));
-  return { resources: json.resource, data: json.data, outputs: json.output, redis };
+  })), { awsRegion: 'us-east-1' });
+  return { resources: json.resource as Resources, data: json.data as Resources, outputs: json.output as Record<string, any>, redis };
 }
 
 function only<T = Record<string, any>>(r: Resources, type: string): T {

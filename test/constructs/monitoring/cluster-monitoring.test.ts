@@ -1,26 +1,21 @@
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { TerraformStack, Testing } from 'cdktf';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../../constructs/monitoring/cluster-monitoring';
 import { SCRAPER_KUBERNETES_USER } from '../../../constructs/monitoring/monitoring';
-import { METRIC } from '../../../monitoring/metric-names';
+import { METRIC } from '../../../contract/metrics';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(overrides: Partial<ClusterMonitoringProps> = {}): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new KubernetesProvider(stack, 'k8s', {});
-  new ClusterMonitoring(stack, 'Monitoring', {
+  return synthConstruct((stack) => new ClusterMonitoring(stack, 'Monitoring', {
     namespace: 'surgeguard-monitoring',
     prometheusEndpoint: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-123/',
     region: 'us-east-1',
     grafanaRoleArn: 'arn:aws:iam::123456789012:role/grafana',
     ...overrides,
-  });
-  return JSON.parse(Testing.synth(stack)).resource;
+  }), { kubernetes: true }).resource as Resources;
 }
 
 const first = (r: Resources, type: string, name: string) => Object.values(r[type]).find((x) => x.metadata.name === name)!;

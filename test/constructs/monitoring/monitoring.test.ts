@@ -1,5 +1,3 @@
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { TerraformStack, Testing } from 'cdktf';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,14 +5,13 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { Monitoring, MonitoringProps, SCRAPER_KUBERNETES_USER } from '../../../constructs/monitoring/monitoring';
 import { ALERT_GROUPS, renderRuleFile } from '../../../monitoring/alert-rules';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(overrides: Partial<MonitoringProps> = {}): { resources: Resources; data: Resources; mon: Monitoring } {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new AwsProvider(stack, 'aws', { region: 'us-east-1' });
-  const mon = new Monitoring(stack, 'Monitoring', {
+  let mon!: Monitoring;
+  const json = synthConstruct((stack) => (mon = new Monitoring(stack, 'Monitoring', {
     name: 'surgeguard-prod-use1',
     region: 'us-east-1',
     clusterName: 'surgeguard-prod-use1',
@@ -24,9 +21,8 @@ function synth(overrides: Partial<MonitoringProps> = {}): { resources: Resources
     loadBalancer: { albArnSuffix: 'app/prod-use1/abc', targetGroupArnSuffix: 'targetgroup/proxy/def' },
     logRetentionDays: 90,
     ...overrides,
-  });
-  const json = JSON.parse(Testing.synth(stack));
-  return { resources: json.resource, data: json.data, mon };
+  })), { awsRegion: 'us-east-1' });
+  return { resources: json.resource as Resources, data: json.data as Resources, mon };
 }
 
 const only = (r: Resources, type: string) => {

@@ -1,10 +1,8 @@
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { TerraformStack, Testing } from 'cdktf';
 import { parse } from 'yaml';
 import { GPU_TAINT, NODE_POOL_LABEL } from '../../../constructs/cluster/node-group';
 import { InferenceWorkloads, InferenceWorkloadsProps } from '../../../constructs/workloads/inference-workloads';
-import { WORKLOAD_NAMES } from '../../../constructs/workloads/names';
-import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../../../runtime/common/service-contract';
+import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT, WORKLOAD_NAMES } from '../../../contract/service';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
@@ -45,11 +43,7 @@ function baseProps(): InferenceWorkloadsProps {
 }
 
 function synth(mutate: (p: InferenceWorkloadsProps) => InferenceWorkloadsProps = (p) => p): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new KubernetesProvider(stack, 'k8s', {});
-  new InferenceWorkloads(stack, 'Workloads', mutate(baseProps()));
-  return JSON.parse(Testing.synth(stack)).resource;
+  return synthConstruct((stack) => new InferenceWorkloads(stack, 'Workloads', mutate(baseProps())), { kubernetes: true }).resource as Resources;
 }
 
 const byName = (r: Resources, type: string, name: string) => {

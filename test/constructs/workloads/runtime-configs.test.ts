@@ -1,4 +1,5 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../contract/secrets';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../../runtime/worker/config';
 
@@ -35,5 +36,10 @@ describe('runtime configs rendered by the stacks', () => {
     expect(parsed.amqp.url).toEqual({ fromEnv: RUNTIME_SECRET_ENV.amqpUrl });
     expect(parsed.drainTimeoutMs).toBe(45_000);
     expect(parsed.upstream.upstreams[0].url).toBe(inputs.modelServerUrl);
+  });
+
+  it('make the worker wait for a replica before acking a result when the Redis shards have replicas', () => {
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 2 })).resultDurability).toEqual({ replicas: 1, timeoutMs: 1_000 });
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 0 })).resultDurability.replicas).toBe(0);
   });
 });
