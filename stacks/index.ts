@@ -5,12 +5,14 @@ import { DnsStack } from './dns-stack';
 import { GlobalStack } from './global-stack';
 import { PlatformStack } from './platform-stack';
 import { WorkloadsStack } from './workloads-stack';
+import { addPolicyChecks } from './policy-suppressions';
 
 export * from './common';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
 export { WorkloadsStack, type WorkloadsStackProps, NAMESPACES } from './workloads-stack';
+export { POLICY_SUPPRESSIONS, addPolicyChecks, type PolicySuppression } from './policy-suppressions';
 
 /** The stacks of one environment. */
 export interface EnvironmentStacks {
@@ -36,5 +38,7 @@ export function buildEnvironment(scope: Construct, config: EnvironmentConfig): E
   const platforms = env.regions.map((region) => new PlatformStack(scope, { environment: env, region, hostedZoneId }));
   const workloads = platforms.map((platform) => new WorkloadsStack(scope, { environment: env, platform }));
   const global = new GlobalStack(scope, { environment: env, platforms, hostedZoneId });
+  // Policy checks on every stack: app.synth() fails on a violation that has no reasoned suppression.
+  for (const stack of [...(dns ? [dns] : []), ...platforms, ...workloads, global]) addPolicyChecks(stack, env);
   return { dns, platforms, workloads, global };
 }
