@@ -29,6 +29,7 @@ export const dev: EnvironmentConfig = {
     image: 'vllm/vllm-openai:v0.8.5',
     modelId: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
     maxConcurrentSequences: 64,
+    maxModelLength: 16_384,
   },
   logRetentionDays: 7,
 };

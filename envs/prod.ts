@@ -8,9 +8,12 @@ function prodRegion(region: string, vpcCidr: string): RegionConfig {
     natGateways: 'per-az',
     cpuNodes: { instanceTypes: ['m7i.2xlarge', 'm6i.2xlarge', 'm7a.2xlarge'], min: 3, max: 20, desired: 3 },
     gpu: {
+      // DeepSeek-V3 in FP8 (~690 GB of weights) needs H200-class nodes: 8 x 141 GB per replica on one
+      // node (p5.48xlarge's 8 x 80 GB, p4d's 8 x 40 GB and g6e.48xlarge's 8 x 48 GB cannot hold it).
+      // The serving plan (envs/serving-plan.ts, docs/serving-plan.md) checks every type listed here.
       // The on-demand base keeps critical traffic served when spot is reclaimed.
-      onDemand: { instanceTypes: ['p5.48xlarge'], min: 2, max: 4, desired: 2 },
-      spot: { instanceTypes: ['p5.48xlarge', 'p4d.24xlarge', 'p5e.48xlarge', 'g6e.48xlarge'], min: 0, max: 12, desired: 2 },
+      onDemand: { instanceTypes: ['p5en.48xlarge', 'p5e.48xlarge'], min: 2, max: 4, desired: 2 },
+      spot: { instanceTypes: ['p5en.48xlarge', 'p5e.48xlarge'], min: 0, max: 12, desired: 2 },
       gpusPerReplica: 8,
     },
     redis: { nodeType: 'cache.r7g.xlarge', shards: 3, replicasPerShard: 2, snapshotRetentionDays: 7 },
@@ -38,6 +41,7 @@ export const prod: EnvironmentConfig = {
     modelId: 'deepseek-ai/DeepSeek-V3',
     quantization: 'fp8',
     maxConcurrentSequences: 256,
+    maxModelLength: 65_536,
   },
   logRetentionDays: 90,
   // SHA-256 of each key (`printf %s "$KEY" | sha256sum`); the keys themselves live with their owners.

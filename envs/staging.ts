@@ -13,7 +13,8 @@ export const staging: EnvironmentConfig = {
       cpuNodes: { instanceTypes: ['m7i.xlarge', 'm6i.xlarge'], min: 3, max: 6, desired: 3 },
       gpu: {
         onDemand: { instanceTypes: ['g6e.2xlarge'], min: 1, max: 2, desired: 1 },
-        spot: { instanceTypes: ['g6e.2xlarge', 'g5.2xlarge', 'g6.2xlarge'], min: 0, max: 4, desired: 1 },
+        // One L40S (48 GB) per replica: the 32B distill in FP8 (~34 GB) does not fit a 24 GB A10G/L4.
+        spot: { instanceTypes: ['g6e.2xlarge', 'g6e.xlarge', 'g6e.4xlarge'], min: 0, max: 4, desired: 1 },
         gpusPerReplica: 1,
       },
       redis: { nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1, snapshotRetentionDays: 1 },
@@ -27,7 +28,8 @@ export const staging: EnvironmentConfig = {
       cpuNodes: { instanceTypes: ['m7i.xlarge', 'm6i.xlarge'], min: 3, max: 6, desired: 3 },
       gpu: {
         onDemand: { instanceTypes: ['g6e.2xlarge'], min: 1, max: 2, desired: 1 },
-        spot: { instanceTypes: ['g6e.2xlarge', 'g5.2xlarge', 'g6.2xlarge'], min: 0, max: 4, desired: 1 },
+        // One L40S (48 GB) per replica: the 32B distill in FP8 (~34 GB) does not fit a 24 GB A10G/L4.
+        spot: { instanceTypes: ['g6e.2xlarge', 'g6e.xlarge', 'g6e.4xlarge'], min: 0, max: 4, desired: 1 },
         gpusPerReplica: 1,
       },
       redis: { nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1, snapshotRetentionDays: 1 },
@@ -44,6 +46,7 @@ export const staging: EnvironmentConfig = {
     modelId: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-32B',
     quantization: 'fp8',
     maxConcurrentSequences: 128,
+    maxModelLength: 16_384,
   },
   logRetentionDays: 30,
   // SHA-256 of each key (`printf %s "$KEY" | sha256sum`); the keys themselves live with their owners.

@@ -125,6 +125,21 @@ export interface ModelConfig {
   readonly quantization?: string;
   /** Max concurrent sequences per replica (vLLM `--max-num-seqs`). */
   readonly maxConcurrentSequences: number;
+  /**
+   * Context length served, tokens (vLLM `--max-model-len`); the serving plan reserves KV cache for
+   * at least one full context.
+   * @default - the model's maximum context (MODEL_FOOTPRINTS in envs/serving-plan.ts)
+   */
+  readonly maxModelLength?: number;
+  /**
+   * Weight footprint in GB (10^9 bytes) at the served precision, for a model not in MODEL_FOOTPRINTS.
+   * @default - from MODEL_FOOTPRINTS by `modelId` and `quantization`
+   */
+  readonly weightsGB?: number;
+  /** KV-cache bytes per token, for a model not in MODEL_FOOTPRINTS. @default - from MODEL_FOOTPRINTS */
+  readonly kvCacheBytesPerToken?: number;
+  /** Share of each GPU's memory vLLM may use (`--gpu-memory-utilization`). @default 0.9 */
+  readonly gpuMemoryUtilization?: number;
 }
 
 /** An API key the proxy accepts. */

@@ -5,6 +5,7 @@ import { DeploymentV1 } from '@cdktf/provider-kubernetes/lib/deployment-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
 import { NODE_POOL_LABEL } from './node-group';
 import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT } from './spot-interruption-queue';
+import { PropsValidator } from '../private/validation';
 
 /** Pinned AWS Node Termination Handler image. */
 export const DEFAULT_NODE_TERMINATION_HANDLER_IMAGE = 'public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3';
@@ -59,9 +60,12 @@ export class NodeTerminationHandler extends Construct {
   constructor(scope: Construct, id: string, props: NodeTerminationHandlerProps) {
     super(scope, id);
     const grace = props.podTerminationGracePeriodSeconds ?? -1;
-    if (!Number.isInteger(grace) || grace < -1) {
-      throw new Error(`NodeTerminationHandler: podTerminationGracePeriodSeconds ${grace} must be -1 or a whole number of seconds`);
-    }
+    new PropsValidator('NodeTerminationHandler', id).check(
+      'podTerminationGracePeriodSeconds',
+      grace,
+      (g) => Number.isInteger(g) && g >= -1,
+      `${grace} must be -1 or a whole number of seconds`,
+    );
     const namespace = props.namespace ?? NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace;
     const name = props.serviceAccountName ?? NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.name;
     const labels = { 'app.kubernetes.io/name': 'aws-node-termination-handler', 'app.kubernetes.io/part-of': 'surgeguard' };

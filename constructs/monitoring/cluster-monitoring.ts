@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { DASHBOARDS } from '../../monitoring/dashboards';
 import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { SCRAPER_KUBERNETES_USER } from './monitoring';
+import { PropsValidator } from '../private/validation';
 
 /** uid of the Prometheus data source the dashboards refer to. */
 export const DATASOURCE_UID = 'amp';
@@ -60,15 +61,16 @@ export class ClusterMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
     const dashboards = props.dashboards ?? loadDashboards();
-    if (Object.keys(dashboards).length === 0) throw new Error(`ClusterMonitoring ${id}: dashboards must hold at least one dashboard`);
+    const v: PropsValidator = new PropsValidator('ClusterMonitoring', id);
+    if (Object.keys(dashboards).length === 0) v.fail('dashboards', 'must hold at least one dashboard');
     for (const [file, json] of Object.entries(dashboards)) {
       let parsed: { uid?: unknown };
       try {
         parsed = JSON.parse(json);
       } catch (err) {
-        throw new Error(`ClusterMonitoring ${id}: dashboards["${file}"] is not JSON: ${(err as Error).message}`);
+        v.fail(`dashboards["${file}"]`, `is not JSON: ${(err as Error).message}`);
       }
-      if (typeof parsed.uid !== 'string') throw new Error(`ClusterMonitoring ${id}: dashboards["${file}"] has no uid`);
+      if (typeof parsed.uid !== 'string') v.fail(`dashboards["${file}"]`, 'has no uid');
     }
 
     // RBAC of the managed collector (user mapped by Monitoring's EKS access entry).

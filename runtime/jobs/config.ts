@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import { buildTopology, JobQueueTopology } from '../common/queue-topology';
-import { SecretRefSchema } from '../common/config/secrets';
+import { urlSecretSchema } from '../common/config/secrets';
+
+/** Schemes of a broker URL. */
+export const AMQP_PROTOCOLS = ['amqp:', 'amqps:'] as const;
 
 /**
  * Configuration shared by the proxy (which submits jobs) and the worker (which runs them):
  * where the broker is, which topology prefix, how long job records live. Defaults live here.
  */
 export const AmqpConnectionSchema = z
-  .object({
-    url: SecretRefSchema.default('amqp://guest:guest@127.0.0.1:5672').describe(
+  .strictObject({
+    url: urlSecretSchema(AMQP_PROTOCOLS).default('amqp://guest:guest@127.0.0.1:5672').describe(
       'Broker URL (amqps:// for Amazon MQ); use `{ fromEnv: NAME }` to keep credentials out of files.',
     ),
     topologyPrefix: z
@@ -26,7 +29,7 @@ export const AmqpConnectionSchema = z
 export type AmqpConnectionConfig = z.infer<typeof AmqpConnectionSchema>;
 
 export const JobRecordsSchema = z
-  .object({
+  .strictObject({
     ttlSeconds: z
       .number()
       .int()
@@ -50,7 +53,7 @@ export function topologyOf(config: AmqpConnectionConfig): JobQueueTopology {
 
 /** Hosts a job's callback URL may point at: exact names, or `*.example.com` for subdomains. */
 export const CallbackSchema = z
-  .object({
+  .strictObject({
     allowedHosts: z
       .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'a host name, optionally *.-prefixed and with :port'))
       .default([])
@@ -65,7 +68,7 @@ export type CallbackConfig = z.infer<typeof CallbackSchema>;
 
 /** The `jobs` section of the proxy config: asynchronous mode is on when present. */
 export const ProxyJobsSchema = z
-  .object({
+  .strictObject({
     amqp: AmqpConnectionSchema.prefault({}),
     records: JobRecordsSchema.prefault({}),
     callbacks: CallbackSchema.prefault({}),

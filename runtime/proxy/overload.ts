@@ -36,7 +36,7 @@ import { parseRequestTimeoutHeader } from './request-validation';
 
 /** Admission settings: one default for every pool, overridden per pool by name. */
 export const AdmissionPoolsSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Admission control (concurrency limit + priority queue) in front of every pool.'),
     defaults: AdmissionConfigSchema.prefault({}).describe('Settings of pools not listed under `pools`.'),
     pools: z.record(z.string(), AdmissionConfigSchema).default({}).describe('Settings per pool name (replace the defaults).'),

@@ -74,7 +74,30 @@ const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-
  * abort signal) and may shorten its deadline.
  */
 export class RequestPipeline {
+  /** SSE relays in progress, each with a function that ends it with an error event. */
+  private readonly streams = new Map<ServerResponse, (message: string) => void>();
+
   constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * Ends every SSE stream still being relayed with an OpenAI-style error event (code
+   * `shutting_down`) and resolves once those responses finished writing, or after `waitMs`.
+   * Used by a drain that timed out, so clients see a terminal event rather than a cut socket.
+   */
+  async endStreams(message: string, waitMs: number): Promise<void> {
+    const ending = [...this.streams.entries()].map(
+      ([res, end]) =>
+        new Promise<void>((resolve) => {
+          res.once('finish', resolve);
+          res.once('close', resolve);
+          end(message);
+        }),
+    );
+    if (ending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ending), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
 
   /**
    * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
@@ -372,6 +395,7 @@ export class RequestPipeline {
       const settle = (outcome: BodyOutcome) => {
         if (settled) return;
         settled = true;
+        if (isSse) this.streams.delete(res);
         body.off('data', onData);
         res.off('drain', onDrain);
         res.off('close', onClose);
@@ -410,6 +434,15 @@ export class RequestPipeline {
       body.on('data', onData);
       res.on('drain', onDrain);
       res.on('close', onClose);
+      if (isSse) {
+        this.streams.set(res, (message) => {
+          if (settled) return;
+          record.streamError = 'shutdown';
+          body.destroy();
+          res.end(sseErrorEvent(message, 'shutting_down'));
+          settle('aborted');
+        });
+      }
       body.once('end', () => {
         if (held !== undefined) res.end(held);
         else res.end();

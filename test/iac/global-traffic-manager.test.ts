@@ -90,11 +90,11 @@ describe('GlobalTrafficManager', () => {
   it.each([
     [{ regions: [] }, 'regions must list at least one region'],
     [{ regions: [regions[0], regions[0]] }, 'regions lists "us-east-1" twice'],
-    [{ geolocationRoutes: [{ country: 'DE', continent: 'EU', region: 'eu-west-1' }] }, 'geolocationRoutes[0]: set exactly one of continent or country'],
+    [{ geolocationRoutes: [{ country: 'DE', continent: 'EU', region: 'eu-west-1' }] }, 'geolocationRoutes[0] must set exactly one of continent or country'],
     [{ geolocationRoutes: [{ country: 'JP', region: 'ap-northeast-1' }] }, 'geolocationRoutes[0].region "ap-northeast-1" is not in regions'],
     [{ globalAccelerator: true }, 'globalAccelerator needs acceleratorProvider'],
     [{ healthCheckIntervalSeconds: 5 as 10 }, 'healthCheckIntervalSeconds must be 10 or 30'],
   ])('rejects invalid props %j', (override, message) => {
-    expect(() => synth(override)).toThrow(`GlobalTrafficManager: ${message}`);
+    expect(() => synth(override)).toThrow(`GlobalTrafficManager gtm: ${message}`);
   });
 });

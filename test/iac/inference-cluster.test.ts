@@ -170,14 +170,14 @@ describe('InferenceCluster', () => {
   });
 
   it.each([
-    [{ adminPrincipalArns: ['arn:aws:iam::123456789012:policy/x'] }, 'adminPrincipalArns: "arn:aws:iam::123456789012:policy/x" is not an IAM role or user ARN'],
+    [{ adminPrincipalArns: ['arn:aws:iam::123456789012:policy/x'] }, 'adminPrincipalArns "arn:aws:iam::123456789012:policy/x" is not an IAM role or user ARN'],
     [{ publicAccessCidrs: ['0.0.0.0/0'] }, 'publicAccessCidrs must not contain 0.0.0.0/0'],
     [{ kubernetesVersion: 'latest' }, 'kubernetesVersion "latest" is not an EKS version'],
     [{ subnetIds: ['subnet-a'] }, 'subnetIds must list subnets in at least two zones'],
     [{ gpuSpot: { instanceTypes: [], min: 0, max: 1, desired: 0 } }, 'gpuSpot.instanceTypes must list at least one type'],
     [{ cpuNodes: { instanceTypes: ['m7i.large'], min: 3, max: 2, desired: 2 } }, 'cpuNodes needs min <= desired <= max, got 3/2/2'],
-    [{ controlPlaneLogTypes: ['kubelet'] }, 'controlPlaneLogTypes: unknown log type "kubelet"'],
+    [{ controlPlaneLogTypes: ['kubelet'] }, 'controlPlaneLogTypes has an unknown log type "kubelet"'],
   ])('rejects invalid props %j', (override, message) => {
-    expect(() => synth(override as Partial<InferenceClusterProps>)).toThrow(`InferenceCluster: ${message}`);
+    expect(() => synth(override as Partial<InferenceClusterProps>)).toThrow(`InferenceCluster cluster: ${message}`);
   });
 });

@@ -95,6 +95,6 @@ describe('Network', () => {
     [{ interfaceEndpoints: ['sts', 'sts'] }, 'interfaceEndpoints lists a service twice'],
     [{ name: 'Upper' }, 'name "Upper" must be'],
   ])('rejects invalid props %j', (override, message) => {
-    expect(() => synthConstruct((s) => new Network(s, 'net', { ...base, ...override }))).toThrow(`Network: ${message}`);
+    expect(() => synthConstruct((s) => new Network(s, 'net', { ...base, ...override }))).toThrow(`Network net: ${message}`);
   });
 });

@@ -50,6 +50,6 @@ describe('NodeTerminationHandler', () => {
   });
 
   it('rejects a negative grace period other than -1', () => {
-    expect(() => synth({ podTerminationGracePeriodSeconds: -5 })).toThrow('NodeTerminationHandler: podTerminationGracePeriodSeconds -5');
+    expect(() => synth({ podTerminationGracePeriodSeconds: -5 })).toThrow('NodeTerminationHandler nth: podTerminationGracePeriodSeconds -5 must be -1');
   });
 });

@@ -126,14 +126,14 @@ describe('RegionalLoadBalancer', () => {
   });
 
   it.each([
-    [{ certificateArn: undefined, hostedZoneId: undefined, regionalDomainName: undefined }, 'either certificateArn or hostedZoneId must be set'],
+    [{ certificateArn: undefined, hostedZoneId: undefined, regionalDomainName: undefined }, 'certificateArn or hostedZoneId must be set'],
     [{ hostedZoneId: undefined, certificateArn: 'arn:x' }, 'regionalDomainName needs hostedZoneId'],
     [{ sslPolicy: 'ELBSecurityPolicy-2016-08' }, 'sslPolicy "ELBSecurityPolicy-2016-08" must be a TLS 1.3 policy'],
-    [{ name: 'a-name-that-is-far-too-long-for-elb' }, 'must be 1-24 lower-case letters'],
+    [{ name: 'a-name-that-is-far-too-long-for-elb' }, 'name "a-name-that-is-far-too-long-for-elb" must be 1-24 lower-case letters'],
     [{ stickinessDurationSeconds: 0 }, 'stickinessDurationSeconds 0 must be 1-604800'],
-    [{ publicSubnetIds: ['pub-a'] }, 'must each list at least two zones'],
+    [{ publicSubnetIds: ['pub-a'] }, 'publicSubnetIds must list at least two zones'],
     [{ publicPathPatterns: [] }, 'publicPathPatterns must list at least one pattern'],
   ])('rejects invalid props %j', (override, message) => {
-    expect(() => synth(override)).toThrow(message);
+    expect(() => synth(override)).toThrow(`RegionalLoadBalancer lb: ${message}`);
   });
 });

@@ -26,7 +26,8 @@ export const PRICE_TABLE = {
   } as Readonly<Record<string, number>>,
   /** EC2 on-demand, per instance-hour, us-east-1. */
   ec2Hourly: {
-    'p5.48xlarge': 55.04, 'p5e.48xlarge': 61.6, 'p4d.24xlarge': 21.96, 'p4de.24xlarge': 27.45,
+    // p5en.48xlarge: 63.296 USD/h in us-east-1 (as listed by dstack's AWS offers, 2026-08).
+    'p5.48xlarge': 55.04, 'p5e.48xlarge': 61.6, 'p5en.48xlarge': 63.296, 'p4d.24xlarge': 21.96, 'p4de.24xlarge': 27.45,
     'g6e.xlarge': 1.861, 'g6e.2xlarge': 2.242, 'g6e.4xlarge': 3.004, 'g6e.8xlarge': 4.529,
     'g6e.12xlarge': 10.493, 'g6e.16xlarge': 7.577, 'g6e.24xlarge': 15.066, 'g6e.48xlarge': 30.131,
     'g6.xlarge': 0.805, 'g6.2xlarge': 0.978, 'g6.4xlarge': 1.323, 'g6.8xlarge': 2.014,

@@ -7,7 +7,7 @@ import { SecretRefSchema } from './secrets';
  */
 
 export const TimeoutsSchema = z
-  .object({
+  .strictObject({
     connectMs: z.number().int().positive().default(5_000).describe('TCP (and TLS) connect timeout.'),
     ttfbMs: z
       .number()
@@ -31,7 +31,7 @@ export const TimeoutsSchema = z
   .strict();
 
 export const HealthCheckSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Probe upstreams actively.'),
     path: z.string().startsWith('/').default('/health').describe('Path probed with GET; 2xx means healthy.'),
     intervalMs: z.number().int().positive().default(3_000).describe('Time between probes of one upstream.'),
@@ -42,7 +42,7 @@ export const HealthCheckSchema = z
   .strict();
 
 export const OutlierDetectionSchema = z
-  .object({
+  .strictObject({
     consecutiveFailures: z
       .number()
       .int()
@@ -61,7 +61,7 @@ export const OutlierDetectionSchema = z
   .strict();
 
 export const CircuitBreakerSchema = z
-  .object({
+  .strictObject({
     windowMs: z.number().int().positive().default(10_000).describe('Sliding window of the error rate.'),
     minRequests: z.number().int().positive().default(20).describe('Requests in the window before the error rate counts.'),
     errorRatio: z.number().gt(0).max(1).default(0.5).describe('Error share in the window that opens the breaker.'),
@@ -77,7 +77,7 @@ export const CircuitBreakerSchema = z
   .strict();
 
 export const RetryBudgetSchema = z
-  .object({
+  .strictObject({
     ratio: z.number().min(0).max(1).default(0.2).describe('Retries allowed as a share of requests in the window.'),
     minConcurrent: z.number().int().min(0).default(3).describe('Retries always allowed in flight, whatever the ratio.'),
     windowMs: z.number().int().positive().default(10_000).describe('Sliding window of the ratio.'),
@@ -85,7 +85,7 @@ export const RetryBudgetSchema = z
   .strict();
 
 export const RetrySchema = z
-  .object({
+  .strictObject({
     maxAttempts: z.number().int().min(1).max(10).default(5).describe('Attempts per request, the first included.'),
     baseBackoffMs: z.number().int().min(0).default(1_000).describe('Backoff base: attempt n waits random(0, min(cap, base * 2^(n-1))).'),
     maxBackoffMs: z.number().int().min(0).default(30_000).describe('Backoff cap.'),
@@ -104,7 +104,7 @@ export const RetrySchema = z
   .strict();
 
 export const BalancerSchema = z
-  .object({
+  .strictObject({
     type: z
       .enum(['weighted-round-robin', 'least-outstanding', 'consistent-hash'])
       .default('least-outstanding')
@@ -119,7 +119,7 @@ export const BalancerSchema = z
   .strict();
 
 export const UpstreamSchema = z
-  .object({
+  .strictObject({
     url: z.url({ protocol: /^https?$/ }).describe('Base URL (scheme, host, port; an optional path prefix such as /v1 is not added: paths are forwarded as received).'),
     name: z.string().min(1).optional().describe('Label in metrics and logs. @default host:port of the url'),
     weight: z.number().int().min(1).max(1000).default(1).describe('Relative share for the weighted balancers.'),
@@ -131,7 +131,7 @@ export const UpstreamSchema = z
   .strict();
 
 export const PoolSchema = z
-  .object({
+  .strictObject({
     upstreams: z.array(UpstreamSchema).min(1).describe('Members of the pool.'),
     balancer: BalancerSchema.prefault({}),
     timeouts: TimeoutsSchema.prefault({}),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** One value per class; a class left out keeps its default. */
 const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium: number; low: number }) =>
   z
-    .object({ critical: item.default(d.critical), high: item.default(d.high), medium: item.default(d.medium), low: item.default(d.low) })
+    .strictObject({ critical: item.default(d.critical), high: item.default(d.high), medium: item.default(d.medium), low: item.default(d.low) })
     .prefault({});
 
 /**
@@ -11,7 +11,7 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
  * not a gradient controller.
  */
 export const AdaptiveLimitSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Adapt the limit at all; when off the static `maxConcurrency` is the limit.'),
     initial: z.number().int().positive().optional().describe('Limit the pool starts with before any sample arrived. @default maxConcurrency'),
     min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this.'),
@@ -25,7 +25,7 @@ export const AdaptiveLimitSchema = z
 
 /** Saturation signals scraped from vLLM-style upstream `/metrics`. */
 export const SaturationSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(false).describe('Scrape upstream `/metrics` and treat saturation as an overload signal.'),
     intervalMs: z.number().int().positive().default(1_000).describe('Scrape period.'),
     timeoutMs: z.number().int().positive().default(500).describe('Scrape timeout.'),
@@ -36,7 +36,7 @@ export const SaturationSchema = z
 
 /** LiteLLM-style capacity reservation per class once the pool is past a saturation threshold. */
 export const ReservationSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(false).describe('Reserve capacity per class past the threshold (off by default).'),
     threshold: z.number().gt(0).max(1).default(0.8).describe('Fraction of the limit in flight past which reservations apply.'),
     /** Share of the limit kept free for each class and the classes above it. */
@@ -51,11 +51,11 @@ export const ReservationSchema = z
 
 /** Admission control for one upstream pool. */
 export const AdmissionConfigSchema = z
-  .object({
+  .strictObject({
     maxConcurrency: z.number().int().positive().default(64).describe('Static cap on requests in flight to the pool (typically the sum of the upstreams\' slots).'),
     adaptive: AdaptiveLimitSchema,
     queue: z
-      .object({
+      .strictObject({
         maxSize: z.number().int().nonnegative().default(1_000).describe('Requests waiting for a slot, all classes together.'),
         lowerClassShare: z.number().min(0).max(0.5).default(0.05).describe('Share of dispatches handed to the oldest waiter of a lower class while higher classes wait, so lower classes are not starved forever. 0 is strict priority.'),
       })
@@ -67,7 +67,7 @@ export const AdmissionConfigSchema = z
     earlyShedding: z.boolean().default(true).describe('Shed a waiter as soon as the measured drain rate says its deadline cannot be met.'),
     /** Bounds of the `Retry-After` answer in seconds. */
     retryAfter: z
-      .object({
+      .strictObject({
         minSeconds: z.number().int().positive().default(1).describe('Smallest Retry-After sent (s).'),
         maxSeconds: z.number().int().positive().default(60).describe('Largest Retry-After sent (s).'),
       })
