@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isNonPublicAddress } from '../common/net-guard';
 import { buildTopology, JobQueueTopology } from '../common/queue-topology';
 import { urlSecretSchema } from '../common/config/secrets';
 
@@ -57,8 +59,12 @@ export const CallbackSchema = z
     allowedHosts: z
       .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'a host name, optionally *.-prefixed and with :port'))
       .default([])
-      .describe('Hosts callbacks may be sent to; empty refuses every callback URL (no SSRF by default).'),
+      .describe('host[:port] callbacks may be sent to (port 443 when left out); empty refuses every callback URL (no SSRF by default).'),
     allowHttp: z.boolean().default(false).describe('Accept http:// callback URLs (local use); https only otherwise.'),
+    allowPrivateAddresses: z
+      .boolean()
+      .default(false)
+      .describe('Let callbacks connect to loopback, private and link-local addresses (local use). Off: checked on the resolved address at connect time.'),
     maxAttempts: z.number().int().min(1).max(20).default(5).describe('Delivery attempts of one callback (exponential backoff between them).'),
     timeoutMs: z.number().int().positive().default(5_000).describe('Timeout of one delivery attempt.'),
   })
@@ -93,15 +99,20 @@ export function callbackUrlProblem(raw: string, config: CallbackConfig): string 
     return config.allowHttp ? 'callback URL must use http or https' : 'callback URL must use https';
   }
   if (url.username || url.password) return 'callback URL must not carry credentials';
-  const host = url.host.toLowerCase();
   const hostname = url.hostname.toLowerCase();
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  const host = `${hostname}:${port}`;
   const allowed = config.allowedHosts.some((pattern) => {
     const p = pattern.toLowerCase();
-    if (p.startsWith('*.')) {
-      const suffix = p.slice(1);
-      return hostname.endsWith(suffix) || host.endsWith(suffix);
-    }
-    return p === host || p === hostname;
+    const colon = p.lastIndexOf(':');
+    // an entry allows one port: the one it names, else 443
+    const [patternHost, patternPort] = colon === -1 ? [p, 443] : [p.slice(0, colon), Number(p.slice(colon + 1))];
+    if (patternPort !== port) return false;
+    return patternHost.startsWith('*.') ? hostname.endsWith(patternHost.slice(1)) : patternHost === hostname;
   });
-  return allowed ? undefined : `callback host ${host} is not in the allow-list`;
+  if (!allowed) return `callback host ${host} is not in the allow-list`;
+  // a name is checked again on its resolved address when the worker connects (DNS rebinding)
+  const literal = hostname.replace(/^\[|\]$/g, '');
+  if (!config.allowPrivateAddresses && isIP(literal) !== 0 && isNonPublicAddress(literal)) return `callback address ${literal} is not public`;
+  return undefined;
 }

@@ -5,6 +5,8 @@ import { Clock, RandomSource, systemClock } from '../common/clock';
 import { createLogger } from '../common/config/logging';
 import { ActiveHealthChecker } from '../common/upstream/health-checker';
 import { UpstreamDispatcher } from '../common/upstream/dispatcher';
+import { MemberDiscovery } from '../common/upstream/discovery';
+import { systemResolver, type Resolver } from '../common/upstream/resolver';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
 import { PROXY_CONTRACT } from '../common/service-contract';
 import { KeyAuthenticator } from './auth';
@@ -26,6 +28,8 @@ export interface ProxyDeps {
   readonly logger?: Logger;
   /** Waits `ms` unless aborted; tests shorten backoffs with it. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Resolves the names of `discover` members. @default systemResolver() */
+  readonly resolver?: Resolver;
 }
 
 /** A running (or ready to run) proxy and the parts tests and operators look at. */
@@ -82,6 +86,12 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       metrics.onHealthChange(pool, upstream, healthy);
       logger.warn({ pool, upstream, healthy }, healthy ? 'upstream healthy again' : 'upstream unhealthy');
     },
+  });
+  const discovery = new MemberDiscovery([...pools.values()], {
+    resolver: deps.resolver ?? systemResolver(deps.env ?? process.env),
+    onChange: (pool, host, { added, removed }) =>
+      logger.info({ pool, host, added: added.map((u) => u.name), removed: removed.map((u) => u.name) }, 'pool members changed'),
+    onError: (pool, host, err) => logger.warn({ pool, host, err: (err as Error).message }, 'member discovery failed'),
   });
   const router = new ModelRouter(config.routes, pools);
   const overloadRedis = config.redis ? createOverloadRedis(config.redis, deps.env ?? process.env) : undefined;
@@ -231,7 +241,9 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     jobs,
     isReady,
     inFlight: () => active,
-    listen() {
+    async listen() {
+      // members found by name are known before the first request is accepted
+      await discovery.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.server.port, config.server.host, () => {
@@ -266,6 +278,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
         // streams still running end with an SSE error event the SDKs raise, not a bare cut
         await pipeline.endStreams('The proxy is shutting down (drain timeout); retry the request.', 1_000);
       }
+      discovery.stop();
       health.stop();
       overload.stop();
       overloadRedis?.disconnect();

@@ -127,19 +127,46 @@ export const UpstreamSchema = z
     apiKey: SecretRefSchema.optional().describe('Sent as `Authorization: Bearer <key>` (external providers).'),
     headers: z.record(z.string(), SecretRefSchema).default({}).describe('Extra request headers; values may come from the environment.'),
     connections: z.number().int().positive().default(256).describe('Keep-alive connections to this upstream at most.'),
+    slots: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'Requests this upstream serves at once (a vLLM server\'s --max-num-seqs, the model\'s maxConcurrentSequences). Admission sums it over the available members. @default - learned from the upstream\'s /metrics, or not known (the adaptive limit alone)',
+      ),
+  })
+  .strict();
+
+/**
+ * Members found by name instead of listed: every address the name resolves to (A and AAAA
+ * records, e.g. of a Kubernetes headless Service: one per ready pod) is one member, re-resolved
+ * every `intervalMs`. Everything but the host of `url` applies to each member.
+ */
+export const DiscoverySchema = UpstreamSchema.omit({ name: true })
+  .extend({
+    url: z
+      .url({ protocol: /^https?$/ })
+      .describe('Scheme, host name to resolve and port of every member, e.g. http://model-server.surgeguard-inference.svc.cluster.local:8000'),
+    intervalMs: z.number().int().min(500).default(5_000).describe('Time between two resolutions of the name.'),
   })
   .strict();
 
 export const PoolSchema = z
   .strictObject({
-    upstreams: z.array(UpstreamSchema).min(1).describe('Members of the pool.'),
+    upstreams: z.array(UpstreamSchema).default([]).describe('Members of the pool, listed.'),
+    discover: z
+      .array(DiscoverySchema)
+      .default([])
+      .describe('Members of the pool found by name (one per address the name resolves to), kept up to date without a restart.'),
     balancer: BalancerSchema.prefault({}),
     timeouts: TimeoutsSchema.prefault({}),
     health: HealthCheckSchema.prefault({}),
     outlierDetection: OutlierDetectionSchema.prefault({}),
     circuitBreaker: CircuitBreakerSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.upstreams.length + p.discover.length > 0, { message: 'a pool needs upstreams or discover (or both)', path: ['upstreams'] });
 
 export type TimeoutsConfig = z.infer<typeof TimeoutsSchema>;
 export type HealthCheckConfig = z.infer<typeof HealthCheckSchema>;
@@ -149,4 +176,5 @@ export type RetryBudgetConfig = z.infer<typeof RetryBudgetSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type BalancerConfig = z.infer<typeof BalancerSchema>;
 export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
+export type DiscoveryConfig = z.infer<typeof DiscoverySchema>;
 export type PoolConfig = z.infer<typeof PoolSchema>;
