@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { seededRandom } from '../runtime/common/clock';
-import { PRIORITY_CLASSES, type PriorityClass } from '../runtime/common/priority';
+import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
 import { freePort, startChild, type Child } from './lib/processes';

@@ -11,7 +11,7 @@ export * from './common';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
-export { WorkloadsStack, type WorkloadsStackProps, NAMESPACES } from './workloads-stack';
+export { WorkloadsStack, type WorkloadsStackProps } from './workloads-stack';
 export { POLICY_SUPPRESSIONS, addPolicyChecks, type PolicySuppression } from './policy-suppressions';
 
 /** The stacks of one environment. */

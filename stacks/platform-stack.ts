@@ -5,11 +5,10 @@ import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
-import { WORKLOAD_NAMES } from '../constructs/workloads/names';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
 import { RedisCluster } from '../constructs/data/redis-cluster';
-import { NAMESPACES } from './workloads-stack';
+import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
 

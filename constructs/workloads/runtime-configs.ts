@@ -1,14 +1,7 @@
-import { PRIORITY_CLASSES, PriorityClass } from '../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY } from '../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
+import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
 import { REDIS_PORT } from '../data/redis-cluster';
-
-/** Environment variables the runtimes read their secrets from (`{ fromEnv: … }` in the config files). */
-export const RUNTIME_SECRET_ENV = {
-  /** The ElastiCache AUTH token. */
-  redisAuthToken: 'SURGEGUARD_REDIS_AUTH_TOKEN',
-  /** The AMQPS URL with credentials. */
-  amqpUrl: 'SURGEGUARD_AMQP_URL',
-} as const;
 
 /** What the runtime config files of one cell are made from. */
 export interface RuntimeConfigInputs {

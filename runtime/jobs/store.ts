@@ -1,5 +1,5 @@
-import type { JobRedis } from './redis-client';
-import { isPriorityClass, PriorityClass } from '../common/priority';
+import type { RedisClient } from '../common/redis';
+import { isPriorityClass, PriorityClass } from '../../contract/priority';
 import { JOB_ENDPOINTS, JOB_STATUSES, JobEndpoint, JobError, JobRecord, JobStatus } from './model';
 
 /**
@@ -102,7 +102,7 @@ export class RedisJobStore {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: JobRedis,
+    private readonly redis: RedisClient,
     options: JobStoreOptions,
   ) {
     if (!Number.isInteger(options.ttlSeconds) || options.ttlSeconds < 1) {

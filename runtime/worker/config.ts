@@ -3,7 +3,7 @@ import { loadConfigFile } from '../common/config/load';
 import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
-import { WORKER_CONTRACT } from '../common/service-contract';
+import { WORKER_CONTRACT } from '../../contract/service';
 import { AmqpConnectionSchema, CallbackSchema, JobRecordsSchema } from '../jobs/config';
 
 /**

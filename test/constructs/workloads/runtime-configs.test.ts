@@ -1,4 +1,5 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../contract/secrets';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../../runtime/worker/config';
 

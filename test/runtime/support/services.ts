@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import * as amqp from 'amqplib';
-import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../runtime/common/queue-topology';
+import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 
 /**
