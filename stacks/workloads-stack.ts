@@ -92,6 +92,7 @@ export class WorkloadsStack extends TerraformStack {
       modelName: env.model.name,
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
       redisHost: platform.redis.configurationEndpoint,
+      redisReplicasPerShard: platform.redis.replicasPerShard,
       region,
       apiKeys: env.apiKeys,
       workerDrainSeconds,

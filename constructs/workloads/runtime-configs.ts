@@ -11,6 +11,12 @@ export interface RuntimeConfigInputs {
   readonly modelServerUrl: string;
   /** Redis cluster-mode configuration endpoint. */
   readonly redisHost: string;
+  /**
+   * Replicas per Redis shard: with any, the worker acks a job only once a replica has its result
+   * (WAIT 1), so a failover right after the ack cannot lose it.
+   * @default 0
+   */
+  readonly redisReplicasPerShard?: number;
   /** Region label of the cell's upstreams. */
   readonly region: string;
   /**
@@ -59,5 +65,6 @@ export function workerRuntimeConfig(i: RuntimeConfigInputs): Record<string, unkn
     redis: redis(i),
     upstream: pool(i),
     drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+    ...((i.redisReplicasPerShard ?? 0) > 0 ? { resultDurability: { replicas: 1, timeoutMs: 1_000 } } : {}),
   };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logging, 'surgeguard-worker');
   const redis = createRedisClient(config.redis, process.env, 'durable');
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
-  const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds });
+  const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds, durability: config.resultDurability });
   const metrics = new WorkerMetrics();
   const model = createModelClient(config, logger);
   const callbacks = new CallbackNotifier(config.callbacks, logger, metrics);

@@ -37,4 +37,9 @@ describe('runtime configs rendered by the stacks', () => {
     expect(parsed.drainTimeoutMs).toBe(45_000);
     expect(parsed.upstream.upstreams[0].url).toBe(inputs.modelServerUrl);
   });
+
+  it('make the worker wait for a replica before acking a result when the Redis shards have replicas', () => {
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 2 })).resultDurability).toEqual({ replicas: 1, timeoutMs: 1_000 });
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 0 })).resultDurability.replicas).toBe(0);
+  });
 });
