@@ -91,6 +91,9 @@ export class WorkloadsStack extends TerraformStack {
     const configInputs = {
       modelName: env.model.name,
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
+      modelServerSlots: env.model.maxConcurrentSequences,
+      // a saturated cell spills to the other regions of the environment, in configuration order
+      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${r.region}.${env.domain}` })),
       redisHost: platform.redis.configurationEndpoint,
       redisReplicasPerShard: platform.redis.replicasPerShard,
       region,
