@@ -26,8 +26,6 @@ export const POLICY_SUPPRESSIONS: readonly PolicySuppression[] = [
   { path: 'cluster-monitoring/Grafana', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
   { path: 'node-termination-handler/deployment', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
   { path: 'node-termination-handler/deployment', rule: 'SG-K8S-2', reason: 'Readiness probes everywhere is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'workloads/proxy', rule: 'SG-K8S-1', reason: 'The digest-pinned proxy image from `npm run bundle` is issue 14 (in progress); remove this suppression when it lands.' },
-  { path: 'workloads/worker', rule: 'SG-K8S-1', reason: 'The digest-pinned worker image from `npm run bundle` is issue 14 (in progress); remove this suppression when it lands.' },
   // gaps, with the change that closes them
   { path: 'zone', rule: 'SG-DNS-1', reason: `DNSSEC needs an ECC_NIST_P256 KMS key in us-east-1 (key policy for dnssec-route53.amazonaws.com), a key-signing key, signing, and then a DS record at the parent zone, which only the domain owner can add. ${FOLLOW_UP}` },
   { path: 'zone', rule: 'SG-LOG-4', reason: `Query logging needs a us-east-1 log group (KMS key policy for logs.us-east-1.amazonaws.com) and a CloudWatch Logs resource policy for route53.amazonaws.com. ${FOLLOW_UP}` },
