@@ -3,7 +3,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
-import { ArtifactFile } from '../../runtime/launcher/contract';
+import { ArtifactFile } from '../../contract/launcher';
 import { RuntimeArtifact } from './runtime-artifacts';
 
 export interface RuntimeArtifactObjectsProps {

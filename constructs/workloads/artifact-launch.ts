@@ -1,4 +1,4 @@
-import { ARTIFACT_MOUNT_PATH, LAUNCHER_ENV } from '../../runtime/launcher/contract';
+import { ARTIFACT_MOUNT_PATH, LAUNCHER_ENV } from '../../contract/launcher';
 import { RuntimeArtifactObjects } from '../artifacts/runtime-artifact-objects';
 import { RUNTIME_NODE_IMAGE } from '../artifacts/runtime-artifacts';
 

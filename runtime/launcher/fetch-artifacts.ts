@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArtifactFile } from './contract';
+import { ArtifactFile } from '../../contract/launcher';
 import { AwsCredentials, FetchLike } from './credentials';
 import { signRequest } from './sigv4';
 

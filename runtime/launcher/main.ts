@@ -1,4 +1,4 @@
-import { ArtifactFile, EXIT_BAD_CONFIG, EXIT_CHECKSUM_MISMATCH, EXIT_FETCH_FAILED, LAUNCHER_ENV } from './contract';
+import { ArtifactFile, EXIT_BAD_CONFIG, EXIT_CHECKSUM_MISMATCH, EXIT_FETCH_FAILED, LAUNCHER_ENV } from '../../contract/launcher';
 import { resolveCredentials } from './credentials';
 import { ChecksumMismatchError, fetchArtifacts } from './fetch-artifacts';
 

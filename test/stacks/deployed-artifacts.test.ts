@@ -6,7 +6,7 @@ import { ENVIRONMENTS } from '../../envs';
 import { InferenceWorkloads, InferenceWorkloadsProps } from '../../constructs/workloads/inference-workloads';
 import { RuntimeArtifactObjects } from '../../constructs/artifacts/runtime-artifact-objects';
 import { loadRuntimeArtifacts, RUNTIME_NODE_IMAGE } from '../../constructs/artifacts/runtime-artifacts';
-import { LAUNCHER_ENV } from '../../runtime/launcher/contract';
+import { LAUNCHER_ENV } from '../../contract/launcher';
 import { stackNames } from '../../stacks';
 import { synthApp, SynthesizedApp, synthConstruct, TfJson } from '../support/synth';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRuntimeArtifacts } from '../../../constructs/artifacts/runtime-artifacts';
-import { EXIT_BAD_CONFIG, EXIT_CHECKSUM_MISMATCH, EXIT_FETCH_FAILED, LAUNCHER_ENV } from '../../../runtime/launcher/contract';
+import { EXIT_BAD_CONFIG, EXIT_CHECKSUM_MISMATCH, EXIT_FETCH_FAILED, LAUNCHER_ENV } from '../../../contract/launcher';
 import { LocalArtifactStore } from '../../support/artifact-store';
 
 /**
