@@ -77,8 +77,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- the rendered config
 
+/** A parsed YAML/JSON document (the proxy checks the config with its own schema when it starts). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+
 interface Rendered {
-  readonly config: Record<string, any>;
+  readonly config: Doc;
   readonly modelServerHost: string;
   readonly modelServerPort: number;
   readonly slots: number;
@@ -88,11 +92,11 @@ interface Rendered {
 /** The proxy config in the ConfigMap of `prod-<region>-workloads`. */
 function renderedProxyConfig(region: string): Rendered {
   const file = join(ROOT, 'cdktf.out', 'stacks', `prod-${region}-workloads`, 'cdk.tf.json');
-  const tf = JSON.parse(readFileSync(file, 'utf8')) as { resource: Record<string, Record<string, any>> };
+  const tf = JSON.parse(readFileSync(file, 'utf8')) as { resource: Record<string, Record<string, Doc>> };
   const maps = Object.values(tf.resource.kubernetes_config_map_v1 ?? {});
   const found = maps.map((m) => m.data?.['proxy.yaml'] as string | undefined).find((d) => d !== undefined);
   if (!found) throw new Error(`${file}: no ConfigMap with proxy.yaml`);
-  const config = parse(found) as Record<string, any>;
+  const config = parse(found) as Doc;
   const discover = config.pools['model-servers'].discover[0] as { url: string; slots: number };
   const url = new URL(discover.url);
   return { config, modelServerHost: url.hostname, modelServerPort: Number(url.port || 80), slots: discover.slots, model: config.routes[0].model };
