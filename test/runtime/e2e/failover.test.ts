@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadBundle, loadRuntimeArtifacts } from '../../../constructs/artifacts/runtime-artifacts';
 import { buildTopology } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, freePort, uniqueName, waitFor } from '../support/services';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, freePort, uniqueName, waitFor } from '../../support/services';
 
 /**
  * End to end against the bundles, with real failures: a proxy replica SIGKILLed in the middle of

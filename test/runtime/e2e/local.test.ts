@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTopology } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
-import { connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
+import { connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../../support/services';
 import { REPO_ROOT } from '../../support/checkout';
 
 /**

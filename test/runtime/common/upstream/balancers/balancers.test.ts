@@ -1,7 +1,7 @@
-import { ManualClock, seededRandom } from '../../../runtime/common/clock';
-import { CircuitBreakerSchema, HealthCheckSchema, UpstreamSchema } from '../../../runtime/common/config/upstream';
-import { ConsistentHashBalancer, LeastOutstandingBalancer, WeightedRoundRobinBalancer } from '../../../runtime/common/upstream/balancers';
-import { Upstream } from '../../../runtime/common/upstream/upstream';
+import { ManualClock, seededRandom } from '../../../../../runtime/common/clock';
+import { CircuitBreakerSchema, HealthCheckSchema, UpstreamSchema } from '../../../../../runtime/common/config/upstream';
+import { ConsistentHashBalancer, LeastOutstandingBalancer, WeightedRoundRobinBalancer } from '../../../../../runtime/common/upstream/balancers';
+import { Upstream } from '../../../../../runtime/common/upstream/upstream';
 
 function upstreams(...weights: number[]): Upstream[] {
   return weights.map(

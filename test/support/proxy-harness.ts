@@ -2,11 +2,11 @@ import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { request } from 'undici';
 import { z } from 'zod';
-import { ManualClock } from '../../../runtime/common/clock';
-import { PoolSchema } from '../../../runtime/common/config/upstream';
-import { ProxyConfig, ProxyConfigInput, ProxyConfigSchema } from '../../../runtime/proxy/config';
-import { Proxy, createProxy } from '../../../runtime/proxy/server';
-import { Simulator, SimulatorOptions, startSimulator } from '../../../runtime/simulator/simulator';
+import { ManualClock } from '../../runtime/common/clock';
+import { PoolSchema } from '../../runtime/common/config/upstream';
+import { ProxyConfig, ProxyConfigInput, ProxyConfigSchema } from '../../runtime/proxy/config';
+import { Proxy, createProxy } from '../../runtime/proxy/server';
+import { Simulator, SimulatorOptions, startSimulator } from '../../runtime/simulator/simulator';
 
 /** Everything a proxy integration test starts, and one call to stop it all. */
 export interface Harness {

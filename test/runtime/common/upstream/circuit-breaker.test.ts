@@ -1,6 +1,6 @@
-import { ManualClock } from '../../../runtime/common/clock';
-import { CircuitBreakerSchema } from '../../../runtime/common/config/upstream';
-import { BreakerState, CircuitBreaker } from '../../../runtime/common/upstream/circuit-breaker';
+import { ManualClock } from '../../../../runtime/common/clock';
+import { CircuitBreakerSchema } from '../../../../runtime/common/config/upstream';
+import { BreakerState, CircuitBreaker } from '../../../../runtime/common/upstream/circuit-breaker';
 
 function breaker(overrides: Record<string, number> = {}) {
   const clock = new ManualClock(1_000_000);

@@ -1,6 +1,6 @@
-import { ManualClock } from '../../../runtime/common/clock';
-import { OutlierDetectionSchema } from '../../../runtime/common/config/upstream';
-import { OutlierDetector, OutlierTarget } from '../../../runtime/common/upstream/outlier-detector';
+import { ManualClock } from '../../../../runtime/common/clock';
+import { OutlierDetectionSchema } from '../../../../runtime/common/config/upstream';
+import { OutlierDetector, OutlierTarget } from '../../../../runtime/common/upstream/outlier-detector';
 
 function member(healthy = true): OutlierTarget {
   return { consecutiveFailures: 0, ejectedUntil: 0, timesEjected: 0, healthy };

@@ -1,6 +1,6 @@
-import { ManualClock } from '../../../runtime/common/clock';
-import { RetryBudgetSchema } from '../../../runtime/common/config/upstream';
-import { RetryBudget } from '../../../runtime/common/upstream/retry-budget';
+import { ManualClock } from '../../../../runtime/common/clock';
+import { RetryBudgetSchema } from '../../../../runtime/common/config/upstream';
+import { RetryBudget } from '../../../../runtime/common/upstream/retry-budget';
 
 describe('RetryBudget', () => {
   it('always allows minConcurrent retries in flight, even with no traffic', () => {
