@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ENVIRONMENTS } from '../../envs';
@@ -31,14 +31,44 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     return dir;
   }
 
+  /**
+   * The AWS part of a stack that also uses the Kubernetes/Helm providers (no binaries here): its
+   * `aws_*` resources and data sources, remote state inputs and AWS provider, next to the stack's
+   * assets, as `<stack>-aws`. Undefined when the stack has no AWS resources.
+   */
+  function writeAwsSlice(name: string): string | undefined {
+    const tf = synth.stack(name) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const pick = (blocks: Record<string, unknown> | undefined, keep: (type: string) => boolean) =>
+      Object.fromEntries(Object.entries(blocks ?? {}).filter(([type]) => keep(type)));
+    const resource = pick(tf.resource, (t) => t.startsWith('aws_'));
+    if (Object.keys(resource).length === 0) return undefined;
+    const dir = join(synth.outdir, 'stacks', `${name}-aws`);
+    mkdirSync(dir, { recursive: true });
+    const assets = join(synth.outdir, 'stacks', name, 'assets');
+    if (existsSync(assets)) symlinkSync(assets, join(dir, 'assets'));
+    writeFileSync(
+      join(dir, 'cdk.tf.json'),
+      JSON.stringify({
+        terraform: { required_providers: { aws: tf.terraform.required_providers.aws }, backend: tf.terraform.backend },
+        provider: { aws: tf.provider.aws },
+        data: pick(tf.data, (t) => t.startsWith('aws_') || t === 'terraform_remote_state'),
+        resource,
+      }),
+    );
+    return dir;
+  }
+
   beforeAll(async () => {
     synth = synthApp(Object.values(ENVIRONMENTS));
     scratch = mkdtempSync(join(tmpdir(), 'surgeguard-validate-'));
     synthesizeExample(join(scratch, 'example'));
     const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
+    // The workloads stacks' AWS part (artifact objects, their read policies) is validated too.
+    const awsSlices = synth.stackNames.filter((name) => !usesOnlyAwsProvider(synth.stack(name))).flatMap((name) => writeAwsSlice(name) ?? []);
     // The composition example (examples/, quoted in docs/architecture.md) and two fixtures ride along in the same terraform runs.
     const all = await validateStacks([
       ...awsStacks.map((name) => join(synth.outdir, 'stacks', name)),
+      ...awsSlices,
       join(scratch, 'example', 'stacks', 'my-inference'),
       writeFixture('fixture-good', { name: 'ok' }),
       writeFixture('fixture-bad', { name: 'x', not_an_argument: true }),
@@ -57,18 +87,21 @@ describe('terraform validate (AWS provider 5.100.0)', () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('covers the dns, platform and global stacks of every environment and leaves only add-ons and workloads stacks (Helm / Kubernetes providers) out', () => {
+  it('covers the dns, platform and global stacks of every environment and the AWS part of the workloads stacks; add-ons and workloads stacks (Helm / Kubernetes providers) hold no other AWS resources', () => {
     const expected = Object.values(ENVIRONMENTS).flatMap((env) => [
       ...(env.hostedZoneId === undefined ? [stackNames.dns(env.name)] : []),
       ...env.regions.map((r) => stackNames.platform(env.name, r.region)),
       stackNames.global(env.name),
     ]);
-    expect(results.map((r) => r.stack).sort()).toEqual(expected.sort());
+    const slices = Object.values(ENVIRONMENTS).flatMap((env) => env.regions.map((r) => `${stackNames.workloads(env.name, r.region)}-aws`));
+    expect(results.map((r) => r.stack).sort()).toEqual([...expected, ...slices].sort());
     const notValidated = synth.stackNames.filter((n) => !expected.includes(n));
     expect(notValidated.length).toBeGreaterThan(0);
     expect(notValidated.every((n) => /-(workloads|addons)$/.test(n))).toBe(true);
-    // Those hold no AWS resources at all: everything AWS is validated above.
-    for (const n of notValidated) expect(Object.keys(synth.stack(n).resource ?? {}).filter((t) => t.startsWith('aws_'))).toEqual([]);
+    // Everything AWS is validated above: the add-ons stacks hold none, the workloads stacks' is in their slice.
+    for (const n of notValidated.filter((x) => !slices.includes(`${x}-aws`))) {
+      expect(Object.keys(synth.stack(n).resource ?? {}).filter((t) => t.startsWith('aws_'))).toEqual([]);
+    }
   });
 
   it('finds every AWS stack valid, without errors or warnings', () => {
