@@ -8,15 +8,26 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
 import { EksAccessPolicyAssociation } from '@cdktf/provider-aws/lib/eks-access-policy-association';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
+import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { accountAdministersKey, logsEncryptLogGroup } from '../private/kms-key-policy';
 
 /** Terraform release the runner installs (HashiCorp's signed RPM repository); the version the tests validate with. */
 export const RUNNER_TERRAFORM_VERSION = '1.11.4';
-/** CodeBuild's curated Amazon Linux 2023 image (AWS CLI v2 included; AWS patches it, it cannot be pinned by digest). */
+/**
+ * CodeBuild's curated Amazon Linux 2023 image (AWS CLI v2 included). AWS patches curated images in place
+ * and CodeBuild cannot pin them by digest: the one image here not pinned by digest; pass `image` (an ECR
+ * image by digest) to pin it. What the build installs on it is pinned (Terraform by version, GPG-checked).
+ */
 export const RUNNER_IMAGE = 'aws/codebuild/amazonlinux-x86_64-standard:5.0';
+const CURATED_IMAGE = /^aws\/codebuild\/[a-z0-9_-]+:[0-9.]+$/;
+const DIGEST_IMAGE = /^[\w.-]+(\/[\w.-]+)*@sha256:[0-9a-f]{64}$/;
+const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([\w./-]+)@sha256:[0-9a-f]{64}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 
 const RETENTION_DAYS = new Set([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
 
@@ -35,7 +46,7 @@ export interface DeployRunnerProps {
   readonly clusterSecurityGroupId: string;
   /** The environment's state bucket (S3 backend). */
   readonly stateBucket: string;
-  /** KMS key of the state objects, when the backend names one. @default - SSE-S3 */
+  /** KMS key ARN of the state objects, when the backend names one (IAM needs the ARN, not an alias). @default - SSE-S3 */
   readonly stateKmsKeyId?: string;
   /** State keys the runner reads only (the platform stack, for its outputs). */
   readonly readStateKeys: readonly string[];
@@ -49,6 +60,14 @@ export interface DeployRunnerProps {
   readonly logRetentionDays?: number;
   /** Build timeout in minutes (GPU node pools and Helm rollouts take a while). @default 90 */
   readonly timeoutMinutes?: number;
+  /**
+   * Build image: a CodeBuild curated image, or an ECR image by digest (`<repo>@sha256:<64 hex>`) with the
+   * AWS CLI v2 and dnf. A mutable tag of any other image is refused.
+   * @default RUNNER_IMAGE
+   */
+  readonly image?: string;
+  /** Tags of every taggable resource. @default {} */
+  readonly tags?: Record<string, string>;
 }
 
 /**
@@ -69,6 +88,8 @@ export class DeployRunner extends Construct {
   public readonly securityGroup: SecurityGroup;
   /** Name of the project. */
   public readonly projectName: string;
+  /** Customer-managed key of the build logs (and of CodeBuild's build output). */
+  public readonly key: KmsKey;
 
   constructor(scope: Construct, id: string, props: DeployRunnerProps) {
     super(scope, id);
@@ -84,6 +105,18 @@ export class DeployRunner extends Construct {
     const timeout = props.timeoutMinutes ?? 90;
     if (!Number.isInteger(timeout) || timeout < 5 || timeout > 480) throw new Error(`${where}: timeoutMinutes ${timeout} must be 5-480`);
 
+    const image = props.image ?? RUNNER_IMAGE;
+    if (!Token.isUnresolved(image) && !CURATED_IMAGE.test(image) && !DIGEST_IMAGE.test(image)) {
+      throw new Error(`${where}: image "${image}" must be a CodeBuild curated image or pinned by digest (<repo>@sha256:<64 hex>)`);
+    }
+    if (!Token.isUnresolved(image) && DIGEST_IMAGE.test(image) && !ECR_IMAGE.test(image)) {
+      throw new Error(`${where}: image "${image}" must be in ECR (the runner's role pulls a custom image from ECR only)`);
+    }
+    if (props.stateKmsKeyId !== undefined && !Token.isUnresolved(props.stateKmsKeyId) && !KMS_KEY_ARN.test(props.stateKmsKeyId)) {
+      throw new Error(`${where}: stateKmsKeyId "${props.stateKmsKeyId}" must be a KMS key ARN (IAM policies match ARNs, not ids or aliases)`);
+    }
+    const tags = props.tags ?? {};
+
     const name = `${props.name}-deploy`;
     this.projectName = name;
     const partition = new DataAwsPartition(this, 'partition').partition;
@@ -93,7 +126,7 @@ export class DeployRunner extends Construct {
       name,
       description: `${name}: deploy runner builds (egress only)`,
       vpcId: props.vpcId,
-      tags: { Name: name },
+      tags: { ...tags, Name: name },
     });
     new VpcSecurityGroupEgressRule(this, 'egress-https', {
       securityGroupId: this.securityGroup.id,
@@ -112,7 +145,24 @@ export class DeployRunner extends Construct {
       referencedSecurityGroupId: this.securityGroup.id,
     });
 
-    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/codebuild/${name}`, retentionInDays: retention });
+    // One customer-managed key for the build logs (CloudWatch Logs may use it for this log group only)
+    // and CodeBuild's build output, as the other constructs encrypt their logs.
+    const logGroupName = `/aws/codebuild/${name}`;
+    const keyPolicy = new DataAwsIamPolicyDocument(this, 'key-policy', {
+      statement: [
+        accountAdministersKey(partition, account),
+        logsEncryptLogGroup({ sid: 'CloudWatchLogsEncryptsBuildLogs', arnPartition: partition, region: props.region, accountId: account, logGroupName }),
+      ],
+    });
+    this.key = new KmsKey(this, 'key', {
+      description: `${name}: deploy runner build logs`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: keyPolicy.json,
+      tags: { ...tags, Name: name },
+    });
+    new KmsAlias(this, 'key-alias', { name: `alias/${name}`, targetKeyId: this.key.keyId });
+    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: logGroupName, retentionInDays: retention, kmsKeyId: this.key.arn, tags });
 
     const trust = new DataAwsIamPolicyDocument(this, 'trust', {
       statement: [
@@ -123,7 +173,7 @@ export class DeployRunner extends Construct {
         },
       ],
     });
-    this.role = new IamRole(this, 'role', { name, assumeRolePolicy: trust.json });
+    this.role = new IamRole(this, 'role', { name, assumeRolePolicy: trust.json, tags });
     const bucketArn = `arn:${partition}:s3:::${props.stateBucket}`;
     const objects = (keys: readonly string[]) => keys.map((k) => `${bucketArn}/${k}`);
     const permissions = new DataAwsIamPolicyDocument(this, 'policy-doc', {
@@ -144,8 +194,10 @@ export class DeployRunner extends Construct {
             { test: 'ArnEquals', variable: 'ec2:Subnet', values: props.subnetIds.map((s) => `arn:${partition}:ec2:${props.region}:${account}:subnet/${s}`) },
           ],
         },
-        { sid: 'ListState', actions: ['s3:ListBucket'], resources: [bucketArn] },
-        { sid: 'ReadPlatformStateAndBundle', actions: ['s3:GetObject'], resources: objects([...props.readStateKeys, props.bundleKey]) },
+        { sid: 'ListState', actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [bucketArn] },
+        { sid: 'ReadPlatformState', actions: ['s3:GetObject'], resources: objects(props.readStateKeys) },
+        // The build's S3 source: CodeBuild fetches a given object version when started with --source-version.
+        { sid: 'ReadBundle', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: objects([props.bundleKey]) },
         {
           sid: 'WriteOwnStateAndLocks',
           actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
@@ -154,11 +206,14 @@ export class DeployRunner extends Construct {
         ...(props.stateKmsKeyId
           ? [{ sid: 'StateKey', actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [props.stateKmsKeyId] }]
           : []),
+        ...ecrPull(image, partition),
+        { sid: 'BuildOutputKey', actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [this.key.arn] },
       ],
     });
     const policy = new IamRolePolicy(this, 'policy', { name: 'deploy-runner', role: this.role.id, policy: permissions.json });
 
-    const entry = new EksAccessEntry(this, 'access-entry', { clusterName: props.clusterName, principalArn: this.role.arn, type: 'STANDARD' });
+    // Cluster-wide admin: the add-ons stack installs CRDs, ClusterRoles and webhooks, which no namespace scope allows.
+    const entry = new EksAccessEntry(this, 'access-entry', { clusterName: props.clusterName, principalArn: this.role.arn, type: 'STANDARD', tags });
     new EksAccessPolicyAssociation(this, 'access-policy', {
       clusterName: props.clusterName,
       principalArn: entry.principalArn,
@@ -170,6 +225,7 @@ export class DeployRunner extends Construct {
       name,
       description: `Plans/applies ${props.stacks.join(', ')} from inside the VPC (private EKS endpoint)`,
       serviceRole: this.role.arn,
+      encryptionKey: this.key.arn,
       buildTimeout: timeout,
       queuedTimeout: 60,
       concurrentBuildLimit: 1, // one apply at a time per cell (the state lock would refuse a second anyway)
@@ -178,16 +234,32 @@ export class DeployRunner extends Construct {
       environment: {
         type: 'LINUX_CONTAINER',
         computeType: 'BUILD_GENERAL1_SMALL',
-        image: RUNNER_IMAGE,
-        imagePullCredentialsType: 'CODEBUILD',
+        image,
+        imagePullCredentialsType: CURATED_IMAGE.test(image) ? 'CODEBUILD' : 'SERVICE_ROLE',
         privilegedMode: false,
         environmentVariable: [{ name: 'ACTION', value: 'plan', type: 'PLAINTEXT' }],
       },
       vpcConfig: { vpcId: props.vpcId, subnets: [...props.subnetIds], securityGroupIds: [this.securityGroup.id] },
       logsConfig: { cloudwatchLogs: { groupName: logGroup.name, status: 'ENABLED' }, s3Logs: { status: 'DISABLED' } },
+      tags,
       dependsOn: [policy],
     });
   }
+}
+
+/** Pull permissions on the ECR repository of a custom build image (none for a curated image). */
+function ecrPull(image: string, partition: string) {
+  const m = Token.isUnresolved(image) ? null : ECR_IMAGE.exec(image);
+  if (!m) return [];
+  const [, account, region, repository] = m;
+  return [
+    { sid: 'PullImageToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
+    {
+      sid: 'PullImage',
+      actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      resources: [`arn:${partition}:ecr:${region}:${account}:repository/${repository}`],
+    },
+  ];
 }
 
 /**
@@ -198,6 +270,7 @@ export function runnerBuildspec(stacks: readonly string[]): string {
   const lines = [
     'version: 0.2',
     'env:',
+    '  shell: bash',
     '  variables:',
     '    TF_IN_AUTOMATION: "1"',
     '    TF_INPUT: "0"',
