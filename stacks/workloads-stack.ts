@@ -11,7 +11,7 @@ import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
-import { addAwsProvider, addBackend, stackNames } from './common';
+import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
 import { PlatformStack } from './platform-stack';
 
 export interface WorkloadsStackProps {
@@ -94,6 +94,8 @@ export class WorkloadsStack extends TerraformStack {
       redisHost: platform.redis.configurationEndpoint,
       redisReplicasPerShard: platform.redis.replicasPerShard,
       region,
+      // Every other region by its regional endpoint: job polls and keyed submissions go there.
+      peerRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${regionalDomainName(r.region, env.domain)}` })),
       apiKeys: env.apiKeys,
       workerDrainSeconds,
     };

@@ -1,3 +1,4 @@
+import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
 import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
 import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
@@ -17,8 +18,14 @@ export interface RuntimeConfigInputs {
    * @default 0
    */
   readonly redisReplicasPerShard?: number;
-  /** Region label of the cell's upstreams. */
+  /** Region label of the cell's upstreams, and the home region its job ids name. */
   readonly region: string;
+  /**
+   * The environment's other regions and their regional endpoints (https://<region>.<domain>):
+   * rendered as the proxy's `regions.peers` (forwarded job polls, cross-region Idempotency-Key).
+   * @default [] (one region)
+   */
+  readonly peerRegions?: readonly { readonly region: string; readonly url: string }[];
   /**
    * Accepted API keys (SHA-256 of each key, owner, tier).
    * @default - no authentication (development only)
@@ -39,7 +46,12 @@ function amqp() {
 }
 
 function pool(i: RuntimeConfigInputs) {
-  return { upstreams: [{ url: i.modelServerUrl, name: 'model-server', region: i.region }] };
+  const h = FAILOVER_BUDGET.proxyUpstream;
+  // The proxy's readiness turns on these checks: part of the failover budget (contract/failover-budget.ts).
+  return {
+    upstreams: [{ url: i.modelServerUrl, name: 'model-server', region: i.region }],
+    health: { intervalMs: h.intervalSeconds * 1000, timeoutMs: h.timeoutSeconds * 1000, unhealthyThreshold: h.unhealthyThreshold, healthyThreshold: h.healthyThreshold },
+  };
 }
 
 /** The proxy's config file (runtime/proxy/config.ts schema) for one cell. Throws naming a malformed API key. */
@@ -55,6 +67,7 @@ export function proxyRuntimeConfig(i: RuntimeConfigInputs): Record<string, unkno
     routes: [{ model: i.modelName, pools: [POOL] }],
     redis: redis(i),
     jobs: { amqp: amqp() },
+    regions: { self: i.region, peers: Object.fromEntries((i.peerRegions ?? []).map((p) => [p.region, { url: p.url }])) },
   };
 }
 
