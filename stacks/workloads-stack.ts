@@ -1,6 +1,5 @@
-import { Fn, TerraformStack } from 'cdktf';
+import { TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { DataAwsEksClusterAuth } from '@cdktf/provider-aws/lib/data-aws-eks-cluster-auth';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { ClusterMonitoring } from '../constructs/monitoring/cluster-monitoring';
@@ -11,6 +10,8 @@ import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
+import { AddonsStack } from './addons-stack';
+import { addKubernetesProvider } from './cluster-access';
 import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
 import { PlatformStack } from './platform-stack';
 
@@ -19,13 +20,19 @@ export interface WorkloadsStackProps {
   readonly environment: EnvironmentConfig;
   /** The platform stack of the same region, whose cluster this stack deploys into. */
   readonly platform: PlatformStack;
+  /**
+   * The add-ons stack of the same cluster (CRDs, device plugin, autoscaler, metrics adapter, secret
+   * delivery): applied before this one.
+   */
+  readonly addons?: AddonsStack;
 }
 
 /**
  * `<env>-<region>-workloads`: everything inside the cluster. Its Kubernetes provider reads the cluster
- * endpoint and CA from the platform stack (a cdktf cross-stack reference, i.e. remote state) and a
- * short-lived token from `aws_eks_cluster_auth`, so it is only configured once the cluster exists —
- * never in the same plan that creates it.
+ * endpoint and CA from the platform stack (a cdktf cross-stack reference, i.e. remote state) and gets
+ * tokens from `aws eks get-token` (exec), so it is only configured once the cluster exists — never in
+ * the same plan that creates it — and outlives a long apply. Applied after the add-ons stack, whose
+ * CRDs (SecretProviderClass) its manifests need at plan time.
  */
 export class WorkloadsStack extends TerraformStack {
   /** The platform stack deployed into. */
@@ -48,16 +55,12 @@ export class WorkloadsStack extends TerraformStack {
     super(scope, name);
     this.platform = props.platform;
     this.addDependency(props.platform);
+    if (props.addons) this.addDependency(props.addons);
     addAwsProvider(this, env, region);
     addBackend(this, env, name);
 
     const cluster = props.platform.cluster;
-    const auth = new DataAwsEksClusterAuth(this, 'cluster-auth', { name: cluster.clusterName });
-    this.kubernetesProvider = new KubernetesProvider(this, 'kubernetes', {
-      host: cluster.clusterEndpoint,
-      clusterCaCertificate: Fn.base64decode(cluster.clusterCertificateAuthorityData),
-      token: auth.token,
-    });
+    this.kubernetesProvider = addKubernetesProvider(this, cluster, region);
 
     const namespace = (key: keyof typeof NAMESPACES) => {
       const ns = NAMESPACES[key];
@@ -91,11 +94,12 @@ export class WorkloadsStack extends TerraformStack {
     const configInputs = {
       modelName: env.model.name,
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
+      modelServerSlots: env.model.maxConcurrentSequences,
+      // a saturated cell spills to the other regions of the environment, in configuration order
+      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${regionalDomainName(r.region, env.domain)}` })),
       redisHost: platform.redis.configurationEndpoint,
       redisReplicasPerShard: platform.redis.replicasPerShard,
       region,
-      // Every other region by its regional endpoint: job polls and keyed submissions go there.
-      peerRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${regionalDomainName(r.region, env.domain)}` })),
       apiKeys: env.apiKeys,
       workerDrainSeconds,
     };

@@ -1,0 +1,35 @@
+import { ManualClock } from '../../../../runtime/common/clock';
+import { RetryBudgetSchema } from '../../../../runtime/common/config/upstream';
+import { RetryBudget } from '../../../../runtime/common/upstream/retry-budget';
+
+describe('RetryBudget', () => {
+  it('always allows minConcurrent retries in flight, even with no traffic', () => {
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0, minConcurrent: 3 }), new ManualClock());
+    expect([budget.tryAcquireRetry(), budget.tryAcquireRetry(), budget.tryAcquireRetry()]).toEqual([true, true, true]);
+    expect(budget.tryAcquireRetry()).toBe(false);
+    budget.onRetryDone();
+    expect(budget.tryAcquireRetry()).toBe(true);
+  });
+
+  it('caps retries at the ratio of requests in the window once the floor is used', () => {
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.2, minConcurrent: 0 }), new ManualClock(0));
+    for (let i = 0; i < 100; i++) budget.onRequest();
+    let granted = 0;
+    for (let i = 0; i < 100; i++) if (budget.tryAcquireRetry()) granted++;
+    expect(granted).toBe(20);
+  });
+
+  it('refills as old requests and retries slide out of the window', () => {
+    const clock = new ManualClock(0);
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.5, minConcurrent: 0, windowMs: 10_000 }), clock);
+    for (let i = 0; i < 10; i++) budget.onRequest();
+    for (let i = 0; i < 5; i++) expect(budget.tryAcquireRetry()).toBe(true);
+    expect(budget.tryAcquireRetry()).toBe(false);
+    clock.advance(11_000);
+    expect(budget.stats).toEqual({ requests: 0, retries: 0, retriesInFlight: 5 });
+    for (let i = 0; i < 4; i++) budget.onRequest();
+    expect(budget.tryAcquireRetry()).toBe(true);
+    expect(budget.tryAcquireRetry()).toBe(true);
+    expect(budget.tryAcquireRetry()).toBe(false);
+  });
+});

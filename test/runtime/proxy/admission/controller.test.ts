@@ -1,0 +1,293 @@
+import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
+import { AdmissionController, type Permit, type Shed, type ShedReason } from '../../../../runtime/proxy/admission/controller';
+import type { PriorityClass } from '../../../../contract/priority';
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+function setup(overrides: AdmissionConfigInput = {}) {
+  const clock = new FakeClock(1_000);
+  const sheds: Array<[PriorityClass, ShedReason]> = [];
+  const cfg = parseAdmissionConfig({
+    maxConcurrency: 2,
+    adaptive: { enabled: false },
+    queue: { maxSize: 4, lowerClassShare: 0 },
+    ...overrides,
+  });
+  const ctl = new AdmissionController(cfg, clock, { onShed: (c, r) => sheds.push([c, r]) });
+  return { clock, ctl, sheds };
+}
+
+/** Starts an acquire and records its answer when it arrives. */
+function track(p: Promise<Permit | Shed>) {
+  const box: { value?: Permit | Shed } = {};
+  void p.then((v) => (box.value = v));
+  return box;
+}
+
+async function permit(p: Promise<Permit | Shed>): Promise<Permit> {
+  const r = await p;
+  if (r.kind !== 'permit') throw new Error(`expected a permit, got shed ${r.reason}`);
+  return r;
+}
+
+describe('AdmissionController', () => {
+  it('admits at once while slots are free and queues beyond the limit', async () => {
+    const { ctl } = setup();
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const third = track(ctl.acquire({ cls: 'low' }));
+    await flush();
+    expect(third.value).toBeUndefined();
+    expect(ctl.snapshot()).toMatchObject({ inflight: 2, inflightByClass: { low: 2, critical: 0 }, limit: 2, queued: { low: 1 } });
+  });
+
+  it('hands a freed slot to the highest class first and FIFO within a class', async () => {
+    const { ctl, clock } = setup();
+    const a = await permit(ctl.acquire({ cls: 'low' }));
+    const b = await permit(ctl.acquire({ cls: 'low' }));
+    const order: string[] = [];
+    const lowWaiter = ctl.acquire({ cls: 'low' }).then(() => order.push('low'));
+    const high1 = ctl.acquire({ cls: 'high' }).then(() => order.push('high-1'));
+    const high2 = ctl.acquire({ cls: 'high' }).then(() => order.push('high-2'));
+    const crit = ctl.acquire({ cls: 'critical' }).then((p) => {
+      order.push('critical');
+      return p;
+    });
+    clock.advance(10);
+    a.release({ kind: 'success', latencyMs: 10 });
+    b.release({ kind: 'success', latencyMs: 10 });
+    await flush();
+    expect(order).toEqual(['critical', 'high-1']);
+    ((await crit) as Permit).release({ kind: 'success', latencyMs: 10 });
+    await Promise.all([high2]);
+    expect(order).toEqual(['critical', 'high-1', 'high-2']);
+    expect(ctl.snapshot().queued.low).toBe(1);
+    void lowWaiter;
+    void high1;
+  });
+
+  it('evicts the newest waiter of the lowest class to admit a critical request into a full queue', async () => {
+    const { ctl, sheds } = setup();
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const medium = track(ctl.acquire({ cls: 'medium' }));
+    const lowOld = track(ctl.acquire({ cls: 'low' }));
+    const lowNew = track(ctl.acquire({ cls: 'low' }));
+    const high = track(ctl.acquire({ cls: 'high' }));
+    const critical = track(ctl.acquire({ cls: 'critical' }));
+    await flush();
+    expect(lowNew.value).toMatchObject({ kind: 'shed', reason: 'evicted', cls: 'low' });
+    expect(lowOld.value).toBeUndefined();
+    expect(critical.value).toBeUndefined();
+    expect(medium.value).toBeUndefined();
+    expect(high.value).toBeUndefined();
+    expect(sheds).toEqual([['low', 'evicted']]);
+    expect(ctl.snapshot().queued).toEqual({ critical: 1, high: 1, medium: 1, low: 1 });
+  });
+
+  it('sheds lower classes before critical ones and critical only when nothing else is left', async () => {
+    const { ctl, sheds } = setup({ queue: { maxSize: 2, lowerClassShare: 0 } });
+    await permit(ctl.acquire({ cls: 'critical' }));
+    await permit(ctl.acquire({ cls: 'critical' }));
+    const low = track(ctl.acquire({ cls: 'low' }));
+    const medium = track(ctl.acquire({ cls: 'medium' }));
+    const c1 = track(ctl.acquire({ cls: 'critical' }));
+    const c2 = track(ctl.acquire({ cls: 'critical' }));
+    const c3 = track(ctl.acquire({ cls: 'critical' }));
+    await flush();
+    expect(sheds).toEqual([
+      ['low', 'evicted'],
+      ['medium', 'evicted'],
+      ['critical', 'queue_full'],
+    ]);
+    expect(low.value).toMatchObject({ reason: 'evicted' });
+    expect(medium.value).toMatchObject({ reason: 'evicted' });
+    expect(c1.value).toBeUndefined();
+    expect(c2.value).toBeUndefined();
+    expect(c3.value).toMatchObject({ kind: 'shed', reason: 'queue_full', cls: 'critical' });
+  });
+
+  it('sheds a newcomer with queue_full when only equal or higher classes wait', async () => {
+    const { ctl } = setup({ queue: { maxSize: 1, lowerClassShare: 0 } });
+    await permit(ctl.acquire({ cls: 'high' }));
+    await permit(ctl.acquire({ cls: 'high' }));
+    track(ctl.acquire({ cls: 'high' }));
+    const r = await ctl.acquire({ cls: 'low' });
+    expect(r).toMatchObject({ kind: 'shed', reason: 'queue_full', cls: 'low' });
+  });
+
+  it('sheds a waiter with timeout when its deadline passes in the queue', async () => {
+    const { ctl, clock } = setup({ earlyShedding: false });
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const w = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 500 }));
+    clock.advance(499);
+    await flush();
+    expect(w.value).toBeUndefined();
+    clock.advance(1);
+    await flush();
+    expect(w.value).toMatchObject({ kind: 'shed', reason: 'timeout', queuedMs: 500 });
+    expect(ctl.snapshot().queued.medium).toBe(0);
+  });
+
+  it('uses the class default deadline when the request carries none', async () => {
+    const { ctl, clock } = setup({ earlyShedding: false, classDeadlineMs: { critical: 9_000, high: 5_000, medium: 3_000, low: 1_000 } });
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const low = track(ctl.acquire({ cls: 'low' }));
+    const high = track(ctl.acquire({ cls: 'high' }));
+    clock.advance(1_000);
+    await flush();
+    expect(low.value).toMatchObject({ reason: 'timeout' });
+    expect(high.value).toBeUndefined();
+    clock.advance(4_000);
+    await flush();
+    expect(high.value).toMatchObject({ reason: 'timeout' });
+  });
+
+  /** Drives `n` completions, one every `everyMs`, through a held pair of slots. */
+  async function measureDrain(ctl: AdmissionController, clock: FakeClock, n: number, everyMs: number) {
+    for (let i = 0; i < n; i++) {
+      const p = await permit(ctl.acquire({ cls: 'critical' }));
+      clock.advance(everyMs);
+      p.release({ kind: 'success', latencyMs: everyMs * 2 });
+    }
+  }
+
+  it('sheds early when the measured drain rate says the deadline cannot be met', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    // 10 completions at 500 ms intervals with 1 s latency, limit 2: drain rate is 2/s.
+    await measureDrain(ctl, clock, 10, 500);
+    expect(ctl.snapshot().drainRatePerSecond).toBeCloseTo(2, 5);
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    // Four waiters ahead: the fifth request needs about 2.5 s.
+    for (let i = 0; i < 4; i++) track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 60_000 }));
+    const tooShort = await ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 2_000 });
+    expect(tooShort).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 0 });
+    const enough = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 3_000 }));
+    await flush();
+    expect(enough.value).toBeUndefined();
+    // A critical request jumps the medium queue, so the same short deadline is fine for it.
+    const critical = track(ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 2_000 }));
+    await flush();
+    expect(critical.value).toBeUndefined();
+  });
+
+  it('counts the expected service time when the client deadline bounds the whole request', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500); // 2/s, 1 s mean latency
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    // Nothing queued: a slot in about 0.5 s, the answer about 1 s later.
+    const startOnly = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'start' }));
+    const mustFinish = await ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'finish' });
+    await flush();
+    expect(startOnly.value).toBeUndefined();
+    expect(mustFinish).toMatchObject({ kind: 'shed', reason: 'deadline' });
+  });
+
+  it('does not hand a slot to a waiter that could no longer finish by its deadline', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    // Fast drain (10/s) of slow requests (1 s each): a short expected wait, a long service time.
+    for (let i = 0; i < 20; i++) {
+      const p = await permit(ctl.acquire({ cls: 'critical' }));
+      clock.advance(100);
+      p.release({ kind: 'success', latencyMs: 1_000 });
+    }
+    const a = await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    // On arrival: a slot in ~0.1 s plus 1 s of service fits 1.15 s.
+    const late = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_150, deadlineKind: 'finish' }));
+    const patient = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 60_000, deadlineKind: 'finish' }));
+    await flush();
+    expect(late.value).toBeUndefined();
+    // The slot frees 0.2 s in, before any sweep: 0.2 + 1 s of service no longer fits.
+    clock.advance(200);
+    a.release({ kind: 'success', latencyMs: 1_000 });
+    await flush();
+    expect(late.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 200 });
+    expect(patient.value).toMatchObject({ kind: 'permit', cls: 'medium' });
+  });
+
+  it('re-checks queued deadlines and sheds a waiter pushed back by higher classes', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500);
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const low = track(ctl.acquire({ cls: 'low', deadlineAt: clock.now() + 2_000 }));
+    for (let i = 0; i < 6; i++) track(ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 60_000 }));
+    clock.advance(250);
+    await flush();
+    expect(low.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 250 });
+  });
+
+  it('derives Retry-After from the drain rate and the queue ahead', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 9, lowerClassShare: 0 }, earlyShedding: false });
+    expect(ctl.retryAfterSeconds('low')).toBe(1); // nothing measured: the minimum
+    await measureDrain(ctl, clock, 10, 500); // 2 per second
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    for (let i = 0; i < 9; i++) track(ctl.acquire({ cls: 'low' }));
+    const shed = await ctl.acquire({ cls: 'low' });
+    // Ten requests (nine queued and this one) at two per second: five seconds.
+    expect(shed).toMatchObject({ kind: 'shed', reason: 'queue_full', retryAfterSeconds: 5 });
+    expect(ctl.retryAfterSeconds('critical')).toBe(1);
+  });
+
+  it('answers aborted and frees the queue place when the caller gives up', async () => {
+    const { ctl } = setup();
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const ac = new AbortController();
+    const w = track(ctl.acquire({ cls: 'high', signal: ac.signal }));
+    ac.abort();
+    await flush();
+    expect(w.value).toMatchObject({ kind: 'shed', reason: 'aborted' });
+    expect(ctl.snapshot().queued.high).toBe(0);
+  });
+
+  it('gives lower classes their reserved share of dispatches while higher classes wait', async () => {
+    const { ctl } = setup({ maxConcurrency: 1, queue: { maxSize: 100, lowerClassShare: 0.25 } });
+    let held = await permit(ctl.acquire({ cls: 'critical' }));
+    const granted: Permit[] = [];
+    for (let i = 0; i < 8; i++) void ctl.acquire({ cls: 'critical' }).then((p) => granted.push(p as Permit));
+    for (let i = 0; i < 3; i++) void ctl.acquire({ cls: 'low' }).then((p) => granted.push(p as Permit));
+    for (let i = 0; i < 8; i++) {
+      held.release({ kind: 'success', latencyMs: 1 });
+      await flush();
+      held = granted[granted.length - 1];
+    }
+    // One dispatch in four goes to the oldest lower-class waiter.
+    expect(granted.map((p) => p.cls)).toEqual(['critical', 'critical', 'critical', 'low', 'critical', 'critical', 'critical', 'low']);
+  });
+
+  it('serves strictly by class when no share is reserved for lower classes', async () => {
+    const { ctl } = setup({ maxConcurrency: 1, queue: { maxSize: 100, lowerClassShare: 0 } });
+    let held = await permit(ctl.acquire({ cls: 'critical' }));
+    const granted: Permit[] = [];
+    for (let i = 0; i < 2; i++) void ctl.acquire({ cls: 'low' }).then((p) => granted.push(p as Permit));
+    for (let i = 0; i < 4; i++) void ctl.acquire({ cls: 'medium' }).then((p) => granted.push(p as Permit));
+    for (let i = 0; i < 6; i++) {
+      held.release({ kind: 'success', latencyMs: 1 });
+      await flush();
+      held = granted[granted.length - 1];
+    }
+    expect(granted.map((p) => p.cls)).toEqual(['medium', 'medium', 'medium', 'medium', 'low', 'low']);
+  });
+
+  it('does not grant more than the reserved capacity to lower classes past the threshold', async () => {
+    const { ctl } = setup({
+      maxConcurrency: 10,
+      queue: { maxSize: 10, lowerClassShare: 0 },
+      reservation: { enabled: true, threshold: 0.5, shares: { critical: 0.3, high: 0, medium: 0, low: 0 } },
+    });
+    for (let i = 0; i < 7; i++) await permit(ctl.acquire({ cls: 'low' }));
+    const eighthLow = track(ctl.acquire({ cls: 'low' }));
+    await flush();
+    expect(eighthLow.value).toBeUndefined();
+    for (let i = 0; i < 3; i++) await permit(ctl.acquire({ cls: 'critical' }));
+    expect(ctl.inflight).toBe(10);
+  });
+});

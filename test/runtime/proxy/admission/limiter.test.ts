@@ -1,0 +1,170 @@
+import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
+import { AimdLimiter } from '../../../../runtime/proxy/admission/limiter';
+import { parseVllmMetrics, combineSaturation } from '../../../../runtime/proxy/admission/saturation';
+
+function setup(input: AdmissionConfigInput = {}) {
+  const clock = new FakeClock();
+  const changes: number[] = [];
+  const limiter = new AimdLimiter(
+    parseAdmissionConfig({ maxConcurrency: 100, ...input, adaptive: { decreaseCooldownMs: 1_000, backoffRatio: 0.5, ...input.adaptive } }),
+    clock,
+    (l) => changes.push(l),
+  );
+  return { clock, limiter, changes };
+}
+
+describe('AimdLimiter', () => {
+  it('starts at the initial limit while the capacity is unknown, and at the capacity once known', () => {
+    expect(setup().limiter.limit).toBe(64);
+    expect(setup({ adaptive: { initial: 10 } }).limiter.limit).toBe(10);
+    const clock = new FakeClock();
+    expect(new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => 24).limit).toBe(24);
+  });
+
+  it('drops to the concurrency an upstream refused at once on a 503/429, each rejection of a burst counting for one request', () => {
+    const { limiter, changes } = setup();
+    limiter.onSample({ kind: 'overload', inflight: 40 });
+    expect(limiter.limit).toBe(39);
+    limiter.onSample({ kind: 'overload', inflight: 39 });
+    limiter.onSample({ kind: 'overload', inflight: 38 });
+    expect(limiter.limit).toBe(37);
+    limiter.onSample({ kind: 'overload', inflight: 50 }); // a later report of more in flight does not raise it
+    expect(limiter.limit).toBe(37);
+    expect(changes).toEqual([39, 38, 37]);
+  });
+
+  it('never goes below the configured minimum', () => {
+    const { limiter, clock } = setup({ adaptive: { min: 4 } });
+    for (let i = 0; i < 20; i++) {
+      limiter.onSample({ kind: 'overload', inflight: 1 });
+      clock.advance(1_000);
+    }
+    expect(limiter.limit).toBe(4);
+  });
+
+  it('grows by one per round trip (a limit\'s worth of completions) while the limit is in use, up to the cap', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    expect(limiter.limit).toBe(11);
+    for (let i = 0; i < 5_000; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 100 });
+    expect(limiter.limit).toBe(100);
+  });
+
+  it('does not grow while the pool is not using its limit (application-limited)', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
+    expect(limiter.limit).toBe(10);
+  });
+
+  it('ignores errors that say nothing about capacity', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'error', latencyMs: 5, inflight: 10 });
+    limiter.onSample({ kind: 'cancelled', inflight: 10 });
+    expect(limiter.limit).toBe(10);
+  });
+
+  it('backs off when smoothed latency climbs far above its baseline', () => {
+    const { limiter, clock } = setup({ adaptive: { initial: 40, latencyTolerance: 2 } });
+    for (let i = 0; i < 20; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 40 });
+    for (let i = 0; i < 30 && limiter.limit >= 40; i++) {
+      clock.advance(10);
+      limiter.onSample({ kind: 'success', latencyMs: 1_000, inflight: 40 });
+    }
+    expect(limiter.limit).toBe(20);
+  });
+
+  it('does not read a few milliseconds of jitter on a fast upstream as overload', () => {
+    // A millisecond baseline (cache-warm or tiny answers) plus the proxy's own event-loop delay
+    // under CPU load: 4x the baseline, yet far below any real queueing at a model server.
+    const { limiter, clock } = setup({ adaptive: { initial: 40 } });
+    for (let i = 0; i < 20; i++) limiter.onSample({ kind: 'success', latencyMs: 0.5, inflight: 40 });
+    const before = limiter.limit;
+    for (let i = 0; i < 50; i++) {
+      clock.advance(10);
+      limiter.onSample({ kind: 'success', latencyMs: 8, inflight: 40 });
+    }
+    expect(limiter.limit).toBeGreaterThanOrEqual(before);
+    for (let i = 0; i < 50 && limiter.limit >= before; i++) {
+      clock.advance(10);
+      limiter.onSample({ kind: 'success', latencyMs: 400, inflight: 40 });
+    }
+    expect(limiter.limit).toBeLessThan(before);
+  });
+
+  it('on sustained saturation drops to the share of its requests the upstreams run, and does not grow until it clears', () => {
+    const { limiter, clock } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
+    limiter.onSaturation({ waiting: 1, running: 16 }, 40); // one blip: stop growing, no cut
+    expect(limiter.limit).toBe(40);
+    limiter.onSaturation({ waiting: 0, running: 16 }, 40);
+    limiter.onSaturation({ waiting: 24, running: 16 }, 40);
+    expect(limiter.limit).toBe(40);
+    limiter.onSaturation({ waiting: 24, running: 16 }, 40); // second in a row: 40 x 16/40
+    expect(limiter.limit).toBe(16);
+    for (let i = 0; i < 40; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 16 });
+    expect(limiter.limit).toBe(16);
+    clock.advance(1_000);
+    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.99 }, 16); // a full KV cache with nobody waiting is a busy GPU, not overload
+    for (let i = 0; i < 16; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 16 });
+    expect(limiter.limit).toBe(17);
+  });
+
+  it('follows the capacity the members make known: lost at once, added at once', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined = 32;
+    const limiter = new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => capacity);
+    expect(limiter.limit).toBe(32);
+    capacity = 16; // two of four members gone
+    expect(limiter.limit).toBe(16);
+    limiter.onSample({ kind: 'overload', inflight: 15 }); // the adaptive value below the capacity...
+    expect(limiter.limit).toBe(14);
+    capacity = 24; // ...rises with capacity added
+    expect(limiter.limit).toBe(22);
+    capacity = 0; // no member serves
+    expect(limiter.limit).toBe(0);
+    capacity = 8;
+    expect(limiter.limit).toBe(8);
+  });
+
+  it('caps at a hand-set maxConcurrency, and stays there when adaptation is off', () => {
+    const { limiter } = setup({ adaptive: { enabled: false } });
+    limiter.onSample({ kind: 'overload', inflight: 100 });
+    expect(limiter.limit).toBe(100);
+    const clock = new FakeClock();
+    expect(new AimdLimiter(parseAdmissionConfig({ maxConcurrency: 10 }), clock, undefined, () => 32).limit).toBe(10);
+  });
+});
+
+describe('vLLM saturation metrics', () => {
+  it('reads waiting, running and KV-cache usage from a Prometheus exposition', () => {
+    const text = [
+      '# HELP vllm:num_requests_waiting Number of requests waiting.',
+      '# TYPE vllm:num_requests_waiting gauge',
+      'vllm:num_requests_waiting{model_name="m",engine="0"} 3.0',
+      'vllm:num_requests_waiting{model_name="m",engine="1"} 2',
+      'vllm:num_requests_running{model_name="m"} 8.0',
+      'vllm:gpu_cache_usage_perc{model_name="m"} 0.42',
+      'process_cpu_seconds_total 12.5',
+    ].join('\n');
+    expect(parseVllmMetrics(text)).toEqual({ waiting: 5, running: 8, kvCacheUsage: 0.42 });
+    expect(parseVllmMetrics('vllm:kv_cache_usage_perc 0.9\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0.9 });
+  });
+
+  it('sums waiting over a pool and keeps the worst KV-cache usage', () => {
+    expect(
+      combineSaturation([
+        { waiting: 1, running: 4, kvCacheUsage: 0.3 },
+        { waiting: 2, running: 4, kvCacheUsage: 0.8 },
+        { waiting: 0, running: 1 },
+      ]),
+    ).toEqual({ waiting: 3, minWaiting: 0, running: 9, kvCacheUsage: 0.8 });
+  });
+
+  it('does not call a pool saturated while one member still has room', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
+    for (let i = 0; i < 3; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 0, running: 7 }]), 40);
+    expect(limiter.limit).toBe(40);
+    for (let i = 0; i < 2; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 1, running: 8 }]), 21);
+    expect(limiter.limit).toBe(16);
+  });
+});
