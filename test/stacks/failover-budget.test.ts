@@ -50,7 +50,7 @@ describe('a synthesized config over the budget', () => {
           },
           aws_route53_health_check: { h: res('prod-us-east-1/gslb/health', { request_interval: 10, failure_threshold: 2 }) },
           kubernetes_config_map_v1: {
-            c: res('prod-us-east-1/proxy-config', { data: { 'proxy.yaml': 'regions: { self: us-east-1 }\npools:\n  m:\n    health: { intervalMs: 3000, timeoutMs: 1000, unhealthyThreshold: 3 }\n' } }),
+            c: res('prod-us-east-1/proxy-config', { data: { 'proxy.yaml': 'regions: { self: us-east-1 }\npools:\n  m:\n    discover: [{ url: "http://m:8000", region: us-east-1 }]\n    health: { intervalMs: 3000, timeoutMs: 1000, unhealthyThreshold: 3 }\n' } }),
           },
         },
       },

@@ -47,7 +47,9 @@ export function failoverBudgetFromSynth(out: SynthOutput, environment: string): 
         const config = parseYaml(a.data['proxy.yaml']) as Record<string, any>;
         const region = String(config.regions?.self ?? stack.name);
         proxyConfigs[region] = config;
-        for (const pool of Object.values<Record<string, any>>(config.pools ?? {})) {
+        // only the region's own pools make it ready (runtime/proxy/regions.ts readinessPools)
+        const own = (pool: Record<string, any>) => [...(pool.upstreams ?? []), ...(pool.discover ?? [])].some((u: any) => config.regions === undefined || u.region === config.regions.self);
+        for (const pool of Object.values<Record<string, any>>(config.pools ?? {}).filter(own)) {
           const h = pool.health ?? {};
           // runtime defaults (runtime/common/config/upstream.ts) when the rendered config leaves them out
           proxy.push({
