@@ -1,4 +1,4 @@
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
 import { AdmissionController, type Permit, type Shed, type ShedReason } from '../../../../runtime/proxy/admission/controller';
 import type { PriorityClass } from '../../../../contract/priority';

@@ -1,5 +1,5 @@
 import { PRIORITY_CLASSES, type PriorityClass } from '../../../../contract/priority';
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseAdmissionConfig } from '../../../../runtime/proxy/admission/config';
 import { AdmissionController, type Permit } from '../../../../runtime/proxy/admission/controller';
 import { combineSaturation } from '../../../../runtime/proxy/admission/saturation';

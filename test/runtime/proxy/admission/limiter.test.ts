@@ -1,4 +1,4 @@
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
 import { AimdLimiter } from '../../../../runtime/proxy/admission/limiter';
 import { parseVllmMetrics, combineSaturation } from '../../../../runtime/proxy/admission/saturation';

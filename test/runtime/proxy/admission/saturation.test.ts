@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { systemClock } from '../../../../runtime/proxy/admission/clock';
+import { systemClock } from '../../../../runtime/common/clock';
 import { SaturationScraper } from '../../../../runtime/proxy/admission/saturation';
 import type { SaturationSignal } from '../../../../runtime/proxy/admission/limiter';
 import { startSimulator, type Simulator } from '../../../../runtime/simulator/simulator';

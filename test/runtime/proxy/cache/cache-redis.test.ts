@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseCacheConfig } from '../../../../runtime/proxy/cache/config';
 import { ResponseCache, type CacheRedis } from '../../../../runtime/proxy/cache/response-cache';
 import { connectRedis, deleteKeys } from '../../../support/services';

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseCacheConfig } from '../../../../runtime/proxy/cache/config';
 import { LruTtlCache } from '../../../../runtime/proxy/cache/lru';
 import { cacheability, canonicalJson, requestCacheKey } from '../../../../runtime/proxy/cache/request-key';

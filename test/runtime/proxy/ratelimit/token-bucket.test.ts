@@ -1,4 +1,4 @@
-import { FakeClock } from '../../../../runtime/proxy/admission/clock';
+import { FakeClock } from '../../../../runtime/common/clock';
 import { parseRateLimitConfig } from '../../../../runtime/proxy/ratelimit/config';
 import { RateLimiter } from '../../../../runtime/proxy/ratelimit/rate-limiter';
 import { adjust, refill, scaleForReplicas, take, type BucketState } from '../../../../runtime/proxy/ratelimit/token-bucket';
