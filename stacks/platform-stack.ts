@@ -13,7 +13,7 @@ import { RedisCluster } from '../constructs/data/redis-cluster';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
-import { addAwsProvider, addBackend, deployBundleKey, shortRegion, stackNames, stateKey } from './common';
+import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -69,7 +69,7 @@ export class PlatformStack extends TerraformStack {
     this.region = region;
     const short = shortRegion(region.region);
     this.baseName = `surgeguard-${env.name}-${short}`;
-    this.regionalDomainName = `${region.region}.${env.domain}`;
+    this.regionalDomainName = regionalDomainName(region.region, env.domain);
     addAwsProvider(this, env, region.region);
     addBackend(this, env, name);
 
