@@ -12,7 +12,7 @@ import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
-import { addAwsProvider, addBackend, stackNames } from './common';
+import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
 import { PlatformStack } from './platform-stack';
 
 export interface WorkloadsStackProps {
@@ -96,7 +96,7 @@ export class WorkloadsStack extends TerraformStack {
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
       modelServerSlots: env.model.maxConcurrentSequences,
       // a saturated cell spills to the other regions of the environment, in configuration order
-      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${r.region}.${env.domain}` })),
+      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${regionalDomainName(r.region, env.domain)}` })),
       redisHost: platform.redis.configurationEndpoint,
       redisReplicasPerShard: platform.redis.replicasPerShard,
       region,

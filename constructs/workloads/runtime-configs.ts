@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
 import type { PoolSchema } from '../../runtime/common/config/upstream';
 import { ProxyConfigSchema, type ProxyConfigInput } from '../../runtime/proxy/config';
@@ -30,7 +31,7 @@ export interface RuntimeConfigInputs {
    * @default 0
    */
   readonly redisReplicasPerShard?: number;
-  /** Region label of the cell's upstreams. */
+  /** Region label of the cell's upstreams, and the home region its job ids name. */
   readonly region: string;
   /**
    * Accepted API keys (SHA-256 of each key, owner, tier).
@@ -58,7 +59,12 @@ export type { ProxyConfigInput };
 
 /** The cell's model servers: one member per pod of the headless Service, each with its slots. */
 function modelServers(i: RuntimeConfigInputs): PoolInput {
-  return { discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }] };
+  const h = FAILOVER_BUDGET.proxyUpstream;
+  return {
+    discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }],
+    // The proxy's readiness turns on these checks: part of the failover budget (contract/failover-budget.ts).
+    health: { intervalMs: h.intervalSeconds * 1000, timeoutMs: h.timeoutSeconds * 1000, unhealthyThreshold: h.unhealthyThreshold, healthyThreshold: h.healthyThreshold },
+  };
 }
 
 /** Pool name of another region's regional endpoint. */
@@ -105,6 +111,8 @@ export function proxyRuntimeConfig(i: RuntimeConfigInputs): ProxyConfigInput {
     admission: { pools: admissionPools },
     redis: redis(i),
     jobs: { amqp: amqp() },
+    // the same regional endpoints: job polls and keyed submissions of another region go there
+    regions: { self: i.region, peers: Object.fromEntries((i.otherRegions ?? []).map((p) => [p.region, { url: p.url }])) },
   };
   return validated(ProxyConfigSchema, config, 'proxy runtime config');
 }
