@@ -8,7 +8,7 @@ import { DEFAULT_RUNTIME_IMAGES, modelServerUrl } from '../constructs/workloads/
 import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
 import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
-import { NAMESPACES } from '../contract/service';
+import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
@@ -89,7 +89,7 @@ export class WorkloadsStack extends TerraformStack {
     // Workloads and in-cluster monitoring (issue 3).
     const platform = props.platform;
     const gpu = platform.region.gpu;
-    const workerDrainSeconds = 60;
+    const workerDrainSeconds = WORKER_CONTRACT.terminationGracePeriodSeconds;
     const inferenceNamespace = this.namespaces.inference.metadata.name;
     const configInputs = {
       modelName: env.model.name,

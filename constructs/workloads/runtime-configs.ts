@@ -6,6 +6,7 @@ import { ProxyConfigSchema, type ProxyConfigInput } from '../../runtime/proxy/co
 import { WorkerConfigSchema } from '../../runtime/worker/config';
 import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
 import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
+import { WORKER_CONTRACT } from '../../contract/service';
 import { REDIS_PORT } from '../data/redis-cluster';
 
 /** What the runtime config files of one cell are made from. */
@@ -37,7 +38,7 @@ export interface RuntimeConfigInputs {
    * @default - no authentication (development only)
    */
   readonly apiKeys?: readonly { readonly name: string; readonly sha256: string; readonly tier: string }[];
-  /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs 15 s earlier. */
+  /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs `WORKER_CONTRACT.drainMarginSeconds` earlier. */
   readonly workerDrainSeconds: number;
 }
 
@@ -122,7 +123,7 @@ export function workerRuntimeConfig(i: RuntimeConfigInputs): WorkerConfigInput {
     amqp: amqp(),
     redis: redis(i),
     upstream: modelServers(i),
-    drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+    drainTimeoutMs: Math.max(i.workerDrainSeconds - WORKER_CONTRACT.drainMarginSeconds, 5) * 1000,
     ...((i.redisReplicasPerShard ?? 0) > 0 ? { resultDurability: { replicas: 1, timeoutMs: 1_000 } } : {}),
   };
   return validated(WorkerConfigSchema, config, 'worker runtime config');
