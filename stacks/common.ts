@@ -26,6 +26,11 @@ export const stackNames = {
   global: (env: string) => `${env}-global`,
 };
 
+/** The DNS name of one region's own entry (`<region>.<domain>`): on its certificate, and where peers forward job requests. */
+export function regionalDomainName(region: string, domain: string): string {
+  return `${region}.${domain}`;
+}
+
 /** Tags every resource of the environment carries (through the provider's `default_tags`). */
 export function defaultTags(env: EnvironmentConfig, region: string): Record<string, string> {
   return {
@@ -46,6 +51,21 @@ export function addAwsProvider(stack: TerraformStack, env: EnvironmentConfig, re
   });
 }
 
+/** S3 key of a stack's state (`<keyPrefix>/<stack>.tfstate`); undefined for a local backend. */
+export function stateKey(env: EnvironmentConfig, stackName: string): string | undefined {
+  return env.backend.type === 's3' ? `${stateKeyPrefix(env)}/${stackName}.tfstate` : undefined;
+}
+
+/** Prefix of the environment's state keys in its S3 bucket. */
+export function stateKeyPrefix(env: EnvironmentConfig): string {
+  return (env.backend.type === 's3' ? env.backend.keyPrefix : undefined) ?? `surgeguard/${env.name}`;
+}
+
+/** S3 key (in the state bucket) of the zip of synthesized stacks the region's deploy runner applies. */
+export function deployBundleKey(env: EnvironmentConfig, region: string): string {
+  return `${stateKeyPrefix(env)}/deploy-bundles/${env.name}-${region}.zip`;
+}
+
 /**
  * Sets the state backend of `stack` from the environment, explicitly, so synth output never holds an
  * absolute path (cdktf's default local backend would write `<cwd>/terraform.<stack>.tfstate`).
@@ -61,7 +81,7 @@ export function addBackend(stack: TerraformStack, env: EnvironmentConfig, stackN
   new S3Backend(stack, {
     bucket: backend.bucket,
     region: backend.region,
-    key: `${backend.keyPrefix ?? `surgeguard/${env.name}`}/${stackName}.tfstate`,
+    key: stateKey(env, stackName)!,
     encrypt: true,
     kmsKeyId: backend.kmsKeyId,
   });

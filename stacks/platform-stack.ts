@@ -13,7 +13,8 @@ import { Monitoring } from '../constructs/monitoring/monitoring';
 import { RedisCluster } from '../constructs/data/redis-cluster';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
-import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
+import { DeployRunner } from '../constructs/deploy/deploy-runner';
+import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -56,6 +57,11 @@ export class PlatformStack extends TerraformStack {
   public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole };
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
+  /**
+   * The in-VPC runner that applies the add-ons and workloads stacks through the private API endpoint
+   * (environments with S3 state only: the runner needs the state where it can read it).
+   */
+  public readonly deployRunner?: DeployRunner;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const env = props.environment;
@@ -66,7 +72,7 @@ export class PlatformStack extends TerraformStack {
     this.region = region;
     const short = shortRegion(region.region);
     this.baseName = `surgeguard-${env.name}-${short}`;
-    this.regionalDomainName = `${region.region}.${env.domain}`;
+    this.regionalDomainName = regionalDomainName(region.region, env.domain);
     addAwsProvider(this, env, region.region);
     addBackend(this, env, name);
 
@@ -157,6 +163,25 @@ export class PlatformStack extends TerraformStack {
     };
     this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
 
+    if (env.backend.type === 's3') {
+      const kubernetesStacks = [stackNames.addons(env.name, region.region), stackNames.workloads(env.name, region.region)];
+      this.deployRunner = new DeployRunner(this, 'deploy-runner', {
+        name: this.baseName,
+        region: region.region,
+        vpcId: this.network.vpcId,
+        subnetIds: this.network.privateSubnetIds,
+        clusterName: this.cluster.clusterName,
+        clusterSecurityGroupId: this.cluster.clusterSecurityGroupId,
+        stateBucket: env.backend.bucket,
+        stateKmsKeyId: env.backend.kmsKeyId,
+        readStateKeys: [stateKey(env, name)!],
+        writeStateKeys: kubernetesStacks.map((s) => stateKey(env, s)!),
+        bundleKey: deployBundleKey(env, region.region),
+        stacks: kubernetesStacks,
+        logRetentionDays: env.logRetentionDays,
+      });
+    }
+
     const out = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
     out('vpc_id', this.network.vpcId, 'VPC of the cell');
     out('private_subnet_ids', this.network.privateSubnetIds, 'Private subnets (compute and data)');
@@ -167,5 +192,6 @@ export class PlatformStack extends TerraformStack {
     out('alb_dns_name', this.loadBalancer.alb.dnsName, 'Internal ALB behind the NLB');
     out('static_ips', this.loadBalancer.staticAddresses.map((e) => e.publicIp), 'Static public addresses of the NLB, one per zone');
     out('regional_domain_name', this.regionalDomainName, 'DNS name of this region only');
+    if (this.deployRunner) out('deploy_runner_project', this.deployRunner.projectName, 'CodeBuild project that applies the add-ons and workloads stacks from inside the VPC');
   }
 }
