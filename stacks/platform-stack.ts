@@ -9,6 +9,8 @@ import { WORKLOAD_NAMES } from '../constructs/workloads/names';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
 import { RedisCluster } from '../constructs/data/redis-cluster';
+import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
+import { weightsPrefix } from '../envs/serving-plan';
 import { NAMESPACES } from './workloads-stack';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
@@ -49,7 +51,11 @@ export class PlatformStack extends TerraformStack {
   /** The RabbitMQ broker (asynchronous jobs). */
   public readonly messageQueue: MessageQueue;
   /** IRSA roles of the in-cluster workloads (deployed by the workloads stack). */
-  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole };
+  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole; readonly modelServer: IamRole };
+  /** The regional bucket the model servers stream their weights from. */
+  public readonly modelWeights: ModelWeightsBucket;
+  /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
+  public readonly modelWeightsUri: string;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const env = props.environment;
@@ -138,7 +144,17 @@ export class PlatformStack extends TerraformStack {
       proxy: role('proxy-role', appNamespace, WORKLOAD_NAMES.proxy),
       worker: role('worker-role', appNamespace, WORKLOAD_NAMES.worker),
       grafana: role('grafana-role', NAMESPACES.monitoring.name, GRAFANA_SERVICE_ACCOUNT),
+      modelServer: role('model-server-role', NAMESPACES.inference.name, WORKLOAD_NAMES.modelServer),
     };
+    // Weights staged once per region (docs/weights-staging.md); the model servers read one prefix.
+    this.modelWeights = new ModelWeightsBucket(this, 'model-weights', {
+      name: this.baseName,
+      region: region.region,
+      forceDestroy: !env.deletionProtection,
+    });
+    const prefix = weightsPrefix(env.model.modelId);
+    this.modelWeightsUri = this.modelWeights.uri(prefix);
+    this.modelWeights.grantRead(this.workloadRoles.modelServer.name, prefix, 'model-server-read');
     this.redis.grantReadAuthToken(this.workloadRoles.proxy.name, 'proxy-read');
     this.redis.grantReadAuthToken(this.workloadRoles.worker.name, 'worker-read');
     this.messageQueue.grantReadCredentials(this.workloadRoles.proxy.name, 'proxy-read');
@@ -154,6 +170,7 @@ export class PlatformStack extends TerraformStack {
     out('nlb_dns_name', this.loadBalancer.dnsName, 'Public NLB of the region');
     out('alb_dns_name', this.loadBalancer.alb.dnsName, 'Internal ALB behind the NLB');
     out('static_ips', this.loadBalancer.staticAddresses.map((e) => e.publicIp), 'Static public addresses of the NLB, one per zone');
+    out('model_weights_uri', this.modelWeightsUri, 'Where to stage the model weights of this region (docs/weights-staging.md)');
     out('regional_domain_name', this.regionalDomainName, 'DNS name of this region only');
   }
 }

@@ -1,4 +1,4 @@
-import { Fn, TerraformStack } from 'cdktf';
+import { Annotations, Aspects, Fn, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { DataAwsEksClusterAuth } from '@cdktf/provider-aws/lib/data-aws-eks-cluster-auth';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
@@ -6,10 +6,12 @@ import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { ClusterMonitoring } from '../constructs/monitoring/cluster-monitoring';
 import { InferenceWorkloads } from '../constructs/workloads/inference-workloads';
 import { DEFAULT_RUNTIME_IMAGES, modelServerUrl } from '../constructs/workloads/names';
-import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
+import { NODE_TERMINATION_HANDLER_RELEASE, NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
 import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
 import { EnvironmentConfig } from '../envs/types';
+import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
 import { addAwsProvider, addBackend, stackNames } from './common';
+import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
 
 /** Namespaces of a cell and their Pod Security level. */
@@ -58,6 +60,10 @@ export class WorkloadsStack extends TerraformStack {
     this.addDependency(props.platform);
     addAwsProvider(this, env, region);
     addBackend(this, env, name);
+    // Every image by digest, checked over everything this stack declares. The proxy and worker images
+    // are surgeguard's own runtime artifacts, still tags until the bundle work (issue 14) deploys them
+    // by digest; they are the only exemption.
+    Aspects.of(this).add(new ImagesPinnedByDigest(new Set([DEFAULT_RUNTIME_IMAGES.proxy, DEFAULT_RUNTIME_IMAGES.worker])));
 
     const cluster = props.platform.cluster;
     const auth = new DataAwsEksClusterAuth(this, 'cluster-auth', { name: cluster.clusterName });
@@ -84,11 +90,19 @@ export class WorkloadsStack extends TerraformStack {
 
     // Spot interruption handling: the platform stack's queue and IRSA role, consumed in the cluster.
     if (cluster.interruptionQueue && cluster.nodeTerminationHandlerRole) {
-      this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
-        queueUrl: cluster.interruptionQueue.url,
-        roleArn: cluster.nodeTerminationHandlerRole.arn,
-        region,
-      });
+      if (env.nodeTerminationHandlerImage !== undefined) {
+        this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
+          image: env.nodeTerminationHandlerImage,
+          queueUrl: cluster.interruptionQueue.url,
+          roleArn: cluster.nodeTerminationHandlerRole.arn,
+          region,
+        });
+      } else {
+        Annotations.of(this).addWarning(
+          `environment "${env.name}": nodeTerminationHandlerImage is not set, so the AWS Node Termination Handler is not deployed ` +
+            `(images run by digest only; pin ${NODE_TERMINATION_HANDLER_RELEASE}): spot nodes are drained by Capacity Rebalancing only`,
+        );
+      }
     }
 
     // Workloads and in-cluster monitoring (issue 3).
@@ -108,12 +122,19 @@ export class WorkloadsStack extends TerraformStack {
       redis: { envName: RUNTIME_SECRET_ENV.redisAuthToken, secretArn: platform.redis.authToken.secretArn },
       amqp: { envName: RUNTIME_SECRET_ENV.amqpUrl, secretArn: platform.messageQueue.connectionUrlSecretArn },
     };
+    // The settled serving plan (validateEnvironment has checked it fits): context, memory share, load time.
+    const footprint = resolveFootprint(env.model);
+    if ('problem' in footprint) throw new Error(`environment "${env.name}": ${footprint.field}: ${footprint.problem}`);
     this.workloads = new InferenceWorkloads(this, 'workloads', {
       appNamespace: this.namespaces.app.metadata.name,
       inferenceNamespace,
       modelServer: {
         image: env.model.image,
         modelId: env.model.modelId,
+        weights: { s3Uri: platform.modelWeightsUri, region, roleArn: platform.workloadRoles.modelServer.arn },
+        maxModelLength: footprint.maxModelLength,
+        gpuMemoryUtilization: footprint.gpuMemoryUtilization,
+        startupSeconds: estimateStartupSeconds(footprint.weightsGB),
         servedModelName: env.model.name,
         tensorParallelSize: gpu.gpusPerReplica,
         quantization: env.model.quantization,
