@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
+import { acceleratorDomainName } from '../constructs/gslb/global-traffic-manager';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
 import { WORKLOAD_NAMES } from '../constructs/workloads/names';
@@ -99,6 +100,8 @@ export class PlatformStack extends TerraformStack {
       certificateArn: region.certificateArn,
       hostedZoneId: props.hostedZoneId,
       regionalDomainName: this.regionalDomainName,
+      // The accelerator forwards TCP to this NLB and TLS ends at the ALB: its name must be on the certificate.
+      additionalCertificateNames: env.globalAccelerator ? [acceleratorDomainName(env.domain)] : [],
       targetSecurityGroupId: this.cluster.clusterSecurityGroupId,
       targetAutoScalingGroupNames: [this.cluster.cpuAutoScalingGroupName],
       deletionProtection: env.deletionProtection,
@@ -136,7 +139,6 @@ export class PlatformStack extends TerraformStack {
       instanceType: region.messageQueue.instanceType,
       deploymentMode: region.messageQueue.deploymentMode,
       alarmTopicArn,
-      logRetentionDays: env.logRetentionDays,
     });
     const appNamespace = NAMESPACES.app.name;
     const role = (id: string, namespace: string, serviceAccount: string) => this.cluster.createServiceAccountRole(id, { namespace, serviceAccount });

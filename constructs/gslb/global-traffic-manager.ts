@@ -9,6 +9,11 @@ import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
 import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
 
 /** One region's public entry point, as seen by the global layer. */
+/** The name the Global Accelerator is published under: `accelerator.<domain>` (on the regional certificates too). */
+export function acceleratorDomainName(domain: string): string {
+  return `accelerator.${domain}`;
+}
+
 export interface RegionEndpoint {
   /** AWS region name, e.g. `eu-west-1`: the latency-routing region and the record's set identifier. */
   readonly region: string;
@@ -227,7 +232,7 @@ export class GlobalTrafficManager extends Construct {
           endpointConfiguration: [{ endpointId: r.loadBalancerArn, weight: 128, clientIpPreservationEnabled: false }],
         });
       }
-      this.acceleratorDomainName = `accelerator.${props.domainName}`;
+      this.acceleratorDomainName = acceleratorDomainName(props.domainName);
       new Route53Record(this, 'accelerator-record', {
         zoneId: this.hostedZoneId,
         name: this.acceleratorDomainName,
