@@ -1,6 +1,10 @@
 import { isPriorityClass, PRIORITY_CLASSES } from '../runtime/common/priority';
+import { parseCidr } from '../constructs/private/cidr';
+import { LOG_RETENTION_DAYS } from '../constructs/private/validation';
 import { checkServingPlan } from './serving-plan';
 import { EnvironmentConfig, NodeGroupConfig } from './types';
+
+export { parseCidr };
 
 /** Regions surgeguard knows: commercial AWS regions with EKS and GPU instances. */
 export const KNOWN_REGIONS: readonly string[] = [
@@ -11,10 +15,8 @@ export const KNOWN_REGIONS: readonly string[] = [
   'ap-south-1', 'ap-south-2', 'ap-east-1', 'me-central-1', 'me-south-1', 'af-south-1', 'il-central-1',
 ];
 
-/** Retention values CloudWatch Logs accepts. */
-export const LOG_RETENTION_DAYS: readonly number[] = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
+/** Retention values CloudWatch Logs accepts (one list, shared with the constructs). */
+export { LOG_RETENTION_DAYS };
 
 /** Thrown when an environment config is invalid; the message names environment and field. */
 export class EnvironmentConfigError extends Error {
@@ -34,18 +36,6 @@ const NAME = /^[a-z][a-z0-9-]{0,15}$/;
 const DOMAIN = /^(?=.{1,253}$)(?!-)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
-/** Parses `a.b.c.d/n` into a [first, last] address range, or undefined when malformed. */
-export function parseCidr(cidr: string): { first: number; last: number; prefix: number } | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  const prefix = Number(m[5]);
-  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-  const address = ((octets[0] << 24) >>> 0) + (octets[1] << 16) + (octets[2] << 8) + octets[3];
-  const size = 2 ** (32 - prefix);
-  if (address % size !== 0) return undefined; // host bits set
-  return { first: address, last: address + size - 1, prefix };
-}
 
 function checkGroup(env: string, field: string, group: NodeGroupConfig, allowZeroMax = false): void {
   const baseNote = field.endsWith('onDemand') ? ': the on-demand base is above the maximum' : '';

@@ -1,14 +1,14 @@
 /**
  * Composing surgeguard's constructs inside your own cdktf stack: one region, your own VPC CIDR,
- * your existing certificate and zone, the GSLB in front. The README quotes the part between the
- * README markers; test/iac/example.test.ts compiles this file, synthesizes it, and checks the quote.
+ * your existing certificate and zone, the GSLB in front. docs/architecture.md quotes the part between the
+ * docs markers; test/examples/compose-your-own-stack.test.ts compiles this file, synthesizes it, and checks the quote.
  */
 import { App, S3Backend, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { GlobalTrafficManager, InferenceCluster, Network, RegionalLoadBalancer } from '../constructs';
 
-// README:start
+// docs:start
 export class MyInferenceStack extends TerraformStack {
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -53,7 +53,7 @@ export class MyInferenceStack extends TerraformStack {
     });
   }
 }
-// README:end
+// docs:end
 
 /** Synthesizes the example app into `outdir`. */
 export function synthesizeExample(outdir = 'cdktf.out.example'): App {

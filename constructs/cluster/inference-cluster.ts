@@ -17,13 +17,13 @@ import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { NodeGroup, NodeGroupSize } from './node-group';
+import { PropsValidator } from '../private/validation';
+import { NodeGroup, NodeGroupSize, validateNodeGroupSize } from './node-group';
 import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT, SpotInterruptionQueue } from './spot-interruption-queue';
 
 /** All EKS control-plane log types. */
 export const ALL_CONTROL_PLANE_LOG_TYPES: readonly string[] = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 
-const RETENTION_DAYS = new Set([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
 
 export interface InferenceClusterProps {
   /** Name of the EKS cluster (also the prefix of its roles, keys and node groups). 1-40 characters. */
@@ -148,41 +148,26 @@ export class InferenceCluster extends Construct {
     super(scope, id);
     const name = props.name;
     this.baseName = name;
-    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) {
-      throw new Error(`InferenceCluster: name "${name}" must be 1-40 lower-case letters, digits or dashes`);
-    }
-    if (!/^1\.\d{2}$/.test(props.kubernetesVersion)) {
-      throw new Error(`InferenceCluster: kubernetesVersion "${props.kubernetesVersion}" is not an EKS version like 1.32`);
-    }
-    if (props.subnetIds.length < 2) throw new Error('InferenceCluster: subnetIds must list subnets in at least two zones');
+    const v = new PropsValidator('InferenceCluster', id);
+    v.matches('name', name, /^[a-z][a-z0-9-]{0,39}$/, `"${name}" must be 1-40 lower-case letters, digits or dashes`);
+    v.matches('kubernetesVersion', props.kubernetesVersion, /^1\.\d{2}$/, `"${props.kubernetesVersion}" is not an EKS version like 1.32`);
+    v.atLeast('subnetIds', props.subnetIds, 2, 'must list subnets in at least two zones');
     this.publicAccessCidrs = props.publicAccessCidrs ?? [];
-    if (this.publicAccessCidrs.some((c) => c === '0.0.0.0/0')) {
-      throw new Error('InferenceCluster: publicAccessCidrs must not contain 0.0.0.0/0 (list the networks that need the API)');
-    }
-    const checkGroup = (prop: string, g: NodeGroupSize) => {
-      if (g.instanceTypes.length === 0) throw new Error(`InferenceCluster: ${prop}.instanceTypes must list at least one type`);
-      if (g.min > g.max || g.desired < g.min || g.desired > g.max) {
-        throw new Error(`InferenceCluster: ${prop} needs min <= desired <= max, got ${g.min}/${g.desired}/${g.max}`);
-      }
-    };
-    checkGroup('cpuNodes', props.cpuNodes);
-    checkGroup('gpuOnDemand', props.gpuOnDemand);
-    checkGroup('gpuSpot', props.gpuSpot);
-    if (props.cpuNodes.max < 1) throw new Error('InferenceCluster: cpuNodes.max must be at least 1');
+    v.check('publicAccessCidrs', this.publicAccessCidrs, (cidrs) => !cidrs.includes('0.0.0.0/0'), 'must not contain 0.0.0.0/0 (list the networks that need the API)');
+    validateNodeGroupSize(v, 'cpuNodes', props.cpuNodes);
+    validateNodeGroupSize(v, 'gpuOnDemand', props.gpuOnDemand);
+    validateNodeGroupSize(v, 'gpuSpot', props.gpuSpot);
+    v.check('cpuNodes.max', props.cpuNodes.max, (max) => max >= 1, 'must be at least 1');
     const admins = props.adminPrincipalArns ?? [];
     for (const arn of admins) {
-      if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/.test(arn)) {
-        throw new Error(`InferenceCluster: adminPrincipalArns: "${arn}" is not an IAM role or user ARN`);
-      }
+      v.matches('adminPrincipalArns', arn, /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/, `"${arn}" is not an IAM role or user ARN`);
     }
-    if (new Set(admins).size !== admins.length) throw new Error('InferenceCluster: adminPrincipalArns lists a principal twice');
+    v.unique('adminPrincipalArns', admins, () => 'lists a principal twice');
     const logRetention = props.logRetentionDays ?? 30;
-    if (!RETENTION_DAYS.has(logRetention)) {
-      throw new Error(`InferenceCluster: logRetentionDays ${logRetention} is not a CloudWatch Logs retention value`);
-    }
+    v.logRetention('logRetentionDays', logRetention);
     const logTypes = props.controlPlaneLogTypes ?? ALL_CONTROL_PLANE_LOG_TYPES;
     for (const t of logTypes) {
-      if (!ALL_CONTROL_PLANE_LOG_TYPES.includes(t)) throw new Error(`InferenceCluster: controlPlaneLogTypes: unknown log type "${t}"`);
+      v.check('controlPlaneLogTypes', t, (type) => ALL_CONTROL_PLANE_LOG_TYPES.includes(type), `has an unknown log type "${t}"`);
     }
     this.tags = props.tags ?? {};
     const tags = (extra: Record<string, string> = {}) => ({ ...this.tags, ...extra });

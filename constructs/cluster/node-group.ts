@@ -2,6 +2,7 @@ import { ITerraformDependable, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { EksNodeGroup } from '@cdktf/provider-aws/lib/eks-node-group';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { isUnresolved, PropsValidator } from '../private/validation';
 
 /** Label every surgeguard node carries: which pool it belongs to (`cpu` or `gpu`). */
 export const NODE_POOL_LABEL = 'surgeguard.io/pool';
@@ -53,6 +54,14 @@ export interface NodeGroupProps {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** Checks the size of a node group named `prop` (used by NodeGroup, and by InferenceCluster per group). */
+export function validateNodeGroupSize(v: PropsValidator, prop: string, size: NodeGroupSize): void {
+  v.atLeast(`${prop}.instanceTypes`, size.instanceTypes, 1, 'must list at least one type');
+  const { min, desired, max } = size;
+  if (isUnresolved(min) || isUnresolved(desired) || isUnresolved(max)) return;
+  if (min > max || desired < min || desired > max) v.fail(prop, `needs min <= desired <= max, got ${min}/${desired}/${max}`);
+}
+
 /**
  * A managed EKS node group on its own launch template: IMDSv2 required with a hop limit of 1 (pods
  * cannot reach the node role; they use IRSA), encrypted gp3 root volume, detailed monitoring, the
@@ -70,6 +79,9 @@ export class NodeGroup {
   public readonly launchTemplate: LaunchTemplate;
 
   constructor(scope: Construct, id: string, props: NodeGroupProps) {
+    const v = new PropsValidator('NodeGroup', id);
+    validateNodeGroupSize(v, 'size', props.size);
+    v.wholeNumber('volumeGiB', props.volumeGiB, 1, 16384);
     const tags = (extra: Record<string, string> = {}) => ({ ...(props.tags ?? {}), ...extra });
     const name = `${props.namePrefix}-${id}`;
     this.launchTemplate = new LaunchTemplate(scope, `${id}-lt`, {

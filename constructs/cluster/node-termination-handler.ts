@@ -70,9 +70,12 @@ export class NodeTerminationHandler extends Construct {
     super(scope, id);
     checkImagePinned(new PropsValidator('NodeTerminationHandler', id), 'image', props.image);
     const grace = props.podTerminationGracePeriodSeconds ?? -1;
-    if (!Number.isInteger(grace) || grace < -1) {
-      throw new Error(`NodeTerminationHandler: podTerminationGracePeriodSeconds ${grace} must be -1 or a whole number of seconds`);
-    }
+    new PropsValidator('NodeTerminationHandler', id).check(
+      'podTerminationGracePeriodSeconds',
+      grace,
+      (g) => Number.isInteger(g) && g >= -1,
+      `${grace} must be -1 or a whole number of seconds`,
+    );
     const namespace = props.namespace ?? NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace;
     const name = props.serviceAccountName ?? NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.name;
     const labels = { 'app.kubernetes.io/name': 'aws-node-termination-handler', 'app.kubernetes.io/part-of': 'surgeguard' };

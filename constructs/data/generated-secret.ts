@@ -4,6 +4,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/secretsmanager-secret-version';
 import { Construct } from 'constructs';
+import { PropsValidator } from '../private/validation';
 
 export interface GeneratedSecretProps {
   /** Name of the Secrets Manager secret, e.g. `surgeguard/prod/us-east-1/redis-auth-token`. */
@@ -61,13 +62,10 @@ export class GeneratedSecret extends Construct {
   constructor(scope: Construct, id: string, props: GeneratedSecretProps) {
     super(scope, id);
     const length = props.length ?? 32;
-    if (!Number.isInteger(length) || length < 16 || length > 128) {
-      throw new Error(`GeneratedSecret ${id}: length must be a whole number between 16 and 128, got ${length}`);
-    }
+    const v = new PropsValidator('GeneratedSecret', id);
+    v.wholeNumber('length', length, 16, 128);
     const recovery = props.recoveryWindowInDays ?? 7;
-    if (recovery !== 0 && (recovery < 7 || recovery > 30)) {
-      throw new Error(`GeneratedSecret ${id}: recoveryWindowInDays must be 0 or between 7 and 30, got ${recovery}`);
-    }
+    v.check('recoveryWindowInDays', recovery, (d) => d === 0 || (d >= 7 && d <= 30), `must be 0 or between 7 and 30, got ${recovery}`);
     this.kmsKeyArn = props.kmsKeyArn;
     this.policyName = `${props.name.replace(/[^A-Za-z0-9+=,.@_-]/g, '-')}-read`.slice(0, 128);
     const random = new DataAwsSecretsmanagerRandomPassword(this, 'Random', {

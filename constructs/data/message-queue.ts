@@ -13,6 +13,7 @@ import { THRESHOLDS } from '../../monitoring/thresholds';
 import { PRIORITY_CLASSES } from '../../runtime/common/priority';
 import { JOB_QUEUE_TOPOLOGY, JobQueueTopology } from '../../runtime/common/queue-topology';
 import { GeneratedSecret } from './generated-secret';
+import { PropsValidator } from '../private/validation';
 
 /** AMQP 0-9-1 over TLS, the only listener the broker opens to the cluster. */
 export const AMQPS_PORT = 5671;
@@ -210,32 +211,31 @@ export class MessageQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: MessageQueueProps) {
     super(scope, id);
-    const fail = (prop: string, problem: string): never => {
-      throw new Error(`MessageQueue ${id}: ${prop} ${problem}`);
-    };
-    if (!/^[A-Za-z0-9_-]{1,50}$/.test(props.name)) fail('name', `"${props.name}" must be 1-50 letters, digits, hyphens or underscores`);
+    const v = new PropsValidator('MessageQueue', id);
+    v.matches('name', props.name, /^[A-Za-z0-9_-]{1,50}$/, `"${props.name}" must be 1-50 letters, digits, hyphens or underscores`);
     const instanceType = props.instanceType ?? 'mq.m5.large';
     this.deploymentMode = props.deploymentMode ?? 'CLUSTER_MULTI_AZ';
     this.engineVersion = props.engineVersion ?? '3.13';
     this.username = props.username ?? 'surgeguard';
     this.topology = props.topology ?? JOB_QUEUE_TOPOLOGY;
-    if (!/^mq\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceType)) fail('instanceType', `"${instanceType}" is not an Amazon MQ instance type`);
+    // Instance type and engine version pick alarm thresholds and compatibility at synth: no tokens.
+    if (!/^mq\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceType)) v.fail('instanceType', `"${instanceType}" is not an Amazon MQ instance type`);
     const version = /^(\d+)\.(\d+)(\.\d+)?$/.exec(this.engineVersion);
-    if (!version) fail('engineVersion', `"${this.engineVersion}" is not a RabbitMQ version like 3.13`);
+    if (!version) v.fail('engineVersion', `"${this.engineVersion}" is not a RabbitMQ version like 3.13`);
     const [major, minor] = [Number(version![1]), Number(version![2])];
-    if (major < 3 || (major === 3 && minor < 13)) fail('engineVersion', `must be 3.13 or later (quorum queues with delivery limits), got ${this.engineVersion}`);
-    if (major >= 4 && !instanceType.startsWith('mq.m7g.')) fail('engineVersion', `${this.engineVersion} needs an mq.m7g instance type, got ${instanceType}`);
-    if (this.deploymentMode === 'CLUSTER_MULTI_AZ' && instanceType === 'mq.t3.micro') fail('instanceType', 'mq.t3.micro supports SINGLE_INSTANCE only');
-    if (props.subnetIds.length === 0) fail('subnetIds', 'must list at least one subnet');
-    if (this.deploymentMode === 'CLUSTER_MULTI_AZ' && props.subnetIds.length < 2) fail('subnetIds', 'must list at least two subnets (zones) for CLUSTER_MULTI_AZ');
-    if (props.allowedSecurityGroupIds.length === 0) fail('allowedSecurityGroupIds', 'must list at least one security group: nothing could connect');
-    if (!/^[A-Za-z0-9_.~-]{2,100}$/.test(this.username) || this.username === 'guest') fail('username', `"${this.username}" must be 2-100 characters of letters, digits, _ . ~ - and not "guest"`);
+    if (major < 3 || (major === 3 && minor < 13)) v.fail('engineVersion', `must be 3.13 or later (quorum queues with delivery limits), got ${this.engineVersion}`);
+    if (major >= 4 && !instanceType.startsWith('mq.m7g.')) v.fail('engineVersion', `${this.engineVersion} needs an mq.m7g instance type, got ${instanceType}`);
+    if (this.deploymentMode === 'CLUSTER_MULTI_AZ' && instanceType === 'mq.t3.micro') v.fail('instanceType', 'mq.t3.micro supports SINGLE_INSTANCE only');
+    v.atLeast('subnetIds', props.subnetIds, 1, 'must list at least one subnet');
+    if (this.deploymentMode === 'CLUSTER_MULTI_AZ') v.atLeast('subnetIds', props.subnetIds, 2, 'must list at least two subnets (zones) for CLUSTER_MULTI_AZ');
+    v.atLeast('allowedSecurityGroupIds', props.allowedSecurityGroupIds, 1, 'must list at least one security group: nothing could connect');
+    v.check('username', this.username, (u) => /^[A-Za-z0-9_.~-]{2,100}$/.test(u) && u !== 'guest', `"${this.username}" must be 2-100 characters of letters, digits, _ . ~ - and not "guest"`);
     const memoryGib = INSTANCE_MEMORY_GIB[instanceType];
-    if (props.memoryAlarmBytes === undefined && memoryGib === undefined) fail('memoryAlarmBytes', `must be set: the memory of ${instanceType} is not known`);
+    if (props.memoryAlarmBytes === undefined && memoryGib === undefined) v.fail('memoryAlarmBytes', `must be set: the memory of ${instanceType} is not known`);
     const backlog = props.queueBacklogThreshold ?? THRESHOLDS.queueBacklog;
     const backlogMinutes = props.queueBacklogMinutes ?? THRESHOLDS.queueBacklogForMinutes;
-    if (!(backlog > 0)) fail('queueBacklogThreshold', `must be above 0, got ${backlog}`);
-    if (!Number.isInteger(backlogMinutes) || backlogMinutes < 1) fail('queueBacklogMinutes', `must be a whole number >= 1, got ${backlogMinutes}`);
+    v.check('queueBacklogThreshold', backlog, (b) => b > 0, `must be above 0, got ${backlog}`);
+    v.wholeNumber('queueBacklogMinutes', backlogMinutes, 1);
 
     const name = props.name;
     this.password = new GeneratedSecret(this, 'Password', {

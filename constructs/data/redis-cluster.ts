@@ -10,6 +10,7 @@ import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-securit
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { GeneratedSecret } from './generated-secret';
+import { PropsValidator } from '../private/validation';
 
 /** Port Redis listens on (TLS). */
 export const REDIS_PORT = 6379;
@@ -144,24 +145,24 @@ export class RedisCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisClusterProps) {
     super(scope, id);
-    const fail = (prop: string, problem: string): never => {
-      throw new Error(`RedisCluster ${id}: ${prop} ${problem}`);
-    };
-    if (!NAME.test(props.name)) fail('name', `"${props.name}" must be 1-40 lower-case letters, digits and single hyphens, starting with a letter`);
+    const v = new PropsValidator('RedisCluster', id);
+    v.matches('name', props.name, NAME, `"${props.name}" must be 1-40 lower-case letters, digits and single hyphens, starting with a letter`);
     this.shards = props.shards ?? 2;
     this.replicasPerShard = props.replicasPerShard ?? 1;
     this.nodeType = props.nodeType ?? 'cache.r7g.large';
     const snapshotDays = props.snapshotRetentionDays ?? 0;
-    if (!Number.isInteger(this.shards) || this.shards < 1 || this.shards > 500) fail('shards', `must be between 1 and 500, got ${this.shards}`);
+    v.check('shards', this.shards, (n) => Number.isInteger(n) && n >= 1 && n <= 500, `must be between 1 and 500, got ${this.shards}`);
+    // Replicas decide the alarms per node and multi-AZ at synth: no tokens.
     if (!Number.isInteger(this.replicasPerShard) || this.replicasPerShard < 0 || this.replicasPerShard > 5) {
-      fail('replicasPerShard', `must be between 0 and 5, got ${this.replicasPerShard}`);
+      v.fail('replicasPerShard', `must be between 0 and 5, got ${this.replicasPerShard}`);
     }
-    if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(this.nodeType)) fail('nodeType', `"${this.nodeType}" is not an ElastiCache node type`);
-    if (!Number.isInteger(snapshotDays) || snapshotDays < 0 || snapshotDays > 35) fail('snapshotRetentionDays', `must be between 0 and 35, got ${snapshotDays}`);
-    if (props.subnetIds.length === 0) fail('subnetIds', 'must list at least one subnet');
-    if (this.replicasPerShard > 0 && props.subnetIds.length < 2) fail('subnetIds', 'must list at least two subnets (availability zones) when replicasPerShard > 0');
-    if (props.allowedSecurityGroupIds.length === 0) fail('allowedSecurityGroupIds', 'must list at least one security group: nothing could connect');
-    if (props.finalSnapshot && snapshotDays === 0) fail('finalSnapshot', 'needs snapshotRetentionDays > 0');
+    v.matches('nodeType', this.nodeType, /^cache\.[a-z0-9]+\.[a-z0-9]+$/, `"${this.nodeType}" is not an ElastiCache node type`);
+    v.check('snapshotRetentionDays', snapshotDays, (d) => Number.isInteger(d) && d >= 0 && d <= 35, `must be between 0 and 35, got ${snapshotDays}`);
+    v.atLeast('subnetIds', props.subnetIds, 1, 'must list at least one subnet');
+    if (this.replicasPerShard > 0) v.atLeast('subnetIds', props.subnetIds, 2, 'must list at least two subnets (availability zones) when replicasPerShard > 0');
+    v.atLeast('allowedSecurityGroupIds', props.allowedSecurityGroupIds, 1, 'must list at least one security group: nothing could connect');
+    if (props.finalSnapshot && snapshotDays === 0) v.fail('finalSnapshot', 'needs snapshotRetentionDays > 0');
+    v.logRetention('logRetentionDays', props.logRetentionDays ?? 30);
 
     const name = props.name;
     this.kmsKeyArn =

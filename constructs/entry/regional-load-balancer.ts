@@ -24,6 +24,7 @@ import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { PropsValidator } from '../private/validation';
 
 /** TLS 1.3 + 1.2 with forward-secret AEAD ciphers only: the current recommended ELB policy. */
 export const DEFAULT_SSL_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
@@ -149,40 +150,30 @@ export class RegionalLoadBalancer extends Construct {
   constructor(scope: Construct, id: string, props: RegionalLoadBalancerProps) {
     super(scope, id);
     const name = props.name;
-    if (!/^[a-z][a-z0-9-]{0,23}$/.test(name)) {
-      throw new Error(`RegionalLoadBalancer: name "${name}" must be 1-24 lower-case letters, digits or dashes`);
-    }
+    const v = new PropsValidator('RegionalLoadBalancer', id);
+    v.matches('name', name, /^[a-z][a-z0-9-]{0,23}$/, `"${name}" must be 1-24 lower-case letters, digits or dashes`);
     if (props.certificateArn === undefined && props.hostedZoneId === undefined) {
-      throw new Error('RegionalLoadBalancer: either certificateArn or hostedZoneId must be set (hostedZoneId validates a new certificate)');
+      v.fail('certificateArn', 'or hostedZoneId must be set (hostedZoneId validates a new certificate)');
     }
-    if (props.regionalDomainName !== undefined && props.hostedZoneId === undefined) {
-      throw new Error('RegionalLoadBalancer: regionalDomainName needs hostedZoneId');
-    }
-    if (props.publicSubnetIds.length < 2 || props.privateSubnetIds.length < 2) {
-      throw new Error('RegionalLoadBalancer: publicSubnetIds and privateSubnetIds must each list at least two zones');
-    }
+    if (props.regionalDomainName !== undefined && props.hostedZoneId === undefined) v.fail('regionalDomainName', 'needs hostedZoneId');
+    v.atLeast('publicSubnetIds', props.publicSubnetIds, 2, 'must list at least two zones');
+    v.atLeast('privateSubnetIds', props.privateSubnetIds, 2, 'must list at least two zones');
     this.targetPort = props.targetPort ?? PROXY_CONTRACT.nodePort;
-    if (!Number.isInteger(this.targetPort) || this.targetPort < 1 || this.targetPort > 65535) {
-      throw new Error(`RegionalLoadBalancer: targetPort ${this.targetPort} is not a TCP port`);
-    }
+    v.check('targetPort', this.targetPort, (p) => Number.isInteger(p) && p >= 1 && p <= 65535, `${this.targetPort} is not a TCP port`);
     this.healthCheckPath = props.healthCheckPath ?? PROXY_CONTRACT.readyPath;
-    if (!this.healthCheckPath.startsWith('/')) throw new Error(`RegionalLoadBalancer: healthCheckPath "${this.healthCheckPath}" must start with /`);
+    v.check('healthCheckPath', this.healthCheckPath, (p) => p.startsWith('/'), `"${this.healthCheckPath}" must start with /`);
     const paths = props.publicPathPatterns ?? DEFAULT_PUBLIC_PATHS;
-    if (paths.length === 0) throw new Error('RegionalLoadBalancer: publicPathPatterns must list at least one pattern');
+    v.atLeast('publicPathPatterns', paths, 1, 'must list at least one pattern');
     const sticky = props.stickinessDurationSeconds;
-    if (sticky !== undefined && (!Number.isInteger(sticky) || sticky < 1 || sticky > 604800)) {
-      throw new Error(`RegionalLoadBalancer: stickinessDurationSeconds ${sticky} must be 1-604800`);
-    }
+    if (sticky !== undefined) v.check('stickinessDurationSeconds', sticky, (s) => Number.isInteger(s) && s >= 1 && s <= 604800, `${sticky} must be 1-604800`);
     const idle = props.idleTimeoutSeconds ?? 120;
-    if (!Number.isInteger(idle) || idle < 1 || idle > 4000) throw new Error(`RegionalLoadBalancer: idleTimeoutSeconds ${idle} must be 1-4000`);
+    v.check('idleTimeoutSeconds', idle, (s) => Number.isInteger(s) && s >= 1 && s <= 4000, `${idle} must be 1-4000`);
     this.sslPolicy = props.sslPolicy ?? DEFAULT_SSL_POLICY;
-    if (!this.sslPolicy.startsWith('ELBSecurityPolicy-TLS13')) {
-      throw new Error(`RegionalLoadBalancer: sslPolicy "${this.sslPolicy}" must be a TLS 1.3 policy (ELBSecurityPolicy-TLS13-*)`);
-    }
+    v.check('sslPolicy', this.sslPolicy, (p) => p.startsWith('ELBSecurityPolicy-TLS13'), `"${this.sslPolicy}" must be a TLS 1.3 policy (ELBSecurityPolicy-TLS13-*)`);
     const retention = props.accessLogRetentionDays ?? 90;
-    if (!Number.isInteger(retention) || retention < 1) throw new Error(`RegionalLoadBalancer: accessLogRetentionDays ${retention} must be >= 1`);
+    v.wholeNumber('accessLogRetentionDays', retention, 1);
     const ingressCidrs = props.allowedIngressCidrs ?? ['0.0.0.0/0'];
-    if (ingressCidrs.length === 0) throw new Error('RegionalLoadBalancer: allowedIngressCidrs must list at least one CIDR');
+    v.atLeast('allowedIngressCidrs', ingressCidrs, 1, 'must list at least one CIDR');
     const deletionProtection = props.deletionProtection ?? false;
     const tags = (extra: Record<string, string> = {}) => ({ ...props.tags, ...extra });
 

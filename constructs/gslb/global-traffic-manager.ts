@@ -7,6 +7,7 @@ import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
 import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { PropsValidator } from '../private/validation';
 
 /** One region's public entry point, as seen by the global layer. */
 /** The name the Global Accelerator is published under: `accelerator.<domain>` (on the regional certificates too). */
@@ -107,30 +108,22 @@ export class GlobalTrafficManager extends Construct {
 
   constructor(scope: Construct, id: string, props: GlobalTrafficManagerProps) {
     super(scope, id);
-    if (props.regions.length === 0) throw new Error('GlobalTrafficManager: regions must list at least one region');
+    const v = new PropsValidator('GlobalTrafficManager', id);
+    v.atLeast('regions', props.regions, 1, 'must list at least one region');
     const names = props.regions.map((r) => r.region);
-    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) throw new Error(`GlobalTrafficManager: regions lists "${duplicate}" twice`);
+    v.unique('regions', names, (duplicate) => `lists "${String(duplicate)}" twice`);
     const overrides = props.geolocationRoutes ?? [];
     overrides.forEach((g, i) => {
-      if ((g.continent === undefined) === (g.country === undefined)) {
-        throw new Error(`GlobalTrafficManager: geolocationRoutes[${i}]: set exactly one of continent or country`);
-      }
-      if (!names.includes(g.region)) throw new Error(`GlobalTrafficManager: geolocationRoutes[${i}].region "${g.region}" is not in regions`);
+      if ((g.continent === undefined) === (g.country === undefined)) v.fail(`geolocationRoutes[${i}]`, 'must set exactly one of continent or country');
+      v.check(`geolocationRoutes[${i}].region`, g.region, (r) => names.includes(r), `"${g.region}" is not in regions`);
     });
     const accelerate = props.globalAccelerator ?? false;
-    if (accelerate && props.acceleratorProvider === undefined) {
-      throw new Error('GlobalTrafficManager: globalAccelerator needs acceleratorProvider (an AWS provider for us-west-2)');
-    }
-    if (!accelerate && props.acceleratorProvider !== undefined) {
-      throw new Error('GlobalTrafficManager: acceleratorProvider is set but globalAccelerator is not');
-    }
+    if (accelerate && props.acceleratorProvider === undefined) v.fail('globalAccelerator', 'needs acceleratorProvider (an AWS provider for us-west-2)');
+    if (!accelerate && props.acceleratorProvider !== undefined) v.fail('acceleratorProvider', 'is set but globalAccelerator is not');
     const interval = props.healthCheckIntervalSeconds ?? 10;
-    if (interval !== 10 && interval !== 30) throw new Error(`GlobalTrafficManager: healthCheckIntervalSeconds must be 10 or 30, got ${String(interval)}`);
+    v.check('healthCheckIntervalSeconds', interval, (s) => s === 10 || s === 30, `must be 10 or 30, got ${String(interval)}`);
     const threshold = props.healthCheckFailureThreshold ?? 3;
-    if (!Number.isInteger(threshold) || threshold < 1 || threshold > 10) {
-      throw new Error(`GlobalTrafficManager: healthCheckFailureThreshold ${threshold} must be 1-10`);
-    }
+    v.wholeNumber('healthCheckFailureThreshold', threshold, 1, 10);
     const path = props.healthCheckPath ?? PROXY_CONTRACT.readyPath;
     const tags = (extra: Record<string, string> = {}) => ({ ...props.tags, ...extra });
 

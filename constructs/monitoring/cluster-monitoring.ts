@@ -70,15 +70,16 @@ export class ClusterMonitoring extends Construct {
     const grafanaImage = props.grafanaImage ?? DEFAULT_GRAFANA_IMAGE;
     checkImagePinned(new PropsValidator('ClusterMonitoring', id), 'grafanaImage', grafanaImage);
     const dashboards = props.dashboards ?? loadDashboards();
-    if (Object.keys(dashboards).length === 0) throw new Error(`ClusterMonitoring ${id}: dashboards must hold at least one dashboard`);
+    const v: PropsValidator = new PropsValidator('ClusterMonitoring', id);
+    if (Object.keys(dashboards).length === 0) v.fail('dashboards', 'must hold at least one dashboard');
     for (const [file, json] of Object.entries(dashboards)) {
       let parsed: { uid?: unknown };
       try {
         parsed = JSON.parse(json);
       } catch (err) {
-        throw new Error(`ClusterMonitoring ${id}: dashboards["${file}"] is not JSON: ${(err as Error).message}`);
+        v.fail(`dashboards["${file}"]`, `is not JSON: ${(err as Error).message}`);
       }
-      if (typeof parsed.uid !== 'string') throw new Error(`ClusterMonitoring ${id}: dashboards["${file}"] has no uid`);
+      if (typeof parsed.uid !== 'string') v.fail(`dashboards["${file}"]`, 'has no uid');
     }
 
     // RBAC of the managed collector (user mapped by Monitoring's EKS access entry).

@@ -2,6 +2,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { accountAdministersKey } from '../private/kms-key-policy';
+import { PropsValidator } from '../private/validation';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
@@ -108,17 +109,16 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const fail = (prop: string, problem: string): never => {
-      throw new Error(`Monitoring ${id}: ${prop} ${problem}`);
-    };
-    if (!/^[a-zA-Z0-9-]{1,40}$/.test(props.name)) fail('name', `"${props.name}" must be 1-40 letters, digits or hyphens`);
-    if (props.scraperSubnetIds.length < 2) fail('scraperSubnetIds', 'must list subnets in at least two availability zones');
-    if (props.scraperSecurityGroupIds.length === 0) fail('scraperSecurityGroupIds', 'must list at least one security group');
+    const v = new PropsValidator('Monitoring', id);
+    v.matches('name', props.name, /^[a-zA-Z0-9-]{1,40}$/, `"${props.name}" must be 1-40 letters, digits or hyphens`);
+    v.atLeast('scraperSubnetIds', props.scraperSubnetIds, 2, 'must list subnets in at least two availability zones');
+    v.atLeast('scraperSecurityGroupIds', props.scraperSecurityGroupIds, 1, 'must list at least one security group');
     const groups = props.alertGroups ?? ALERT_GROUPS;
-    if (groups.length === 0) fail('alertGroups', 'must hold at least one group');
+    v.atLeast('alertGroups', groups, 1, 'must hold at least one group');
     const scrapeInterval = props.scrapeInterval ?? '30s';
-    if (!/^\d+(s|m)$/.test(scrapeInterval)) fail('scrapeInterval', `"${scrapeInterval}" is not a Prometheus duration like 30s`);
+    v.matches('scrapeInterval', scrapeInterval, /^\d+(s|m)$/, `"${scrapeInterval}" is not a Prometheus duration like 30s`);
     const retention = props.logRetentionDays ?? 30;
+    v.logRetention('logRetentionDays', retention);
     const name = props.name;
 
     const account = new DataAwsCallerIdentity(this, 'Account');

@@ -23,13 +23,13 @@ import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { parseCidr } from '../../envs/validate';
+import { parseCidr } from '../private/cidr';
+import { PropsValidator } from '../private/validation';
 
 /** Interface endpoints created by default: what EKS nodes pull and call without a NAT hop. */
 export const DEFAULT_INTERFACE_ENDPOINTS: readonly string[] = ['ecr.api', 'ecr.dkr', 'sts', 'logs'];
 
 /** CloudWatch Logs retention values, for validation. */
-const RETENTION_DAYS = new Set([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
 
 export interface NetworkProps {
   /** Name prefix of every resource (`Name` tags, log group, role). Lower-case letters, digits, dashes. */
@@ -120,24 +120,19 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    if (!/^[a-z][a-z0-9-]{0,39}$/.test(props.name)) {
-      throw new Error(`Network: name "${props.name}" must be 1-40 lower-case letters, digits or dashes`);
-    }
+    const v = new PropsValidator('Network', id);
+    v.matches('name', props.name, /^[a-z][a-z0-9-]{0,39}$/, `"${props.name}" must be 1-40 lower-case letters, digits or dashes`);
+    // Not token-aware on purpose: the subnet plan is computed from the block at synth.
     const range = parseCidr(props.cidrBlock);
-    if (!range || range.prefix < 16 || range.prefix > 20) {
-      throw new Error(`Network: cidrBlock "${props.cidrBlock}" must be an IPv4 CIDR between /16 and /20`);
-    }
+    if (!range || range.prefix < 16 || range.prefix > 20) v.fail('cidrBlock', `"${props.cidrBlock}" must be an IPv4 CIDR between /16 and /20`);
     this.availabilityZoneCount = props.availabilityZoneCount ?? 3;
-    if (this.availabilityZoneCount !== 2 && this.availabilityZoneCount !== 3) {
-      throw new Error(`Network: availabilityZoneCount must be 2 or 3, got ${String(props.availabilityZoneCount)}`);
-    }
+    // Not token-aware either: the number of subnets is decided at synth.
+    if (this.availabilityZoneCount !== 2 && this.availabilityZoneCount !== 3) v.fail('availabilityZoneCount', `must be 2 or 3, got ${String(props.availabilityZoneCount)}`);
     this.natGateways = props.natGateways ?? 'per-az';
     const retention = props.flowLogRetentionDays ?? 30;
-    if (!RETENTION_DAYS.has(retention)) {
-      throw new Error(`Network: flowLogRetentionDays ${retention} is not a CloudWatch Logs retention value`);
-    }
+    v.logRetention('flowLogRetentionDays', retention);
     const endpoints = props.interfaceEndpoints ?? DEFAULT_INTERFACE_ENDPOINTS;
-    if (new Set(endpoints).size !== endpoints.length) throw new Error('Network: interfaceEndpoints lists a service twice');
+    v.unique('interfaceEndpoints', endpoints, () => 'lists a service twice');
     this.cidrBlock = props.cidrBlock;
     const name = props.name;
     const tags = (extra: Record<string, string>) => ({ ...props.tags, ...extra });

@@ -1,6 +1,14 @@
 import { Token } from 'cdktf';
 
 /**
+ * Retention values CloudWatch Logs accepts.
+ * @see https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+ */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/**
  * True when `value` is (or holds) a token Terraform resolves only at plan/apply time — a variable,
  * another resource's attribute — so construction-time checks cannot judge it and must let it pass.
  */
@@ -47,6 +55,32 @@ export class PropsValidator {
   public wholeNumber(prop: string, value: number, min: number, max?: number, why = ''): void {
     const range = max === undefined ? `>= ${min}` : `between ${min} and ${max}`;
     this.check(prop, value, (v) => Number.isInteger(v) && v >= min && (max === undefined || v <= max), (v) => `must be a whole number ${range}${why}, got ${v}`);
+  }
+
+  /** A CloudWatch Logs retention value ({@link LOG_RETENTION_DAYS}). */
+  public logRetention(prop: string, days: number): void {
+    this.check(prop, days, (d) => LOG_RETENTION_DAYS.includes(d), (d) => `${d} is not a CloudWatch Logs retention value`);
+  }
+
+  /** `pattern` matches the string. */
+  public matches(prop: string, value: string, pattern: RegExp, problem: string | ((value: string) => string)): void {
+    this.check(prop, value, (s) => pattern.test(s), problem);
+  }
+
+  /** A list of at least `min` entries (a token list passes). */
+  public atLeast(prop: string, list: readonly unknown[], min: number, problem: string): void {
+    this.check(prop, list, (l) => l.length >= min, problem);
+  }
+
+  /** No entry twice (token entries are not compared). */
+  public unique(prop: string, list: readonly unknown[], problem: (duplicate: unknown) => string): void {
+    if (isUnresolved(list)) return;
+    const seen = new Set<unknown>();
+    for (const item of list) {
+      if (isUnresolved(item)) continue;
+      if (seen.has(item)) this.fail(prop, problem(item));
+      seen.add(item);
+    }
   }
 
   /** `max` not below `min` (both resolved). */

@@ -1,14 +1,19 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isNonPublicAddress } from '../common/net-guard';
 import { buildTopology, JobQueueTopology } from '../common/queue-topology';
-import { SecretRefSchema } from '../common/config/secrets';
+import { urlSecretSchema } from '../common/config/secrets';
+
+/** Schemes of a broker URL. */
+export const AMQP_PROTOCOLS = ['amqp:', 'amqps:'] as const;
 
 /**
  * Configuration shared by the proxy (which submits jobs) and the worker (which runs them):
  * where the broker is, which topology prefix, how long job records live. Defaults live here.
  */
 export const AmqpConnectionSchema = z
-  .object({
-    url: SecretRefSchema.default('amqp://guest:guest@127.0.0.1:5672').describe(
+  .strictObject({
+    url: urlSecretSchema(AMQP_PROTOCOLS).default('amqp://guest:guest@127.0.0.1:5672').describe(
       'Broker URL (amqps:// for Amazon MQ); use `{ fromEnv: NAME }` to keep credentials out of files.',
     ),
     topologyPrefix: z
@@ -26,7 +31,7 @@ export const AmqpConnectionSchema = z
 export type AmqpConnectionConfig = z.infer<typeof AmqpConnectionSchema>;
 
 export const JobRecordsSchema = z
-  .object({
+  .strictObject({
     ttlSeconds: z
       .number()
       .int()
@@ -50,12 +55,16 @@ export function topologyOf(config: AmqpConnectionConfig): JobQueueTopology {
 
 /** Hosts a job's callback URL may point at: exact names, or `*.example.com` for subdomains. */
 export const CallbackSchema = z
-  .object({
+  .strictObject({
     allowedHosts: z
       .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'a host name, optionally *.-prefixed and with :port'))
       .default([])
-      .describe('Hosts callbacks may be sent to; empty refuses every callback URL (no SSRF by default).'),
+      .describe('host[:port] callbacks may be sent to (port 443 when left out); empty refuses every callback URL (no SSRF by default).'),
     allowHttp: z.boolean().default(false).describe('Accept http:// callback URLs (local use); https only otherwise.'),
+    allowPrivateAddresses: z
+      .boolean()
+      .default(false)
+      .describe('Let callbacks connect to loopback, private and link-local addresses (local use). Off: checked on the resolved address at connect time.'),
     maxAttempts: z.number().int().min(1).max(20).default(5).describe('Delivery attempts of one callback (exponential backoff between them).'),
     timeoutMs: z.number().int().positive().default(5_000).describe('Timeout of one delivery attempt.'),
   })
@@ -65,7 +74,7 @@ export type CallbackConfig = z.infer<typeof CallbackSchema>;
 
 /** The `jobs` section of the proxy config: asynchronous mode is on when present. */
 export const ProxyJobsSchema = z
-  .object({
+  .strictObject({
     amqp: AmqpConnectionSchema.prefault({}),
     records: JobRecordsSchema.prefault({}),
     callbacks: CallbackSchema.prefault({}),
@@ -90,15 +99,20 @@ export function callbackUrlProblem(raw: string, config: CallbackConfig): string 
     return config.allowHttp ? 'callback URL must use http or https' : 'callback URL must use https';
   }
   if (url.username || url.password) return 'callback URL must not carry credentials';
-  const host = url.host.toLowerCase();
   const hostname = url.hostname.toLowerCase();
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  const host = `${hostname}:${port}`;
   const allowed = config.allowedHosts.some((pattern) => {
     const p = pattern.toLowerCase();
-    if (p.startsWith('*.')) {
-      const suffix = p.slice(1);
-      return hostname.endsWith(suffix) || host.endsWith(suffix);
-    }
-    return p === host || p === hostname;
+    const colon = p.lastIndexOf(':');
+    // an entry allows one port: the one it names, else 443
+    const [patternHost, patternPort] = colon === -1 ? [p, 443] : [p.slice(0, colon), Number(p.slice(colon + 1))];
+    if (patternPort !== port) return false;
+    return patternHost.startsWith('*.') ? hostname.endsWith(patternHost.slice(1)) : patternHost === hostname;
   });
-  return allowed ? undefined : `callback host ${host} is not in the allow-list`;
+  if (!allowed) return `callback host ${host} is not in the allow-list`;
+  // a name is checked again on its resolved address when the worker connects (DNS rebinding)
+  const literal = hostname.replace(/^\[|\]$/g, '');
+  if (!config.allowPrivateAddresses && isIP(literal) !== 0 && isNonPublicAddress(literal)) return `callback address ${literal} is not public`;
+  return undefined;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** One version of a model and the share of users it gets. */
-export const CanaryTargetSchema = z.object({
+export const CanaryTargetSchema = z.strictObject({
   pool: z.string().min(1).describe('Upstream pool that serves this version.'),
   weight: z.number().nonnegative().describe('Relative weight (the brief\'s split is 90/5/5).'),
   variant: z.string().min(1).optional().describe('Name reported in the response header and metrics. @default the pool name'),
@@ -13,7 +13,7 @@ export const CanaryTargetSchema = z.object({
  * so a user stays on the same version across requests and replicas.
  */
 export const CanaryConfigSchema = z
-  .object({
+  .strictObject({
     /** Model name -> versions. A model not listed is not split. */
     models: z
       .record(

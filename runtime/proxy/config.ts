@@ -28,7 +28,24 @@ export const ServerSchema = z
     headersTimeoutMs: z.number().int().positive().default(10_000).describe('Time a client has to send the request headers.'),
     bodyTimeoutMs: z.number().int().positive().default(30_000).describe('Time a client has to send the whole request body.'),
     keepAliveTimeoutMs: z.number().int().positive().default(65_000).describe('Idle keep-alive time of client connections (above the ALB idle timeout of 60 s).'),
-    maxConnections: z.number().int().positive().default(10_000).describe('Client connections at most; further ones are refused.'),
+    maxConnections: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Client connections serving the API at most; a connection above it may only ask for /healthz, /readyz or /metrics (503 otherwise).'),
+    healthReserveConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('Connections accepted above maxConnections for health probes and metrics, so a full listener still answers them; beyond it connections are refused.'),
+    firstRequestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('A new connection that has not sent a complete request within this time is closed (idle sockets cannot hold the listener).'),
     requestTimeoutMs: z
       .number()
       .int()
@@ -112,6 +129,18 @@ export const ProxyConfigSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.jobs && !cfg.redis) ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'jobs needs redis (job records live there); set redis or remove jobs' });
     const seen = new Set<string>();
+    const poolNames = Object.keys(cfg.pools);
+    const known = `known: ${poolNames.join(', ') || 'none'}`;
+    for (const name of Object.keys(cfg.admission.pools)) {
+      if (!(name in cfg.pools)) ctx.addIssue({ code: 'custom', path: ['admission', 'pools', name], message: `unknown pool "${name}" (${known})` });
+    }
+    const routed = new Set(cfg.routes.map((r) => r.model));
+    for (const [model, targets] of Object.entries(cfg.canary.models)) {
+      if (!routed.has(model)) ctx.addIssue({ code: 'custom', path: ['canary', 'models', model], message: `model "${model}" has no route (routed: ${[...routed].join(', ')})` });
+      targets.forEach((t, i) => {
+        if (!(t.pool in cfg.pools)) ctx.addIssue({ code: 'custom', path: ['canary', 'models', model, i, 'pool'], message: `unknown pool "${t.pool}" (${known})` });
+      });
+    }
     cfg.routes.forEach((route, i) => {
       if (seen.has(route.model)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `model ${route.model} is routed twice` });
       seen.add(route.model);

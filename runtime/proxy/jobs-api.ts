@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { resolveSecret } from '../common/config/secrets';
-import { callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
+import { resolveUrlSecret } from '../common/config/secrets';
+import { AMQP_PROTOCOLS, callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
 import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord, submissionFingerprint } from '../jobs/model';
 import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
 import { PublishError } from '../jobs/amqp';
@@ -65,7 +65,7 @@ export class JobsApi {
   constructor(private readonly deps: JobsApiDeps) {
     const amqp = deps.config.amqp;
     this.publisher = new JobPublisher({
-      url: resolveSecret(amqp.url, deps.env, 'jobs.amqp.url'),
+      url: resolveUrlSecret(amqp.url, deps.env, 'jobs.amqp.url', AMQP_PROTOCOLS),
       topology: topologyOf(amqp),
       connectionName: 'surgeguard-proxy',
       confirmTimeoutMs: amqp.confirmTimeoutMs,

@@ -6,8 +6,12 @@ import { createProxy } from './server';
 /**
  * Entry point: `node dist/runtime/proxy/main.js --config <file>` (or SURGEGUARD_CONFIG=<file>).
  * An invalid config exits with status 2 before anything listens, naming each field at fault.
- * SIGTERM / SIGINT drain gracefully and exit 0.
+ * SIGTERM / SIGINT drain gracefully and exit 0, or EXIT_DRAIN_TIMEOUT when requests were still
+ * running at drainTimeoutMs and were cut (streams end with an SSE error event first).
  */
+
+/** Exit status of a drain that timed out: the orchestrator sees that requests were cut. */
+export const EXIT_DRAIN_TIMEOUT = 3;
 function configPath(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--config');
   if (i >= 0) return argv[i + 1];
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     proxy.logger.info({ signal }, 'shutdown requested');
-    void proxy.drain().then(() => proxy.logger.flush(() => process.exit(0)));
+    void proxy.drain().then((finished) => proxy.logger.flush(() => process.exit(finished ? 0 : EXIT_DRAIN_TIMEOUT)));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

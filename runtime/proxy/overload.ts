@@ -12,8 +12,8 @@ import type { DispatchResult } from '../common/upstream/dispatcher';
 import type { UpstreamPool } from '../common/upstream/upstream-pool';
 import { systemClock, wallClock, type Clock } from './admission/clock';
 import { AdmissionConfigSchema, type AdmissionConfig } from './admission/config';
-import { AdmissionController, type Permit, type ReleaseOutcome, type Shed } from './admission/controller';
-import { SaturationScraper } from './admission/saturation';
+import { type AdmissionController, type Permit, type ReleaseOutcome, type Shed } from './admission/controller';
+import { PoolAdmission } from './admission/pool-admission';
 import { CacheConfigSchema } from './cache/config';
 import { cacheability, requestCacheKey } from './cache/request-key';
 import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from './cache/response-cache';
@@ -36,7 +36,7 @@ import { parseRequestTimeoutHeader } from './request-validation';
 
 /** Admission settings: one default for every pool, overridden per pool by name. */
 export const AdmissionPoolsSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Admission control (concurrency limit + priority queue) in front of every pool.'),
     defaults: AdmissionConfigSchema.prefault({}).describe('Settings of pools not listed under `pools`.'),
     pools: z.record(z.string(), AdmissionConfigSchema).default({}).describe('Settings per pool name (replace the defaults).'),
@@ -158,6 +158,13 @@ export interface OverloadDeps {
   readonly wallClock?: Clock;
 }
 
+/** A permit of one pool of the chain: the request goes to that pool. */
+export interface Admitted {
+  readonly kind: 'permit';
+  readonly permit: Permit;
+  readonly pool: UpstreamPool;
+}
+
 /** A buffered answer for the cache path: an upstream response, or a reply made by the proxy. */
 export type BufferedAnswer = { readonly kind: 'upstream'; readonly response: CachedResponse } | { readonly kind: 'local'; readonly reply: LocalReply; readonly shed?: boolean };
 
@@ -168,7 +175,7 @@ export class OverloadControl {
   readonly admission = new Map<string, AdmissionController>();
   private readonly flights: SingleFlight<BufferedAnswer>;
   private readonly canary: CanaryRouter;
-  private readonly scrapers: SaturationScraper[] = [];
+  private readonly pools: PoolAdmission[] = [];
   private readonly clock: Clock;
 
   constructor(private readonly deps: OverloadDeps) {
@@ -190,36 +197,32 @@ export class OverloadControl {
         const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
         // one label child per class, resolved once: every admitted request counts here
         const admitted = Object.fromEntries(PRIORITY_CLASSES.map((cls) => [cls, this.metrics.admittedTotal.labels({ pool: name, class: cls })]));
-        const ctl = new AdmissionController(cfg, this.clock, {
-          onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
-          onAdmit: (cls) => admitted[cls].inc(),
-          onLimitChange: (limit, cause) => {
-            this.metrics.limitChanges.inc({ pool: name, cause });
-            logger.debug({ pool: name, limit, cause }, 'admission limit changed');
+        const pa = new PoolAdmission(pool, cfg, {
+          clock: this.clock,
+          redis: deps.redis,
+          observer: {
+            onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
+            onAdmit: (cls) => admitted[cls].inc(),
+            onLimitChange: (limit, cause) => {
+              this.metrics.limitChanges.inc({ pool: name, cause });
+              logger.debug({ pool: name, limit, cause }, 'admission limit changed');
+            },
           },
+          onReplicasChange: (replicas) => logger.info({ pool: name, replicas }, 'proxy replicas sharing the pool changed'),
+          onShareError: (err) => logger.debug({ pool: name, err: (err as Error).message }, 'replica heartbeat failed; keeping the last replica count'),
         });
-        this.admission.set(name, ctl);
-        if (cfg.saturation.enabled) {
-          this.scrapers.push(
-            new SaturationScraper({
-              targets: () => pool.members.map((u) => `${u.origin}/metrics`),
-              intervalMs: cfg.saturation.intervalMs,
-              timeoutMs: cfg.saturation.timeoutMs,
-              clock: this.clock,
-              onSignal: (s) => ctl.onSaturation(s),
-            }),
-          );
-        }
+        this.admission.set(name, pa.controller);
+        this.pools.push(pa);
       }
     }
   }
 
   start(): void {
-    for (const s of this.scrapers) s.start();
+    for (const p of this.pools) p.start();
   }
 
   stop(): void {
-    for (const s of this.scrapers) s.stop();
+    for (const p of this.pools) p.stop();
   }
 
   /**
@@ -340,18 +343,47 @@ export class OverloadControl {
   }
 
   /**
-   * Admission for the request's first pool: a permit (possibly after queueing) or a shed answer.
+   * Admission over the request's chain of pools: every pool is guarded by its own controller.
+   * A slot free now in the first pool, else in a later one (a saturated region spills to the
+   * others: other regions, then an external provider), else the request waits in the queue of
+   * the first pool that has capacity at all; `low` neither spills nor waits anywhere but the
+   * first pool. When that wait ends in a shed, the later pools get their chance before the
+   * request is shed (low excepted). Pools in `exclude` (already failed this request) are
+   * skipped. Undefined when admission is off: the dispatcher walks the whole chain.
    * With a client deadline the request must be able to finish by it; otherwise the class
    * default bounds its wait for a slot.
    */
-  admit(ctx: RequestContext): Promise<Permit | Shed> | undefined {
-    const pool = ctx.route.chain[0]?.name;
-    const ctl = pool === undefined ? undefined : this.admission.get(pool);
-    if (pool === undefined || !ctl) return undefined;
+  admit(ctx: RequestContext, exclude?: ReadonlySet<UpstreamPool>): Promise<Admitted | Shed> | undefined {
+    if (this.admission.size === 0) return undefined;
+    const guarded: { pool: UpstreamPool; ctl: AdmissionController }[] = [];
+    for (const pool of ctx.route.chain) {
+      const ctl = this.admission.get(pool.name);
+      if (ctl && !exclude?.has(pool)) guarded.push({ pool, ctl });
+    }
+    if (guarded.length === 0) return undefined;
+    const cls = ctx.priorityClass;
+    const candidates = cls === 'low' ? guarded.slice(0, 1) : guarded;
+    for (const g of candidates) {
+      const permit = g.ctl.tryAcquireNow(cls);
+      if (permit) return Promise.resolve({ kind: 'permit', permit, pool: g.pool });
+    }
+    return this.waitForSlot(ctx, candidates);
+  }
+
+  private async waitForSlot(ctx: RequestContext, candidates: readonly { pool: UpstreamPool; ctl: AdmissionController }[]): Promise<Admitted | Shed> {
     const clientDeadline = parseRequestTimeout(ctx.headers) !== undefined;
-    const cfg = this.deps.config.admission.pools[pool] ?? this.deps.config.admission.defaults;
-    const deadlineAt = clientDeadline ? ctx.deadline : Math.min(ctx.deadline, ctx.startedAt + cfg.classDeadlineMs[ctx.priorityClass]);
-    return ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.cancellation });
+    // the first pool with any capacity queues the request; a pool with none (no member serves) would only time it out
+    const start = Math.max(0, candidates.findIndex((g) => g.ctl.limit > 0));
+    let shed: Shed | undefined;
+    for (const g of candidates.slice(start)) {
+      const cfg = this.deps.config.admission.pools[g.pool.name] ?? this.deps.config.admission.defaults;
+      const deadlineAt = clientDeadline ? ctx.deadline : Math.min(ctx.deadline, ctx.startedAt + cfg.classDeadlineMs[ctx.priorityClass]);
+      const r = await g.ctl.acquire({ cls: ctx.priorityClass, deadlineAt, deadlineKind: clientDeadline ? 'finish' : 'start', signal: ctx.cancellation });
+      if (r.kind === 'permit') return { kind: 'permit', permit: r, pool: g.pool };
+      shed = r;
+      if (r.reason === 'aborted' || r.reason === 'timeout') break;
+    }
+    return shed!;
   }
 
   private rateLimitRequest(ctx: RequestContext) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Cancellation } from '../common/cancellation';
 import { Clock } from '../common/clock';
@@ -16,6 +17,7 @@ import { readRequestBody } from './request-body';
 import { badRequest, bodyReadFailureReply, parseJsonBody, parseRequestTimeoutHeader, requestBodyProblem } from './request-validation';
 import { BufferedAnswer, CACHE_HEADER, OverloadControl, releaseOutcome, shedReply } from './overload';
 import type { CachedResponse } from './cache/response-cache';
+import type { Shed } from './admission/controller';
 
 export interface PipelineDeps {
   readonly config: ProxyConfig;
@@ -74,7 +76,30 @@ const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-
  * abort signal) and may shorten its deadline.
  */
 export class RequestPipeline {
+  /** SSE relays in progress, each with a function that ends it with an error event. */
+  private readonly streams = new Map<ServerResponse, (message: string) => void>();
+
   constructor(private readonly deps: PipelineDeps) {}
+
+  /**
+   * Ends every SSE stream still being relayed with an OpenAI-style error event (code
+   * `shutting_down`) and resolves once those responses finished writing, or after `waitMs`.
+   * Used by a drain that timed out, so clients see a terminal event rather than a cut socket.
+   */
+  async endStreams(message: string, waitMs: number): Promise<void> {
+    const ending = [...this.streams.entries()].map(
+      ([res, end]) =>
+        new Promise<void>((resolve) => {
+          res.once('finish', resolve);
+          res.once('close', resolve);
+          end(message);
+        }),
+    );
+    if (ending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ending), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
 
   /**
    * Starts bookkeeping of any request: request id (accepted or generated, echoed), client-abort
@@ -209,20 +234,10 @@ export class RequestPipeline {
    */
   private async fetchBuffered(overload: OverloadControl, ctx: RequestContext, record: RequestRecord): Promise<BufferedAnswer> {
     const shared: RequestContext = { ...ctx, cancellation: new Cancellation() };
-    const permit = await overload.admit(shared);
-    if (permit?.kind === 'shed') {
-      record.pool = ctx.route.chain[0]?.name ?? 'none';
-      return { kind: 'local', reply: shedReply(permit), shed: true };
-    }
-    const sentAt = this.deps.clock.now();
-    const result = await this.dispatch(shared);
-    record.attempts = result.attempts;
-    if (!result.ok) {
-      permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
-      record.pool = result.pool ?? ctx.route.chain[0].name;
-      record.upstream = result.upstream ?? 'none';
-      return { kind: 'local', reply: this.failureReply(result) ?? { status: 499, body: '' } };
-    }
+    const sent = await this.send(overload, shared, record);
+    if (sent.kind === 'shed') return { kind: 'local', reply: shedReply(sent.shed), shed: true };
+    const { result, release } = sent;
+    if (!result.ok) return { kind: 'local', reply: this.failureReply(result) ?? { status: 499, body: '' } };
     record.pool = result.pool.name;
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
@@ -234,7 +249,7 @@ export class RequestPipeline {
       outcome = 'error';
     }
     result.finish(outcome);
-    permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
+    release(outcome);
     if (outcome !== 'complete') return { kind: 'local', reply: { status: 502, body: openAIError('The upstream answer broke off.', 'server_error', 'upstream_error') } };
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(result.headers)) {
@@ -301,20 +316,14 @@ export class RequestPipeline {
 
   /** route -> breaker -> send -> retry (dispatcher), then relay the response. */
   private async forward(ctx: RequestContext, res: ServerResponse, record: RequestRecord): Promise<void> {
-    const permit = await this.deps.overload?.admit(ctx);
-    if (permit?.kind === 'shed') {
-      record.pool = ctx.route.chain[0]?.name ?? 'none';
-      if (permit.reason === 'aborted') res.destroy();
-      else this.reply(res, shedReply(permit));
+    const sent = await this.send(this.deps.overload, ctx, record);
+    if (sent.kind === 'shed') {
+      if (sent.shed.reason === 'aborted') res.destroy();
+      else this.reply(res, shedReply(sent.shed));
       return;
     }
-    const sentAt = this.deps.clock.now();
-    const result = await this.dispatch(ctx);
-    record.attempts = result.attempts;
+    const { result, release } = sent;
     if (!result.ok) {
-      permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt));
-      record.pool = result.pool ?? ctx.route.chain[0].name;
-      record.upstream = result.upstream ?? 'none';
       this.replyFailure(res, result);
       return;
     }
@@ -327,7 +336,67 @@ export class RequestPipeline {
     const outcome = await relaying;
     usage?.(outcome);
     result.finish(outcome);
-    permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
+    release(outcome);
+  }
+
+  /**
+   * admission -> dispatch, over the chain of pools. Each attempt goes to the pool admission gave
+   * a slot in. When the pool answers "full" (503/429 from every member tried) or cannot be
+   * reached at all, and the deadline leaves time, the slot is given back (the limit learns from
+   * it) and the request goes back to admission — the same pool when it refused for being full,
+   * the next ones when it failed — instead of taking the upstream's 503 to the client while
+   * capacity exists elsewhere or a moment later. Upstream attempts over all rounds stay within
+   * `retry.maxAttempts`, and each round back is a retry the retry budget must allow.
+   * `release` must be called with the body outcome once a response was relayed.
+   */
+  private async send(
+    overload: OverloadControl | undefined,
+    ctx: RequestContext,
+    record: RequestRecord,
+  ): Promise<{ kind: 'shed'; shed: Shed } | { kind: 'sent'; result: DispatchResult; release: (outcome?: BodyOutcome) => void }> {
+    const failed = new Set<UpstreamPool>();
+    let attempts = 0;
+    for (;;) {
+      const admitted = await overload?.admit(ctx, failed);
+      if (admitted?.kind === 'shed') {
+        record.pool = ctx.route.chain.find((p) => !failed.has(p))?.name ?? ctx.route.chain[0]?.name ?? 'none';
+        record.attempts = attempts;
+        return { kind: 'shed', shed: admitted };
+      }
+      const chain = admitted ? [admitted.pool] : ctx.route.chain;
+      const sentAt = this.deps.clock.now();
+      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0);
+      attempts += result.attempts;
+      record.attempts = attempts;
+      const permit = admitted?.permit;
+      const release = (outcome?: BodyOutcome) => permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
+      const again = admitted !== undefined && attempts < this.deps.config.retry.maxAttempts && !ctx.cancellation.aborted && this.deps.clock.now() < ctx.deadline;
+      if (result.ok) {
+        record.pool = result.pool.name;
+        record.upstream = result.upstream.name;
+        if (again && (result.statusCode === 503 || result.statusCode === 429) && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
+          await result.body.dump?.({ limit: 64 * 1024 }).catch(() => undefined);
+          result.finish('complete');
+          release('complete');
+          if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
+          continue;
+        }
+        return { kind: 'sent', result, release };
+      }
+      record.pool = result.pool ?? chain[0]?.name ?? 'none';
+      record.upstream = result.upstream ?? 'none';
+      release();
+      if (again && result.reason === 'no-upstream' && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
+        // every member asked to be left alone for a while (Retry-After): as good as full
+        if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
+        continue;
+      }
+      if (again && result.reason === 'upstream-error') {
+        failed.add(admitted.pool);
+        if (this.mayReadmit(ctx, undefined, failed)) continue;
+      }
+      return { kind: 'sent', result, release: () => undefined };
+    }
   }
 
   /**
@@ -335,7 +404,48 @@ export class RequestPipeline {
    * client's, or the shared one of a coalesced fetch), so the dispatcher aborts it itself when
    * the deadline passes instead of following it with a cancellation of its own.
    */
-  private dispatch(ctx: RequestContext): Promise<DispatchResult> {
+  /**
+   * Whether a request a pool answered "full" (`full`) or failed goes back to admission: a later
+   * pool of the chain is left (then the full pool is skipped: a saturated pool spills), or the
+   * full pool itself has a member to take it once a slot frees; and the retry budget allows it,
+   * so going round cannot amplify an overload.
+   */
+  private mayReadmit(ctx: RequestContext, full: UpstreamPool | undefined, failed: Set<UpstreamPool>): boolean {
+    if (full) {
+      const others = ctx.route.chain.some((p) => p !== full && !failed.has(p));
+      if (others || !full.members.some((u) => full.isServing(u))) failed.add(full);
+    }
+    if (!ctx.route.chain.some((p) => !failed.has(p))) return false;
+    const budget = this.deps.dispatcher.budget;
+    if (!budget.tryAcquireRetry()) {
+      this.deps.metrics.onRetryBudgetExhausted((full ?? ctx.route.chain[0]).name);
+      return false;
+    }
+    budget.onRetryDone();
+    return true;
+  }
+
+  /**
+   * How long until a serving member of `pool` takes requests again after asking to be left
+   * alone (Retry-After): 0 when one does now; undefined when none does within
+   * `retry.baseBackoffMs` — a longer Retry-After is a real "come back later" (a provider's
+   * quota), passed on to the caller with its value rather than waited out.
+   */
+  private coolWait(pool: UpstreamPool): number | undefined {
+    const now = this.deps.clock.now();
+    let soonest = Infinity;
+    for (const u of pool.members) if (pool.isServing(u)) soonest = Math.min(soonest, Math.max(0, u.coolingUntil - now));
+    return soonest <= this.deps.config.retry.baseBackoffMs ? soonest : undefined;
+  }
+
+  /** Waits (holding no slot) until a member of `pool` takes requests again, within the request's deadline. */
+  private async untilCooled(pool: UpstreamPool, ctx: RequestContext): Promise<void> {
+    const wait = Math.min(this.coolWait(pool) ?? 0, ctx.deadline - this.deps.clock.now());
+    if (!(wait > 0)) return;
+    await sleep(wait, undefined, { signal: ctx.cancellation.signal }).catch(() => undefined);
+  }
+
+  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false): Promise<DispatchResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
     if (ctx.stream) headers.accept = 'text/event-stream';
     return this.deps.dispatcher.dispatch({
@@ -343,7 +453,10 @@ export class RequestPipeline {
       path: ctx.path,
       headers,
       body: ctx.route.aliases.size === 0 ? ctx.body : aliasedBody(ctx),
-      chain: ctx.route.chain,
+      chain,
+      maxAttempts,
+      retryWhenFull,
+      furtherRound,
       userKey: ctx.userKey,
       deadline: ctx.deadline,
       cancellation: ctx.cancellation,
@@ -372,6 +485,7 @@ export class RequestPipeline {
       const settle = (outcome: BodyOutcome) => {
         if (settled) return;
         settled = true;
+        if (isSse) this.streams.delete(res);
         body.off('data', onData);
         res.off('drain', onDrain);
         res.off('close', onClose);
@@ -410,6 +524,15 @@ export class RequestPipeline {
       body.on('data', onData);
       res.on('drain', onDrain);
       res.on('close', onClose);
+      if (isSse) {
+        this.streams.set(res, (message) => {
+          if (settled) return;
+          record.streamError = 'shutdown';
+          body.destroy();
+          res.end(sseErrorEvent(message, 'shutting_down'));
+          settle('aborted');
+        });
+      }
       body.once('end', () => {
         if (held !== undefined) res.end(held);
         else res.end();

@@ -5,6 +5,8 @@ import { Clock, RandomSource, systemClock } from '../common/clock';
 import { createLogger } from '../common/config/logging';
 import { ActiveHealthChecker } from '../common/upstream/health-checker';
 import { UpstreamDispatcher } from '../common/upstream/dispatcher';
+import { MemberDiscovery } from '../common/upstream/discovery';
+import { systemResolver, type Resolver } from '../common/upstream/resolver';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
 import { PROXY_CONTRACT } from '../common/service-contract';
 import { KeyAuthenticator } from './auth';
@@ -26,6 +28,8 @@ export interface ProxyDeps {
   readonly logger?: Logger;
   /** Waits `ms` unless aborted; tests shorten backoffs with it. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Resolves the names of `discover` members. @default systemResolver() */
+  readonly resolver?: Resolver;
 }
 
 /** A running (or ready to run) proxy and the parts tests and operators look at. */
@@ -83,6 +87,12 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       logger.warn({ pool, upstream, healthy }, healthy ? 'upstream healthy again' : 'upstream unhealthy');
     },
   });
+  const discovery = new MemberDiscovery([...pools.values()], {
+    resolver: deps.resolver ?? systemResolver(deps.env ?? process.env),
+    onChange: (pool, host, { added, removed }) =>
+      logger.info({ pool, host, added: added.map((u) => u.name), removed: removed.map((u) => u.name) }, 'pool members changed'),
+    onError: (pool, host, err) => logger.warn({ pool, host, err: (err as Error).message }, 'member discovery failed'),
+  });
   const router = new ModelRouter(config.routes, pools);
   const overloadRedis = config.redis ? createOverloadRedis(config.redis, deps.env ?? process.env) : undefined;
   const overload = new OverloadControl({ config, pools, registry: metrics.registry, logger, redis: overloadRedis, clock: withTimers(clock) });
@@ -106,6 +116,22 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       noDelay: true,
     },
     (req, res) => {
+      const socket = req.socket;
+      const firstRequest = firstRequestTimers.get(socket);
+      if (firstRequest !== undefined) {
+        clearTimeout(firstRequest);
+        firstRequestTimers.delete(socket);
+      }
+      if (reserved.has(socket) && !HEALTH_PATHS.has(pathOnly(req.url))) {
+        // a connection above maxConnections, accepted for health probes only
+        res.shouldKeepAlive = false;
+        pipeline.reply(res, {
+          status: 503,
+          headers: { connection: 'close', 'retry-after': '1' },
+          body: openAIError('The proxy is at its connection limit; retry after 1 s.', 'service_unavailable', 'too_many_connections'),
+        });
+        return;
+      }
       active++;
       if (draining) res.setHeader('connection', 'close');
       const record = pipeline.begin(req, res, onRequestClosed);
@@ -120,12 +146,23 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     active--;
     if (active === 0) for (const w of idleWaiters.splice(0)) w();
   }
-  server.maxConnections = config.server.maxConnections;
+  // Connections above maxConnections (up to healthReserveConnections more) are accepted but may
+  // only ask for the health and metrics paths: probes are answered while the API is full.
+  // Every new connection must send a complete request within firstRequestTimeoutMs (node's
+  // headersTimeout starts only with the first byte), so idle sockets cannot fill the listener.
+  server.maxConnections = config.server.maxConnections + config.server.healthReserveConnections;
+  const reserved = new WeakSet<Socket>();
+  const firstRequestTimers = new WeakMap<Socket, NodeJS.Timeout>();
   let connections = 0;
   server.on('connection', (socket: Socket) => {
     connections++;
     metrics.clientConnections.set(connections);
+    if (connections > config.server.maxConnections) reserved.add(socket);
+    const timer = setTimeout(() => socket.destroy(), config.server.firstRequestTimeoutMs);
+    timer.unref();
+    firstRequestTimers.set(socket, timer);
     socket.once('close', () => {
+      clearTimeout(timer);
       connections--;
       metrics.clientConnections.set(connections);
     });
@@ -204,7 +241,9 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     jobs,
     isReady,
     inFlight: () => active,
-    listen() {
+    async listen() {
+      // members found by name are known before the first request is accepted
+      await discovery.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.server.port, config.server.host, () => {
@@ -235,6 +274,11 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
             resolve(true);
           });
         }));
+      if (!finished) {
+        // streams still running end with an SSE error event the SDKs raise, not a bare cut
+        await pipeline.endStreams('The proxy is shutting down (drain timeout); retry the request.', 1_000);
+      }
+      discovery.stop();
       health.stop();
       overload.stop();
       overloadRedis?.disconnect();
@@ -247,6 +291,15 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
       return finished;
     },
   };
+}
+
+/** Paths a connection above maxConnections may ask for. */
+const HEALTH_PATHS = new Set<string>([PROXY_CONTRACT.healthPath, PROXY_CONTRACT.readyPath, PROXY_CONTRACT.metricsPath]);
+
+function pathOnly(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 /** A model as OpenAI's `GET /v1/models` lists it. */

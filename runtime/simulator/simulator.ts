@@ -253,7 +253,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         json(res, 200, {
           object: 'list',
           model,
-          data: input.map((t, index) => ({ object: 'embedding', index, embedding: embed(t) })),
+          // encoding_format: base64 (the OpenAI Node SDK's default): little-endian float32 bytes
+          data: input.map((t, index) => ({ object: 'embedding', index, embedding: body.encoding_format === 'base64' ? embedBase64(embed(t)) : embed(t) })),
           usage: { prompt_tokens: input.length, total_tokens: input.length },
         }, headers);
         stats.served++;
@@ -286,7 +287,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         const last = chat
           ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: name, choices: [{ index: 0, delta: {}, finish_reason: 'length' }] }
           : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: '', finish_reason: 'length' }] };
-        res.end(`data: ${JSON.stringify(last)}\n\ndata: [DONE]\n\n`);
+        // stream_options.include_usage: one more chunk with empty choices and the usage, as OpenAI sends it
+        const options = body.stream_options as { include_usage?: unknown } | null | undefined;
+        const usageChunk =
+          options?.include_usage === true
+            ? `data: ${JSON.stringify({ id, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [], usage: { prompt_tokens: 8, completion_tokens: tokens, total_tokens: 8 + tokens } })}\n\n`
+            : '';
+        res.end(`data: ${JSON.stringify(last)}\n\n${usageChunk}data: [DONE]\n\n`);
         await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.once('finish', () => resolve())));
         stats.served++;
         return;
@@ -392,6 +399,13 @@ function waitDrain(res: ServerResponse, gone: AbortSignal): Promise<void> {
     res.once('drain', onDrain);
     gone.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** An embedding as `encoding_format: base64` returns it: the float32 values, little-endian, base64. */
+function embedBase64(values: readonly number[]): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => bytes.writeFloatLE(v, i * 4));
+  return bytes.toString('base64');
 }
 
 function embed(text: string): number[] {

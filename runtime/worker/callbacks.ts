@@ -1,4 +1,5 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import { publicOnlyLookup } from '../common/net-guard';
 import type { Logger } from 'pino';
 import { callbackUrlProblem, CallbackConfig } from '../jobs/config';
 import { publicView, JobRecord } from '../jobs/model';
@@ -14,12 +15,16 @@ import type { WorkerMetrics } from './metrics';
  */
 export class CallbackNotifier {
   private readonly pending = new Set<Promise<void>>();
+  /** Connections only to public addresses, checked on the resolved address at connect time (DNS rebinding). */
+  private readonly agent: Agent;
 
   constructor(
     private readonly config: CallbackConfig,
     private readonly logger: Logger,
     private readonly metrics?: WorkerMetrics,
-  ) {}
+  ) {
+    this.agent = new Agent(config.allowPrivateAddresses ? {} : { connect: { lookup: publicOnlyLookup() } });
+  }
 
   notify(job: JobRecord): void {
     if (!job.callbackUrl) return;
@@ -47,6 +52,7 @@ export class CallbackNotifier {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-surgeguard-job-id': job.id },
           body,
+          dispatcher: this.agent,
           headersTimeout: this.config.timeoutMs,
           bodyTimeout: this.config.timeoutMs,
         });

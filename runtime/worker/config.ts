@@ -11,14 +11,14 @@ import { AmqpConnectionSchema, CallbackSchema, JobRecordsSchema } from '../jobs/
  * the defaults. Broker, Redis, logging and upstream sub-schemas are the ones the proxy uses.
  */
 export const WorkerServerSchema = z
-  .object({
+  .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address of the health and metrics server.'),
     port: z.number().int().min(0).max(65535).default(WORKER_CONTRACT.port).describe('Port of /healthz, /readyz, /metrics (0 picks a free one).'),
   })
   .strict();
 
 export const BatchingSchema = z
-  .object({
+  .strictObject({
     enabled: z
       .boolean()
       .default(false)
@@ -29,7 +29,7 @@ export const BatchingSchema = z
   .strict();
 
 export const WorkerConfigSchema = z
-  .object({
+  .strictObject({
     server: WorkerServerSchema.prefault({}),
     amqp: AmqpConnectionSchema.prefault({}),
     redis: RedisConnectionSchema.prefault({}),

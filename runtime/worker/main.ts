@@ -3,8 +3,8 @@ import { JobWorker } from './worker';
 import { loadWorkerConfig } from './config';
 import { createJobRedis } from '../jobs/redis-client';
 import { RedisJobStore } from '../jobs/store';
-import { jobKeyPrefix, topologyOf } from '../jobs/config';
-import { resolveSecret } from '../common/config/secrets';
+import { AMQP_PROTOCOLS, jobKeyPrefix, topologyOf } from '../jobs/config';
+import { resolveUrlSecret } from '../common/config/secrets';
 import { HealthServer } from './health-server';
 import { WorkerMetrics } from './metrics';
 import { createModelClient } from './model-client-factory';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const model = createModelClient(config, logger);
   const callbacks = new CallbackNotifier(config.callbacks, logger, metrics);
   const worker = new JobWorker({
-    amqpUrl: resolveSecret(config.amqp.url, process.env, 'amqp.url'),
+    amqpUrl: resolveUrlSecret(config.amqp.url, process.env, 'amqp.url', AMQP_PROTOCOLS),
     topology: topologyOf(config.amqp),
     store,
     storeReady: () => redis.status === 'ready',

@@ -6,7 +6,7 @@ import { synthesize } from '../../main';
 import { loadSynthOutput, SynthOutput } from '../../tools/common/synth-output';
 import { estimateCost } from '../../tools/cost/estimate';
 import { PRICE_TABLE } from '../../tools/cost/price-table';
-import { res, writeSynth } from './support/synth-fixture';
+import { res, writeSynth } from '../support/synth-fixture';
 
 const scratch = mkdtempSync(join(tmpdir(), 'surgeguard-cost-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { loadSynthOutput } from '../../tools/common/synth-output';
 import { compareSynths, ResourceChange, SynthDiff } from '../../tools/diff/compare';
 import { renderMarkdown, statefulRisks } from '../../tools/diff/render';
 import { costDeltas } from '../../tools/diff/main';
-import { FixtureStack, res, writeSynth } from './support/synth-fixture';
+import { FixtureStack, res, writeSynth } from '../support/synth-fixture';
 
 const P = 'prod-us-east-1';
 

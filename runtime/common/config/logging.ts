@@ -2,7 +2,7 @@ import pino, { Logger } from 'pino';
 import { z } from 'zod';
 
 export const LoggingSchema = z
-  .object({
+  .strictObject({
     level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')

@@ -6,7 +6,7 @@ import { SecretRefSchema } from './secrets';
  * use and tests, cluster mode for ElastiCache (cluster mode enabled, TLS + AUTH).
  */
 export const RedisConnectionSchema = z
-  .object({
+  .strictObject({
     host: z.string().min(1).default('127.0.0.1').describe('Host (or cluster configuration endpoint).'),
     port: z.number().int().min(1).max(65535).default(6379).describe('TCP port.'),
     username: z.string().min(1).optional().describe('ACL user name (ElastiCache RBAC).'),

@@ -7,7 +7,7 @@ import { z } from 'zod';
 export const SecretRefSchema = z.union([
   z.string().min(1).describe('Literal secret value (avoid outside local development).'),
   z
-    .object({
+    .strictObject({
       fromEnv: z
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -23,8 +23,9 @@ export class SecretResolutionError extends Error {
   constructor(
     readonly path: string,
     readonly variable: string,
+    problem?: string,
   ) {
-    super(`${path}: environment variable ${variable} is not set`);
+    super(problem === undefined ? `${path}: environment variable ${variable} is not set` : `${path}: ${problem} (from ${variable})`);
     this.name = 'SecretResolutionError';
   }
 }
@@ -34,5 +35,35 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv, path: stri
   if (typeof ref === 'string') return ref;
   const value = env[ref.fromEnv];
   if (value === undefined || value === '') throw new SecretResolutionError(path, ref.fromEnv);
+  return value;
+}
+
+/** Why `value` is not a URL with one of `protocols` (e.g. `['amqp:', 'amqps:']`), or undefined. */
+export function urlProblem(value: string, protocols: readonly string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'Invalid URL';
+  }
+  if (!protocols.includes(url.protocol)) return `must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL; got ${url.protocol}//`;
+  if (!url.hostname) return 'URL has no host';
+  return undefined;
+}
+
+/** A secret that is a URL: a literal is checked when the config is parsed, a `fromEnv` value when it is resolved. */
+export function urlSecretSchema(protocols: readonly string[]) {
+  return SecretRefSchema.superRefine((ref, ctx) => {
+    if (typeof ref !== 'string') return;
+    const problem = urlProblem(ref, protocols);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+/** Resolves a URL secret; throws naming the field when the variable is unset or not such a URL. */
+export function resolveUrlSecret(ref: SecretRef, env: NodeJS.ProcessEnv, path: string, protocols: readonly string[]): string {
+  const value = resolveSecret(ref, env, path);
+  const problem = urlProblem(value, protocols);
+  if (problem) throw new SecretResolutionError(path, typeof ref === 'string' ? '(literal)' : ref.fromEnv, problem);
   return value;
 }

@@ -7,7 +7,7 @@ import { SecretRefSchema } from './secrets';
  */
 
 export const TimeoutsSchema = z
-  .object({
+  .strictObject({
     connectMs: z.number().int().positive().default(5_000).describe('TCP (and TLS) connect timeout.'),
     ttfbMs: z
       .number()
@@ -31,7 +31,7 @@ export const TimeoutsSchema = z
   .strict();
 
 export const HealthCheckSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Probe upstreams actively.'),
     path: z.string().startsWith('/').default('/health').describe('Path probed with GET; 2xx means healthy.'),
     intervalMs: z.number().int().positive().default(3_000).describe('Time between probes of one upstream.'),
@@ -42,7 +42,7 @@ export const HealthCheckSchema = z
   .strict();
 
 export const OutlierDetectionSchema = z
-  .object({
+  .strictObject({
     consecutiveFailures: z
       .number()
       .int()
@@ -61,7 +61,7 @@ export const OutlierDetectionSchema = z
   .strict();
 
 export const CircuitBreakerSchema = z
-  .object({
+  .strictObject({
     windowMs: z.number().int().positive().default(10_000).describe('Sliding window of the error rate.'),
     minRequests: z.number().int().positive().default(20).describe('Requests in the window before the error rate counts.'),
     errorRatio: z.number().gt(0).max(1).default(0.5).describe('Error share in the window that opens the breaker.'),
@@ -77,7 +77,7 @@ export const CircuitBreakerSchema = z
   .strict();
 
 export const RetryBudgetSchema = z
-  .object({
+  .strictObject({
     ratio: z.number().min(0).max(1).default(0.2).describe('Retries allowed as a share of requests in the window.'),
     minConcurrent: z.number().int().min(0).default(3).describe('Retries always allowed in flight, whatever the ratio.'),
     windowMs: z.number().int().positive().default(10_000).describe('Sliding window of the ratio.'),
@@ -85,7 +85,7 @@ export const RetryBudgetSchema = z
   .strict();
 
 export const RetrySchema = z
-  .object({
+  .strictObject({
     maxAttempts: z.number().int().min(1).max(10).default(5).describe('Attempts per request, the first included.'),
     baseBackoffMs: z.number().int().min(0).default(1_000).describe('Backoff base: attempt n waits random(0, min(cap, base * 2^(n-1))).'),
     maxBackoffMs: z.number().int().min(0).default(30_000).describe('Backoff cap.'),
@@ -104,7 +104,7 @@ export const RetrySchema = z
   .strict();
 
 export const BalancerSchema = z
-  .object({
+  .strictObject({
     type: z
       .enum(['weighted-round-robin', 'least-outstanding', 'consistent-hash'])
       .default('least-outstanding')
@@ -119,7 +119,7 @@ export const BalancerSchema = z
   .strict();
 
 export const UpstreamSchema = z
-  .object({
+  .strictObject({
     url: z.url({ protocol: /^https?$/ }).describe('Base URL (scheme, host, port; an optional path prefix such as /v1 is not added: paths are forwarded as received).'),
     name: z.string().min(1).optional().describe('Label in metrics and logs. @default host:port of the url'),
     weight: z.number().int().min(1).max(1000).default(1).describe('Relative share for the weighted balancers.'),
@@ -127,19 +127,46 @@ export const UpstreamSchema = z
     apiKey: SecretRefSchema.optional().describe('Sent as `Authorization: Bearer <key>` (external providers).'),
     headers: z.record(z.string(), SecretRefSchema).default({}).describe('Extra request headers; values may come from the environment.'),
     connections: z.number().int().positive().default(256).describe('Keep-alive connections to this upstream at most.'),
+    slots: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'Requests this upstream serves at once (a vLLM server\'s --max-num-seqs, the model\'s maxConcurrentSequences). Admission sums it over the available members. @default - learned from the upstream\'s /metrics, or not known (the adaptive limit alone)',
+      ),
+  })
+  .strict();
+
+/**
+ * Members found by name instead of listed: every address the name resolves to (A and AAAA
+ * records, e.g. of a Kubernetes headless Service: one per ready pod) is one member, re-resolved
+ * every `intervalMs`. Everything but the host of `url` applies to each member.
+ */
+export const DiscoverySchema = UpstreamSchema.omit({ name: true })
+  .extend({
+    url: z
+      .url({ protocol: /^https?$/ })
+      .describe('Scheme, host name to resolve and port of every member, e.g. http://model-server.surgeguard-inference.svc.cluster.local:8000'),
+    intervalMs: z.number().int().min(500).default(5_000).describe('Time between two resolutions of the name.'),
   })
   .strict();
 
 export const PoolSchema = z
-  .object({
-    upstreams: z.array(UpstreamSchema).min(1).describe('Members of the pool.'),
+  .strictObject({
+    upstreams: z.array(UpstreamSchema).default([]).describe('Members of the pool, listed.'),
+    discover: z
+      .array(DiscoverySchema)
+      .default([])
+      .describe('Members of the pool found by name (one per address the name resolves to), kept up to date without a restart.'),
     balancer: BalancerSchema.prefault({}),
     timeouts: TimeoutsSchema.prefault({}),
     health: HealthCheckSchema.prefault({}),
     outlierDetection: OutlierDetectionSchema.prefault({}),
     circuitBreaker: CircuitBreakerSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.upstreams.length + p.discover.length > 0, { message: 'a pool needs upstreams or discover (or both)', path: ['upstreams'] });
 
 export type TimeoutsConfig = z.infer<typeof TimeoutsSchema>;
 export type HealthCheckConfig = z.infer<typeof HealthCheckSchema>;
@@ -149,4 +176,5 @@ export type RetryBudgetConfig = z.infer<typeof RetryBudgetSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type BalancerConfig = z.infer<typeof BalancerSchema>;
 export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
+export type DiscoveryConfig = z.infer<typeof DiscoverySchema>;
 export type PoolConfig = z.infer<typeof PoolSchema>;

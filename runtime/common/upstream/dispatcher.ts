@@ -19,6 +19,16 @@ export interface DispatchRequest {
   readonly body?: Buffer | string | ((pool: UpstreamPool) => Buffer | string);
   /** Pools in preference order: local pool, other region, external provider... */
   readonly chain: readonly UpstreamPool[];
+  /** Attempts this dispatch may make at most (what is left of the request's own). @default retry.maxAttempts */
+  readonly maxAttempts?: number;
+  /**
+   * Whether a 503/429 ("full") answer is retried on another member. The proxy turns this off
+   * when admission guards the pool: admission then waits for a slot that is really free instead
+   * of a blind retry on another member that is just as full. @default true
+   */
+  readonly retryWhenFull?: boolean;
+  /** A further round of a request the retry budget already counted (not a new request). */
+  readonly furtherRound?: boolean;
   /** Key for consistent hashing (user id or API key name). */
   readonly userKey?: string;
   /** Absolute time (dispatcher clock) after which the request is abandoned, streaming included. */
@@ -145,7 +155,7 @@ export class UpstreamDispatcher {
       unfollow?.();
     };
 
-    this.budget.onRequest();
+    if (!req.furtherRound) this.budget.onRequest();
     const tried = new Set<Upstream>();
     let attempts = 0;
     let last: { pool: UpstreamPool; upstream: Upstream; reply?: UpstreamReply; error?: AttemptErrorKind } | undefined;
@@ -239,12 +249,13 @@ export class UpstreamDispatcher {
 
       const status = reply.statusCode;
       const retryAfter = status === 429 || status === 503 ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
+      if (status === 429 || status === 503) upstream.lastOverloadAt = clock.now();
       if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
       if (status >= 500) this.recordFailure(pool, upstream);
       else if (status === 429) upstream.breaker.onCancel();
       else this.recordSuccess(pool, upstream);
 
-      if (this.retryStatuses.has(status)) {
+      if (this.retryStatuses.has(status) && (req.retryWhenFull !== false || (status !== 503 && status !== 429))) {
         upstream.outstanding--;
         last = { pool, upstream, reply };
         retryGranted = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation);
@@ -287,7 +298,7 @@ export class UpstreamDispatcher {
     deadline: number,
     cancellation: Cancellation,
   ): Promise<boolean> {
-    if (attempts >= this.retry.maxAttempts || cancellation.aborted) return false;
+    if (attempts >= Math.min(this.retry.maxAttempts, req.maxAttempts ?? Infinity) || cancellation.aborted) return false;
     if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return false;
     if (!this.budget.tryAcquireRetry()) {
       this.deps.events?.onRetryBudgetExhausted?.(pool.name);

@@ -1,4 +1,5 @@
 import { UpstreamEvents } from './events';
+import { Upstream } from './upstream';
 import { UpstreamPool } from './upstream-pool';
 
 /**
@@ -7,7 +8,7 @@ import { UpstreamPool } from './upstream-pool';
  * keep a process alive, and a probe never overlaps the previous one of the same member.
  */
 export class ActiveHealthChecker {
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<Upstream, NodeJS.Timeout[]>();
   private stopped = false;
 
   constructor(
@@ -19,32 +20,47 @@ export class ActiveHealthChecker {
     for (const pool of this.pools) {
       const cfg = pool.config.health;
       if (!cfg.enabled) continue;
-      pool.members.forEach((upstream, i) => {
-        let running = false;
-        const tick = async () => {
-          if (running || this.stopped) return;
-          running = true;
-          try {
-            await this.probe(pool, upstream);
-          } finally {
-            running = false;
-          }
-        };
-        // spread the first probes over the interval so a large pool does not probe in bursts
-        const first = setTimeout(() => {
-          void tick();
-          const t = setInterval(() => void tick(), cfg.intervalMs);
-          t.unref();
-          this.timers.push(t);
-        }, Math.floor((cfg.intervalMs * i) / Math.max(1, pool.members.length)));
-        first.unref();
-        this.timers.push(first);
+      // spread the first probes over the interval so a large pool does not probe in bursts
+      pool.members.forEach((upstream, i) => this.watch(pool, upstream, Math.floor((cfg.intervalMs * i) / Math.max(1, pool.members.length))));
+      pool.onMembershipChange(({ added, removed }) => {
+        if (this.stopped) return;
+        for (const u of removed) this.unwatch(u);
+        for (const u of added) this.watch(pool, u, Math.floor(Math.random() * cfg.intervalMs));
       });
     }
   }
 
+  private watch(pool: UpstreamPool, upstream: Upstream, delayMs: number): void {
+    const cfg = pool.config.health;
+    let running = false;
+    const tick = async () => {
+      if (running || this.stopped || upstream.removed) return;
+      running = true;
+      try {
+        await this.probe(pool, upstream);
+      } finally {
+        running = false;
+      }
+    };
+    const timers: NodeJS.Timeout[] = [];
+    const first = setTimeout(() => {
+      void tick();
+      const t = setInterval(() => void tick(), cfg.intervalMs);
+      t.unref();
+      timers.push(t);
+    }, delayMs);
+    first.unref();
+    timers.push(first);
+    this.timers.set(upstream, timers);
+  }
+
+  private unwatch(upstream: Upstream): void {
+    for (const t of this.timers.get(upstream) ?? []) clearTimeout(t);
+    this.timers.delete(upstream);
+  }
+
   /** Probes one member once and applies the verdict; returns whether the probe succeeded. */
-  async probe(pool: UpstreamPool, upstream: UpstreamPool['members'][number]): Promise<boolean> {
+  async probe(pool: UpstreamPool, upstream: Upstream): Promise<boolean> {
     const cfg = pool.config.health;
     let ok = false;
     try {
@@ -65,7 +81,6 @@ export class ActiveHealthChecker {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.length = 0;
+    for (const u of [...this.timers.keys()]) this.unwatch(u);
   }
 }

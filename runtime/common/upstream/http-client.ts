@@ -1,8 +1,12 @@
 import { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
+import type { LookupFunction } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
 import { Pool } from 'undici';
 import { AbortSource } from '../cancellation';
 import { TimeoutsConfig } from '../config/upstream';
+import { isIP } from 'node:net';
+import { overriddenAddresses } from './resolver';
 
 /** Why an attempt produced no response headers. */
 export type AttemptErrorKind =
@@ -70,11 +74,15 @@ export interface AttemptRequest {
 export class UpstreamHttpClient {
   private readonly pool: Pool;
 
-  constructor(origin: string, timeouts: TimeoutsConfig, connections: number) {
+  /**
+   * @param servername TLS server name when `origin` is an address found by discovery (the name
+   *   the member was found by, which its certificate carries)
+   */
+  constructor(origin: string, timeouts: TimeoutsConfig, connections: number, servername?: string, env: NodeJS.ProcessEnv = process.env) {
     this.pool = new Pool(origin, {
       connections,
       pipelining: 1,
-      connect: { timeout: timeouts.connectMs },
+      connect: { timeout: timeouts.connectMs, lookup: overridableLookup(env), ...(servername ? { servername } : {}) },
       headersTimeout: timeouts.ttfbMs,
       bodyTimeout: timeouts.idleMs,
       keepAliveTimeout: 30_000,
@@ -106,3 +114,23 @@ export class UpstreamHttpClient {
   }
 }
 
+
+/**
+ * The system resolver, except for the names the hosts override file lists
+ * (`SURGEGUARD_HOSTS_FILE`, see resolver.ts), which connect to the first address listed.
+ */
+function overridableLookup(env: NodeJS.ProcessEnv): LookupFunction {
+  return (hostname, options, callback) => {
+    let listed: readonly string[] | undefined;
+    try {
+      listed = overriddenAddresses(hostname, env);
+    } catch (err) {
+      return callback(err as NodeJS.ErrnoException, '', 4);
+    }
+    if (!listed || listed.length === 0) return dnsLookup(hostname, options, callback);
+    const address = listed[0];
+    const family = isIP(address);
+    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+    return callback(null, address, family);
+  };
+}

@@ -12,6 +12,8 @@ export * from './health-checker';
 export * from './health-state';
 export * from './http-client';
 export * from './outlier-detector';
+export * from './discovery';
+export * from './resolver';
 export * from './retry-budget';
 export * from './upstream';
 export * from './upstream-pool';

@@ -18,7 +18,8 @@ export interface OutlierTarget {
 export class OutlierDetector {
   constructor(
     private readonly config: OutlierDetectionConfig,
-    private readonly members: readonly OutlierTarget[],
+    /** The pool's members, or a function answering its current members (they change with discovery). */
+    private readonly members: readonly OutlierTarget[] | (() => readonly OutlierTarget[]),
     private readonly clock: Clock,
     private readonly onEject?: (target: OutlierTarget, durationMs: number) => void,
   ) {}
@@ -47,11 +48,12 @@ export class OutlierDetector {
   private mayEject(): boolean {
     let ejected = 0;
     let available = 0;
-    for (const m of this.members) {
+    const members = typeof this.members === 'function' ? this.members() : this.members;
+    for (const m of members) {
       if (this.isEjected(m)) ejected++;
       else if (m.healthy) available++;
     }
-    const maxEjected = Math.floor((this.config.maxEjectionPercent / 100) * this.members.length);
+    const maxEjected = Math.floor((this.config.maxEjectionPercent / 100) * members.length);
     return ejected + 1 <= maxEjected && available > 1;
   }
 }

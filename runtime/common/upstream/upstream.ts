@@ -31,6 +31,14 @@ export class Upstream implements OutlierTarget {
   coolingUntil = 0;
   /** Time of the last failure, for the "every breaker is open" last resort. */
   lastFailureAt = Number.NEGATIVE_INFINITY;
+  /** Time of the last 503/429 it answered (its slots were full). */
+  lastOverloadAt = Number.NEGATIVE_INFINITY;
+  /** Requests it serves at once, as configured (`slots`); undefined when not configured. */
+  readonly slots: number | undefined;
+  /** Requests it served at once when last seen full, from its /metrics (see MemberCapacity). */
+  learnedSlots: number | undefined;
+  /** Set when discovery dropped it: no new requests, in-flight ones finish. */
+  removed = false;
 
   constructor(
     readonly pool: string,
@@ -46,6 +54,7 @@ export class Upstream implements OutlierTarget {
     this.name = config.name ?? url.host;
     this.weight = config.weight;
     this.region = config.region;
+    this.slots = config.slots;
     this.headers = resolvedHeaders;
     this.hasHeaders = Object.keys(resolvedHeaders).length > 0;
     this.breaker = new CircuitBreaker(breaker, clock, (to, from) => onBreakerChange?.(this, to, from));
@@ -54,5 +63,10 @@ export class Upstream implements OutlierTarget {
 
   get healthy(): boolean {
     return this.health.healthy;
+  }
+
+  /** Slots it is known to have: configured, else learned; undefined when neither. */
+  get knownSlots(): number | undefined {
+    return this.slots ?? this.learnedSlots;
   }
 }

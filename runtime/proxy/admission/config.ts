@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** One value per class; a class left out keeps its default. */
 const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium: number; low: number }) =>
   z
-    .object({ critical: item.default(d.critical), high: item.default(d.high), medium: item.default(d.medium), low: item.default(d.low) })
+    .strictObject({ critical: item.default(d.critical), high: item.default(d.high), medium: item.default(d.medium), low: item.default(d.low) })
     .prefault({});
 
 /**
@@ -11,12 +11,13 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
  * not a gradient controller.
  */
 export const AdaptiveLimitSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Adapt the limit at all; when off the static `maxConcurrency` is the limit.'),
-    initial: z.number().int().positive().optional().describe('Limit the pool starts with before any sample arrived. @default maxConcurrency'),
-    min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this.'),
-    backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease applied on an overload signal (503/429, timeout, vLLM waiting queue).'),
-    decreaseCooldownMs: z.number().int().nonnegative().default(500).describe('Minimum time between two decreases, so one burst of 503s counts as one signal.'),
+    initial: z.number().int().positive().default(64).describe('Limit the pool starts with while its capacity is not known (no member has configured or learned slots).'),
+    max: z.number().int().positive().default(1_000).describe('Highest limit while the capacity is not known and no maxConcurrency is set.'),
+    min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this (unless no member serves: then it is 0).'),
+    backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease on a latency signal (and on saturation when the upstreams do not report running requests).'),
+    decreaseCooldownMs: z.number().int().nonnegative().default(500).describe('Minimum time between two decreases on latency or saturation (an upstream 503/429 lowers the limit to the concurrency it refused at once).'),
     latencyTolerance: z.number().gt(1).default(4).describe('A completion slower than `latencyTolerance` x the pool\'s baseline latency counts as an overload signal. LLM latency depends on output length, so this is loose by default.'),
     latencySlackMs: z.number().nonnegative().default(100).describe('Latency must also exceed the baseline by this many milliseconds to count as overload. Queueing at an inference server costs at least a decode step per queued request; smaller rises are jitter, including the proxy\'s own event-loop delay when its CPU is busy, and must not shrink the limit.'),
     baselineWindowMs: z.number().int().positive().default(60_000).describe('Window over which the baseline (lowest average) latency is re-measured.'),
@@ -25,18 +26,32 @@ export const AdaptiveLimitSchema = z
 
 /** Saturation signals scraped from vLLM-style upstream `/metrics`. */
 export const SaturationSchema = z
-  .object({
-    enabled: z.boolean().default(false).describe('Scrape upstream `/metrics` and treat saturation as an overload signal.'),
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Scrape upstream `/metrics`: learn each member\'s slots (requests running while it is full) and treat saturation as an overload signal. A member without vLLM gauges is simply not learned from.'),
     intervalMs: z.number().int().positive().default(1_000).describe('Scrape period.'),
     timeoutMs: z.number().int().positive().default(500).describe('Scrape timeout.'),
     maxWaiting: z.number().nonnegative().default(0).describe('Saturation: `vllm:num_requests_waiting` above this on every member of the pool (one queueing member next to an idle one is imbalance). Two saturated scrapes in a row shrink the limit.'),
-    maxKvCacheUsage: z.number().gt(0).max(1).default(0.95).describe('`vllm:gpu_cache_usage_perc` (0..1) above this on any upstream is saturation.'),
+    maxKvCacheUsage: z.number().gt(0).max(1).default(0.95).describe('`vllm:gpu_cache_usage_perc` (0..1) above this on any upstream, while requests wait, is saturation.'),
   })
+  .strict()
+  .prefault({});
+
+/** How proxy replicas share a pool's capacity (through the shared Redis). */
+export const ReplicaShareSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Divide the capacity the members make known among the proxy replicas alive in Redis (needs `redis`; without it each replica takes all).'),
+    heartbeatMs: z.number().int().min(100).default(1_000).describe('How often a replica renews its presence and reads the others\'.'),
+    expiryMs: z.number().int().min(500).default(3_000).describe('A replica not heard of for this long no longer counts (a dead replica\'s share goes back to the others).'),
+  })
+  .strict()
   .prefault({});
 
 /** LiteLLM-style capacity reservation per class once the pool is past a saturation threshold. */
 export const ReservationSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(false).describe('Reserve capacity per class past the threshold (off by default).'),
     threshold: z.number().gt(0).max(1).default(0.8).describe('Fraction of the limit in flight past which reservations apply.'),
     /** Share of the limit kept free for each class and the classes above it. */
@@ -51,11 +66,17 @@ export const ReservationSchema = z
 
 /** Admission control for one upstream pool. */
 export const AdmissionConfigSchema = z
-  .object({
-    maxConcurrency: z.number().int().positive().default(64).describe('Static cap on requests in flight to the pool (typically the sum of the upstreams\' slots).'),
+  .strictObject({
+    maxConcurrency: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Hand-set cap on requests in flight to the pool. Not needed: the limit follows the slots the members declare or report, and adapts where they say nothing. @default - no cap but the capacity'),
+    replicas: ReplicaShareSchema,
     adaptive: AdaptiveLimitSchema,
     queue: z
-      .object({
+      .strictObject({
         maxSize: z.number().int().nonnegative().default(1_000).describe('Requests waiting for a slot, all classes together.'),
         lowerClassShare: z.number().min(0).max(0.5).default(0.05).describe('Share of dispatches handed to the oldest waiter of a lower class while higher classes wait, so lower classes are not starved forever. 0 is strict priority.'),
       })
@@ -67,7 +88,7 @@ export const AdmissionConfigSchema = z
     earlyShedding: z.boolean().default(true).describe('Shed a waiter as soon as the measured drain rate says its deadline cannot be met.'),
     /** Bounds of the `Retry-After` answer in seconds. */
     retryAfter: z
-      .object({
+      .strictObject({
         minSeconds: z.number().int().positive().default(1).describe('Smallest Retry-After sent (s).'),
         maxSeconds: z.number().int().positive().default(60).describe('Largest Retry-After sent (s).'),
       })
@@ -75,10 +96,8 @@ export const AdmissionConfigSchema = z
     saturation: SaturationSchema,
     reservation: ReservationSchema,
   })
-  .refine((c) => (c.adaptive.initial ?? c.maxConcurrency) <= c.maxConcurrency, {
-    message: 'admission.adaptive.initial must not exceed admission.maxConcurrency',
-  })
-  .refine((c) => c.adaptive.min <= c.maxConcurrency, { message: 'admission.adaptive.min must not exceed admission.maxConcurrency' })
+  .refine((c) => c.adaptive.min <= (c.maxConcurrency ?? c.adaptive.max), { message: 'admission.adaptive.min must not exceed admission.maxConcurrency (or adaptive.max)' })
+  .refine((c) => c.adaptive.min <= c.adaptive.initial, { message: 'admission.adaptive.min must not exceed admission.adaptive.initial' })
   .refine((c) => c.retryAfter.minSeconds <= c.retryAfter.maxSeconds, {
     message: 'admission.retryAfter.minSeconds must not exceed maxSeconds',
   });

@@ -3,7 +3,7 @@ import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common
 import type { Clock, TimerHandle } from './clock';
 import type { AdmissionConfig } from './config';
 import { DrainMeter } from './drain-meter';
-import { AimdLimiter, type LimitChangeCause, type SampleKind, type SaturationSignal } from './limiter';
+import { AimdLimiter, type CapacitySource, type LimitChangeCause, type SampleKind, type SaturationSignal } from './limiter';
 import { PriorityWaitQueue, type QueueEntry } from './priority-queue';
 
 /** Why a request was not admitted. */
@@ -107,11 +107,17 @@ export class AdmissionController {
     private readonly cfg: AdmissionConfig,
     private readonly clock: Clock,
     private readonly observer: AdmissionObserver = {},
+    capacity?: CapacitySource,
   ) {
-    this.limiter = new AimdLimiter(cfg, clock, (l, cause) => {
-      observer.onLimitChange?.(l, cause);
-      this.pump();
-    });
+    this.limiter = new AimdLimiter(
+      cfg,
+      clock,
+      (l, cause) => {
+        observer.onLimitChange?.(l, cause);
+        this.pump();
+      },
+      capacity,
+    );
     this.drain = new DrainMeter(clock);
     this.queue = new PriorityWaitQueue<Waiter>(cfg.queue.maxSize, cfg.queue.lowerClassShare);
   }
@@ -138,7 +144,18 @@ export class AdmissionController {
 
   /** Feeds vLLM-style saturation signals scraped from the pool's upstreams. */
   onSaturation(signal: SaturationSignal): void {
-    this.limiter.onSaturation(signal);
+    this.limiter.onSaturation(signal, this.inflightTotal);
+    this.pump();
+  }
+
+  /** The capacity may have changed (members came or went, slots learned): hand out what is free. */
+  capacityChanged(): void {
+    this.pump();
+  }
+
+  /** A permit now if a slot is free and nobody of this class or above waits; never queues. */
+  tryAcquireNow(cls: PriorityClass): Permit | undefined {
+    return this.nobodyAheadOf(cls) && this.hasRoomFor(cls) ? this.grant(cls, 0) : undefined;
   }
 
   acquire(ctx: AcquireContext): Promise<Permit | Shed> {
@@ -275,15 +292,17 @@ export class AdmissionController {
 
   /** Periodically re-checks queued deadlines against the drain rate while anything waits. */
   private scheduleSweep(): void {
-    if (!this.cfg.earlyShedding || this.sweepTimer !== undefined) return;
+    if (this.sweepTimer !== undefined) return;
     this.sweepTimer = this.clock.setTimeout(() => {
       this.sweepTimer = undefined;
+      this.pump(); // capacity may have come back without a completion (a member added)
       this.sweep();
       if (this.queue.size > 0) this.scheduleSweep();
     }, 250);
   }
 
   private sweep(): void {
+    if (!this.cfg.earlyShedding) return;
     let ahead = 0;
     for (const w of this.queue.entries()) {
       if (!this.canMeet(w.deadlineAt, ahead, w.finish)) this.dropWaiter(w, 'deadline');

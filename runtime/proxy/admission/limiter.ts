@@ -34,24 +34,47 @@ export interface SaturationSignal {
   readonly minWaiting?: number;
   /** Highest `vllm:gpu_cache_usage_perc` (0..1) over the pool, if exported. */
   readonly kvCacheUsage?: number;
+  /** Sum of `vllm:num_requests_running` over the pool, if exported. */
+  readonly running?: number;
 }
 
 /**
- * Adaptive concurrency limit for one pool: AIMD (additive increase, multiplicative decrease)
- * with a latency guard, in the manner of Netflix concurrency-limits' `AIMDLimit`.
+ * What the pool can serve at once, as the members say (their configured or learned slots,
+ * summed over the members that serve, this replica's share of it when replicas share the
+ * pool). `undefined`: not known (a member says nothing), the adaptive limit alone decides.
+ */
+export type CapacitySource = () => number | undefined;
+
+/**
+ * Concurrency limit for one pool: the pool's capacity when the members make it known, bounded
+ * by an adaptive limit (AIMD with a latency guard, in the manner of Netflix concurrency-limits'
+ * `AIMDLimit`) that catches what the capacity figure does not.
+ *
+ * Capacity: `CapacitySource` answers the slots of the members that serve (configured, e.g. a
+ * vLLM server's `--max-num-seqs`, or learned from their `/metrics`), divided among the proxy
+ * replicas. It is the ceiling of the limit: a member lost lowers it at once, a member added
+ * raises it (and the adaptive value with it) at once. Without it the ceiling is
+ * `maxConcurrency`, else `adaptive.max`, and the adaptive value finds the capacity.
  *
  * Why AIMD and not a gradient controller (Netflix `Gradient2`, Envoy adaptive concurrency):
- * gradient controllers infer queueing from the ratio of short-term to long-term (or minimum)
- * latency. LLM inference latency varies by two orders of magnitude with output length, so
- * that ratio is dominated by the request mix, not by queueing. Inference servers, however,
- * give explicit and unambiguous overload signals — 503/429 when full, and vLLM exports its
- * waiting queue (`num_requests_waiting`) and KV-cache usage. AIMD reacts to exactly those
- * signals: +1 per successful completion while the pool is at least half used, x`backoffRatio`
- * on an overload signal (at most once per `decreaseCooldownMs`, so one burst of 503s is one
- * signal). Latency still counts, loosely: when the smoothed latency exceeds `latencyTolerance`
- * times its windowed minimum, and that minimum by at least `latencySlackMs`, that is treated as
- * an overload signal as well. The absolute slack keeps a CPU-busy proxy from reading its own
- * event-loop delay (milliseconds) as upstream queueing against a millisecond-scale baseline.
+ * gradient controllers infer queueing from the ratio of short-term to long-term latency. LLM
+ * latency varies by two orders of magnitude with output length, so that ratio is dominated by
+ * the request mix. Inference servers give explicit overload signals instead, and the limit
+ * moves on those:
+ * - an upstream 503/429 or timeout is proof that the requests in flight when it came were more
+ *   than the upstreams take: the limit drops to that concurrency less one, at once (each
+ *   further rejection of the same burst lowers it by the one request it stood for, so a burst
+ *   of n rejections takes the limit to exactly what was served, whether the upstreams reject
+ *   at once or after queueing);
+ * - vLLM's waiting queue on every member: the limit drops to this replica's in-flight requests
+ *   times the share the upstreams run (running / (running + waiting)), at most once per
+ *   `decreaseCooldownMs` (a scrape is a sample, not proof);
+ * - latency beyond `latencyTolerance` x its windowed minimum (and `latencySlackMs` above it):
+ *   x `backoffRatio`, at most once per cooldown;
+ * - growth: +1 per limit's worth of completions that found the limit in use (one per round
+ *   trip, additive), never while the upstreams report saturation. Probing above a capacity
+ *   the upstreams enforce therefore costs one rejected attempt per round trip, not one per
+ *   completion.
  *
  * Pure decision logic: no I/O, time from the injected clock.
  */
@@ -63,20 +86,32 @@ export class AimdLimiter {
   private baselineCurrent = Infinity;
   private baselinePrevious = Infinity;
   private baselineWindowStart: number;
+  private lastCeiling: number | undefined;
+  /** Completions that found the limit in use since the last growth step. */
+  private growthCredit = 0;
 
   constructor(
     private readonly cfg: AdmissionConfig,
     private readonly clock: Clock,
     private readonly onChange?: (limit: number, cause: LimitChangeCause) => void,
+    private readonly capacity?: CapacitySource,
   ) {
-    this.value = cfg.adaptive.initial ?? cfg.maxConcurrency;
+    const known = capacity?.();
+    this.value = known ?? Math.min(cfg.adaptive.initial, this.unknownCeiling());
     this.baselineWindowStart = clock.now();
   }
 
-  /** Current limit on requests in flight (integer, between `adaptive.min` and `maxConcurrency`). */
+  /** Current limit on requests in flight: 0 when the capacity is known to be none. */
   get limit(): number {
-    if (!this.cfg.adaptive.enabled) return this.cfg.maxConcurrency;
-    return Math.max(this.cfg.adaptive.min, Math.min(this.cfg.maxConcurrency, Math.floor(this.value)));
+    const ceiling = this.ceiling();
+    if (!this.cfg.adaptive.enabled) return ceiling;
+    if (ceiling === 0) return 0;
+    return Math.max(Math.min(this.cfg.adaptive.min, ceiling), Math.min(ceiling, Math.floor(this.value)));
+  }
+
+  /** The capacity this limit follows, when the members make it known. */
+  get knownCapacity(): number | undefined {
+    return this.capacity?.();
   }
 
   /** Smoothed latency baseline (lowest smoothed latency over the last one-to-two windows). */
@@ -89,16 +124,21 @@ export class AimdLimiter {
     if (!this.cfg.adaptive.enabled) return;
     switch (sample.kind) {
       case 'overload':
-        this.decrease('overload');
+        // the upstreams refused while `inflight` requests were out: they take fewer
+        this.lower(Math.max(this.cfg.adaptive.min, sample.inflight - 1), 'overload');
         return;
       case 'success': {
         if (sample.latencyMs !== undefined && this.latencyOverloaded(sample.latencyMs)) {
-          this.decrease('latency');
+          this.decrease(this.value * this.cfg.adaptive.backoffRatio, 'latency');
           return;
         }
-        // Only grow while the limit is actually being used (app-limited otherwise), and not
+        // Only grow while the limit is actually in use (app-limited otherwise), and not
         // while the upstreams report saturation.
-        if (!this.saturated && sample.inflight * 2 >= this.limit) this.set(this.value + 1, 'growth');
+        const limit = this.limit;
+        if (this.saturated || sample.inflight < limit || limit === 0) return;
+        if (++this.growthCredit < limit) return;
+        this.growthCredit = 0;
+        this.set(this.value + 1, 'growth');
         return;
       }
       default:
@@ -107,16 +147,39 @@ export class AimdLimiter {
   }
 
   /**
-   * Saturation read from the upstreams' metrics. One saturated scrape stops the limit growing;
-   * two in a row shrink it. A single scrape often lands in the instant between a slot freeing
-   * and the next request taking it (a momentary `waiting` of 1), which is not overload.
+   * Saturation read from the upstreams' metrics, with this replica's requests in flight. One
+   * saturated scrape stops the limit growing; two in a row shrink it. A single scrape often
+   * lands in the instant between a slot freeing and the next request taking it (a momentary
+   * `waiting` of 1), which is not overload. KV-cache usage counts only while requests wait: a
+   * full cache that admits every request is a well-used GPU, not an overloaded one.
    */
-  onSaturation(signal: SaturationSignal): void {
+  onSaturation(signal: SaturationSignal, inflight = this.limit): void {
     const s = this.cfg.saturation;
-    const saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || (signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage;
+    const saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || ((signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage && signal.waiting > 0);
     const sustained = saturated && this.saturated;
     this.saturated = saturated;
-    if (sustained && this.cfg.adaptive.enabled) this.decrease('saturation');
+    if (!sustained || !this.cfg.adaptive.enabled) return;
+    const running = signal.running;
+    const target =
+      running !== undefined && running + signal.waiting > 0
+        ? Math.max(this.cfg.adaptive.min, Math.floor((inflight * running) / (running + signal.waiting)))
+        : this.value * this.cfg.adaptive.backoffRatio;
+    this.decrease(target, 'saturation');
+  }
+
+  private unknownCeiling(): number {
+    return this.cfg.maxConcurrency ?? this.cfg.adaptive.max;
+  }
+
+  /** The ceiling now; capacity added since the last look raises the adaptive value by as much. */
+  private ceiling(): number {
+    const known = this.capacity?.();
+    let ceiling = known === undefined ? this.unknownCeiling() : known;
+    if (this.cfg.maxConcurrency !== undefined) ceiling = Math.min(ceiling, this.cfg.maxConcurrency);
+    if (this.lastCeiling !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
+    this.lastCeiling = ceiling;
+    if (this.value > ceiling) this.value = ceiling;
+    return ceiling;
   }
 
   private latencyOverloaded(latencyMs: number): boolean {
@@ -134,16 +197,23 @@ export class AimdLimiter {
     return this.smoothedLatency > Math.max(baseline * latencyTolerance, baseline + latencySlackMs);
   }
 
-  private decrease(cause: LimitChangeCause): void {
+  /** A decrease on an ambiguous signal (latency, saturation): at most once per cooldown. */
+  private decrease(target: number, cause: LimitChangeCause): void {
     const now = this.clock.now();
     if (now - this.lastDecreaseAt < this.cfg.adaptive.decreaseCooldownMs) return;
     this.lastDecreaseAt = now;
-    this.set(Math.min(this.value, this.cfg.maxConcurrency) * this.cfg.adaptive.backoffRatio, cause);
+    this.lower(target, cause);
+  }
+
+  private lower(target: number, cause: LimitChangeCause): void {
+    this.ceiling();
+    this.growthCredit = 0;
+    if (target < this.value) this.set(target, cause);
   }
 
   private set(next: number, cause: LimitChangeCause): void {
     const before = this.limit;
-    this.value = Math.max(this.cfg.adaptive.min, Math.min(this.cfg.maxConcurrency, next));
+    this.value = Math.max(this.cfg.adaptive.min, Math.min(this.ceiling(), next));
     if (this.limit !== before) this.onChange?.(this.limit, cause);
   }
 }

@@ -51,18 +51,47 @@ export function combineSaturation(parts: readonly UpstreamSaturation[]): Saturat
   let waiting = 0;
   let minWaiting = Infinity;
   let kv: number | undefined;
+  let running = 0;
   for (const p of parts) {
     waiting += p.waiting;
+    running += p.running;
     minWaiting = Math.min(minWaiting, p.waiting);
     if (p.kvCacheUsage !== undefined) kv = Math.max(kv ?? 0, p.kvCacheUsage);
   }
-  const base = { waiting, minWaiting: Number.isFinite(minWaiting) ? minWaiting : 0 };
+  const base = { waiting, minWaiting: Number.isFinite(minWaiting) ? minWaiting : 0, running };
   return kv === undefined ? base : { ...base, kvCacheUsage: kv };
 }
 
+/** One scrape target: a member's `/metrics` URL and what to do with its own figures. */
+export interface ScrapeTarget {
+  readonly url: string;
+  /** Receives the member's figures (e.g. to learn its slots). */
+  readonly onFigures?: (figures: UpstreamSaturation) => void;
+}
+
+/** What a member's slots are learned from (kept on the member). */
+export interface SlotLearner {
+  learnedSlots: number | undefined;
+  /** Time of its last 503/429 (full). */
+  readonly lastOverloadAt: number;
+}
+
+/**
+ * Learns a member's slots from its figures: the requests it runs while it is full (requests wait
+ * at it, or it refused one lately) are its slots. The highest such figure is kept: a pod's
+ * `--max-num-seqs` does not change while it lives (a restarted pod is a new member), and
+ * running below it while requests wait (a full KV cache) is saturation, which the limit
+ * answers on its own.
+ */
+export function learnSlots(member: SlotLearner, figures: UpstreamSaturation, now: number, recentMs: number): void {
+  const full = figures.waiting > 0 || now - member.lastOverloadAt <= recentMs;
+  if (!full || figures.running <= 0) return;
+  if (member.learnedSlots === undefined || figures.running > member.learnedSlots) member.learnedSlots = figures.running;
+}
+
 export interface SaturationScraperOptions {
-  /** `/metrics` URLs of the pool's upstreams (re-read on every scrape, so it may change). */
-  readonly targets: () => readonly string[];
+  /** The pool's members to scrape (re-read on every scrape, so it may change). */
+  readonly targets: () => readonly ScrapeTarget[];
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly clock: Clock;
@@ -94,7 +123,13 @@ export class SaturationScraper {
 
   /** One scrape round; exposed for tests and for an immediate read at start-up. */
   async scrapeOnce(): Promise<SaturationSignal | undefined> {
-    const results = await Promise.all(this.opts.targets().map((url) => this.scrape(url)));
+    const results = await Promise.all(
+      this.opts.targets().map(async (t) => {
+        const figures = await this.scrape(t.url);
+        if (figures) t.onFigures?.(figures);
+        return figures;
+      }),
+    );
     const ok = results.filter((r): r is UpstreamSaturation => r !== undefined);
     if (ok.length === 0) return undefined;
     const signal = combineSaturation(ok);

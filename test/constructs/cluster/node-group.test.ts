@@ -1,14 +1,11 @@
-import { TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL, NodeGroup, NodeGroupProps } from '../../../constructs/cluster/node-group';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(build: (scope: Construct) => void): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  build(stack);
-  return JSON.parse(Testing.synth(stack)).resource;
+  return synthConstruct(build).resource as Resources;
 }
 
 const gpu: NodeGroupProps = {

@@ -2,14 +2,12 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { INTERRUPTION_EVENT_PATTERNS, SpotInterruptionQueue } from '../../../constructs/cluster/spot-interruption-queue';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(build: (scope: Construct) => void): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  build(stack);
-  return JSON.parse(Testing.synth(stack)).resource;
+  return synthConstruct(build).resource as Resources;
 }
 
 describe('SpotInterruptionQueue', () => {

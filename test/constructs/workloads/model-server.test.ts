@@ -1,17 +1,13 @@
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { TerraformVariable } from 'cdktf';
 import { Construct } from 'constructs';
 import { ModelServer, ModelServerProps } from '../../../constructs/workloads/model-server';
 import { WORKLOAD_NAMES } from '../../../constructs/workloads/names';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(build: (scope: Construct) => void): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new KubernetesProvider(stack, 'k8s', {});
-  build(stack);
-  return JSON.parse(Testing.synth(stack)).resource;
+  return synthConstruct(build, { kubernetes: true }).resource as Resources;
 }
 
 const modelServer: ModelServerProps = {

@@ -1,16 +1,11 @@
-import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
-import { TerraformStack, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { RuntimeWorkload, RuntimeWorkloadProps, RuntimeWorkloadSpec } from '../../../constructs/workloads/runtime-workload';
+import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
 
 function synth(build: (scope: Construct) => void): Resources {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, 'test');
-  new KubernetesProvider(stack, 'k8s', {});
-  build(stack);
-  return JSON.parse(Testing.synth(stack)).resource;
+  return synthConstruct(build, { kubernetes: true }).resource as Resources;
 }
 
 const runtime: RuntimeWorkloadProps & RuntimeWorkloadSpec = {

@@ -15,21 +15,23 @@ function setup(input: AdmissionConfigInput = {}) {
 }
 
 describe('AimdLimiter', () => {
-  it('starts at the static cap unless an initial limit is configured', () => {
-    expect(setup().limiter.limit).toBe(100);
+  it('starts at the initial limit while the capacity is unknown, and at the capacity once known', () => {
+    expect(setup().limiter.limit).toBe(64);
     expect(setup({ adaptive: { initial: 10 } }).limiter.limit).toBe(10);
+    const clock = new FakeClock();
+    expect(new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => 24).limit).toBe(24);
   });
 
-  it('halves the limit on a 503/429 and counts a burst of them within the cooldown as one signal', () => {
-    const { limiter, clock, changes } = setup();
-    limiter.onSample({ kind: 'overload', inflight: 100 });
-    limiter.onSample({ kind: 'overload', inflight: 99 });
-    limiter.onSample({ kind: 'overload', inflight: 98 });
-    expect(limiter.limit).toBe(50);
-    clock.advance(1_000);
-    limiter.onSample({ kind: 'overload', inflight: 50 });
-    expect(limiter.limit).toBe(25);
-    expect(changes).toEqual([50, 25]);
+  it('drops to the concurrency an upstream refused at once on a 503/429, each rejection of a burst counting for one request', () => {
+    const { limiter, changes } = setup();
+    limiter.onSample({ kind: 'overload', inflight: 40 });
+    expect(limiter.limit).toBe(39);
+    limiter.onSample({ kind: 'overload', inflight: 39 });
+    limiter.onSample({ kind: 'overload', inflight: 38 });
+    expect(limiter.limit).toBe(37);
+    limiter.onSample({ kind: 'overload', inflight: 50 }); // a later report of more in flight does not raise it
+    expect(limiter.limit).toBe(37);
+    expect(changes).toEqual([39, 38, 37]);
   });
 
   it('never goes below the configured minimum', () => {
@@ -41,18 +43,17 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(4);
   });
 
-  it('grows by one per success while at least half used, up to the static cap', () => {
+  it('grows by one per round trip (a limit\'s worth of completions) while the limit is in use, up to the cap', () => {
     const { limiter } = setup({ adaptive: { initial: 10 } });
-    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
-    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
-    expect(limiter.limit).toBe(12);
-    for (let i = 0; i < 200; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 100 });
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    expect(limiter.limit).toBe(11);
+    for (let i = 0; i < 5_000; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 100 });
     expect(limiter.limit).toBe(100);
   });
 
-  it('does not grow while the pool is mostly idle (application-limited)', () => {
+  it('does not grow while the pool is not using its limit (application-limited)', () => {
     const { limiter } = setup({ adaptive: { initial: 10 } });
-    for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 2 });
+    for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
     expect(limiter.limit).toBe(10);
   });
 
@@ -66,12 +67,11 @@ describe('AimdLimiter', () => {
   it('backs off when smoothed latency climbs far above its baseline', () => {
     const { limiter, clock } = setup({ adaptive: { initial: 40, latencyTolerance: 2 } });
     for (let i = 0; i < 20; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 40 });
-    expect(limiter.limit).toBe(60);
-    for (let i = 0; i < 30 && limiter.limit >= 60; i++) {
+    for (let i = 0; i < 30 && limiter.limit >= 40; i++) {
       clock.advance(10);
-      limiter.onSample({ kind: 'success', latencyMs: 1_000, inflight: 60 });
+      limiter.onSample({ kind: 'success', latencyMs: 1_000, inflight: 40 });
     }
-    expect(limiter.limit).toBe(30);
+    expect(limiter.limit).toBe(20);
   });
 
   it('does not read a few milliseconds of jitter on a fast upstream as overload', () => {
@@ -92,29 +92,46 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBeLessThan(before);
   });
 
-  it('backs off on sustained upstream saturation and does not grow until it clears', () => {
+  it('on sustained saturation drops to the share of its requests the upstreams run, and does not grow until it clears', () => {
     const { limiter, clock } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
-    limiter.onSaturation({ waiting: 1 }); // one blip: stop growing, no cut
+    limiter.onSaturation({ waiting: 1, running: 16 }, 40); // one blip: stop growing, no cut
     expect(limiter.limit).toBe(40);
-    limiter.onSaturation({ waiting: 0 });
-    limiter.onSaturation({ waiting: 1 });
+    limiter.onSaturation({ waiting: 0, running: 16 }, 40);
+    limiter.onSaturation({ waiting: 24, running: 16 }, 40);
     expect(limiter.limit).toBe(40);
-    limiter.onSaturation({ waiting: 3 }); // second in a row: cut
-    expect(limiter.limit).toBe(20);
-    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 20 });
-    expect(limiter.limit).toBe(20);
+    limiter.onSaturation({ waiting: 24, running: 16 }, 40); // second in a row: 40 x 16/40
+    expect(limiter.limit).toBe(16);
+    for (let i = 0; i < 40; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 16 });
+    expect(limiter.limit).toBe(16);
     clock.advance(1_000);
-    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.99 }); // still saturated (KV cache): cut
-    expect(limiter.limit).toBe(10);
-    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.5 });
-    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
-    expect(limiter.limit).toBe(11);
+    limiter.onSaturation({ waiting: 0, kvCacheUsage: 0.99 }, 16); // a full KV cache with nobody waiting is a busy GPU, not overload
+    for (let i = 0; i < 16; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 16 });
+    expect(limiter.limit).toBe(17);
   });
 
-  it('stays at the static cap when adaptation is off', () => {
+  it('follows the capacity the members make known: lost at once, added at once', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined = 32;
+    const limiter = new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => capacity);
+    expect(limiter.limit).toBe(32);
+    capacity = 16; // two of four members gone
+    expect(limiter.limit).toBe(16);
+    limiter.onSample({ kind: 'overload', inflight: 15 }); // the adaptive value below the capacity...
+    expect(limiter.limit).toBe(14);
+    capacity = 24; // ...rises with capacity added
+    expect(limiter.limit).toBe(22);
+    capacity = 0; // no member serves
+    expect(limiter.limit).toBe(0);
+    capacity = 8;
+    expect(limiter.limit).toBe(8);
+  });
+
+  it('caps at a hand-set maxConcurrency, and stays there when adaptation is off', () => {
     const { limiter } = setup({ adaptive: { enabled: false } });
     limiter.onSample({ kind: 'overload', inflight: 100 });
     expect(limiter.limit).toBe(100);
+    const clock = new FakeClock();
+    expect(new AimdLimiter(parseAdmissionConfig({ maxConcurrency: 10 }), clock, undefined, () => 32).limit).toBe(10);
   });
 });
 
@@ -140,14 +157,14 @@ describe('vLLM saturation metrics', () => {
         { waiting: 2, running: 4, kvCacheUsage: 0.8 },
         { waiting: 0, running: 1 },
       ]),
-    ).toEqual({ waiting: 3, minWaiting: 0, kvCacheUsage: 0.8 });
+    ).toEqual({ waiting: 3, minWaiting: 0, running: 9, kvCacheUsage: 0.8 });
   });
 
   it('does not call a pool saturated while one member still has room', () => {
     const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
-    for (let i = 0; i < 3; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 0, running: 7 }]));
+    for (let i = 0; i < 3; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 0, running: 7 }]), 40);
     expect(limiter.limit).toBe(40);
-    for (let i = 0; i < 2; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 1, running: 8 }]));
-    expect(limiter.limit).toBe(20);
+    for (let i = 0; i < 2; i++) limiter.onSaturation(combineSaturation([{ waiting: 4, running: 8 }, { waiting: 1, running: 8 }]), 21);
+    expect(limiter.limit).toBe(16);
   });
 });

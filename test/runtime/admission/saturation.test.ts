@@ -28,7 +28,7 @@ describe('SaturationScraper against vLLM-style /metrics', () => {
     }
     const signals: SaturationSignal[] = [];
     const scraper = new SaturationScraper({
-      targets: () => [`${a.url}/metrics`, `${b.url}/metrics`, 'http://127.0.0.1:9/metrics'],
+      targets: () => [`${a.url}/metrics`, `${b.url}/metrics`, 'http://127.0.0.1:9/metrics'].map((url) => ({ url })),
       intervalMs: 1_000,
       timeoutMs: 1_000,
       clock: systemClock,
@@ -42,7 +42,7 @@ describe('SaturationScraper against vLLM-style /metrics', () => {
 
   it('reports nothing when no target answers', async () => {
     const scraper = new SaturationScraper({
-      targets: () => ['http://127.0.0.1:9/metrics'],
+      targets: () => [{ url: 'http://127.0.0.1:9/metrics' }],
       intervalMs: 1_000,
       timeoutMs: 500,
       clock: systemClock,

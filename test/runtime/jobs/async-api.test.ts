@@ -56,9 +56,13 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
   let callbackUrl: string;
   const callbacks: { jobId: string; body: any }[] = [];
 
+  // the callback server's port is only known once it listens: the allow-list entry names it
+  let callbackPort = 0;
   const jobsSection = {
     amqp: { url: AMQP_URL, topologyPrefix: prefix, reconnectBaseMs: 50, reconnectMaxMs: 500 },
-    callbacks: { allowedHosts: ['127.0.0.1'], allowHttp: true, maxAttempts: 3 },
+    get callbacks() {
+      return { allowedHosts: [`127.0.0.1:${callbackPort}`], allowHttp: true, allowPrivateAddresses: true, maxAttempts: 3 };
+    },
   };
 
   beforeAll(async () => {
@@ -73,7 +77,8 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
       });
     });
     await new Promise<void>((r) => callbackServer.listen(0, '127.0.0.1', r));
-    callbackUrl = `http://127.0.0.1:${(callbackServer.address() as AddressInfo).port}/hook`;
+    callbackPort = (callbackServer.address() as AddressInfo).port;
+    callbackUrl = `http://127.0.0.1:${callbackPort}/hook`;
     const config = ProxyConfigSchema.parse({
       server: { port: 0, host: '127.0.0.1' },
       auth: { keys: [{ name: 'alice', sha256: hashApiKey(ALICE), tier: 'high' }, { name: 'bob', sha256: hashApiKey(BOB) }] },
@@ -265,7 +270,10 @@ describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
     expect(hook.body).toMatchObject({ id: submitted.body.id, status: 'succeeded', result: { object: 'chat.completion' } });
     const refused = await call('POST', `${base}/v1/jobs`, ALICE, chatBody(), { 'x-callback-url': 'http://169.254.169.254/latest' });
     expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toContain('169.254.169.254 is not in the allow-list');
+    expect(refused.body.error.message).toContain('169.254.169.254:80 is not in the allow-list');
+    // an allow-listed host on another port is another host
+    const otherPort = await call('POST', `${base}/v1/jobs`, ALICE, chatBody(), { 'x-callback-url': `http://127.0.0.1:6379/hook` });
+    expect(otherPort.body.error.message).toContain('127.0.0.1:6379 is not in the allow-list');
   });
 
   it('validates a submission like a synchronous request', async () => {

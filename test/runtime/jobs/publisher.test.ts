@@ -76,16 +76,31 @@ describe('callback allow-list', () => {
 
   it('accepts https URLs on listed hosts and their subdomains when *.-prefixed', () => {
     expect(callbackUrlProblem('https://hooks.example.com/done', config)).toBeUndefined();
-    expect(callbackUrlProblem('https://a.b.corp.example.com:8443/x', config)).toBeUndefined();
+    expect(callbackUrlProblem('https://a.b.corp.example.com/x', config)).toBeUndefined();
   });
 
   it('refuses other hosts, plain http, credentials and lookalike hosts', () => {
-    expect(callbackUrlProblem('https://evil.example.net/', config)).toBe('callback host evil.example.net is not in the allow-list');
+    expect(callbackUrlProblem('https://evil.example.net/', config)).toBe('callback host evil.example.net:443 is not in the allow-list');
     expect(callbackUrlProblem('https://hooks.example.com.evil.net/', config)).toMatch(/not in the allow-list/);
     expect(callbackUrlProblem('https://corp.example.com.attacker.io/', config)).toMatch(/not in the allow-list/);
     expect(callbackUrlProblem('http://hooks.example.com/', config)).toBe('callback URL must use https');
     expect(callbackUrlProblem('https://user:pw@hooks.example.com/', config)).toBe('callback URL must not carry credentials');
     expect(callbackUrlProblem('not a url', config)).toBe('callback URL is not a valid absolute URL');
+  });
+
+  it('allows an entry only on its port: the one it names, else 443', () => {
+    expect(callbackUrlProblem('https://hooks.example.com:443/done', config)).toBeUndefined();
+    expect(callbackUrlProblem('https://hooks.example.com:6379/done', config)).toBe('callback host hooks.example.com:6379 is not in the allow-list');
+    expect(callbackUrlProblem('https://x.corp.example.com:22/', config)).toMatch(/not in the allow-list/);
+    expect(callbackUrlProblem('https://localhost:9000/hook', config)).toBeUndefined();
+    expect(callbackUrlProblem('https://localhost/hook', config)).toMatch(/localhost:443 is not in the allow-list/);
+  });
+
+  it('refuses an allow-listed IP literal that is not public unless allowPrivateAddresses is set', () => {
+    const ips = CallbackSchema.parse({ allowedHosts: ['10.0.0.5', '169.254.169.254:80'] });
+    expect(callbackUrlProblem('https://10.0.0.5/hook', ips)).toBe('callback address 10.0.0.5 is not public');
+    expect(callbackUrlProblem('http://169.254.169.254/latest', { ...ips, allowHttp: true })).toBe('callback address 169.254.169.254 is not public');
+    expect(callbackUrlProblem('https://10.0.0.5/hook', { ...ips, allowPrivateAddresses: true })).toBeUndefined();
   });
 
   it('refuses everything with the default empty list', () => {

@@ -137,14 +137,16 @@ describe('proxy authentication', () => {
     expect((await get(`${h.url}/v1/models`)).status).toBe(401);
   });
 
-  it('accepts a configured key and classifies by its tier unless a header says otherwise', async () => {
+  it('accepts a configured key and classifies by its tier; a header may lower the class, never raise it', async () => {
     expect((await post(api(h), chat(), { authorization: 'Bearer sk-batch' })).status).toBe(200);
     expect((await post(api(h), chat(), { authorization: 'Bearer sk-app' })).status).toBe(200);
     expect((await post(api(h), chat(), { authorization: 'Bearer sk-batch', 'x-priority': 'critical' })).status).toBe(200);
+    expect((await post(api(h), chat(), { authorization: 'Bearer sk-app', 'x-priority': 'medium' })).status).toBe(200);
     const text = (await get(`${h.url}/metrics`)).text;
-    expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'low', status: '200' })).toBe(1);
+    expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'low', status: '200' })).toBe(2);
     expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'high', status: '200' })).toBe(1);
-    expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'critical', status: '200' })).toBe(1);
+    expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'medium', status: '200' })).toBe(1);
+    expect(metricValue(text, 'surgeguard_proxy_requests_total', { class: 'critical', status: '200' })).toBeUndefined();
   });
 
   it('never writes keys or bodies to the log', async () => {
@@ -159,8 +161,8 @@ describe('proxy authentication', () => {
 });
 
 describe('proxy client connection limit', () => {
-  it('refuses connections beyond maxConnections', async () => {
-    const h = await startHarness([{}], (urls) => ({ server: { maxConnections: 2 }, auth: 'none', pools: { local: quietPool(urls) }, routes: route }));
+  it('refuses connections beyond maxConnections + healthReserveConnections', async () => {
+    const h = await startHarness([{}], (urls) => ({ server: { maxConnections: 1, healthReserveConnections: 1 }, auth: 'none', pools: { local: quietPool(urls) }, routes: route }));
     try {
       const { port } = new URL(h.url);
       const open = () =>

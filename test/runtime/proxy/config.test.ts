@@ -92,15 +92,12 @@ describe('proxy config', () => {
   });
 });
 
-describe('README proxy config example', () => {
+describe('docs proxy config example (docs/proxy.md)', () => {
   it('is a complete, valid config', () => {
-    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
-    const start = readme.indexOf('## Proxy (gateway)');
-    expect(start).toBeGreaterThanOrEqual(0);
-    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-    const block = /### Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(section);
+    const page = readFileSync(join(__dirname, '../../../docs/proxy.md'), 'utf8');
+    const block = /## Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(page);
     expect(block).not.toBeNull();
-    const cfg = validateConfig(ProxyConfigSchema, parseConfigText(block![1], 'README.yaml'), 'README.md');
+    const cfg = validateConfig(ProxyConfigSchema, parseConfigText(block![1], 'proxy.yaml'), 'docs/proxy.md');
     expect(Object.keys(cfg.pools)).toEqual(['gpu-local', 'gpu-other-region', 'deepseek']);
     expect(cfg.routes[0].pools).toHaveLength(3);
   });

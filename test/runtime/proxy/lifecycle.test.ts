@@ -8,6 +8,9 @@ import { Harness, chat, eventually, get, post, quietPool, startHarness } from '.
 
 const MAIN = join(__dirname, '../../../dist/runtime/proxy/main.js');
 
+// spawned processes on a shared, busy machine: every wait inside is bounded on its own
+jest.setTimeout(30_000);
+
 describe('graceful drain (in process)', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -31,6 +34,40 @@ describe('graceful drain (in process)', () => {
     expect(r.json().choices[0].finish_reason).toBe('length');
     await expect(drained).resolves.toBe(true);
     await expect(request(`${h.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('drain timeout (in process)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // 200 tokens at 10/s: a stream that runs far past the drain timeout
+    h = await startHarness([{ tokensPerSecond: 10, outputTokens: 200, maxTokens: 200 }], (urls) => ({
+      server: { drainTimeoutMs: 300 },
+      auth: 'none',
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+    }));
+  });
+  afterAll(() => h.close());
+
+  it('ends a stream still running at drainTimeoutMs with an SSE error event, and reports the timeout', async () => {
+    const res = await request(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chat({ stream: true })),
+    });
+    expect(res.statusCode).toBe(200);
+    let text = '';
+    const done = (async () => {
+      for await (const chunk of res.body) text += String(chunk);
+    })();
+    await eventually(() => text.includes('data: '), 3_000, 'the first event');
+    await expect(h.proxy.drain()).resolves.toBe(false);
+    await done;
+    const events = text.trim().split('\n\n');
+    const last = JSON.parse(events[events.length - 1]!.slice('data: '.length));
+    expect(last.error).toMatchObject({ type: 'server_error', code: 'shutting_down' });
+    expect(text).not.toContain('[DONE]');
   });
 });
 
@@ -91,5 +128,24 @@ describe('proxy process (compiled entry point)', () => {
     expect(r.status).toBe(200);
     expect(await p.exit).toBe(0);
     expect(p.out()).toContain('"msg":"drained"');
+  });
+
+  it('exits 3 (EXIT_DRAIN_TIMEOUT) when requests were still running at drainTimeoutMs', async () => {
+    const slow = await startSimulator({ tokensPerSecond: 5, outputTokens: 100, maxTokens: 100 });
+    try {
+      const file = join(dir, 'short-drain.yaml');
+      writeFileSync(file, `server: { host: 127.0.0.1, port: 0, drainTimeoutMs: 200 }\nauth: none\npools:\n  local:\n    upstreams: [{ url: "${slow.url}" }]\nroutes: [{ model: sim-model, pools: [local] }]\n`);
+      const p = run(['--config', file]);
+      await eventually(() => p.out().includes('proxy listening'), 10_000, 'the proxy to listen');
+      const port = JSON.parse(p.out().split('\n').find((l) => l.includes('proxy listening'))!).port as number;
+      const inflight = post(`http://127.0.0.1:${port}/v1/chat/completions`, chat()).catch(() => undefined);
+      await eventually(() => slow.stats().inFlight === 1, 3_000, 'the request to reach the simulator');
+      p.child.kill('SIGTERM');
+      expect(await p.exit).toBe(3);
+      expect(p.out()).toContain('drain timeout: remaining requests cut');
+      await inflight;
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -67,3 +67,36 @@ describe('simulator', () => {
     expect(() => parseSimulatorArgs(['--slots'])).toThrow(/needs a value/);
   });
 });
+
+describe('simulator: what the official SDKs ask for', () => {
+  let sim: Awaited<ReturnType<typeof startSimulator>>;
+  beforeAll(async () => {
+    sim = await startSimulator({ tokensPerSecond: 0, outputTokens: 3 });
+  });
+  afterAll(() => sim.close());
+
+  const postJson = async (path: string, body: unknown) => {
+    const res = await fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return res.text();
+  };
+
+  it('sends a final usage chunk with empty choices before [DONE] when stream_options.include_usage is true', async () => {
+    const text = await postJson('/v1/chat/completions', { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const events = text.trim().split('\n\n').map((e) => e.slice('data: '.length));
+    expect(events[events.length - 1]).toBe('[DONE]');
+    const usage = JSON.parse(events[events.length - 2]!);
+    expect(usage).toMatchObject({ object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 } });
+    const without = await postJson('/v1/chat/completions', { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    expect(without).not.toContain('"usage"');
+  });
+
+  it('returns base64 float32 embeddings for encoding_format: base64, equal to the float form', async () => {
+    const floats = JSON.parse(await postJson('/v1/embeddings', { model: 'sim-model', input: 'hello' })).data[0].embedding as number[];
+    const b64 = JSON.parse(await postJson('/v1/embeddings', { model: 'sim-model', input: 'hello', encoding_format: 'base64' })).data[0].embedding as string;
+    expect(typeof b64).toBe('string');
+    const bytes = Buffer.from(b64, 'base64');
+    const decoded = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+    expect(decoded).toHaveLength(floats.length);
+    decoded.forEach((v, i) => expect(v).toBeCloseTo(floats[i]!, 6));
+  });
+});

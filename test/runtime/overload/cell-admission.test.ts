@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { PoolSchema } from '../../../runtime/common/config/upstream';
+import { systemClock } from '../../../runtime/proxy/admission/clock';
+import { ReplicaShare } from '../../../runtime/proxy/admission/replica-share';
+import { Harness, chat, eventually, metricValue, get, post, quietPool as quietPoolRecord, startHarness } from '../helpers/proxy-harness';
+import { connectRedis, deleteKeys } from '../support/services';
+
+jest.setTimeout(30_000);
+
+const quietPool = (urls: string[], extra: Partial<z.input<typeof PoolSchema>> = {}) => quietPoolRecord(urls, extra) as z.input<typeof PoolSchema>;
+const api = (h: Harness) => `${h.url}/v1/chat/completions`;
+
+describe('admission as the cell runs it (capacity from the members, every pool guarded)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('does not pass the 503 of upstreams that refuse at once when full to critical callers while capacity exists (README config, no admission section)', async () => {
+    // two members with 2 slots each that answer 503 at once when full; 3x their capacity at once
+    h = await startHarness(
+      [
+        { slots: 2, queueSize: 0, tokensPerSecond: 40, outputTokens: 8 },
+        { slots: 2, queueSize: 0, tokensPerSecond: 40, outputTokens: 8 },
+      ],
+      (urls) => ({ auth: 'none', pools: { local: quietPool(urls) }, routes: [{ model: 'sim-model', pools: ['local'] }] }),
+    );
+    const replies = await Promise.all(Array.from({ length: 12 }, () => post(api(h!), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' })));
+    expect(replies.map((r) => r.status)).toEqual(Array(12).fill(200));
+    const refused = h.sims.reduce((n, s) => n + s.stats().rejected, 0);
+    const received = h.sims.reduce((n, s) => n + s.stats().received, 0);
+    expect(received).toBeLessThanOrEqual(12 * 5); // never more than retry.maxAttempts each
+    expect(refused).toBeGreaterThan(0); // the upstreams did refuse: the proxy waited for capacity instead of passing it on
+  });
+
+  it('guards every pool of a route: a saturated first pool spills critical work to the next, while low waits for the first', async () => {
+    h = await startHarness(
+      [
+        { slots: 1, tokensPerSecond: 10, outputTokens: 8 },
+        { slots: 4, tokensPerSecond: 10, outputTokens: 8 },
+      ],
+      (urls) => ({
+        auth: 'none',
+        pools: {
+          local: quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0', slots: 1 }] }),
+          'other-region': quietPool([urls[1]], { upstreams: [{ url: urls[1], name: 'sim1', slots: 4 }] }),
+        },
+        routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
+      }),
+    );
+    const first = post(api(h), chat(), { 'x-priority': 'critical' });
+    await eventually(() => h!.sims[0].stats().inFlight === 1, 2_000, 'local slot taken');
+    const [critical, low] = await Promise.all([post(api(h), chat(), { 'x-priority': 'critical' }), post(api(h), chat(), { 'x-priority': 'low' })]);
+    expect(critical.status).toBe(200);
+    expect(critical.headers['x-sim-name']).toBe('sim1');
+    expect(low.status).toBe(200);
+    expect(low.headers['x-sim-name']).toBe('sim0');
+    expect((await first).headers['x-sim-name']).toBe('sim0');
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' })).toBe(1);
+    expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'local', class: 'low' })).toBe(1);
+    expect(metricValue(metrics, 'surgeguard_proxy_concurrency_limit', { pool: 'local' })).toBe(1);
+  });
+
+  it('learns a member\'s slots from its /metrics once it is full, and then follows them', async () => {
+    h = await startHarness([{ slots: 3, queueSize: 64, tokensPerSecond: 20, outputTokens: 8 }], (urls) => ({
+      auth: 'none',
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      admission: { defaults: { saturation: { intervalMs: 100 } } },
+    }));
+    const member = h.proxy.pools.get('local')!.members[0];
+    const load = Array.from({ length: 8 }, () => post(api(h!), chat()));
+    await eventually(() => member.learnedSlots === 3, 5_000, 'slots learned');
+    expect(h.proxy.overload!.admission.get('local')!.limit).toBe(3);
+    await Promise.all(load);
+  });
+});
+
+describe('replicas sharing a pool through Redis', () => {
+  const prefix = `sg-test-share-${randomBytes(4).toString('hex')}:`;
+  let redis: Redis;
+  beforeAll(async () => {
+    redis = await connectRedis();
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  const share = (client: Redis, id: string, pool = 'local', expiryMs = 600) =>
+    new ReplicaShare({ redis: client, key: `${prefix}admission:replicas:${pool}`, id, heartbeatMs: 100, expiryMs, clock: systemClock });
+
+  it('divides the capacity so the shares add up to it, and gives a dead replica\'s share back after the expiry', async () => {
+    const a = share(redis, 'replica-a');
+    const b = share(redis, 'replica-b');
+    const c = share(redis, 'replica-c');
+    for (const s of [a, b, c]) s.start();
+    try {
+      await eventually(() => a.replicas === 3 && b.replicas === 3 && c.replicas === 3, 3_000, 'three replicas seen');
+      expect([a, b, c].map((s) => s.shareOf(32))).toEqual([11, 11, 10]);
+      c.stop(); // the replica dies: no more heartbeats
+      await eventually(() => a.replicas === 2 && b.replicas === 2, 3_000, 'dead replica expired');
+      expect(a.shareOf(32) + b.shareOf(32)).toBe(32);
+    } finally {
+      for (const s of [a, b, c]) s.stop();
+    }
+  });
+
+  it('keeps the last replica count while Redis cannot be reached', async () => {
+    const a = share(redis, 'replica-x', 'other');
+    const b = share(redis, 'replica-y', 'other');
+    await a.beat();
+    await b.beat();
+    await a.beat();
+    expect(a.replicas).toBe(2);
+    const down = new Redis({ host: '127.0.0.1', port: 9, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    down.on('error', () => undefined);
+    const cut = new ReplicaShare({ redis: down, key: `${prefix}x`, id: 'replica-x', heartbeatMs: 100, expiryMs: 600, clock: systemClock });
+    // a replica that never reached Redis counts itself alone; one that did keeps its last count
+    await cut.beat();
+    expect(cut.replicas).toBe(1);
+    expect(a.shareOf(10)).toBe(5);
+    down.disconnect();
+  });
+});

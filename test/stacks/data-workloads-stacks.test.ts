@@ -1,0 +1,94 @@
+import { rmSync } from 'node:fs';
+import { parse } from 'yaml';
+import { dev } from '../../envs/dev';
+import { prod } from '../../envs/prod';
+import { ALERT_GROUPS } from '../../monitoring/alert-rules';
+import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { synthApp, SynthesizedApp } from '../support/synth';
+
+/** Issue 3's "done when", checked on the synthesized environments. */
+describe('data stores, monitoring and workloads in the environment stacks', () => {
+  let app: SynthesizedApp;
+  beforeAll(() => {
+    app = synthApp([dev, prod]);
+  }, 120_000);
+  afterAll(() => rmSync(app.outdir, { recursive: true, force: true }));
+
+  const all = (stack: string, type: string) => Object.values(app.stack(stack).resource?.[type] ?? {}) as any[];
+
+  it.each(prod.regions.map((r) => r.region))('prod %s has a cluster-mode Redis group sized from its RegionConfig', (region) => {
+    const cfg = prod.regions.find((r) => r.region === region)!.redis;
+    const [rg] = all(`prod-${region}`, 'aws_elasticache_replication_group');
+    expect(rg).toMatchObject({
+      cluster_mode: 'enabled',
+      num_node_groups: cfg.shards,
+      replicas_per_node_group: cfg.replicasPerShard,
+      node_type: cfg.nodeType,
+      snapshot_retention_limit: cfg.snapshotRetentionDays,
+      automatic_failover_enabled: true,
+      multi_az_enabled: true,
+      transit_encryption_enabled: true,
+    });
+  });
+
+  it.each(prod.regions.map((r) => r.region))('prod %s has a clustered, private RabbitMQ broker', (region) => {
+    const [broker] = all(`prod-${region}`, 'aws_mq_broker');
+    expect(broker).toMatchObject({ deployment_mode: 'CLUSTER_MULTI_AZ', engine_type: 'RabbitMQ', publicly_accessible: false, host_instance_type: 'mq.m5.xlarge' });
+  });
+
+  it.each(prod.regions.map((r) => r.region))('prod %s evaluates the brief\'s alerts in Managed Prometheus and routes them to SNS', (region) => {
+    const [rules] = all(`prod-${region}`, 'aws_prometheus_rule_group_namespace');
+    const alerts = parse(rules.data).groups.flatMap((g: { rules: { alert: string }[] }) => g.rules.map((r) => r.alert));
+    expect(alerts).toEqual(ALERT_GROUPS.flatMap((g) => g.rules.map((r) => r.alert)));
+    expect(all(`prod-${region}`, 'aws_prometheus_alert_manager_definition')).toHaveLength(1);
+    expect(all(`prod-${region}`, 'aws_prometheus_scraper')).toHaveLength(1);
+  });
+
+  it.each(prod.regions.map((r) => r.region))('prod %s runs proxy, worker and model servers with autoscaling', (region) => {
+    const stack = `prod-${region}-workloads`;
+    const names = all(stack, 'kubernetes_deployment_v1').map((d) => d.metadata.name).sort();
+    expect(names).toEqual(expect.arrayContaining(['surgeguard-grafana', 'surgeguard-model-server', 'surgeguard-proxy', 'surgeguard-worker']));
+    const hpas = all(stack, 'kubernetes_horizontal_pod_autoscaler_v2').map((h) => h.metadata.name).sort();
+    expect(hpas).toEqual(['surgeguard-model-server', 'surgeguard-proxy', 'surgeguard-worker']);
+    const vllm = all(stack, 'kubernetes_deployment_v1').find((d) => d.metadata.name === 'surgeguard-model-server');
+    const args: string[] = vllm.spec.template.spec.container[0].args;
+    expect(args[args.indexOf('--tensor-parallel-size') + 1]).toBe(String(prod.regions[0].gpu.gpusPerReplica));
+    expect(args[args.indexOf('--quantization') + 1]).toBe(prod.model.quantization);
+  });
+
+  it('points the proxy NodePort at the port the regional load balancer forwards to', () => {
+    const svc = all('prod-us-east-1-workloads', 'kubernetes_service_v1').find((s) => s.metadata.name === 'surgeguard-proxy');
+    expect(svc.spec.port[0].node_port).toBe(PROXY_CONTRACT.nodePort);
+    const targetGroups = all('prod-us-east-1', 'aws_lb_target_group');
+    expect(targetGroups.map((t) => t.port)).toContain(PROXY_CONTRACT.nodePort);
+  });
+
+  it('sizes dev down: one shard without replicas, a single-instance broker', () => {
+    const [rg] = all('dev-us-east-1', 'aws_elasticache_replication_group');
+    expect(rg).toMatchObject({ num_node_groups: 1, replicas_per_node_group: 0, multi_az_enabled: false });
+    const [broker] = all('dev-us-east-1', 'aws_mq_broker');
+    expect(broker).toMatchObject({ deployment_mode: 'SINGLE_INSTANCE', host_instance_type: 'mq.t3.micro' });
+  });
+
+  it('lets the data stores in only from the cluster security group', () => {
+    const rules = all('prod-eu-west-1', 'aws_vpc_security_group_ingress_rule').filter((r) => r.from_port === 6379 || r.from_port === 5671);
+    expect(rules).toHaveLength(2);
+    for (const r of rules) {
+      expect(r.referenced_security_group_id).toMatch(/aws_eks_cluster\..+\.vpc_config\[0\]\.cluster_security_group_id/);
+      expect(r.cidr_ipv4).toBeUndefined();
+    }
+  });
+
+  it('enforces NetworkPolicies in the cluster (VPC CNI network policy agent on)', () => {
+    const cni = all('prod-us-east-1', 'aws_eks_addon').find((a) => a.addon_name === 'vpc-cni');
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: 'true' });
+  });
+
+  it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
+    const policies = all('prod-us-east-1', 'aws_iam_role_policy');
+    const roles = (pattern: RegExp) => policies.filter((p) => pattern.test(p.role)).length;
+    expect(roles(/proxy-role/)).toBe(2);
+    expect(roles(/worker-role/)).toBe(2);
+    expect(roles(/grafana-role/)).toBe(1);
+  });
+});

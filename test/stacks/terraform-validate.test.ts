@@ -1,0 +1,84 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ENVIRONMENTS } from '../../envs';
+import { synthesizeExample } from '../../examples/compose-your-own-stack';
+import { stackNames } from '../../stacks';
+import { synthApp, SynthesizedApp } from '../support/synth';
+import { usesOnlyAwsProvider, validateStacks, ValidateResult } from '../support/terraform';
+
+// The real `terraform validate` over every AWS stack of every environment: offline from /opt/tf-plugins
+// here and on CI, a registry install elsewhere. Never skipped: a missing terraform binary fails the test.
+describe('terraform validate (AWS provider 5.100.0)', () => {
+  let synth: SynthesizedApp;
+  let results: ValidateResult[];
+  let example: ValidateResult;
+  let fixtures: { good: ValidateResult; bad: ValidateResult };
+  let scratch: string;
+
+  /** A one-resource stack, to prove the check can fail and blames the right stack. */
+  function writeFixture(name: string, queue: Record<string, unknown>): string {
+    const dir = join(scratch, 'fixtures', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'cdk.tf.json'),
+      JSON.stringify({
+        terraform: { required_providers: { aws: { source: 'aws', version: '5.100.0' } }, backend: { local: { path: 'x.tfstate' } } },
+        provider: { aws: [{ region: 'us-east-1' }] },
+        resource: { aws_sqs_queue: { q: queue } },
+      }),
+    );
+    return dir;
+  }
+
+  beforeAll(async () => {
+    synth = synthApp(Object.values(ENVIRONMENTS));
+    scratch = mkdtempSync(join(tmpdir(), 'surgeguard-validate-'));
+    synthesizeExample(join(scratch, 'example'));
+    const awsStacks = synth.stackNames.filter((name) => usesOnlyAwsProvider(synth.stack(name)));
+    // The composition example (examples/, quoted in docs/architecture.md) and two fixtures ride along in the same terraform runs.
+    const all = await validateStacks([
+      ...awsStacks.map((name) => join(synth.outdir, 'stacks', name)),
+      join(scratch, 'example', 'stacks', 'my-inference'),
+      writeFixture('fixture-good', { name: 'ok' }),
+      writeFixture('fixture-bad', { name: 'x', not_an_argument: true }),
+    ]);
+    const bad = all.pop()!;
+    const good = all.pop()!;
+    fixtures = { good, bad };
+    example = all.pop()!;
+    results = all;
+  }, 120_000);
+
+  afterAll(() => {
+    if (synth) rmSync(synth.outdir, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('covers the dns, platform and global stacks of every environment and leaves only workloads stacks out', () => {
+    const expected = Object.values(ENVIRONMENTS).flatMap((env) => [
+      ...(env.hostedZoneId === undefined ? [stackNames.dns(env.name)] : []),
+      ...env.regions.map((r) => stackNames.platform(env.name, r.region)),
+      stackNames.global(env.name),
+    ]);
+    expect(results.map((r) => r.stack).sort()).toEqual(expected.sort());
+    const notValidated = synth.stackNames.filter((n) => !expected.includes(n));
+    expect(notValidated.length).toBeGreaterThan(0);
+    expect(notValidated.every((n) => n.endsWith('-workloads'))).toBe(true);
+  });
+
+  it('finds every AWS stack valid, without errors or warnings', () => {
+    const problems = results.filter((r) => !r.valid || r.warningCount > 0);
+    expect(problems.map((p) => `${p.stack}: ${p.diagnostics.join('; ')}`)).toEqual([]);
+  });
+
+  it('finds the composition example valid', () => {
+    expect(example).toMatchObject({ stack: 'my-inference', valid: true, errorCount: 0, warningCount: 0 });
+  });
+
+  it('reports a stack with an unknown argument as invalid and blames that stack only', () => {
+    expect(fixtures.good).toMatchObject({ stack: 'fixture-good', valid: true, errorCount: 0 });
+    expect(fixtures.bad).toMatchObject({ stack: 'fixture-bad', valid: false });
+    expect(fixtures.bad.diagnostics.join('\n')).toMatch(/not_an_argument/);
+  });
+});
