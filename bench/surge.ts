@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { seededRandom } from '../runtime/common/clock';
-import { PRIORITY_CLASSES, type PriorityClass } from '../runtime/common/priority';
+import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
 import { freePort, startChild, type Child } from './lib/processes';
@@ -144,19 +144,8 @@ async function startSurgeguard(dir: string, sims: string[]): Promise<{ child: Ch
       },
     },
     routes: [{ model: 'sim-model', pools: ['gpu'] }],
-    admission: {
-      pools: {
-        // The static cap is the pool's known slot count; the adaptive limit and the vLLM waiting
-        // queue keep it honest if the upstreams slow down. The simulator reports slot occupancy
-        // as `gpu_cache_usage_perc`, which reads 100 % whenever the pool is fully (and rightly)
-        // used, so the KV-cache signal is switched off here (1 can never be exceeded).
-        gpu: {
-          maxConcurrency: SIM.count * SIM.slots,
-          queue: { maxSize: 5_000 },
-          saturation: { enabled: true, intervalMs: 500, maxWaiting: 0, maxKvCacheUsage: 1 },
-        },
-      },
-    },
+    // No admission section: the defaults a user gets (the limit learns the members' slots from
+    // their /metrics and adapts to their 503s; no hand-set maxConcurrency).
     cache: { l2: { enabled: false } },
     logging: { level: 'warn', accessLog: false },
   };

@@ -1,4 +1,4 @@
-import { isPriorityClass, PRIORITY_CLASSES } from '../runtime/common/priority';
+import { isPriorityClass, PRIORITY_CLASSES } from '../contract/priority';
 import { parseCidr } from '../constructs/private/cidr';
 import { LOG_RETENTION_DAYS } from '../constructs/private/validation';
 import { checkServingPlan } from './serving-plan';

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { BREAKER_STATE_OPEN, METRIC } from './metric-names';
+import { BREAKER_STATE_OPEN, METRIC } from '../contract/metrics';
 import { THRESHOLDS } from './thresholds';
 
 /**

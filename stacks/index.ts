@@ -10,7 +10,7 @@ export * from './common';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
-export { WorkloadsStack, type WorkloadsStackProps, NAMESPACES } from './workloads-stack';
+export { WorkloadsStack, type WorkloadsStackProps } from './workloads-stack';
 
 /** The stacks of one environment. */
 export interface EnvironmentStacks {

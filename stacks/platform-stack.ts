@@ -6,13 +6,12 @@ import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer
 import { acceleratorDomainName } from '../constructs/gslb/global-traffic-manager';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
-import { WORKLOAD_NAMES } from '../constructs/workloads/names';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
 import { RedisCluster } from '../constructs/data/redis-cluster';
 import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
-import { NAMESPACES } from './workloads-stack';
+import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
 

@@ -7,22 +7,14 @@ import { ClusterMonitoring } from '../constructs/monitoring/cluster-monitoring';
 import { InferenceWorkloads } from '../constructs/workloads/inference-workloads';
 import { DEFAULT_RUNTIME_IMAGES, modelServerUrl } from '../constructs/workloads/names';
 import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
+import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../contract/secrets';
+import { NAMESPACES } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
 import { addAwsProvider, addBackend, stackNames } from './common';
 import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
-
-/** Namespaces of a cell and their Pod Security level. */
-export const NAMESPACES = {
-  /** Proxy and worker. */
-  app: { name: 'surgeguard', podSecurity: 'restricted' },
-  /** Model servers on the GPU nodes. */
-  inference: { name: 'surgeguard-inference', podSecurity: 'baseline' },
-  /** Prometheus, alerting, log shipping (node exporters need host access). */
-  monitoring: { name: 'surgeguard-monitoring', podSecurity: 'privileged' },
-} as const;
 
 export interface WorkloadsStackProps {
   /** The (validated) environment. */
@@ -110,7 +102,11 @@ export class WorkloadsStack extends TerraformStack {
     const configInputs = {
       modelName: env.model.name,
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
+      modelServerSlots: env.model.maxConcurrentSequences,
+      // a saturated cell spills to the other regions of the environment, in configuration order
+      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${r.region}.${env.domain}` })),
       redisHost: platform.redis.configurationEndpoint,
+      redisReplicasPerShard: platform.redis.replicasPerShard,
       region,
       apiKeys: env.apiKeys,
       workerDrainSeconds,

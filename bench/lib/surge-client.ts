@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { PRIORITY_CLASSES, type PriorityClass } from '../../runtime/common/priority';
+import { PRIORITY_CLASSES, type PriorityClass } from '../../contract/priority';
 import type { RandomSource } from '../../runtime/common/clock';
 
 /**

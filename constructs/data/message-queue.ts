@@ -10,8 +10,8 @@ import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-securit
 import { Fn, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { THRESHOLDS } from '../../monitoring/thresholds';
-import { PRIORITY_CLASSES } from '../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY, JobQueueTopology } from '../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES } from '../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY, JobQueueTopology } from '../../contract/queue-topology';
 import { GeneratedSecret } from './generated-secret';
 import { PropsValidator } from '../private/validation';
 
@@ -305,6 +305,8 @@ export class MessageQueue extends Construct {
     const definitionsJson = JSON.stringify(this.definitions);
     this.definitionsParameter = new SsmParameter(this, 'Definitions', {
       name: `/surgeguard/${name}/rabbitmq/definitions`,
+      // The description names the topology's former path (now contract/queue-topology.ts): it is
+      // deployed text, kept as is so that the move changes no live resource.
       description: 'RabbitMQ definitions of the job topology (runtime/common/queue-topology.ts); not secret',
       type: 'String',
       tier: definitionsJson.length > 4096 ? 'Advanced' : 'Standard',

@@ -23,7 +23,7 @@ import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/l
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { PROXY_CONTRACT } from '../../contract/service';
 import { PropsValidator } from '../private/validation';
 
 /** TLS 1.3 + 1.2 with forward-secret AEAD ciphers only: the current recommended ELB policy. */

@@ -6,7 +6,7 @@ import { GlobalacceleratorListener } from '@cdktf/provider-aws/lib/globalacceler
 import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
-import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { PROXY_CONTRACT } from '../../contract/service';
 import { PropsValidator } from '../private/validation';
 
 /** One region's public entry point, as seen by the global layer. */

@@ -4,9 +4,8 @@ import { NetworkPolicyV1 } from '@cdktf/provider-kubernetes/lib/network-policy-v
 import { PriorityClassV1 } from '@cdktf/provider-kubernetes/lib/priority-class-v1';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { MODEL_SERVER_CONTRACT } from '../../runtime/common/service-contract';
 import { NAME_LABEL } from '../private/kubernetes';
-import { WORKLOAD_NAMES } from './names';
+import { MODEL_SERVER_CONTRACT, NAMESPACES, WORKLOAD_NAMES } from '../../contract/service';
 import type { SecretEnv } from './runtime-workload';
 
 export interface CellPoliciesProps {
@@ -61,8 +60,8 @@ export class CellPolicies {
       new NamespaceV1(scope, `Namespace-${key}`, {
         metadata: { name, labels: { 'app.kubernetes.io/part-of': 'surgeguard', 'pod-security.kubernetes.io/enforce': podSecurity } },
       }).metadata.name;
-    this.appNamespace = namespace(props.appNamespace, 'app', 'surgeguard', 'restricted');
-    this.inferenceNamespace = namespace(props.inferenceNamespace, 'inference', 'surgeguard-inference', 'baseline');
+    this.appNamespace = namespace(props.appNamespace, 'app', NAMESPACES.app.name, NAMESPACES.app.podSecurity);
+    this.inferenceNamespace = namespace(props.inferenceNamespace, 'inference', NAMESPACES.inference.name, NAMESPACES.inference.podSecurity);
 
     const pc = (key: string, name: string, value: number, description: string, preemptionPolicy: string) =>
       new PriorityClassV1(scope, `Priority-${key}`, { metadata: { name }, value, description, preemptionPolicy, globalDefault: false });

@@ -5,13 +5,13 @@ import { PodDisruptionBudgetV1 } from '@cdktf/provider-kubernetes/lib/pod-disrup
 import { PriorityClassV1 } from '@cdktf/provider-kubernetes/lib/priority-class-v1';
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
 import { Construct } from 'constructs';
-import { METRIC } from '../../monitoring/metric-names';
+import { METRIC } from '../../contract/metrics';
 import { THRESHOLDS } from '../../monitoring/thresholds';
-import { PROXY_CONTRACT, WORKER_CONTRACT } from '../../runtime/common/service-contract';
+import { PROXY_CONTRACT, WORKER_CONTRACT } from '../../contract/service';
 import { PropsValidator } from '../private/validation';
 import { CellPolicies } from './cell-policies';
 import { ModelServer, ModelServerProps, validateModelServerProps } from './model-server';
-import { WORKLOAD_NAMES } from './names';
+import { WORKLOAD_NAMES } from '../../contract/service';
 import { RuntimeWorkload, RuntimeWorkloadProps, validateSecretEnv } from './runtime-workload';
 
 export interface ProxyWorkloadProps extends RuntimeWorkloadProps {

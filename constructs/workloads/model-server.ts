@@ -4,12 +4,13 @@ import { PodDisruptionBudgetV1 } from '@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
 import { ServiceV1 } from '@cdktf/provider-kubernetes/lib/service-v1';
 import { Construct } from 'constructs';
-import { MODEL_SERVER_CONTRACT } from '../../runtime/common/service-contract';
+import { MODEL_SERVER_CONTRACT } from '../../contract/service';
 import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL } from '../cluster/node-group';
 import { CONTAINER_SECURITY, EFFECTS, httpProbe, NAME_LABEL, scrapeAnnotations, zoneSpread } from '../private/kubernetes';
 import { checkImagePinned } from '../private/images';
 import { PropsValidator } from '../private/validation';
-import { modelServerUrl, SCRATCH_DIR, WORKLOAD_NAMES } from './names';
+import { WORKLOAD_NAMES } from '../../contract/service';
+import { modelServerUrl, SCRATCH_DIR } from './names';
 import type { ContainerResources } from './runtime-workload';
 
 /** Where a model server loads its weights from. */

@@ -1,4 +1,4 @@
-import { MODEL_SERVER_CONTRACT } from '../../runtime/common/service-contract';
+import { MODEL_SERVER_CONTRACT, WORKLOAD_NAMES } from '../../contract/service';
 import { version as PACKAGE_VERSION } from '../../package.json';
 
 /**
@@ -8,15 +8,6 @@ import { version as PACKAGE_VERSION } from '../../package.json';
 export const DEFAULT_RUNTIME_IMAGES = {
   proxy: `ghcr.io/surgeguard/proxy:${PACKAGE_VERSION}`,
   worker: `ghcr.io/surgeguard/worker:${PACKAGE_VERSION}`,
-} as const;
-
-/** Names of what InferenceWorkloads creates, for other constructs and tests. */
-export const WORKLOAD_NAMES = {
-  proxy: 'surgeguard-proxy',
-  worker: 'surgeguard-worker',
-  modelServer: 'surgeguard-model-server',
-  priorityClasses: { gateway: 'surgeguard-gateway', serving: 'surgeguard-serving', batch: 'surgeguard-batch' },
-  runtimeSecret: 'surgeguard-runtime-secrets',
 } as const;
 
 /** In-cluster base URL of the model servers' headless Service in `namespace`. */

@@ -1,23 +1,34 @@
-import { PRIORITY_CLASSES, PriorityClass } from '../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY } from '../../runtime/common/queue-topology';
+import type { z } from 'zod';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import type { PoolSchema } from '../../runtime/common/config/upstream';
+import { ProxyConfigSchema, type ProxyConfigInput } from '../../runtime/proxy/config';
+import { WorkerConfigSchema } from '../../runtime/worker/config';
+import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
+import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
 import { REDIS_PORT } from '../data/redis-cluster';
-
-/** Environment variables the runtimes read their secrets from (`{ fromEnv: … }` in the config files). */
-export const RUNTIME_SECRET_ENV = {
-  /** The ElastiCache AUTH token. */
-  redisAuthToken: 'SURGEGUARD_REDIS_AUTH_TOKEN',
-  /** The AMQPS URL with credentials. */
-  amqpUrl: 'SURGEGUARD_AMQP_URL',
-} as const;
 
 /** What the runtime config files of one cell are made from. */
 export interface RuntimeConfigInputs {
   /** Model name clients send. */
   readonly modelName: string;
-  /** In-cluster URL of the model servers (headless Service). */
+  /** In-cluster URL of the model servers' headless Service: each address it resolves to is one pod, one pool member. */
   readonly modelServerUrl: string;
+  /** Sequences one model-server pod serves at once (`--max-num-seqs`): each member's slots. */
+  readonly modelServerSlots: number;
+  /**
+   * Regional endpoints of the environment's other regions (`https://<region>.<domain>`), in
+   * preference order: where a saturated cell spills.
+   * @default - none (a single-region environment)
+   */
+  readonly otherRegions?: readonly { readonly region: string; readonly url: string }[];
   /** Redis cluster-mode configuration endpoint. */
   readonly redisHost: string;
+  /**
+   * Replicas per Redis shard: with any, the worker acks a job only once a replica has its result
+   * (WAIT 1), so a failover right after the ack cannot lose it.
+   * @default 0
+   */
+  readonly redisReplicasPerShard?: number;
   /** Region label of the cell's upstreams. */
   readonly region: string;
   /**
@@ -39,32 +50,72 @@ function amqp() {
   return { url: { fromEnv: RUNTIME_SECRET_ENV.amqpUrl }, topologyPrefix: JOB_QUEUE_TOPOLOGY.exchange.replace(/\.jobs$/, '') };
 }
 
-function pool(i: RuntimeConfigInputs) {
-  return { upstreams: [{ url: i.modelServerUrl, name: 'model-server', region: i.region }] };
+type PoolInput = z.input<typeof PoolSchema>;
+/** What the worker's config file holds (runtime/worker/config.ts schema). */
+export type WorkerConfigInput = z.input<typeof WorkerConfigSchema>;
+export type { ProxyConfigInput };
+
+/** The cell's model servers: one member per pod of the headless Service, each with its slots. */
+function modelServers(i: RuntimeConfigInputs): PoolInput {
+  return { discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }] };
 }
 
-/** The proxy's config file (runtime/proxy/config.ts schema) for one cell. Throws naming a malformed API key. */
-export function proxyRuntimeConfig(i: RuntimeConfigInputs): Record<string, unknown> {
+/** Pool name of another region's regional endpoint. */
+export function regionPoolName(region: string): string {
+  return `region-${region}`;
+}
+
+/** Validates a rendered config with the runtime's own schema; synth stops naming the field. */
+function validated<S extends z.ZodType>(schema: S, config: z.input<S>, what: string): z.input<S> {
+  const r = schema.safeParse(config);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return config;
+}
+
+/**
+ * The proxy's config file for one cell: the local model servers (one member per pod, slots from
+ * `--max-num-seqs`), then the environment's other regions through their regional endpoints, as
+ * one route; every pool guarded by admission, whose limit follows the members' slots and is
+ * shared among the proxy replicas through Redis. Validated with the proxy's schema. Throws
+ * naming a malformed API key.
+ */
+export function proxyRuntimeConfig(i: RuntimeConfigInputs): ProxyConfigInput {
   (i.apiKeys ?? []).forEach((k, n) => {
     // Checked at synth: the proxy would otherwise refuse its config at start, in every pod.
     if (!/^[0-9a-f]{64}$/.test(k.sha256)) throw new Error(`apiKeys[${n}].sha256: must be the lower-case hex SHA-256 of the key (64 characters), not the key`);
     if (!PRIORITY_CLASSES.includes(k.tier as PriorityClass)) throw new Error(`apiKeys[${n}].tier: "${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
   });
-  return {
-    auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map((k) => ({ ...k })) } : 'none',
-    pools: { [POOL]: pool(i) },
-    routes: [{ model: i.modelName, pools: [POOL] }],
+  const pools: Record<string, PoolInput> = { [POOL]: modelServers(i) };
+  const admissionPools: NonNullable<NonNullable<ProxyConfigInput['admission']>['pools']> = {};
+  for (const other of i.otherRegions ?? []) {
+    const name = regionPoolName(other.region);
+    // another region's proxies: one member behind its NLB; its own admission answers 503 when full
+    pools[name] = { upstreams: [{ url: other.url, name: other.region, region: other.region }] };
+    // its /metrics is not served on the public endpoint: nothing to learn from, nothing to scrape
+    admissionPools[name] = { saturation: { enabled: false } };
+  }
+  const config: ProxyConfigInput = {
+    auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map((k) => ({ ...k, tier: k.tier as PriorityClass })) } : 'none',
+    pools,
+    routes: [{ model: i.modelName, pools: Object.keys(pools) }],
+    admission: { pools: admissionPools },
     redis: redis(i),
     jobs: { amqp: amqp() },
   };
+  return validated(ProxyConfigSchema, config, 'proxy runtime config');
 }
 
-/** The worker's config file (runtime/worker/config.ts schema) for one cell. */
-export function workerRuntimeConfig(i: RuntimeConfigInputs): Record<string, unknown> {
-  return {
+/** The worker's config file for one cell, validated with the worker's schema. */
+export function workerRuntimeConfig(i: RuntimeConfigInputs): WorkerConfigInput {
+  const config: WorkerConfigInput = {
     amqp: amqp(),
     redis: redis(i),
-    upstream: pool(i),
+    upstream: modelServers(i),
     drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+    ...((i.redisReplicasPerShard ?? 0) > 0 ? { resultDurability: { replicas: 1, timeoutMs: 1_000 } } : {}),
   };
+  return validated(WorkerConfigSchema, config, 'worker runtime config');
 }

@@ -14,7 +14,8 @@ import { stringify } from 'yaml';
 import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { CONTAINER_SECURITY, httpProbe, NAME_LABEL, RUNTIME_POD_SECURITY, scrapeAnnotations, zoneSpread } from '../private/kubernetes';
 import { PropsValidator } from '../private/validation';
-import { SCRATCH_DIR, WORKLOAD_NAMES } from './names';
+import { WORKLOAD_NAMES } from '../../contract/service';
+import { SCRATCH_DIR } from './names';
 
 const CONFIG_DIR = '/etc/surgeguard';
 

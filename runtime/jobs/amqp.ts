@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import { backoffDelay, BackoffOptions } from './backoff';
+import { backoffMs, RECONNECT_MIN_SHARE, type BackoffOptions } from '../common/backoff';
 
 /**
  * One AMQP connection that comes back by itself: connects in the background, and after the
@@ -139,7 +139,7 @@ export class ReconnectingAmqp extends EventEmitter {
 
   private schedule(): void {
     if (this.closing || this.timer) return;
-    const delay = backoffDelay(this.attempt++, this.backoff);
+    const delay = backoffMs(this.attempt++, { ...this.backoff, minShare: RECONNECT_MIN_SHARE });
     this.timer = setTimeout(() => void this.connect(), delay);
     this.timer.unref();
   }

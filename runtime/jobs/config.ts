@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isNonPublicAddress } from '../common/net-guard';
-import { buildTopology, JobQueueTopology } from '../common/queue-topology';
+import { buildTopology, JobQueueTopology } from '../../contract/queue-topology';
 import { urlSecretSchema } from '../common/config/secrets';
 
 /** Schemes of a broker URL. */
@@ -20,7 +20,7 @@ export const AmqpConnectionSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/)
       .default('surgeguard')
-      .describe('Prefix of the exchanges and queues (runtime/common/queue-topology.ts); the same value the infrastructure declares.'),
+      .describe('Prefix of the exchanges and queues (contract/queue-topology.ts); the same value the infrastructure declares.'),
     heartbeatSeconds: z.number().int().min(0).default(15).describe('AMQP heartbeat; a silent broker is noticed after two intervals.'),
     reconnectBaseMs: z.number().int().positive().default(200).describe('First reconnect backoff ceiling.'),
     reconnectMaxMs: z.number().int().positive().default(10_000).describe('Longest reconnect backoff.'),

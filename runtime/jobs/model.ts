@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { PRIORITY_CLASSES, PriorityClass } from '../common/priority';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
 
 /**
  * The asynchronous job model shared by the proxy (which creates jobs) and the worker (which

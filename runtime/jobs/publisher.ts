@@ -1,8 +1,8 @@
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
-import type { JobQueueTopology } from '../common/queue-topology';
+import type { JobQueueTopology } from '../../contract/queue-topology';
 import { ConfirmedPublisher, ReconnectingAmqp } from './amqp';
-import type { BackoffOptions } from './backoff';
+import type { BackoffOptions } from '../common/backoff';
 import { encodeJobMessage, JobMessage } from './model';
 import { declareTopology } from './topology';
 

@@ -1,5 +1,5 @@
-import type { JobRedis } from './redis-client';
-import { isPriorityClass, PriorityClass } from '../common/priority';
+import type { RedisClient } from '../common/redis';
+import { isPriorityClass, PriorityClass } from '../../contract/priority';
 import { JOB_ENDPOINTS, JOB_STATUSES, JobEndpoint, JobError, JobRecord, JobStatus } from './model';
 
 /**
@@ -17,6 +17,24 @@ export interface JobStoreOptions {
   readonly ttlSeconds: number;
   /** Clock (epoch ms). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Results are durable only once this many replicas acknowledged them (Redis `WAIT`, sent after
+   * the write on the same connection, to the node that holds the job). Fewer within `timeoutMs`:
+   * the write throws {@link ResultNotDurableError}, so the worker does not ack and retries.
+   * @default { replicas: 0 } (no wait: a primary without replicas)
+   */
+  readonly durability?: { readonly replicas: number; readonly timeoutMs: number };
+}
+
+/** A finished job's write reached fewer replicas than required within the timeout. */
+export class ResultNotDurableError extends Error {
+  constructor(
+    readonly acknowledged: number,
+    readonly required: number,
+  ) {
+    super(`job result acknowledged by ${acknowledged} of ${required} required replica(s); not acknowledging the message`);
+    this.name = 'ResultNotDurableError';
+  }
 }
 
 export interface NewJob {
@@ -100,9 +118,10 @@ export class RedisJobStore {
   private readonly prefix: string;
   private readonly ttlSeconds: number;
   private readonly now: () => number;
+  private readonly durability: { readonly replicas: number; readonly timeoutMs: number };
 
   constructor(
-    private readonly redis: JobRedis,
+    private readonly redis: RedisClient,
     options: JobStoreOptions,
   ) {
     if (!Number.isInteger(options.ttlSeconds) || options.ttlSeconds < 1) {
@@ -111,6 +130,7 @@ export class RedisJobStore {
     this.prefix = options.keyPrefix;
     this.ttlSeconds = options.ttlSeconds;
     this.now = options.now ?? Date.now;
+    this.durability = options.durability ?? { replicas: 0, timeoutMs: 0 };
   }
 
   jobKey(id: string): string {
@@ -222,7 +242,16 @@ export class RedisJobStore {
   private async finish(id: string, status: JobStatus, field: string, json: string): Promise<FinishResult> {
     const now = String(this.now());
     const args = [status, now, field, json, String(this.ttlSeconds)];
-    return (await this.redis.eval(FINISH, 1, this.jobKey(id), ...args)) as FinishResult;
+    const { replicas, timeoutMs } = this.durability;
+    if (replicas === 0) return (await this.redis.eval(FINISH, 1, this.jobKey(id), ...args)) as FinishResult;
+    // One pipeline, so WAIT goes over the connection that wrote (in cluster mode: to the node
+    // holding the job's slot) and counts the replicas that have this write. A retry after a
+    // failure writes nothing new (first writer wins) but waits again for the earlier write.
+    const results = await this.redis.pipeline().eval(FINISH, 1, this.jobKey(id), ...args).call('wait', String(replicas), String(timeoutMs)).exec();
+    checkMulti(results);
+    const acknowledged = Number(results![1]![1]);
+    if (acknowledged < replicas) throw new ResultNotDurableError(acknowledged, replicas);
+    return results![0]![1] as FinishResult;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { PriorityClass } from '../common/priority';
+import type { PriorityClass } from '../../contract/priority';
 import { encodeJobMessage, hashIdempotencyKey, JobEndpoint, JobMessage, JobRecord, JOB_MESSAGE_VERSION, newJobId } from './model';
 import type { RedisJobStore } from './store';
 import { BrokerUnavailableError } from './publisher';

@@ -1,8 +1,11 @@
 import type { Channel } from 'amqplib';
-import { PRIORITY_CLASSES } from '../common/priority';
-import type { JobQueueTopology } from '../common/queue-topology';
+import { PRIORITY_CLASSES } from '../../contract/priority';
+import type { JobQueueTopology } from '../../contract/queue-topology';
 
 /**
+ * Channel I/O of the job topology; the topology itself (and which delay queue a retry takes) is
+ * data in contract/queue-topology.ts.
+ *
  * Declares the job topology (exchanges, class queues, delay queues, dead-letter queue) exactly
  * as the shared data describes it. Idempotent; a queue that exists with other arguments makes
  * the broker close the channel with PRECONDITION_FAILED, which surfaces as an error here.
@@ -33,16 +36,4 @@ export async function deleteTopology(channel: Channel, topology: JobQueueTopolog
   for (const name of queues) await channel.deleteQueue(name);
   await channel.deleteExchange(topology.exchange);
   await channel.deleteExchange(topology.deadLetterExchange);
-}
-
-/**
- * The delay queue for a class and retry number (0-based): tier `retry`, or a longer one when
- * the upstream asked for more (`minDelayMs`, from Retry-After); past the last tier, the last.
- */
-export function retryQueueFor(topology: JobQueueTopology, cls: string, retry: number, minDelayMs = 0): string {
-  const tiers = topology.retryQueues.filter((q) => q.priorityClass === cls).sort((a, b) => a.delayMs - b.delayMs);
-  if (tiers.length === 0) throw new Error(`no retry queue for class ${cls}`);
-  let index = Math.min(retry, tiers.length - 1);
-  while (index < tiers.length - 1 && tiers[index]!.delayMs < minDelayMs) index++;
-  return tiers[index]!.name;
 }

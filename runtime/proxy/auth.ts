@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { PriorityClass } from '../common/priority';
+import { PriorityClass } from '../../contract/priority';
 import { AuthConfig } from './config';
 
 /** Who sent a request, as far as the proxy knows. */

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
-import { PRIORITY_CLASSES, priorityRank } from '../common/priority';
-import { PROXY_CONTRACT } from '../common/service-contract';
-import { OverloadConfigShape } from './overload';
+import { PRIORITY_CLASSES, priorityRank } from '../../contract/priority';
+import { PROXY_CONTRACT } from '../../contract/service';
+import { OverloadConfigShape } from './overload/config';
 import { ProxyJobsSchema } from '../jobs/config';
 
 /**
@@ -121,7 +121,7 @@ export const ProxyConfigSchema = z
     retry: RetrySchema.prefault({}),
     redis: RedisConnectionSchema.optional().describe('Shared state (rate limits, response cache, jobs). Omit to run without Redis.'),
     logging: LoggingSchema.prefault({}),
-    // Overload control: rateLimit, cache, admission, canary (schemas in runtime/proxy/overload.ts).
+    // Overload control: rateLimit, cache, admission, canary (schemas in runtime/proxy/overload/config.ts).
     ...OverloadConfigShape,
     jobs: ProxyJobsSchema.optional(),
   })

@@ -5,7 +5,7 @@ import { AMQP_PROTOCOLS, callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topo
 import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord, submissionFingerprint } from '../jobs/model';
 import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
 import { PublishError } from '../jobs/amqp';
-import { createJobRedis, JobRedis } from '../jobs/redis-client';
+import { createRedisClient, type RedisClient } from '../common/redis';
 import type { RedisConnectionConfig } from '../common/config/redis';
 import { RedisJobStore } from '../jobs/store';
 import { IdempotencyConflictError, JobSubmitter } from '../jobs/submit';
@@ -60,7 +60,7 @@ export class JobsApi {
   readonly publisher: JobPublisher;
   readonly store: RedisJobStore;
   private readonly submitter: JobSubmitter;
-  private readonly redis: JobRedis;
+  private readonly redis: RedisClient;
 
   constructor(private readonly deps: JobsApiDeps) {
     const amqp = deps.config.amqp;
@@ -72,7 +72,7 @@ export class JobsApi {
       backoff: { baseMs: amqp.reconnectBaseMs, capMs: amqp.reconnectMaxMs },
       logger: deps.logger,
     });
-    this.redis = createJobRedis(deps.redis, deps.env);
+    this.redis = createRedisClient(deps.redis, deps.env, 'durable');
     this.redis.on('error', (err: Error) => deps.logger.warn({ err: err.message }, 'job store redis error'));
     this.store = new RedisJobStore(this.redis, { keyPrefix: jobKeyPrefix(deps.redis.keyPrefix), ttlSeconds: deps.config.records.ttlSeconds });
     this.submitter = new JobSubmitter(this.store, this.publisher);

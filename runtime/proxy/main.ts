@@ -1,17 +1,16 @@
-import { ConfigError, loadConfigFile } from '../common/config/load';
-import { SecretResolutionError } from '../common/config/secrets';
+import { EXIT_CODE, isConfigError } from '../common/config/exit-codes';
+import { loadConfigFile } from '../common/config/load';
 import { ProxyConfigSchema } from './config';
 import { createProxy } from './server';
 
 /**
  * Entry point: `node dist/runtime/proxy/main.js --config <file>` (or SURGEGUARD_CONFIG=<file>).
- * An invalid config exits with status 2 before anything listens, naming each field at fault.
- * SIGTERM / SIGINT drain gracefully and exit 0, or EXIT_DRAIN_TIMEOUT when requests were still
- * running at drainTimeoutMs and were cut (streams end with an SSE error event first).
+ * An invalid config exits with status 2 (EXIT_CODE.invalidConfig) before anything listens,
+ * naming each field at fault. SIGTERM / SIGINT drain gracefully and exit 0, or 3
+ * (EXIT_CODE.drainTimedOut) when requests were still running at drainTimeoutMs and were cut
+ * (streams end with an SSE error event first).
  */
 
-/** Exit status of a drain that timed out: the orchestrator sees that requests were cut. */
-export const EXIT_DRAIN_TIMEOUT = 3;
 function configPath(argv: readonly string[]): string | undefined {
   const i = argv.indexOf('--config');
   if (i >= 0) return argv[i + 1];
@@ -23,16 +22,16 @@ async function main(): Promise<void> {
   const file = configPath(process.argv.slice(2));
   if (!file) {
     process.stderr.write('usage: node dist/runtime/proxy/main.js --config <file.yaml|file.json>  (or SURGEGUARD_CONFIG=<file>)\n');
-    process.exit(2);
+    process.exit(EXIT_CODE.invalidConfig);
   }
   let proxy;
   try {
     const config = loadConfigFile(ProxyConfigSchema, file);
     proxy = createProxy(config);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof SecretResolutionError) {
+    if (isConfigError(err)) {
       process.stderr.write(`${err.message}\n`);
-      process.exit(2);
+      process.exit(EXIT_CODE.invalidConfig);
     }
     throw err;
   }
@@ -42,7 +41,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     proxy.logger.info({ signal }, 'shutdown requested');
-    void proxy.drain().then((finished) => proxy.logger.flush(() => process.exit(finished ? 0 : EXIT_DRAIN_TIMEOUT)));
+    void proxy.drain().then((finished) => proxy.logger.flush(() => process.exit(finished ? EXIT_CODE.ok : EXIT_CODE.drainTimedOut)));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -50,5 +49,5 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   process.stderr.write(`proxy failed to start: ${err.stack ?? err.message}\n`);
-  process.exit(1);
+  process.exit(EXIT_CODE.failed);
 });

@@ -3,49 +3,7 @@ import { HotCounter, HotCounterSeries, HotHistogram, HotHistogramSeries } from '
 import { BREAKER_STATE_VALUE, BreakerState } from '../common/upstream/circuit-breaker';
 import { UpstreamEvents } from '../common/upstream/events';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
-
-/**
- * Metric names of the proxy. They are a contract: alert rules, dashboards and the HPA read them,
- * so rename only with a deprecation. Label values: `pool` and `upstream` are config names
- * (`none` when a request never reached routing), `class` is a priority class (`none` before
- * classification, e.g. a 401), `status` is the HTTP status sent to the client.
- */
-export const PROXY_METRICS = {
-  /** counter {pool, upstream, class, status}: finished client requests. */
-  requests: 'surgeguard_proxy_requests_total',
-  /** histogram {pool, upstream, class, status}: request duration, seconds, to the last byte. */
-  duration: 'surgeguard_proxy_request_duration_seconds',
-  /** histogram {pool, upstream, class}: time to the upstream response headers, seconds. */
-  ttfb: 'surgeguard_proxy_time_to_first_byte_seconds',
-  /** gauge {class}: client requests in flight. */
-  inFlight: 'surgeguard_proxy_in_flight_requests',
-  /** gauge {pool, upstream}: requests in flight to an upstream (sampled at scrape). */
-  upstreamInFlight: 'surgeguard_proxy_upstream_in_flight_requests',
-  /** counter {pool, upstream, reason}: retries decided; reason is an error kind or HTTP status. */
-  retries: 'surgeguard_proxy_upstream_retries_total',
-  /** counter {pool}: retries refused by the retry budget. */
-  retryBudgetExhausted: 'surgeguard_proxy_retry_budget_exhausted_total',
-  /** gauge {pool, upstream}: circuit breaker state, 0 closed, 1 half-open, 2 open. */
-  breakerState: 'surgeguard_proxy_circuit_breaker_state',
-  /** counter {pool, upstream, to}: breaker transitions. */
-  breakerTransitions: 'surgeguard_proxy_circuit_breaker_transitions_total',
-  /** counter {pool, upstream}: outlier-detection ejections. */
-  ejections: 'surgeguard_proxy_upstream_ejections_total',
-  /** gauge {pool, upstream}: 1 when active health checks pass. */
-  upstreamHealthy: 'surgeguard_proxy_upstream_healthy',
-  /** counter {pool, upstream}: attempts sent although every upstream was unavailable. */
-  lastResort: 'surgeguard_proxy_last_resort_attempts_total',
-  /** counter {pool, upstream}: responses that failed after the first byte reached the client. */
-  streamErrors: 'surgeguard_proxy_stream_errors_total',
-  /** counter {class}: requests whose client disconnected before the end. */
-  clientAborts: 'surgeguard_proxy_client_aborts_total',
-  /** gauge: open client connections. */
-  clientConnections: 'surgeguard_proxy_client_connections',
-  /** gauge: configured maximum of client connections (alert at > 90 %). */
-  clientConnectionsMax: 'surgeguard_proxy_client_connections_max',
-  /** gauge: 1 while /readyz answers 200. */
-  ready: 'surgeguard_proxy_ready',
-} as const;
+import { PROXY_METRICS } from '../../contract/metrics';
 
 type RequestLabel = 'pool' | 'upstream' | 'class' | 'status';
 

@@ -1,5 +1,5 @@
 import { IncomingHttpHeaders } from 'node:http';
-import { PRIORITY_CLASSES, PriorityClass, isPriorityClass, priorityRank } from '../common/priority';
+import { PRIORITY_CLASSES, PriorityClass, isPriorityClass, priorityRank } from '../../contract/priority';
 
 export type ClassifyResult =
   | {

@@ -1,6 +1,6 @@
 import { IncomingHttpHeaders } from 'node:http';
 import { Cancellation } from '../common/cancellation';
-import { PriorityClass } from '../common/priority';
+import { PriorityClass } from '../../contract/priority';
 import { ApiKeyIdentity } from './auth';
 import { ResolvedRoute } from './model-router';
 

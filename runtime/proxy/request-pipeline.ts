@@ -1,22 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { Cancellation } from '../common/cancellation';
 import { Clock } from '../common/clock';
-import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher, UpstreamResponse } from '../common/upstream/dispatcher';
+import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher } from '../common/upstream/dispatcher';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
 import { AccessLog } from './access-log';
 import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
-import { openAIError, sseErrorEvent } from './errors';
+import { openAIError } from './errors';
 import { ProxyMetrics } from './metrics';
 import { ModelRouter } from './model-router';
 import { classifyRequest } from './priority';
 import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } from './request-context';
 import { readRequestBody } from './request-body';
 import { badRequest, bodyReadFailureReply, parseJsonBody, parseRequestTimeoutHeader, requestBodyProblem } from './request-validation';
-import { BufferedAnswer, CACHE_HEADER, OverloadControl, releaseOutcome, shedReply } from './overload';
+import { BufferedAnswer, OverloadControl } from './overload/control';
+import { releaseOutcome } from './overload/release-outcome';
+import { CACHE_HEADER, shedReply } from './overload/replies';
 import type { CachedResponse } from './cache/response-cache';
+import { dispatchFailureReply, sendReply } from './replies';
+import { DROPPED_RESPONSE_HEADERS, relayResponse } from './stream-relay';
 import type { Shed } from './admission/controller';
 
 export interface PipelineDeps {
@@ -61,9 +65,6 @@ export const PRIORITY_LOWERED_HEADER = 'x-surgeguard-priority-lowered';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Response headers never copied from an upstream (hop-by-hop, or set by the proxy). */
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-authenticate', 'proxy-connection', 'trailer', 'upgrade', 'x-request-id', 'date']);
-
 /**
  * The request path of the OpenAI-compatible endpoints, in the order decisions are taken:
  *
@@ -71,6 +72,8 @@ const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-
  *        -> route -> breaker -> send -> retry   (UpstreamDispatcher, shared with the worker)
  *        -> relay (streaming with backpressure)
  *
+ * `handleModelRequest` is that order on one screen; each step is a call into its own module
+ * (auth, priority, request-validation, overload/, the dispatcher, stream-relay, replies).
  * Every stage either lets the request continue or answers it with a LocalReply. Stages after
  * parsing receive the RequestContext (key, class, user key, deadline, parsed body, route, client
  * abort signal) and may shorten its deadline.
@@ -237,7 +240,7 @@ export class RequestPipeline {
     const sent = await this.send(overload, shared, record);
     if (sent.kind === 'shed') return { kind: 'local', reply: shedReply(sent.shed), shed: true };
     const { result, release } = sent;
-    if (!result.ok) return { kind: 'local', reply: this.failureReply(result) ?? { status: 499, body: '' } };
+    if (!result.ok) return { kind: 'local', reply: dispatchFailureReply(result) ?? { status: 499, body: '' } };
     record.pool = result.pool.name;
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
@@ -331,7 +334,13 @@ export class RequestPipeline {
     record.upstream = result.upstream.name;
     record.ttfbMs = result.ttfbMs;
     this.deps.metrics.observeTtfb(record.pool, record.upstream, ctx.priorityClass, result.ttfbMs / 1000);
-    const relaying = this.relay(result, res, record);
+    const relaying = relayResponse(result, res, {
+      streams: this.streams,
+      onStreamError: (reason, counted) => {
+        record.streamError = reason;
+        if (counted) this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
+      },
+    });
     const usage = this.deps.overload?.tapUsage(ctx, result.body);
     const outcome = await relaying;
     usage?.(outcome);
@@ -463,130 +472,15 @@ export class RequestPipeline {
     });
   }
 
-  /**
-   * Streams the upstream body to the client unbuffered: a write that fills the socket buffer
-   * pauses the upstream read until 'drain' (backpressure); a client disconnect destroys the
-   * upstream body, which aborts the upstream request and frees its slot. A failure after the
-   * headers ends an SSE stream with an error event, and cuts other responses short.
-   */
-  private relay(upstream: UpstreamResponse, res: ServerResponse, record: RequestRecord): Promise<BodyOutcome> {
-    const headers: OutgoingHttpHeaders = {};
-    const received = upstream.headers;
-    for (const name in received) {
-      const value = received[name];
-      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
-    }
-    res.writeHead(upstream.statusCode, headers);
-    const isSse = String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream');
-    if (isSse) res.flushHeaders();
-    const body = upstream.body;
-    return new Promise<BodyOutcome>((resolve) => {
-      let settled = false;
-      const settle = (outcome: BodyOutcome) => {
-        if (settled) return;
-        settled = true;
-        if (isSse) this.streams.delete(res);
-        body.off('data', onData);
-        res.off('drain', onDrain);
-        res.off('close', onClose);
-        resolve(outcome);
-      };
-      // A non-streaming body is written one chunk behind, so the last chunk goes out with the
-      // end of the response in one write (most answers are a single chunk: one syscall, not two).
-      let held: Buffer | undefined;
-      // Stream events that arrive in the same upstream read (one tick) leave in one write: the
-      // response is corked at the first and uncorked on the next tick, so nothing waits longer
-      // than the current tick, and a burst of small SSE events costs one syscall, not one each.
-      let corked = false;
-      const uncork = () => {
-        corked = false;
-        res.uncork();
-      };
-      const onData = (chunk: Buffer) => {
-        if (!isSse) {
-          const previous = held;
-          held = chunk;
-          if (previous === undefined) return;
-          chunk = previous;
-        } else if (!corked) {
-          corked = true;
-          res.cork();
-          process.nextTick(uncork);
-        }
-        if (!res.write(chunk)) body.pause();
-      };
-      const onDrain = () => body.resume();
-      const onClose = () => {
-        if (settled) return;
-        body.destroy();
-        settle('aborted');
-      };
-      body.on('data', onData);
-      res.on('drain', onDrain);
-      res.on('close', onClose);
-      if (isSse) {
-        this.streams.set(res, (message) => {
-          if (settled) return;
-          record.streamError = 'shutdown';
-          body.destroy();
-          res.end(sseErrorEvent(message, 'shutting_down'));
-          settle('aborted');
-        });
-      }
-      body.once('end', () => {
-        if (held !== undefined) res.end(held);
-        else res.end();
-        settle('complete');
-      });
-      body.once('error', (err: Error) => {
-        if (res.destroyed || settled) return settle('aborted');
-        const deadline = upstream.cancellation.aborted;
-        record.streamError = deadline ? 'deadline' : (err as { code?: string }).code ?? err.name;
-        this.deps.metrics.streamErrors.inc({ pool: record.pool, upstream: record.upstream });
-        if (isSse) {
-          res.end(sseErrorEvent(deadline ? 'The request deadline passed before the stream finished.' : 'The upstream stream failed before it finished.', deadline ? 'timeout' : 'upstream_error'));
-        } else {
-          res.destroy();
-        }
-        settle(deadline ? 'aborted' : 'error');
-      });
-    });
+  /** Sends a LocalReply (JSON unless the body is a Buffer or string); also used by the other routes. */
+  reply(res: ServerResponse, reply: LocalReply): void {
+    sendReply(res, reply);
   }
 
   private replyFailure(res: ServerResponse, failure: DispatchFailure): void {
-    const reply = this.failureReply(failure);
+    const reply = dispatchFailureReply(failure);
     if (reply) this.reply(res, reply);
     else res.destroy();
-  }
-
-  /** The answer to a dispatch failure; undefined when the caller aborted (nobody to answer). */
-  private failureReply(failure: DispatchFailure): LocalReply | undefined {
-    if (failure.reason === 'aborted') return undefined;
-    if (failure.reason === 'request-error') {
-      return { status: 400, body: openAIError(`The request could not be sent upstream: ${failure.message ?? 'invalid request'}.`, 'invalid_request_error', 'invalid_body') };
-    }
-    if (failure.reason === 'deadline') {
-      return { status: 504, body: openAIError('The request deadline passed before an upstream answered.', 'timeout', 'deadline_exceeded') };
-    }
-    const retryAfterS = Math.max(1, Math.ceil((failure.retryAfterMs ?? 1000) / 1000));
-    const message =
-      failure.reason === 'no-upstream'
-        ? `No upstream is available for this model; retry after ${retryAfterS} s.`
-        : `Upstreams are busy or failing; retry after ${retryAfterS} s.`;
-    return {
-      status: failure.reason === 'no-upstream' ? 503 : 502,
-      headers: { 'retry-after': String(retryAfterS) },
-      body: openAIError(message, 'service_unavailable', failure.reason === 'no-upstream' ? 'no_upstream_available' : 'upstream_unavailable'),
-    };
-  }
-
-  /** Sends a LocalReply (JSON unless the body is a Buffer or string). */
-  reply(res: ServerResponse, reply: LocalReply): void {
-    if (res.headersSent || res.destroyed) return;
-    const payload = Buffer.isBuffer(reply.body) || typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-    const headers: OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...reply.headers };
-    res.writeHead(reply.status, headers);
-    res.end(payload);
   }
 
   /** One metrics sample and one access-log line per request, when its response closed. */

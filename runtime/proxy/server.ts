@@ -8,7 +8,7 @@ import { UpstreamDispatcher } from '../common/upstream/dispatcher';
 import { MemberDiscovery } from '../common/upstream/discovery';
 import { systemResolver, type Resolver } from '../common/upstream/resolver';
 import { UpstreamPool } from '../common/upstream/upstream-pool';
-import { PROXY_CONTRACT } from '../common/service-contract';
+import { PROXY_CONTRACT } from '../../contract/service';
 import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
 import { openAIError } from './errors';
@@ -17,7 +17,8 @@ import { AccessLog, AccessLogSink } from './access-log';
 import { ModelRouter } from './model-router';
 import { API_ENDPOINTS, ApiPath } from './request-context';
 import { RequestPipeline, RequestRecord } from './request-pipeline';
-import { OverloadControl, createOverloadRedis } from './overload';
+import { createRedisClient } from '../common/redis';
+import { OverloadControl } from './overload/control';
 import { withTimers } from './admission/clock';
 import { JobsApi, prefersAsync } from './jobs-api';
 
@@ -94,7 +95,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
     onError: (pool, host, err) => logger.warn({ pool, host, err: (err as Error).message }, 'member discovery failed'),
   });
   const router = new ModelRouter(config.routes, pools);
-  const overloadRedis = config.redis ? createOverloadRedis(config.redis, deps.env ?? process.env) : undefined;
+  const overloadRedis = config.redis ? createRedisClient(config.redis, deps.env ?? process.env, 'hot-path') : undefined;
   const overload = new OverloadControl({ config, pools, registry: metrics.registry, logger, redis: overloadRedis, clock: withTimers(clock) });
   const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, accessLog, overload });
   const jobs =

@@ -1,3 +1,4 @@
+import { EXIT_CODE } from '../common/config/exit-codes';
 import { SimulatorOptions, startSimulator } from './simulator';
 
 /**
@@ -51,11 +52,11 @@ async function main(): Promise<void> {
     options = parseSimulatorArgs(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`simulator: ${(err as Error).message}\n`);
-    process.exit(2);
+    process.exit(EXIT_CODE.invalidConfig);
   }
   const sim = await startSimulator(options);
   process.stdout.write(`${JSON.stringify({ url: sim.url, name: sim.name })}\n`);
-  const stop = () => void sim.close().then(() => process.exit(0));
+  const stop = () => void sim.close().then(() => process.exit(EXIT_CODE.ok));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
@@ -63,6 +64,6 @@ async function main(): Promise<void> {
 if (require.main === module) {
   main().catch((err: Error) => {
     process.stderr.write(`simulator failed: ${err.stack ?? err.message}\n`);
-    process.exit(1);
+    process.exit(EXIT_CODE.failed);
   });
 }

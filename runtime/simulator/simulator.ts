@@ -1,7 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MODEL_SERVER_CONTRACT } from '../common/service-contract';
+import { MODEL_SERVER_CONTRACT } from '../../contract/service';
 import { RandomSource, seededRandom } from '../common/clock';
 
 /**

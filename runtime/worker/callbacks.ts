@@ -3,7 +3,7 @@ import { publicOnlyLookup } from '../common/net-guard';
 import type { Logger } from 'pino';
 import { callbackUrlProblem, CallbackConfig } from '../jobs/config';
 import { publicView, JobRecord } from '../jobs/model';
-import { backoffDelay } from '../jobs/backoff';
+import { backoffMs, RECONNECT_MIN_SHARE } from '../common/backoff';
 import type { WorkerMetrics } from './metrics';
 
 /**
@@ -66,7 +66,7 @@ export class CallbackNotifier {
         this.logger.warn({ jobId: job.id, err: (err as Error).message, attempt }, 'callback delivery failed');
       }
       if (attempt + 1 < this.config.maxAttempts) {
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, { baseMs: 500, capMs: 30_000 })));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, { baseMs: 500, capMs: 30_000, minShare: RECONNECT_MIN_SHARE })));
       }
     }
     this.metrics?.callbacks.labels('failed').inc();

@@ -3,7 +3,7 @@ import { loadConfigFile } from '../common/config/load';
 import { LoggingSchema } from '../common/config/logging';
 import { RedisConnectionSchema } from '../common/config/redis';
 import { PoolSchema, RetrySchema } from '../common/config/upstream';
-import { WORKER_CONTRACT } from '../common/service-contract';
+import { WORKER_CONTRACT } from '../../contract/service';
 import { AmqpConnectionSchema, CallbackSchema, JobRecordsSchema } from '../jobs/config';
 
 /**
@@ -58,6 +58,18 @@ export const WorkerConfigSchema = z
     retry: RetrySchema.prefault({ maxAttempts: 2, baseBackoffMs: 200, maxBackoffMs: 2_000 }).describe(
       'In-request retries toward another model server of the pool (short: a job slot waits meanwhile); the queue delay tiers come after these.',
     ),
+    resultDurability: z
+      .strictObject({
+        replicas: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('Replicas that must have a job result (Redis WAIT) before its message is acked; fewer: not acked, retried. Set 1 with ElastiCache replicas (asynchronous replication).'),
+        timeoutMs: z.number().int().positive().default(1_000).describe('Longest WAIT for those replicas per attempt.'),
+      })
+      .prefault({})
+      .describe('Durability of results before the ack: a failover right after an ack must not lose a result whose message is gone.'),
     batching: BatchingSchema.prefault({}),
     callbacks: CallbackSchema.prefault({}).describe('Completion callbacks; the allow-list is checked again here (keep it equal to the proxy\'s).'),
     logging: LoggingSchema.prefault({}),

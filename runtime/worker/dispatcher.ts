@@ -1,4 +1,4 @@
-import { PriorityClass } from '../common/priority';
+import { PriorityClass } from '../../contract/priority';
 import { PriorityBuffer } from './priority-buffer';
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { WORKER_CONTRACT } from '../common/service-contract';
+import { WORKER_CONTRACT } from '../../contract/service';
 
 /**
  * The worker's small HTTP server: liveness (`/healthz`: the process answers), readiness

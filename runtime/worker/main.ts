@@ -1,7 +1,8 @@
+import { EXIT_CODE, isConfigError } from '../common/config/exit-codes';
 import { createLogger } from '../common/config/logging';
 import { JobWorker } from './worker';
-import { loadWorkerConfig } from './config';
-import { createJobRedis } from '../jobs/redis-client';
+import { configPathFrom, loadWorkerConfig } from './config';
+import { createRedisClient } from '../common/redis';
 import { RedisJobStore } from '../jobs/store';
 import { AMQP_PROTOCOLS, jobKeyPrefix, topologyOf } from '../jobs/config';
 import { resolveUrlSecret } from '../common/config/secrets';
@@ -12,14 +13,20 @@ import { CallbackNotifier } from './callbacks';
 
 /**
  * The worker process: `node dist/runtime/worker/main.js --config <file>` (or SURGEGUARD_CONFIG).
- * Exits 0 after a graceful drain on SIGTERM/SIGINT, 1 on a bad config.
+ * Exits 0 after a graceful drain on SIGTERM/SIGINT; 2 (EXIT_CODE.invalidConfig) before anything
+ * starts when the config is missing or invalid or a secret variable it names is unset, naming the
+ * field; 1 when it fails otherwise.
  */
 async function main(): Promise<void> {
+  if (!configPathFrom(process.argv.slice(2), process.env)) {
+    process.stderr.write('usage: node dist/runtime/worker/main.js --config <file.yaml|file.json>  (or SURGEGUARD_CONFIG=<file>)\n');
+    process.exit(EXIT_CODE.invalidConfig);
+  }
   const config = loadWorkerConfig(process.argv.slice(2), process.env);
   const logger = createLogger(config.logging, 'surgeguard-worker');
-  const redis = createJobRedis(config.redis, process.env);
+  const redis = createRedisClient(config.redis, process.env, 'durable');
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error'));
-  const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds });
+  const store = new RedisJobStore(redis, { keyPrefix: jobKeyPrefix(config.redis.keyPrefix), ttlSeconds: config.jobs.ttlSeconds, durability: config.resultDurability });
   const metrics = new WorkerMetrics();
   const model = createModelClient(config, logger);
   const callbacks = new CallbackNotifier(config.callbacks, logger, metrics);
@@ -56,7 +63,7 @@ async function main(): Promise<void> {
       await server.close();
       logger.info('worker stopped');
       logger.flush();
-      process.exit(0);
+      process.exit(EXIT_CODE.ok);
     })();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -65,5 +72,5 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);
-  process.exit(1);
+  process.exit(isConfigError(err) ? EXIT_CODE.invalidConfig : EXIT_CODE.failed);
 });

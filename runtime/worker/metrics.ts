@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRIC } from '../../monitoring/metric-names';
-import { PRIORITY_CLASSES } from '../common/priority';
+import { WORKER_METRICS as M } from '../../contract/metrics';
+import { PRIORITY_CLASSES } from '../../contract/priority';
 
 /**
  * The worker's Prometheus metrics, on their own registry (served on `/metrics`).
@@ -29,62 +29,62 @@ export class WorkerMetrics {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'surgeguard_worker_' });
     this.jobs = new Counter({
-      name: METRIC.workerJobs,
+      name: M.jobs,
       help: 'Jobs handled by the worker, by class and outcome.',
       labelNames: ['class', 'outcome'],
       registers,
     });
     this.duration = new Histogram({
-      name: 'surgeguard_worker_job_duration_seconds',
+      name: M.duration,
       help: 'Time from a job starting on the worker to its outcome being stored.',
       labelNames: ['class'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     });
     this.queueLag = new Histogram({
-      name: 'surgeguard_worker_queue_lag_seconds',
+      name: M.queueLag,
       help: 'Time from a job being accepted by the proxy to a worker starting it.',
       labelNames: ['class'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
       registers,
     });
     this.redeliveries = new Counter({
-      name: 'surgeguard_worker_redeliveries_total',
+      name: M.redeliveries,
       help: 'Job messages the broker delivered again (a worker died or gave it back before acking).',
       labelNames: ['class'],
       registers,
     });
     this.deadLetters = new Counter({
-      name: 'surgeguard_worker_dead_letters_total',
+      name: M.deadLetters,
       help: 'Job messages the worker sent to the dead-letter queue, by reason.',
       labelNames: ['reason'],
       registers,
     });
     this.modelCalls = new Counter({
-      name: 'surgeguard_worker_model_calls_total',
+      name: M.modelCalls,
       help: 'Model calls made for jobs, by class and result (success, transient, permanent).',
       labelNames: ['class', 'result'],
       registers,
     });
-    this.inflight = new Gauge({ name: METRIC.workerInflightJobs, help: 'Jobs being processed now.', registers });
+    this.inflight = new Gauge({ name: M.inflight, help: 'Jobs being processed now.', registers });
     this.buffered = new Gauge({
-      name: 'surgeguard_worker_buffered_jobs',
+      name: M.buffered,
       help: 'Jobs received from the broker and waiting locally for a free slot.',
       registers,
     });
     this.queueDepth = new Gauge({
-      name: METRIC.workerQueueDepth,
+      name: M.queueDepth,
       help: 'Ready messages in a job queue, as last polled by this worker.',
       labelNames: ['queue'],
       registers,
     });
     this.brokerConnected = new Gauge({
-      name: 'surgeguard_worker_broker_connected',
+      name: M.brokerConnected,
       help: '1 while the worker is connected to the broker and consuming.',
       registers,
     });
     this.callbacks = new Counter({
-      name: 'surgeguard_worker_callbacks_total',
+      name: M.callbacks,
       help: 'Job completion callbacks, by result (delivered, failed after all attempts, refused by the allow-list).',
       labelNames: ['result'],
       registers,

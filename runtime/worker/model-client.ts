@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import { AttemptError, UpstreamHttpClient } from '../common/upstream/http-client';
-import { parseRetryAfterMs } from '../common/upstream/backoff';
+import { parseRetryAfterMs } from '../common/backoff';
 import type { TimeoutsConfig } from '../common/config/upstream';
 import type { Clock } from '../common/clock';
 import type { UpstreamDispatcher } from '../common/upstream/dispatcher';
 import type { UpstreamPool } from '../common/upstream/upstream-pool';
 import type { JobEndpoint } from '../jobs/model';
-import { isTransientStatus, ModelOutcome } from './outcome';
+import { isTransientStatus } from '../common/retry-policy';
+import { ModelOutcome } from './outcome';
 
 /** How the worker reaches the model: one call per job, outcome classified. */
 export interface ModelClient {

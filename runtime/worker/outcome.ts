@@ -25,13 +25,6 @@ export type JobDecision =
   | { readonly action: 'dead-letter'; readonly reason: string; readonly error: JobError }
   | { readonly action: 'fail'; readonly error: JobError };
 
-/** Statuses that mean "the upstream is busy or broken right now", not "your request is bad". */
-const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-export function isTransientStatus(status: number): boolean {
-  return TRANSIENT_STATUSES.has(status);
-}
-
 /**
  * Decides what happens to a job after a model call.
  * @param retriesSoFar delayed retries the message has already been through

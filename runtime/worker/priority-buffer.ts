@@ -1,4 +1,4 @@
-import { PRIORITY_CLASSES, PriorityClass, priorityRank } from '../common/priority';
+import { PRIORITY_CLASSES, PriorityClass, priorityRank } from '../../contract/priority';
 
 /**
  * The worker's local buffer of received, not yet started deliveries, one FIFO per class.

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { PRIORITY_CLASSES, PriorityClass } from '../common/priority';
-import type { JobQueueTopology } from '../common/queue-topology';
+import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
+import { retryQueueFor, type JobQueueTopology } from '../../contract/queue-topology';
 import { asError, ConfirmedPublisher, ReconnectingAmqp } from '../jobs/amqp';
-import { backoffDelay, BackoffOptions } from '../jobs/backoff';
+import { backoffMs, RECONNECT_MIN_SHARE, type BackoffOptions } from '../common/backoff';
 import { DEAD_LETTER_REASON_HEADER, decodeJobMessage, JobMessage, RETRY_COUNT_HEADER } from '../jobs/model';
 import type { RedisJobStore } from '../jobs/store';
-import { declareTopology, retryQueueFor } from '../jobs/topology';
+import { declareTopology } from '../jobs/topology';
 import { JobDispatcher } from './dispatcher';
 import type { CallbackNotifier } from './callbacks';
 import type { WorkerMetrics } from './metrics';
@@ -385,7 +385,7 @@ export class JobWorker {
           this.log.warn({ err: asError(err).message, exchange, routingKey }, 'publish of a job copy failed; retrying');
         }
       }
-      await sleep(backoffDelay(attempt, this.backoff), signal);
+      await sleep(backoffMs(attempt, { ...this.backoff, minShare: RECONNECT_MIN_SHARE }), signal);
     }
   }
 
@@ -401,7 +401,7 @@ export class JobWorker {
         if (signal.aborted) throw new InterruptedError();
         this.log.warn({ err: asError(err).message, attempt }, 'job store operation failed; retrying');
       }
-      await sleep(backoffDelay(attempt, this.backoff), signal);
+      await sleep(backoffMs(attempt, { ...this.backoff, minShare: RECONNECT_MIN_SHARE }), signal);
     }
   }
 

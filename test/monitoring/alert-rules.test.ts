@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ALERT_GROUPS, AlertGroup, renderRuleFile } from '../../monitoring/alert-rules';
-import { METRIC } from '../../monitoring/metric-names';
+import { METRIC } from '../../contract/metrics';
 import { RULE_FILE_PATH } from '../../monitoring/render';
 import { THRESHOLDS } from '../../monitoring/thresholds';
 
@@ -95,26 +95,11 @@ describe('alert rules', () => {
     expect(rules.SurgeguardSheddingRequests).toBeDefined();
   });
 
-  it('use only metric names the runtimes export (monitoring/metric-names.ts)', () => {
+  it('use only metric names the runtimes export (contract/metrics.ts)', () => {
     const known = new Set<string>(Object.values(METRIC));
     const used = ALERT_GROUPS.flatMap((g) => g.rules).flatMap((r) => r.expr.match(/surgeguard_[a-z_]+/g) ?? []);
     expect(used.length).toBeGreaterThan(8);
     for (const name of used) expect(known.has(name.replace(/_bucket$/, ''))).toBe(true);
-  });
-
-  it('use the names the proxy actually exports where it exports them (runtime/proxy/metrics.ts)', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { PROXY_METRICS } = require('../../runtime/proxy/metrics') as { PROXY_METRICS: Record<string, string> };
-    expect(PROXY_METRICS.requests).toBe(METRIC.proxyRequests);
-    expect(PROXY_METRICS.duration).toBe(METRIC.proxyRequestDuration);
-    expect(PROXY_METRICS.inFlight).toBe(METRIC.proxyInflightRequests);
-    expect(PROXY_METRICS.breakerState).toBe(METRIC.proxyBreakerState);
-    expect(PROXY_METRICS.clientConnections).toBe(METRIC.proxyClientConnections);
-    expect(PROXY_METRICS.clientConnectionsMax).toBe(METRIC.proxyClientConnectionsMax);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { OVERLOAD_METRICS } = require('../../runtime/proxy/overload') as { OVERLOAD_METRICS: Record<string, string> };
-    expect(OVERLOAD_METRICS.queueDepth).toBe(METRIC.proxyQueueDepth);
-    expect(OVERLOAD_METRICS.shed).toBe(METRIC.proxyShed);
   });
 
   it('render valid YAML with unique alert names and the labels routing relies on', () => {

@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { dev } from '../../envs/dev';
 import { prod } from '../../envs/prod';
 import { ALERT_GROUPS } from '../../monitoring/alert-rules';
-import { PROXY_CONTRACT } from '../../runtime/common/service-contract';
+import { PROXY_CONTRACT } from '../../contract/service';
 import { synthApp, SynthesizedApp } from '../support/synth';
 
 /** Issue 3's "done when", checked on the synthesized environments. */

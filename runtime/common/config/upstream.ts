@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROXY_RETRY_STATUSES } from '../retry-policy';
 import { SecretRefSchema } from './secrets';
 
 /**
@@ -91,7 +92,7 @@ export const RetrySchema = z
     maxBackoffMs: z.number().int().min(0).default(30_000).describe('Backoff cap.'),
     retryOnStatus: z
       .array(z.number().int().min(400).max(599))
-      .default([429, 502, 503, 504])
+      .default([...PROXY_RETRY_STATUSES])
       .describe('Upstream statuses retried (connect errors and timeouts before the first byte always are).'),
     maxRetryAfterMs: z
       .number()

@@ -2,7 +2,8 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { Cancellation } from '../cancellation';
 import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
-import { fullJitterBackoffMs, parseRetryAfterMs } from './backoff';
+import { honoursRetryAfter } from '../retry-policy';
+import { backoffMs, parseRetryAfterMs } from '../backoff';
 import { UpstreamEvents } from './events';
 import { AttemptError, AttemptErrorKind, UpstreamReply } from './http-client';
 import { RetryBudget } from './retry-budget';
@@ -248,8 +249,8 @@ export class UpstreamDispatcher {
       if (isRetry) this.budget.onRetryDone();
 
       const status = reply.statusCode;
-      const retryAfter = status === 429 || status === 503 ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
-      if (status === 429 || status === 503) upstream.lastOverloadAt = clock.now();
+      const retryAfter = honoursRetryAfter(status) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
+      if (honoursRetryAfter(status)) upstream.lastOverloadAt = clock.now();
       if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
       if (status >= 500) this.recordFailure(pool, upstream);
       else if (status === 429) upstream.breaker.onCancel();
@@ -304,7 +305,7 @@ export class UpstreamDispatcher {
       this.deps.events?.onRetryBudgetExhausted?.(pool.name);
       return false;
     }
-    const wait = fullJitterBackoffMs(attempts, this.retry.baseBackoffMs, this.retry.maxBackoffMs, this.deps.random);
+    const wait = backoffMs(attempts - 1, { baseMs: this.retry.baseBackoffMs, capMs: this.retry.maxBackoffMs }, this.deps.random);
     if (this.deps.clock.now() + wait >= deadline) {
       this.budget.onRetryDone();
       return false;

@@ -1,9 +1,8 @@
 /**
  * The upstream layer shared by the proxy and the worker: pools of OpenAI-compatible upstreams,
- * balancers, circuit breakers, outlier detection, active health checks, retry budget, backoff,
+ * balancers, circuit breakers, outlier detection, active health checks, retry budget
  * and the dispatcher composing them. No dependency on any HTTP server.
  */
-export * from './backoff';
 export * from './balancers';
 export * from './circuit-breaker';
 export * from './dispatcher';

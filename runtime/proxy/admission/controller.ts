@@ -1,5 +1,5 @@
 import { onAbort, type AbortSource } from '../../common/cancellation';
-import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common/priority';
+import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../../contract/priority';
 import type { Clock, TimerHandle } from './clock';
 import type { AdmissionConfig } from './config';
 import { DrainMeter } from './drain-meter';

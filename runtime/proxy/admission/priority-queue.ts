@@ -1,4 +1,4 @@
-import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../common/priority';
+import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../../contract/priority';
 
 export interface QueueEntry {
   readonly cls: PriorityClass;

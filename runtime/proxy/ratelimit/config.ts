@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PRIORITY_CLASSES } from '../../common/priority';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
 
 /** One token bucket: sustained rate and burst (bucket size). */
 export const BucketLimitSchema = z.strictObject({

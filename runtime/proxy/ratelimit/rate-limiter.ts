@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PriorityClass } from '../../common/priority';
+import type { PriorityClass } from '../../../contract/priority';
 import type { Clock } from '../admission/clock';
 import type { BucketLimit, RateLimitConfig } from './config';
 import { runTokenBucket, type ScriptRunner } from './redis-script';

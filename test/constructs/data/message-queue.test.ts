@@ -1,8 +1,8 @@
 import * as amqp from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { MessageQueue, MessageQueueProps, renderRabbitDefinitions } from '../../../constructs/data/message-queue';
-import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
-import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../../runtime/common/queue-topology';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
+import { JOB_QUEUE_TOPOLOGY, buildTopology } from '../../../contract/queue-topology';
 import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

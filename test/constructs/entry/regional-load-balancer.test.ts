@@ -1,5 +1,5 @@
 import { DEFAULT_SSL_POLICY, RegionalLoadBalancer, RegionalLoadBalancerProps } from '../../../constructs/entry/regional-load-balancer';
-import { PROXY_CONTRACT } from '../../../runtime/common/service-contract';
+import { PROXY_CONTRACT } from '../../../contract/service';
 import { onlyResource, resourceList, resources, synthConstruct, TfJson } from '../../support/synth';
 
 const base: RegionalLoadBalancerProps = {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ClusterMonitoring, ClusterMonitoringProps, DATASOURCE_UID, GRAFANA_NAME, loadDashboards } from '../../../constructs/monitoring/cluster-monitoring';
 import { SCRAPER_KUBERNETES_USER } from '../../../constructs/monitoring/monitoring';
-import { METRIC } from '../../../monitoring/metric-names';
+import { METRIC } from '../../../contract/metrics';
 import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

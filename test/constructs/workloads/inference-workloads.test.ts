@@ -1,8 +1,7 @@
 import { parse } from 'yaml';
 import { GPU_TAINT, NODE_POOL_LABEL } from '../../../constructs/cluster/node-group';
 import { InferenceWorkloads, InferenceWorkloadsProps } from '../../../constructs/workloads/inference-workloads';
-import { WORKLOAD_NAMES } from '../../../constructs/workloads/names';
-import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT } from '../../../runtime/common/service-contract';
+import { MODEL_SERVER_CONTRACT, PROXY_CONTRACT, WORKER_CONTRACT, WORKLOAD_NAMES } from '../../../contract/service';
 import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

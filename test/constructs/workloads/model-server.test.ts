@@ -1,7 +1,7 @@
+import { WORKLOAD_NAMES } from '../../../contract/service';
 import { TerraformVariable } from 'cdktf';
 import { Construct } from 'constructs';
 import { ModelServer, ModelServerProps } from '../../../constructs/workloads/model-server';
-import { WORKLOAD_NAMES } from '../../../constructs/workloads/names';
 import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;

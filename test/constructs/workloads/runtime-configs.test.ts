@@ -1,4 +1,5 @@
-import { proxyRuntimeConfig, RUNTIME_SECRET_ENV, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { proxyRuntimeConfig, RuntimeConfigInputs, workerRuntimeConfig } from '../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../contract/secrets';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../../runtime/worker/config';
 
@@ -6,7 +7,12 @@ const inputs: RuntimeConfigInputs = {
   modelName: 'deepseek-v3',
   modelServerUrl: 'http://surgeguard-model-server.surgeguard-inference.svc.cluster.local:8000',
   redisHost: 'clustercfg.surgeguard-prod-use1.abc.use1.cache.amazonaws.com',
+  modelServerSlots: 256,
   region: 'us-east-1',
+  otherRegions: [
+    { region: 'eu-west-1', url: 'https://eu-west-1.api.example.com' },
+    { region: 'ap-northeast-1', url: 'https://ap-northeast-1.api.example.com' },
+  ],
   workerDrainSeconds: 60,
 };
 
@@ -34,6 +40,35 @@ describe('runtime configs rendered by the stacks', () => {
     const parsed = WorkerConfigSchema.parse(workerRuntimeConfig(inputs));
     expect(parsed.amqp.url).toEqual({ fromEnv: RUNTIME_SECRET_ENV.amqpUrl });
     expect(parsed.drainTimeoutMs).toBe(45_000);
-    expect(parsed.upstream.upstreams[0].url).toBe(inputs.modelServerUrl);
+    expect(parsed.upstream.upstreams).toEqual([]);
+    expect(parsed.upstream.discover).toEqual([expect.objectContaining({ url: inputs.modelServerUrl, slots: 256 })]);
+  });
+
+  it('make every model-server pod a member with its --max-num-seqs slots, then spill to the other regions, every pool guarded', () => {
+    const parsed = ProxyConfigSchema.parse(proxyRuntimeConfig(inputs));
+    expect(parsed.pools['model-servers'].discover).toEqual([expect.objectContaining({ url: inputs.modelServerUrl, slots: 256, region: 'us-east-1' })]);
+    expect(parsed.routes[0].pools).toEqual(['model-servers', 'region-eu-west-1', 'region-ap-northeast-1']);
+    expect(parsed.pools['region-eu-west-1'].upstreams).toEqual([expect.objectContaining({ url: 'https://eu-west-1.api.example.com', region: 'eu-west-1' })]);
+    // admission guards every pool of every route; no hand-set cap anywhere: the limit follows the slots
+    expect(parsed.admission.enabled).toBe(true);
+    for (const route of parsed.routes) {
+      for (const entry of route.pools) {
+        const name = typeof entry === 'string' ? entry : entry.pool;
+        const cfg = parsed.admission.pools[name] ?? parsed.admission.defaults;
+        expect(cfg.maxConcurrency).toBeUndefined();
+        expect(cfg.replicas.enabled).toBe(true);
+      }
+    }
+    expect(parsed.admission.defaults.saturation.enabled).toBe(true);
+  });
+
+  it('stop synth naming the field when the runtime schema refuses what they render', () => {
+    expect(() => proxyRuntimeConfig({ ...inputs, modelServerSlots: 0 })).toThrow('proxy runtime config: pools.model-servers.discover.0.slots');
+    expect(() => workerRuntimeConfig({ ...inputs, modelServerSlots: 1.5 })).toThrow('worker runtime config: upstream.discover.0.slots');
+  });
+
+  it('make the worker wait for a replica before acking a result when the Redis shards have replicas', () => {
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 2 })).resultDurability).toEqual({ replicas: 1, timeoutMs: 1_000 });
+    expect(WorkerConfigSchema.parse(workerRuntimeConfig({ ...inputs, redisReplicasPerShard: 0 })).resultDurability.replicas).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { PRIORITY_CLASSES, type PriorityClass } from '../../../runtime/common/priority';
+import { PRIORITY_CLASSES, type PriorityClass } from '../../../contract/priority';
 import { FakeClock } from '../../../runtime/proxy/admission/clock';
 import { parseAdmissionConfig } from '../../../runtime/proxy/admission/config';
 import { AdmissionController, type Permit } from '../../../runtime/proxy/admission/controller';

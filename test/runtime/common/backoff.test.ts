@@ -1,4 +1,7 @@
-import { fullJitterBackoffMs, parseRetryAfterMs } from '../../../runtime/common/upstream/backoff';
+import { backoffMs, parseRetryAfterMs, RECONNECT_MIN_SHARE } from '../../../runtime/common/backoff';
+
+/** The proxy's retry backoff: full jitter, retry n (1-based) as the dispatcher calls it. */
+const fullJitterBackoffMs = (retry: number, baseMs: number, capMs: number, random: () => number) => backoffMs(retry - 1, { baseMs, capMs }, random);
 
 describe('fullJitterBackoffMs', () => {
   it('draws uniformly below base x 2^(n-1)', () => {
@@ -29,5 +32,18 @@ describe('parseRetryAfterMs', () => {
   it('ignores absent and garbage values', () => {
     expect(parseRetryAfterMs(undefined, 0)).toBeUndefined();
     expect(parseRetryAfterMs('soon', 0)).toBeUndefined();
+  });
+});
+
+describe('backoffMs for reconnect loops', () => {
+  it('keeps at least a tenth of the ceiling, so a reconnect loop never spins', () => {
+    expect(backoffMs(0, { baseMs: 100, capMs: 1_000, minShare: RECONNECT_MIN_SHARE }, () => 0)).toBe(10);
+    expect(backoffMs(3, { baseMs: 100, capMs: 1_000, minShare: RECONNECT_MIN_SHARE }, () => 0)).toBe(80);
+  });
+
+  it('doubles the ceiling per attempt up to the cap', () => {
+    expect(backoffMs(0, { baseMs: 100, capMs: 1_000, minShare: RECONNECT_MIN_SHARE }, () => 0.5)).toBe(55);
+    expect(backoffMs(2, { baseMs: 100, capMs: 1_000, minShare: RECONNECT_MIN_SHARE }, () => 0.5)).toBe(220);
+    expect(backoffMs(40, { baseMs: 100, capMs: 1_000, minShare: RECONNECT_MIN_SHARE }, () => 0.9999)).toBeLessThan(1_000);
   });
 });

@@ -17,7 +17,7 @@ import { RedisJobStore } from '../../../runtime/jobs/store';
 import { jobKeyPrefix, topologyOf } from '../../../runtime/jobs/config';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
 import { deleteTopology } from '../../../runtime/jobs/topology';
-import { buildTopology } from '../../../runtime/common/queue-topology';
+import { buildTopology } from '../../../contract/queue-topology';
 
 jest.setTimeout(30_000);
 

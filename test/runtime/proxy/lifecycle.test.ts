@@ -130,7 +130,7 @@ describe('proxy process (compiled entry point)', () => {
     expect(p.out()).toContain('"msg":"drained"');
   });
 
-  it('exits 3 (EXIT_DRAIN_TIMEOUT) when requests were still running at drainTimeoutMs', async () => {
+  it('exits 3 (EXIT_CODE.drainTimedOut) when requests were still running at drainTimeoutMs', async () => {
     const slow = await startSimulator({ tokensPerSecond: 5, outputTokens: 100, maxTokens: 100 });
     try {
       const file = join(dir, 'short-drain.yaml');

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import * as amqp from 'amqplib';
-import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../runtime/common/queue-topology';
+import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../contract/queue-topology';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 
 /**
@@ -108,16 +108,20 @@ export async function freePort(): Promise<number> {
 /** A private, throw-away redis-server on its own port that a test may kill and restart. */
 export class PrivateRedis {
   private proc: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  /** `extraArgs` are added to the redis-server command line (e.g. `--replicaof 127.0.0.1 <port>`). */
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
+  static async start(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort(), extraArgs);
     await r.start();
     return r;
   }
 
   async start(timeoutMs = 10_000): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], {
       stdio: 'ignore',
     });
     const deadline = Date.now() + timeoutMs;

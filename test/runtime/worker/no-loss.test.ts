@@ -1,4 +1,4 @@
-import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
 import { seededRandom } from '../../../runtime/common/clock';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';

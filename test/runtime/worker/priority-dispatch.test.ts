@@ -1,6 +1,6 @@
 import { PriorityBuffer } from '../../../runtime/worker/priority-buffer';
 import { JobDispatcher } from '../../../runtime/worker/dispatcher';
-import { PriorityClass } from '../../../runtime/common/priority';
+import { PriorityClass } from '../../../contract/priority';
 
 describe('PriorityBuffer', () => {
   it('hands out the highest class first and keeps FIFO order within a class', () => {

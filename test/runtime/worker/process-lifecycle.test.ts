@@ -67,10 +67,10 @@ describe('worker process lifecycle', () => {
     expect(h.sim.stats().received).toBe(3);
   });
 
-  it('refuses to start on an invalid config, naming the field', async () => {
+  it('refuses to start on an invalid config with exit status 2 (as the proxy does), naming the field', async () => {
     const worker = new WorkerProcess(writeWorkerConfig({ upstream: { upstreams: [] }, concurrency: 0 }));
     const exit = await worker.exited;
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
     const stderr = String(worker.lines.find((l) => l.msg === 'stderr')?.stderr ?? '');
     expect(stderr).toContain('concurrency');
     expect(stderr).toContain('upstream.upstreams');

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
-import { PRIORITY_CLASSES } from '../../../runtime/common/priority';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
 import { RedisJobStore } from '../../../runtime/jobs/store';
 import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { createJobRedis } from '../../../runtime/jobs/redis-client';
+import { createRedisClient } from '../../../runtime/common/redis';
 import { RedisConnectionSchema } from '../../../runtime/common/config/redis';
 import { JobWorker } from '../../../runtime/worker/worker';
 import { WorkerMetrics } from '../../../runtime/worker/metrics';
@@ -55,7 +55,7 @@ describe('Redis lost mid-run', () => {
   it('keeps messages unacked while Redis is down and finishes every job once it is back', async () => {
     const { topology, dispose } = await testTopology('redis-loss');
     const redisConfig = RedisConnectionSchema.parse({ port, keyPrefix: 'loss:' });
-    const redis = createJobRedis(redisConfig, process.env);
+    const redis = createRedisClient(redisConfig, process.env, 'durable');
     redis.on('error', () => undefined);
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 1 });
     probe.on('error', () => undefined);

@@ -8,8 +8,8 @@ import { RedisJobStore } from '../../../runtime/jobs/store';
 import { JobPublisher } from '../../../runtime/jobs/publisher';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { DEAD_LETTER_REASON_HEADER, JOB_MESSAGE_VERSION, newJobId, ownerOf, JobRecord } from '../../../runtime/jobs/model';
-import type { JobQueueTopology } from '../../../runtime/common/queue-topology';
-import type { PriorityClass } from '../../../runtime/common/priority';
+import type { JobQueueTopology } from '../../../contract/queue-topology';
+import type { PriorityClass } from '../../../contract/priority';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, testTopology, uniqueName, waitFor } from '../support/services';
 import { chatCompletion, TestModelServer } from './helpers/model-server';
 

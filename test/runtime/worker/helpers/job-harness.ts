@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { buildTopology, JobQueueTopology } from '../../../../runtime/common/queue-topology';
+import { buildTopology, JobQueueTopology } from '../../../../contract/queue-topology';
 import { jobKeyPrefix } from '../../../../runtime/jobs/config';
 import { JobPublisher } from '../../../../runtime/jobs/publisher';
 import { RedisJobStore } from '../../../../runtime/jobs/store';

@@ -1,31 +1,24 @@
-import { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { HotCounter } from '../common/hot-metrics';
-import { z } from 'zod';
-import type { RedisConnectionConfig } from '../common/config/redis';
-import { resolveSecret } from '../common/config/secrets';
-import { PRIORITY_CLASSES } from '../common/priority';
-import type { DispatchResult } from '../common/upstream/dispatcher';
-import type { UpstreamPool } from '../common/upstream/upstream-pool';
-import { systemClock, wallClock, type Clock } from './admission/clock';
-import { AdmissionConfigSchema, type AdmissionConfig } from './admission/config';
-import { type AdmissionController, type Permit, type ReleaseOutcome, type Shed } from './admission/controller';
-import { PoolAdmission } from './admission/pool-admission';
-import { CacheConfigSchema } from './cache/config';
-import { cacheability, requestCacheKey } from './cache/request-key';
-import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from './cache/response-cache';
-import { SingleFlight, type FlightResult } from './cache/single-flight';
-import { CanaryConfigSchema, CanaryRouter } from './canary';
-import { openAIError } from './errors';
-import { RateLimitConfigSchema } from './ratelimit/config';
-import { RateLimiter } from './ratelimit/rate-limiter';
-import type { ScriptRunner } from './ratelimit/redis-script';
-import { estimateRequestTokens, reportedUsage } from './ratelimit/tokens';
-import type { LocalReply, RequestContext } from './request-context';
-import { parseRequestTimeoutHeader } from './request-validation';
+import type { Registry } from 'prom-client';
+import { PRIORITY_CLASSES } from '../../../contract/priority';
+import type { UpstreamPool } from '../../common/upstream/upstream-pool';
+import { systemClock, wallClock, type Clock } from '../admission/clock';
+import type { AdmissionConfig } from '../admission/config';
+import { type AdmissionController, type Permit, type Shed } from '../admission/controller';
+import { PoolAdmission } from '../admission/pool-admission';
+import { cacheability, requestCacheKey } from '../cache/request-key';
+import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from '../cache/response-cache';
+import { SingleFlight, type FlightResult } from '../cache/single-flight';
+import { CanaryRouter } from '../canary';
+import { RateLimiter } from '../ratelimit/rate-limiter';
+import type { ScriptRunner } from '../ratelimit/redis-script';
+import { estimateRequestTokens, reportedUsage } from '../ratelimit/tokens';
+import type { LocalReply, RequestContext } from '../request-context';
+import type { OverloadConfig } from './config';
+import { OverloadMetrics } from './metrics';
+import { rateLimitedReply } from './replies';
+import { parseRequestTimeout } from './request-timeout';
 
 /**
  * Overload control of the proxy, composed from the single-purpose modules (rate limiter,
@@ -33,117 +26,6 @@ import { parseRequestTimeoutHeader } from './request-validation';
  * these stages in order; each answers "continue" or a LocalReply. Nothing here knows the HTTP
  * server; everything time-based runs on the injected clock.
  */
-
-/** Admission settings: one default for every pool, overridden per pool by name. */
-export const AdmissionPoolsSchema = z
-  .strictObject({
-    enabled: z.boolean().default(true).describe('Admission control (concurrency limit + priority queue) in front of every pool.'),
-    defaults: AdmissionConfigSchema.prefault({}).describe('Settings of pools not listed under `pools`.'),
-    pools: z.record(z.string(), AdmissionConfigSchema).default({}).describe('Settings per pool name (replace the defaults).'),
-  })
-  .prefault({});
-
-/** The overload-control part of the proxy config (merged into ProxyConfigSchema). */
-export const OverloadConfigShape = {
-  rateLimit: RateLimitConfigSchema.describe('Token buckets per API key and class, shared through Redis.'),
-  cache: CacheConfigSchema.describe('Response cache for deterministic requests and coalescing of identical ones.'),
-  admission: AdmissionPoolsSchema,
-  canary: CanaryConfigSchema.describe('Split of a model between pools by a stable hash of the user.'),
-};
-const OverloadConfigSchema = z.object(OverloadConfigShape);
-export type OverloadConfig = z.output<typeof OverloadConfigSchema>;
-
-/** Header reporting how the cache answered: hit, miss, stale, coalesced. */
-export const CACHE_HEADER = 'x-surgeguard-cache';
-/** Header naming why a request was shed (queue_full, deadline, ...). */
-export const SHED_HEADER = 'x-surgeguard-shed';
-
-/** Metric names of overload control (same contract rules as PROXY_METRICS). */
-export const OVERLOAD_METRICS = {
-  /** gauge {pool, class}: requests waiting in the admission queue. */
-  queueDepth: 'surgeguard_proxy_queue_depth',
-  /** counter {pool, class, reason}: requests shed; reason is an admission reason or `rate_limited`. */
-  shed: 'surgeguard_proxy_shed_total',
-  /** gauge {pool}: current adaptive concurrency limit. */
-  concurrencyLimit: 'surgeguard_proxy_concurrency_limit',
-  /** gauge {pool}: requests holding an admission permit. */
-  admitted: 'surgeguard_proxy_admitted_in_flight',
-  /** counter {pool, cause}: adaptive limit moves; cause is overload, latency, saturation or growth. */
-  limitChanges: 'surgeguard_proxy_concurrency_limit_changes_total',
-  /** counter {pool, class}: permits granted (requests sent on to the upstreams). */
-  admittedTotal: 'surgeguard_proxy_admitted_total',
-  /** counter {result}: cache lookups; result is hit_l1, hit_l2, miss or stale (hit ratio = hit_* / all but stale). */
-  cacheLookups: 'surgeguard_proxy_cache_lookups_total',
-  /** counter {role}: cacheable requests by single-flight role (leader, follower, overflow). */
-  coalesced: 'surgeguard_proxy_coalesced_requests_total',
-  /** counter {reason}: stale answers served (shed, upstream_error). */
-  staleServed: 'surgeguard_proxy_stale_served_total',
-  /** counter {class, source, allowed}: rate-limit decisions; source is redis, local, fail_open, disabled. */
-  rateLimit: 'surgeguard_proxy_ratelimit_decisions_total',
-  /** gauge: 1 while rate limits run on local buckets because Redis is unavailable. */
-  rateLimitFallback: 'surgeguard_proxy_ratelimit_fallback',
-  /** counter {model, variant}: requests per canary variant. */
-  canary: 'surgeguard_proxy_canary_requests_total',
-} as const;
-
-export class OverloadMetrics {
-  readonly queueDepth: Gauge<'pool' | 'class'>;
-  readonly shed: Counter<'pool' | 'class' | 'reason'>;
-  readonly concurrencyLimit: Gauge<'pool'>;
-  readonly admitted: Gauge<'pool'>;
-  readonly admittedTotal: HotCounter<'pool' | 'class'>;
-  readonly limitChanges: Counter<'pool' | 'cause'>;
-  readonly cacheLookups: Counter<'result'>;
-  readonly coalesced: Counter<'role'>;
-  readonly staleServed: Counter<'reason'>;
-  readonly rateLimit: Counter<'class' | 'source' | 'allowed'>;
-  readonly rateLimitFallback: Gauge;
-  readonly canary: Counter<'model' | 'variant'>;
-
-  constructor(registry: Registry, admission: () => ReadonlyMap<string, AdmissionController>) {
-    const M = OVERLOAD_METRICS;
-    const registers = [registry];
-    this.queueDepth = new Gauge({
-      name: M.queueDepth,
-      help: 'Requests waiting in the admission queue.',
-      labelNames: ['pool', 'class'],
-      registers,
-      collect() {
-        for (const [pool, ctl] of admission()) {
-          const s = ctl.snapshot();
-          for (const c of PRIORITY_CLASSES) this.set({ pool, class: c }, s.queued[c]);
-        }
-      },
-    });
-    this.concurrencyLimit = new Gauge({
-      name: M.concurrencyLimit,
-      help: 'Adaptive concurrency limit per pool.',
-      labelNames: ['pool'],
-      registers,
-      collect() {
-        for (const [pool, ctl] of admission()) this.set({ pool }, ctl.limit);
-      },
-    });
-    this.admitted = new Gauge({
-      name: M.admitted,
-      help: 'Requests holding an admission permit per pool.',
-      labelNames: ['pool'],
-      registers,
-      collect() {
-        for (const [pool, ctl] of admission()) this.set({ pool }, ctl.inflight);
-      },
-    });
-    this.limitChanges = new Counter({ name: M.limitChanges, help: 'Adaptive concurrency limit changes by cause.', labelNames: ['pool', 'cause'], registers });
-    this.admittedTotal = new HotCounter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
-    this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
-    this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });
-    this.coalesced = new Counter({ name: M.coalesced, help: 'Cacheable requests by single-flight role.', labelNames: ['role'], registers });
-    this.staleServed = new Counter({ name: M.staleServed, help: 'Stale cached answers served instead of an error.', labelNames: ['reason'], registers });
-    this.rateLimit = new Counter({ name: M.rateLimit, help: 'Rate-limit decisions.', labelNames: ['class', 'source', 'allowed'], registers });
-    this.rateLimitFallback = new Gauge({ name: M.rateLimitFallback, help: '1 while rate limits use local buckets (Redis unavailable).', registers });
-    this.canary = new Counter({ name: M.canary, help: 'Requests per canary variant.', labelNames: ['model', 'variant'], registers });
-  }
-}
 
 export interface OverloadDeps {
   readonly config: OverloadConfig;
@@ -252,15 +134,7 @@ export class OverloadControl {
     const d = await this.rateLimiter.check(this.rateLimitRequest(ctx));
     if (d.allowed) return undefined;
     this.metrics.shed.inc({ pool: ctx.route.chain[0]?.name ?? 'none', class: ctx.priorityClass, reason: 'rate_limited' });
-    return {
-      status: 429,
-      headers: { 'retry-after': String(d.retryAfterSeconds), 'x-ratelimit-remaining-requests': String(d.remainingRequests) },
-      body: openAIError(
-        `Rate limit reached for ${ctx.priorityClass} requests of this key; retry after ${d.retryAfterSeconds} s.`,
-        'rate_limit_error',
-        'rate_limit_exceeded',
-      ),
-    };
+    return rateLimitedReply(ctx.priorityClass, d);
   }
 
   /**
@@ -395,78 +269,3 @@ export class OverloadControl {
     };
   }
 }
-
-/** The 503 answer for a shed request: OpenAI-style body, Retry-After from the drain rate. */
-export function shedReply(shed: Shed): LocalReply {
-  const why: Record<Shed['reason'], string> = {
-    queue_full: 'the admission queue is full',
-    evicted: 'higher-priority requests took its place in the queue',
-    deadline: 'it could not be served before its deadline',
-    timeout: 'its deadline passed while it waited',
-    aborted: 'the client went away',
-  };
-  return {
-    status: 503,
-    headers: { 'retry-after': String(shed.retryAfterSeconds), [SHED_HEADER]: shed.reason },
-    body: openAIError(
-      `The model servers are at capacity and this ${shed.cls} request was shed because ${why[shed.reason]}; retry after ${shed.retryAfterSeconds} s.`,
-      'service_unavailable',
-      'overloaded',
-    ),
-  };
-}
-
-/** What an upstream attempt says about capacity, for the adaptive limit. */
-export function releaseOutcome(result: DispatchResult, latencyMs: number, body?: 'complete' | 'error' | 'aborted'): ReleaseOutcome {
-  if (result.ok) {
-    if (result.statusCode === 429 || result.statusCode === 503) return { kind: 'overload', latencyMs };
-    if (result.statusCode >= 500) return { kind: 'error', latencyMs };
-    if (body === 'aborted') return { kind: 'cancelled' };
-    return { kind: body === 'error' ? 'error' : 'success', latencyMs };
-  }
-  switch (result.reason) {
-    case 'aborted':
-    case 'request-error': // never sent: says nothing about the upstream
-      return { kind: 'cancelled' };
-    case 'deadline':
-      return { kind: 'overload', latencyMs };
-    case 'upstream-error':
-      return { kind: result.lastErrorKind === 'timeout' ? 'overload' : 'error', latencyMs };
-    default:
-      return { kind: 'error', latencyMs };
-  }
-}
-
-/** `X-Request-Timeout` in ms, when sent and valid (the pipeline refuses an invalid one with 400 before). */
-export function parseRequestTimeout(headers: IncomingHttpHeaders): number | undefined {
-  const parsed = parseRequestTimeoutHeader(headers);
-  return parsed.ok ? parsed.ms : undefined;
-}
-
-/**
- * A Redis client for the hot path (rate limits, cache), keys under `redis.keyPrefix`. Commands issued while (re)connecting
- * wait in ioredis' offline queue only until the first reconnect attempt fails
- * (`maxRetriesPerRequest: 0`), and every caller bounds its own wait (`redis.timeoutMs` of the
- * rate limiter and the cache), so a Redis outage costs a request at most that timeout and the
- * switch to local buckets; ioredis keeps reconnecting in the background.
- */
-export function createOverloadRedis(config: RedisConnectionConfig, env: NodeJS.ProcessEnv): Redis | Cluster {
-  const options: RedisOptions = {
-    username: config.username,
-    password: config.password === undefined ? undefined : resolveSecret(config.password, env, 'redis.password'),
-    tls: config.tls ? {} : undefined,
-    connectTimeout: config.connectTimeoutMs,
-    commandTimeout: config.commandTimeoutMs,
-    // Every key this runtime writes starts with the shared prefix (ioredis also prefixes the
-    // KEYS of EVALSHA), so rate-limit buckets and cache entries sit under `redis.keyPrefix`.
-    keyPrefix: config.keyPrefix,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-  };
-  const client = config.cluster
-    ? new Cluster([{ host: config.host, port: config.port }], { redisOptions: options, dnsLookup: (a, cb) => cb(null, a) })
-    : new Redis({ ...options, host: config.host, port: config.port, db: config.db });
-  client.on('error', () => undefined); // reported through the limiter's fallback log and metric
-  return client;
-}
-

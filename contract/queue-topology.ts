@@ -108,3 +108,15 @@ export function buildTopology(prefix: string, options: TopologyOptions = {}): Jo
 
 /** The topology every surgeguard deployment uses. */
 export const JOB_QUEUE_TOPOLOGY: JobQueueTopology = buildTopology('surgeguard');
+
+/**
+ * The delay queue for a class and retry number (0-based): tier `retry`, or a longer one when
+ * the upstream asked for more (`minDelayMs`, from Retry-After); past the last tier, the last.
+ */
+export function retryQueueFor(topology: JobQueueTopology, cls: string, retry: number, minDelayMs = 0): string {
+  const tiers = topology.retryQueues.filter((q) => q.priorityClass === cls).sort((a, b) => a.delayMs - b.delayMs);
+  if (tiers.length === 0) throw new Error(`no retry queue for class ${cls}`);
+  let index = Math.min(retry, tiers.length - 1);
+  while (index < tiers.length - 1 && tiers[index]!.delayMs < minDelayMs) index++;
+  return tiers[index]!.name;
+}

@@ -1,0 +1,57 @@
+/**
+ * What the infrastructure and the runtimes must agree on about the services: ports, health
+ * paths, and the Kubernetes names (namespaces, workloads, PriorityClasses) they run under.
+ * The Kubernetes workloads, load balancer health checks, IRSA trust policies and the runtimes
+ * all import these values, so a change in one place cannot leave the others probing the wrong
+ * path or trusting the wrong service account.
+ */
+export const PROXY_CONTRACT = {
+  /** Port the proxy's HTTP server listens on inside its pod. */
+  port: 8080,
+  /** NodePort the ALB target group forwards to on every CPU node. */
+  nodePort: 30080,
+  /** Liveness: the process is alive. */
+  healthPath: '/healthz',
+  /** Readiness: at least one healthy upstream and not draining. */
+  readyPath: '/readyz',
+  /** Prometheus metrics. */
+  metricsPath: '/metrics',
+} as const;
+
+export const WORKER_CONTRACT = {
+  /** Port of the worker's health and metrics server. */
+  port: 9090,
+  healthPath: '/healthz',
+  readyPath: '/readyz',
+  metricsPath: '/metrics',
+} as const;
+
+export const MODEL_SERVER_CONTRACT = {
+  /** Port of the OpenAI-compatible model server (vLLM default). */
+  port: 8000,
+  healthPath: '/health',
+  metricsPath: '/metrics',
+} as const;
+
+/** Namespaces of a cell and their Pod Security level. */
+export const NAMESPACES = {
+  /** Proxy and worker. */
+  app: { name: 'surgeguard', podSecurity: 'restricted' },
+  /** Model servers on the GPU nodes. */
+  inference: { name: 'surgeguard-inference', podSecurity: 'baseline' },
+  /** Prometheus, alerting, log shipping (node exporters need host access). */
+  monitoring: { name: 'surgeguard-monitoring', podSecurity: 'privileged' },
+} as const;
+
+/**
+ * Names of the workloads of a cell (Deployment, Service and ServiceAccount names; the IRSA roles
+ * trust `system:serviceaccount:<namespace>:<name>`), their PriorityClasses and the Secret the
+ * runtimes read their secrets from.
+ */
+export const WORKLOAD_NAMES = {
+  proxy: 'surgeguard-proxy',
+  worker: 'surgeguard-worker',
+  modelServer: 'surgeguard-model-server',
+  priorityClasses: { gateway: 'surgeguard-gateway', serving: 'surgeguard-serving', batch: 'surgeguard-batch' },
+  runtimeSecret: 'surgeguard-runtime-secrets',
+} as const;
