@@ -144,6 +144,7 @@ function main(): void {
   ];
   const table = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c].length)));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the table is printed
   const os = require('os') as typeof import('os');
   console.log(
     `bench:synth — ${RUNS} runs each, fresh process per run, ${os.cpus().length} CPUs, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,

@@ -20,3 +20,4 @@ export * from './workloads/model-server';
 export * from './workloads/runtime-workload';
 export * from './workloads/inference-workloads';
 export * from './workloads/runtime-configs';
+export * from './addons';

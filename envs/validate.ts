@@ -83,7 +83,7 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     if (parsed!.prefix === 0) fail('clusterPublicAccessCidrs', `"${cidr}" opens the cluster API to the whole internet`);
   }
   for (const arn of config.clusterAdminPrincipalArns ?? []) {
-    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/.test(arn)) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/.test(arn)) {
       fail('clusterAdminPrincipalArns', `"${arn}" is not an IAM role or user ARN`);
     }
   }

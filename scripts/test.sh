@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 echo "test: type check (tsc --noEmit)"
 npx tsc -p tsconfig.json --noEmit
+echo "test: lint (eslint + layering and import cycles, npm run lint)"
+npm run --silent lint
 echo "test: build (runtimes and the cdktf app are spawned as compiled JavaScript)"
 npm run --silent build
 

@@ -21,6 +21,7 @@ export function shortRegion(region: string): string {
 export const stackNames = {
   dns: (env: string) => `${env}-dns`,
   platform: (env: string, region: string) => `${env}-${region}`,
+  addons: (env: string, region: string) => `${env}-${region}-addons`,
   workloads: (env: string, region: string) => `${env}-${region}-workloads`,
   global: (env: string) => `${env}-global`,
 };

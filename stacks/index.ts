@@ -1,12 +1,15 @@
 import { Construct } from 'constructs';
 import { EnvironmentConfig } from '../envs/types';
 import { validateEnvironment } from '../envs/validate';
+import { AddonsStack } from './addons-stack';
 import { DnsStack } from './dns-stack';
 import { GlobalStack } from './global-stack';
 import { PlatformStack } from './platform-stack';
 import { WorkloadsStack } from './workloads-stack';
 
 export * from './common';
+export { AddonsStack, type AddonsStackProps, HPA_ADAPTER_METRICS, NODE_GROUP_PRIORITY } from './addons-stack';
+export { eksExecAuth } from './cluster-access';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
@@ -18,6 +21,8 @@ export interface EnvironmentStacks {
   readonly dns?: DnsStack;
   /** One platform stack per region, in config order. */
   readonly platforms: readonly PlatformStack[];
+  /** One add-ons stack per region (after its platform stack, before its workloads stack), in config order. */
+  readonly addons: readonly AddonsStack[];
   /** One workloads stack per region, in config order. */
   readonly workloads: readonly WorkloadsStack[];
   /** The global (GSLB) stack. */
@@ -26,7 +31,7 @@ export interface EnvironmentStacks {
 
 /**
  * Lays out every stack of an environment in `scope` (the cdktf App): `<env>-dns` (when no zone id is
- * given), `<env>-<region>` and `<env>-<region>-workloads` per region, and `<env>-global`.
+ * given), `<env>-<region>`, `<env>-<region>-addons` and `<env>-<region>-workloads` per region, and `<env>-global`.
  * Validates the environment first; an invalid one throws before any stack is created.
  */
 export function buildEnvironment(scope: Construct, config: EnvironmentConfig): EnvironmentStacks {
@@ -34,7 +39,8 @@ export function buildEnvironment(scope: Construct, config: EnvironmentConfig): E
   const dns = env.hostedZoneId === undefined ? new DnsStack(scope, { environment: env }) : undefined;
   const hostedZoneId = dns?.zoneId ?? env.hostedZoneId!;
   const platforms = env.regions.map((region) => new PlatformStack(scope, { environment: env, region, hostedZoneId }));
-  const workloads = platforms.map((platform) => new WorkloadsStack(scope, { environment: env, platform }));
+  const addons = platforms.map((platform) => new AddonsStack(scope, { environment: env, platform }));
+  const workloads = platforms.map((platform, i) => new WorkloadsStack(scope, { environment: env, platform, addons: addons[i] }));
   const global = new GlobalStack(scope, { environment: env, platforms, hostedZoneId });
-  return { dns, platforms, workloads, global };
+  return { dns, platforms, addons, workloads, global };
 }

@@ -1,5 +1,7 @@
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
+import { ClusterAutoscalerRole } from '../constructs/addons/cluster-autoscaler-role';
+import { METRICS_ADAPTER_SERVICE_ACCOUNT } from '../constructs/addons/prometheus-adapter';
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
@@ -56,6 +58,8 @@ export class PlatformStack extends TerraformStack {
   public readonly modelWeights: ModelWeightsBucket;
   /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
   public readonly modelWeightsUri: string;
+  /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
+  public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const env = props.environment;
@@ -161,6 +165,11 @@ export class PlatformStack extends TerraformStack {
     this.messageQueue.grantReadCredentials(this.workloadRoles.proxy.name, 'proxy-read');
     this.messageQueue.grantReadCredentials(this.workloadRoles.worker.name, 'worker-read');
     this.monitoring.grantQuery(this.workloadRoles.grafana.name, 'grafana-query');
+    this.addonRoles = {
+      clusterAutoscaler: new ClusterAutoscalerRole(this, 'cluster-autoscaler', { cluster: this.cluster, region: region.region }),
+      metricsAdapter: role('metrics-adapter-role', METRICS_ADAPTER_SERVICE_ACCOUNT.namespace, METRICS_ADAPTER_SERVICE_ACCOUNT.name),
+    };
+    this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
 
     const out = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
     out('vpc_id', this.network.vpcId, 'VPC of the cell');

@@ -1,6 +1,5 @@
-import { Aspects, Fn, TerraformStack } from 'cdktf';
+import { Aspects, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { DataAwsEksClusterAuth } from '@cdktf/provider-aws/lib/data-aws-eks-cluster-auth';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
 import { ClusterMonitoring } from '../constructs/monitoring/cluster-monitoring';
@@ -12,6 +11,8 @@ import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
+import { AddonsStack } from './addons-stack';
+import { addKubernetesProvider } from './cluster-access';
 import { addAwsProvider, addBackend, stackNames } from './common';
 import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
@@ -21,13 +22,19 @@ export interface WorkloadsStackProps {
   readonly environment: EnvironmentConfig;
   /** The platform stack of the same region, whose cluster this stack deploys into. */
   readonly platform: PlatformStack;
+  /**
+   * The add-ons stack of the same cluster (CRDs, device plugin, autoscaler, metrics adapter, secret
+   * delivery): applied before this one.
+   */
+  readonly addons?: AddonsStack;
 }
 
 /**
  * `<env>-<region>-workloads`: everything inside the cluster. Its Kubernetes provider reads the cluster
- * endpoint and CA from the platform stack (a cdktf cross-stack reference, i.e. remote state) and a
- * short-lived token from `aws_eks_cluster_auth`, so it is only configured once the cluster exists —
- * never in the same plan that creates it.
+ * endpoint and CA from the platform stack (a cdktf cross-stack reference, i.e. remote state) and gets
+ * tokens from `aws eks get-token` (exec), so it is only configured once the cluster exists — never in
+ * the same plan that creates it — and outlives a long apply. Applied after the add-ons stack, whose
+ * CRDs (SecretProviderClass) its manifests need at plan time.
  */
 export class WorkloadsStack extends TerraformStack {
   /** The platform stack deployed into. */
@@ -50,6 +57,7 @@ export class WorkloadsStack extends TerraformStack {
     super(scope, name);
     this.platform = props.platform;
     this.addDependency(props.platform);
+    if (props.addons) this.addDependency(props.addons);
     addAwsProvider(this, env, region);
     addBackend(this, env, name);
     // Every image by digest, checked over everything this stack declares. The proxy and worker images
@@ -58,12 +66,7 @@ export class WorkloadsStack extends TerraformStack {
     Aspects.of(this).add(new ImagesPinnedByDigest(new Set([DEFAULT_RUNTIME_IMAGES.proxy, DEFAULT_RUNTIME_IMAGES.worker])));
 
     const cluster = props.platform.cluster;
-    const auth = new DataAwsEksClusterAuth(this, 'cluster-auth', { name: cluster.clusterName });
-    this.kubernetesProvider = new KubernetesProvider(this, 'kubernetes', {
-      host: cluster.clusterEndpoint,
-      clusterCaCertificate: Fn.base64decode(cluster.clusterCertificateAuthorityData),
-      token: auth.token,
-    });
+    this.kubernetesProvider = addKubernetesProvider(this, cluster, region);
 
     const namespace = (key: keyof typeof NAMESPACES) => {
       const ns = NAMESPACES[key];

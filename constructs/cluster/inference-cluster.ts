@@ -160,7 +160,7 @@ export class InferenceCluster extends Construct {
     v.check('cpuNodes.max', props.cpuNodes.max, (max) => max >= 1, 'must be at least 1');
     const admins = props.adminPrincipalArns ?? [];
     for (const arn of admins) {
-      v.matches('adminPrincipalArns', arn, /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/, `"${arn}" is not an IAM role or user ARN`);
+      v.matches('adminPrincipalArns', arn, /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, `"${arn}" is not an IAM role or user ARN`);
     }
     v.unique('adminPrincipalArns', admins, () => 'lists a principal twice');
     const logRetention = props.logRetentionDays ?? 30;

@@ -8,6 +8,11 @@ import { isUnresolved, PropsValidator } from '../private/validation';
 export const NODE_POOL_LABEL = 'surgeguard.io/pool';
 /** Label telling the purchase option of a node (`on-demand` or `spot`), for affinities that prefer the base. */
 export const CAPACITY_LABEL = 'surgeguard.io/capacity';
+/**
+ * Label the Cluster Autoscaler's AWS provider reads to know a node has GPUs: it then treats a new GPU
+ * node as not ready until the device plugin advertises `nvidia.com/gpu` (no second scale-up meanwhile).
+ */
+export const GPU_ACCELERATOR_LABEL = 'k8s.amazonaws.com/accelerator';
 /** Taint on every GPU node: only pods that tolerate it (the model servers) land there. */
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NO_SCHEDULE' } as const;
 
@@ -118,12 +123,12 @@ export class NodeGroup {
       instanceTypes: [...props.size.instanceTypes],
       scalingConfig: { minSize: props.size.min, maxSize: props.size.max, desiredSize: props.size.desired },
       launchTemplate: { id: this.launchTemplate.id, version: Token.asString(this.launchTemplate.latestVersion) },
-      labels: { [NODE_POOL_LABEL]: props.gpu ? 'gpu' : 'cpu', [CAPACITY_LABEL]: capacity },
+      labels: { [NODE_POOL_LABEL]: props.gpu ? 'gpu' : 'cpu', [CAPACITY_LABEL]: capacity, ...(props.gpu ? { [GPU_ACCELERATOR_LABEL]: 'nvidia' } : {}) },
       taint: props.gpu ? [{ ...GPU_TAINT }] : undefined,
       updateConfig: props.gpu ? { maxUnavailable: 1 } : { maxUnavailablePercentage: 33 },
       nodeRepairConfig: { enabled: true },
       tags: tags({ Name: name }),
-      // The cluster autoscaler owns the node count after creation.
+      // The Cluster Autoscaler (add-ons stack) owns the node count after creation.
       lifecycle: { ignoreChanges: ['scaling_config[0].desired_size'] },
       dependsOn: props.dependsOn,
     });

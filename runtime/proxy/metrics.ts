@@ -52,6 +52,8 @@ export class ProxyMetrics implements UpstreamEvents {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    // prom-client calls collect() with the metric as `this`; the proxy metrics object is needed too.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     // Counted in plain numbers on the hot path (a labelled gauge hashes its labels twice per
     // inc/dec) and copied into the gauge when scraped.

@@ -15,17 +15,23 @@ describe('stacks per environment', () => {
   });
   afterAll(() => rmSync(all.outdir, { recursive: true, force: true }));
 
-  it('lays out dns, a platform and a workloads stack per region, and a global stack for each environment', () => {
+  it('lays out dns, a platform, an add-ons and a workloads stack per region, and a global stack for each environment', () => {
     expect(all.stackNames).toEqual([
-      'dev-dns', 'dev-global', 'dev-us-east-1', 'dev-us-east-1-workloads',
-      'prod-ap-southeast-1', 'prod-ap-southeast-1-workloads', 'prod-dns', 'prod-eu-west-1', 'prod-eu-west-1-workloads',
-      'prod-global', 'prod-us-east-1', 'prod-us-east-1-workloads',
-      'staging-dns', 'staging-eu-west-1', 'staging-eu-west-1-workloads', 'staging-global', 'staging-us-east-1', 'staging-us-east-1-workloads',
+      'dev-dns', 'dev-global', 'dev-us-east-1', 'dev-us-east-1-addons', 'dev-us-east-1-workloads',
+      'prod-ap-southeast-1', 'prod-ap-southeast-1-addons', 'prod-ap-southeast-1-workloads', 'prod-dns',
+      'prod-eu-west-1', 'prod-eu-west-1-addons', 'prod-eu-west-1-workloads',
+      'prod-global', 'prod-us-east-1', 'prod-us-east-1-addons', 'prod-us-east-1-workloads',
+      'staging-dns', 'staging-eu-west-1', 'staging-eu-west-1-addons', 'staging-eu-west-1-workloads', 'staging-global',
+      'staging-us-east-1', 'staging-us-east-1-addons', 'staging-us-east-1-workloads',
     ]);
   });
 
-  it('gives every stack an AWS provider for its region with the project default tags', () => {
+  it('gives every stack but the add-ons stacks (Helm only) an AWS provider for its region with the project default tags', () => {
     for (const name of all.stackNames) {
+      if (name.endsWith('-addons')) {
+        expect(all.stack(name).provider!.aws).toBeUndefined();
+        continue;
+      }
       const env = name.split('-')[0];
       const aws = all.stack(name).provider!.aws;
       const main = aws.find((p) => p.alias === undefined);
@@ -81,22 +87,30 @@ describe('stacks per environment', () => {
   });
 
   it('keeps Kubernetes resources out of the platform stacks', () => {
-    for (const name of all.stackNames.filter((n) => !n.endsWith('-workloads'))) {
+    for (const name of all.stackNames.filter((n) => !/-(workloads|addons)$/.test(n))) {
       const tf = all.stack(name);
       expect(Object.keys(tf.terraform!.required_providers)).toEqual(['aws']);
       expect(Object.keys(tf.resource ?? {}).filter((t) => t.startsWith('kubernetes_'))).toEqual([]);
     }
   });
 
-  it('configures each workloads stack from its platform stack cluster and a short-lived token', () => {
+  it('configures each workloads stack from its platform stack cluster, with tokens from aws eks get-token', () => {
     for (const name of all.stackNames.filter((n) => n.endsWith('-workloads'))) {
       const platform = name.replace(/-workloads$/, '');
       const tf: TfJson = all.stack(name);
       const [k8s] = tf.provider!.kubernetes;
       expect(remoteRef.exec(k8s.host)![1]).toBe(platform);
       expect(k8s.cluster_ca_certificate).toMatch(new RegExp(`^\\$\\{base64decode\\(data\\.terraform_remote_state\\.cross-stack-reference-input-${platform}\\.`));
-      const authId = Object.keys(tf.data!.aws_eks_cluster_auth)[0];
-      expect(k8s.token).toBe(`\${data.aws_eks_cluster_auth.${authId}.token}`);
+      expect(k8s.token).toBeUndefined();
+      expect(tf.data?.aws_eks_cluster_auth).toBeUndefined();
+      expect(k8s.exec).toEqual([
+        {
+          api_version: 'client.authentication.k8s.io/v1beta1',
+          command: 'aws',
+          args: ['eks', 'get-token', '--cluster-name', expect.stringMatching(remoteRef), '--region', expect.any(String), '--output', 'json'],
+        },
+      ]);
+      expect(remoteRef.exec(k8s.exec[0].args[3])![1]).toBe(platform);
       const namespaces = Object.values(tf.resource!.kubernetes_namespace_v1).map((n: any) => n.metadata.name);
       expect(namespaces.sort()).toEqual(['surgeguard', 'surgeguard-inference', 'surgeguard-monitoring']);
     }
@@ -150,7 +164,9 @@ describe('stacks per environment', () => {
     const withZone = { ...ENVIRONMENTS.staging, name: 'qa', hostedZoneId: 'Z0123456789ABC' };
     const app = synthApp([withZone]);
     try {
-      expect(app.stackNames).toEqual(['qa-eu-west-1', 'qa-eu-west-1-workloads', 'qa-global', 'qa-us-east-1', 'qa-us-east-1-workloads']);
+      expect(app.stackNames).toEqual([
+        'qa-eu-west-1', 'qa-eu-west-1-addons', 'qa-eu-west-1-workloads', 'qa-global', 'qa-us-east-1', 'qa-us-east-1-addons', 'qa-us-east-1-workloads',
+      ]);
       const latency = Object.values(app.stack('qa-global').resource!.aws_route53_record) as any[];
       for (const r of latency) expect(r.zone_id).toBe('Z0123456789ABC');
     } finally {

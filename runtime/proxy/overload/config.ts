@@ -25,5 +25,5 @@ export const OverloadConfigShape = {
   admission: AdmissionPoolsSchema,
   canary: CanaryConfigSchema.describe('Split of a model between pools by a stable hash of the user.'),
 };
-const OverloadConfigSchema = z.object(OverloadConfigShape);
+export const OverloadConfigSchema = z.object(OverloadConfigShape);
 export type OverloadConfig = z.output<typeof OverloadConfigSchema>;

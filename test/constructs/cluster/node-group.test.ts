@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { CAPACITY_LABEL, GPU_TAINT, NODE_POOL_LABEL, NodeGroup, NodeGroupProps } from '../../../constructs/cluster/node-group';
+import { CAPACITY_LABEL, GPU_ACCELERATOR_LABEL, GPU_TAINT, NODE_POOL_LABEL, NodeGroup, NodeGroupProps } from '../../../constructs/cluster/node-group';
 import { synthConstruct } from '../../support/synth';
 
 type Resources = Record<string, Record<string, Record<string, any>>>;
@@ -37,7 +37,8 @@ describe('NodeGroup', () => {
 
   it('labels and taints GPU nodes, labels CPU nodes, and leaves the node count to the autoscaler', () => {
     const g = synth((s) => new NodeGroup(s, 'gpu-spot', gpu)).aws_eks_node_group['gpu-spot'];
-    expect(g.labels).toEqual({ [NODE_POOL_LABEL]: 'gpu', [CAPACITY_LABEL]: 'spot' });
+    // The accelerator label tells the Cluster Autoscaler to wait for the device plugin on a new GPU node.
+    expect(g.labels).toEqual({ [NODE_POOL_LABEL]: 'gpu', [CAPACITY_LABEL]: 'spot', [GPU_ACCELERATOR_LABEL]: 'nvidia' });
     expect(g.taint).toEqual([GPU_TAINT]);
     expect(g.lifecycle.ignore_changes).toEqual(['scaling_config[0].desired_size']);
     const c = synth((s) => new NodeGroup(s, 'cpu', { ...gpu, capacityType: 'ON_DEMAND', gpu: false })).aws_eks_node_group.cpu;

@@ -1,0 +1,200 @@
+import { readFileSync, rmSync } from 'fs';
+import { join } from 'path';
+import { ENVIRONMENTS } from '../../envs';
+import { stackNames } from '../../stacks';
+import {
+  hpaMetrics,
+  hpaMetricsWithoutProvider,
+  manifestsWithoutInstalledCrd,
+  nodeGroupsWithoutAutoscaler,
+  providersWithoutExecAuth,
+  RegionStacks,
+  stackOrderViolations,
+  valuesOf,
+} from '../support/cluster-rules';
+import { synthApp, SynthesizedApp, TfJson } from '../support/synth';
+
+jest.setTimeout(60_000);
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+const releaseId = (tf: TfJson, chart: string) => Object.entries(tf.resource!.helm_release).find(([, r]: [string, any]) => r.chart === chart)![0];
+/** Rewrites the values of a release in a copy of the stack. */
+function withValues(tf: TfJson, chart: string, edit: (values: any) => void): TfJson {
+  const copy = clone(tf);
+  const release = copy.resource!.helm_release[releaseId(copy, chart)];
+  const values = valuesOf(release);
+  edit(values);
+  release.values = [JSON.stringify(values)];
+  return copy;
+}
+function without(tf: TfJson, chart: string): TfJson {
+  const copy = clone(tf);
+  delete copy.resource!.helm_release[releaseId(copy, chart)];
+  return copy;
+}
+
+describe('cluster add-ons: every environment can run, feed and scale what it declares', () => {
+  let app: SynthesizedApp;
+  let dependencies: Record<string, string[]>;
+  const regionsOf = (env: string) => ENVIRONMENTS[env].regions.map((r) => r.region);
+  const region = (env: string, r: string): RegionStacks => ({
+    platform: app.stack(stackNames.platform(env, r)),
+    addons: app.stack(stackNames.addons(env, r)),
+    workloads: app.stack(stackNames.workloads(env, r)),
+  });
+  const cells = () => Object.keys(ENVIRONMENTS).flatMap((env) => regionsOf(env).map((r) => ({ env, r, stacks: region(env, r) })));
+
+  beforeAll(() => {
+    app = synthApp(Object.values(ENVIRONMENTS));
+    const manifest = JSON.parse(readFileSync(join(app.outdir, 'manifest.json'), 'utf8'));
+    dependencies = Object.fromEntries(Object.entries(manifest.stacks).map(([name, s]: [string, any]) => [name, s.dependencies]));
+  });
+  afterAll(() => rmSync(app.outdir, { recursive: true, force: true }));
+
+  describe('every HPA metric has a provider', () => {
+    it('holds in every region of every environment, for the three HPAs and their four metrics', () => {
+      for (const { stacks } of cells()) {
+        expect(hpaMetrics(stacks.workloads).map((m) => `${m.hpa} ${m.type}:${m.name}`).sort()).toEqual([
+          'surgeguard-model-server Pods:vllm_num_requests_waiting',
+          'surgeguard-proxy Pods:surgeguard_proxy_in_flight_requests',
+          'surgeguard-proxy Resource:cpu',
+          'surgeguard-worker External:surgeguard_worker_queue_depth',
+        ]);
+        expect(hpaMetricsWithoutProvider(stacks)).toEqual([]);
+      }
+    });
+
+    it('maps vLLM\'s colon name to the name the HPA asks for', () => {
+      const rules = valuesOf(region('prod', 'us-east-1').addons.resource!.helm_release[releaseId(region('prod', 'us-east-1').addons, 'prometheus-adapter')]).rules;
+      const vllm = rules.custom.find((r: any) => r.name.as === 'vllm_num_requests_waiting');
+      expect(vllm.seriesQuery).toBe('vllm:num_requests_waiting{namespace!="",pod!=""}');
+      expect(vllm.name.matches).toBe('^vllm:num_requests_waiting$');
+      expect(rules.default).toBe(false);
+    });
+
+    it('fails without metrics-server, without a rule, with the vLLM name unmapped, or with the queue depth summed over workers', () => {
+      const base = region('prod', 'us-east-1');
+      expect(hpaMetricsWithoutProvider({ ...base, addons: without(base.addons, 'metrics-server') })).toEqual([
+        'HPA surgeguard-proxy: Resource metric cpu: no metrics-server release',
+      ]);
+      const unmapped = withValues(base.addons, 'prometheus-adapter', (v) => {
+        v.rules.custom.find((r: any) => r.name.as === 'vllm_num_requests_waiting').name.as = 'vllm:num_requests_waiting';
+      });
+      expect(hpaMetricsWithoutProvider({ ...base, addons: unmapped })).toEqual([
+        'HPA surgeguard-model-server: Pods metric vllm_num_requests_waiting: no prometheus-adapter custom rule serves it',
+      ]);
+      const noExternal = withValues(base.addons, 'prometheus-adapter', (v) => (v.rules.external = []));
+      expect(hpaMetricsWithoutProvider({ ...base, addons: noExternal })).toEqual([
+        'HPA surgeguard-worker: External metric surgeguard_worker_queue_depth: no prometheus-adapter external rule serves it',
+      ]);
+      const summed = withValues(base.addons, 'prometheus-adapter', (v) => (v.rules.external[0].metricsQuery = 'sum(<<.Series>>{<<.LabelMatchers>>})'));
+      expect(hpaMetricsWithoutProvider({ ...base, addons: summed })).toEqual([
+        expect.stringContaining('surgeguard_worker_queue_depth: query "sum(<<.Series>>{<<.LabelMatchers>>})" does not take the max'),
+      ]);
+      expect(hpaMetricsWithoutProvider({ ...base, addons: without(base.addons, 'prometheus-adapter') })).toHaveLength(3);
+    });
+  });
+
+  describe('a node autoscaler for every node pool', () => {
+    it('holds in every region of every environment: the autoscaler discovers the cluster of every group and prioritises each', () => {
+      for (const { stacks } of cells()) expect(nodeGroupsWithoutAutoscaler(stacks)).toEqual([]);
+    });
+
+    it('sends a GPU surge to spot first and to the on-demand base when spot is gone', () => {
+      const values = valuesOf(region('prod', 'us-east-1').addons.resource!.helm_release[releaseId(region('prod', 'us-east-1').addons, 'cluster-autoscaler')]);
+      expect(values.extraArgs.expander).toBe('priority');
+      expect(values.expanderPriorities['50']).toEqual(['^eks-surgeguard-prod-use1-gpu-spot-[0-9a-f-]+$']);
+      expect(values.expanderPriorities['10']).toEqual(['^eks-surgeguard-prod-use1-cpu-[0-9a-f-]+$', '^eks-surgeguard-prod-use1-gpu-on-demand-[0-9a-f-]+$']);
+      // Every surgeguard pod has an emptyDir (/scratch): it must not pin its node.
+      expect(values.extraArgs['skip-nodes-with-local-storage']).toBe(false);
+    });
+
+    it('fails without the autoscaler, for a group it has no priority for, for another cluster, and for an unlabelled GPU group', () => {
+      const base = region('prod', 'us-east-1');
+      expect(nodeGroupsWithoutAutoscaler({ ...base, addons: without(base.addons, 'cluster-autoscaler') })).toEqual([
+        'node group surgeguard-prod-use1-cpu: no cluster-autoscaler release',
+        'node group surgeguard-prod-use1-gpu-on-demand: no cluster-autoscaler release',
+        'node group surgeguard-prod-use1-gpu-spot: no cluster-autoscaler release',
+      ]);
+      const platform = clone(base.platform);
+      const spot = Object.values(platform.resource!.aws_eks_node_group).find((g: any) => g.node_group_name.endsWith('gpu-spot')) as any;
+      platform.resource!.aws_eks_node_group.extra = { ...clone(spot), node_group_name: 'surgeguard-prod-use1-gpu-extra' };
+      delete spot.labels['k8s.amazonaws.com/accelerator'];
+      expect(nodeGroupsWithoutAutoscaler({ ...base, platform })).toEqual([
+        'node group surgeguard-prod-use1-gpu-spot: GPU group without the k8s.amazonaws.com/accelerator label',
+        'node group surgeguard-prod-use1-gpu-extra: no expander priority matches its Auto Scaling group',
+      ]);
+      const elsewhere = withValues(base.addons, 'cluster-autoscaler', (v) => (v.autoDiscovery.clusterName = 'someone-else'));
+      expect(nodeGroupsWithoutAutoscaler({ ...base, addons: elsewhere })).toHaveLength(3);
+      expect(nodeGroupsWithoutAutoscaler({ ...base, addons: without(base.addons, 'nvidia-device-plugin') })).toEqual([
+        'node group surgeguard-prod-use1-gpu-on-demand: the NVIDIA device plugin does not run on it',
+        'node group surgeguard-prod-use1-gpu-spot: the NVIDIA device plugin does not run on it',
+      ]);
+    });
+  });
+
+  describe('no kubernetes_manifest of a kind whose CRD is created in the same apply', () => {
+    it('holds for every stack: the SecretProviderClass CRD comes from the add-ons stack the workloads depend on', () => {
+      for (const name of app.stackNames) {
+        const deps = (dependencies[name] ?? []).map((d) => app.stack(d));
+        expect(manifestsWithoutInstalledCrd(app.stack(name), deps)).toEqual([]);
+      }
+      const workloads = app.stack('prod-us-east-1-workloads');
+      expect(Object.values(workloads.resource!.kubernetes_manifest).map((m: any) => m.manifest.kind)).toEqual(['SecretProviderClass']);
+    });
+
+    it('fails for a manifest next to the release that installs its CRD, and for one whose CRD nothing before it installs', () => {
+      const base = region('prod', 'us-east-1');
+      const manifest = Object.values(base.workloads.resource!.kubernetes_manifest)[0];
+      const addons = clone(base.addons);
+      addons.resource!.kubernetes_manifest = { spc: manifest };
+      expect(manifestsWithoutInstalledCrd(addons, [base.platform])).toEqual([
+        'kubernetes_manifest.spc: its CRD (secrets-store.csi.x-k8s.io/SecretProviderClass) is installed in the same stack',
+      ]);
+      expect(manifestsWithoutInstalledCrd(base.workloads, [base.platform, without(base.addons, 'secrets-store-csi-driver')])).toEqual([
+        expect.stringContaining('no stack it depends on installs the CRD of secrets-store.csi.x-k8s.io/SecretProviderClass'),
+      ]);
+    });
+  });
+
+  describe('stack order', () => {
+    it('applies platform, then add-ons, then workloads, in every region of every environment', () => {
+      for (const env of Object.keys(ENVIRONMENTS)) expect(stackOrderViolations(dependencies, env, regionsOf(env))).toEqual([]);
+      expect(dependencies['prod-us-east-1-addons']).toEqual(['prod-us-east-1']);
+    });
+
+    it('fails when the workloads stack does not wait for the add-ons, or the add-ons stack is missing', () => {
+      const doctored = { ...dependencies, 'prod-us-east-1-workloads': ['prod-us-east-1'] };
+      expect(stackOrderViolations(doctored, 'prod', regionsOf('prod'))).toEqual(['prod-us-east-1-workloads does not depend on prod-us-east-1-addons']);
+      const { ['prod-eu-west-1-addons']: _gone, ...missing } = dependencies;
+      expect(stackOrderViolations(missing, 'prod', regionsOf('prod'))).toContain('prod-eu-west-1-addons is missing');
+    });
+  });
+
+  describe('provider auth that outlives a long apply', () => {
+    it('uses aws eks get-token in every stack with a Kubernetes or Helm provider, and no aws_eks_cluster_auth anywhere', () => {
+      let providers = 0;
+      for (const name of app.stackNames) {
+        const tf = app.stack(name);
+        providers += (tf.provider?.kubernetes ?? []).length + (tf.provider?.helm ?? []).length;
+        expect(providersWithoutExecAuth(tf)).toEqual([]);
+      }
+      expect(providers).toBe(12); // a Helm provider per add-ons stack, a Kubernetes provider per workloads stack
+    });
+
+    it('fails for a static token or a cluster-auth data source', () => {
+      const workloads = clone(region('prod', 'us-east-1').workloads);
+      workloads.provider!.kubernetes[0].token = '${data.aws_eks_cluster_auth.auth.token}';
+      delete workloads.provider!.kubernetes[0].exec;
+      workloads.data!.aws_eks_cluster_auth = { auth: { name: 'c' } };
+      expect(providersWithoutExecAuth(workloads)).toEqual([
+        'provider kubernetes: static token',
+        'provider kubernetes: no aws eks get-token exec',
+        'data.aws_eks_cluster_auth.auth: a 15-minute token',
+      ]);
+      const addons = clone(region('prod', 'us-east-1').addons);
+      addons.provider!.helm[0].kubernetes.exec.args = ['eks', 'describe-cluster'];
+      expect(providersWithoutExecAuth(addons)).toEqual(['provider helm: no aws eks get-token exec']);
+    });
+  });
+});

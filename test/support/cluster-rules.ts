@@ -1,0 +1,162 @@
+/**
+ * Rules a synthesized environment must satisfy for its cluster to run, feed and scale its workloads,
+ * checked on the Terraform JSON (what `cdktf deploy` applies). Each returns the violations it finds,
+ * one readable line each; an empty list means the rule holds. Pure functions of the JSON, so a test
+ * can run them on a doctored copy and see them fail.
+ */
+import { CHART_CRDS } from '../../constructs/addons/charts';
+import { TfJson } from './synth';
+
+/** The stacks of one region, as synthesized. */
+export interface RegionStacks {
+  readonly platform: TfJson;
+  readonly addons: TfJson;
+  readonly workloads: TfJson;
+}
+
+const releases = (tf: TfJson): any[] => Object.values(tf.resource?.helm_release ?? {});
+const releaseOf = (tf: TfJson, chart: string): any | undefined => releases(tf).find((r) => r.chart === chart);
+/** The parsed values of a release (surgeguard writes them as one JSON document). */
+export const valuesOf = (release: any): any => JSON.parse(release.values[0]);
+
+/** Metrics every HPA of the workloads stack names: `Resource:cpu`, `Pods:<name>`, `External:<name>`. */
+export function hpaMetrics(workloads: TfJson): { hpa: string; type: string; name: string }[] {
+  return Object.values(workloads.resource?.kubernetes_horizontal_pod_autoscaler_v2 ?? {}).flatMap((h: any) =>
+    (h.spec.metric as any[]).map((m) => {
+      const type: string = m.type;
+      const block = m[type.toLowerCase()];
+      const name: string = type === 'Resource' ? block.name : block.metric.name;
+      return { hpa: h.metadata.name, type, name };
+    }),
+  );
+}
+
+/**
+ * Every metric an HPA names has a provider in the add-ons stack: Resource metrics from metrics-server,
+ * Pods metrics from a custom rule, External from an external rule of prometheus-adapter. External
+ * metrics every pod reports identically (queue depths) must be reduced with `max` over the reporting
+ * pods before anything is summed, never summed over pods.
+ */
+export function hpaMetricsWithoutProvider(region: RegionStacks): string[] {
+  const problems: string[] = [];
+  const metricsServer = releaseOf(region.addons, 'metrics-server');
+  const adapter = releaseOf(region.addons, 'prometheus-adapter');
+  const rules = adapter ? valuesOf(adapter).rules ?? {} : {};
+  const served = (kind: 'custom' | 'external', name: string) => ((rules[kind] ?? []) as any[]).find((r) => r.name?.as === name);
+  for (const m of hpaMetrics(region.workloads)) {
+    const where = `HPA ${m.hpa}: ${m.type} metric ${m.name}`;
+    if (m.type === 'Resource') {
+      if (!metricsServer) problems.push(`${where}: no metrics-server release`);
+    } else if (m.type === 'Pods') {
+      if (!served('custom', m.name)) problems.push(`${where}: no prometheus-adapter custom rule serves it`);
+    } else if (m.type === 'External') {
+      const rule = served('external', m.name);
+      if (!rule) problems.push(`${where}: no prometheus-adapter external rule serves it`);
+      else if (!/max by \([^)]*\) \(<<\.Series>>/.test(rule.metricsQuery)) {
+        problems.push(`${where}: query "${rule.metricsQuery}" does not take the max over the pods reporting the same value (it would count it once per pod)`);
+      }
+    } else {
+      problems.push(`${where}: metric type not served by any add-on`);
+    }
+  }
+  return problems;
+}
+
+/** The platform-stack expression a cross-stack reference in a later stack stands for. */
+function resolveRemote(ref: string, platform: TfJson): string | undefined {
+  const m = /^\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([A-Za-z0-9_-]+)\}$/.exec(ref);
+  return m ? platform.output?.[m[1]]?.value : undefined;
+}
+
+/**
+ * Every node group that can change size is managed by a Cluster Autoscaler that discovers its
+ * cluster's groups and has an expander priority for it; every GPU group carries the accelerator
+ * label the autoscaler reads and is covered by the device plugin's node affinity.
+ */
+export function nodeGroupsWithoutAutoscaler(region: RegionStacks): string[] {
+  const problems: string[] = [];
+  const ca = releaseOf(region.addons, 'cluster-autoscaler');
+  const values = ca ? valuesOf(ca) : undefined;
+  const discovered = values ? resolveRemote(values.autoDiscovery?.clusterName ?? '', region.platform) : undefined;
+  const patterns = Object.values(values?.expanderPriorities ?? {}).flat() as string[];
+  const plugin = releaseOf(region.addons, 'nvidia-device-plugin');
+  const affinity = plugin ? valuesOf(plugin).affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [] : [];
+  for (const g of Object.values(region.platform.resource?.aws_eks_node_group ?? {}) as any[]) {
+    const where = `node group ${g.node_group_name}`;
+    const scaling = g.scaling_config;
+    if (scaling.min_size < scaling.max_size) {
+      if (!values) problems.push(`${where}: no cluster-autoscaler release`);
+      else if (discovered !== g.cluster_name) problems.push(`${where}: the autoscaler discovers ${discovered ?? values.autoDiscovery?.clusterName}, not ${g.cluster_name}`);
+      else if (values.cloudProvider !== 'aws') problems.push(`${where}: the autoscaler's cloud provider is ${values.cloudProvider}`);
+      else {
+        const asg = `eks-${g.node_group_name}-0ac4b1c2-5d6e-7f80-9a1b-2c3d4e5f6a7b`;
+        if (!patterns.some((p) => new RegExp(p).test(asg))) problems.push(`${where}: no expander priority matches its Auto Scaling group`);
+      }
+    }
+    if (g.labels?.['surgeguard.io/pool'] === 'gpu') {
+      if (g.labels['k8s.amazonaws.com/accelerator'] === undefined) problems.push(`${where}: GPU group without the k8s.amazonaws.com/accelerator label`);
+      const covered = affinity.some((term: any) =>
+        (term.matchExpressions as any[]).every((e) => e.operator === 'In' && (e.values as string[]).includes(g.labels[e.key])),
+      );
+      if (!covered) problems.push(`${where}: the NVIDIA device plugin does not run on it`);
+    }
+  }
+  return problems;
+}
+
+/** `group/Kind` of a manifest's object (`secrets-store.csi.x-k8s.io/SecretProviderClass`; core kinds `/Pod`). */
+const manifestKind = (m: any): string => {
+  const apiVersion: string = m.manifest.apiVersion;
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  return `${group}/${m.manifest.kind}`;
+};
+const crdsInstalledBy = (tf: TfJson): string[] => releases(tf).flatMap((r) => CHART_CRDS[r.chart] ?? []);
+
+/**
+ * No `kubernetes_manifest` of a kind whose CRD a release of the same stack installs (the provider
+ * needs the CRD at plan time), and every custom kind a manifest uses is installed by a stack it
+ * depends on (so it is applied first).
+ */
+export function manifestsWithoutInstalledCrd(stack: TfJson, dependencies: readonly TfJson[]): string[] {
+  const problems: string[] = [];
+  const own = new Set(crdsInstalledBy(stack));
+  const earlier = new Set(dependencies.flatMap(crdsInstalledBy));
+  for (const [id, m] of Object.entries(stack.resource?.kubernetes_manifest ?? {})) {
+    const kind = manifestKind(m);
+    if (own.has(kind)) problems.push(`kubernetes_manifest.${id}: its CRD (${kind}) is installed in the same stack`);
+    else if (!kind.startsWith('/') && !earlier.has(kind)) problems.push(`kubernetes_manifest.${id}: no stack it depends on installs the CRD of ${kind}`);
+  }
+  return problems;
+}
+
+/**
+ * Kubernetes and Helm providers authenticate with `aws eks get-token` (exec), never with a token read
+ * once at plan time (`aws_eks_cluster_auth` expires after 15 minutes).
+ */
+export function providersWithoutExecAuth(stack: TfJson): string[] {
+  const problems: string[] = [];
+  const check = (what: string, p: any, exec: any) => {
+    if (p.token !== undefined) problems.push(`${what}: static token`);
+    if (!exec || exec.command !== 'aws' || !(exec.args as string[]).includes('get-token')) problems.push(`${what}: no aws eks get-token exec`);
+  };
+  for (const p of stack.provider?.kubernetes ?? []) check('provider kubernetes', p, Array.isArray(p.exec) ? p.exec[0] : p.exec);
+  for (const p of stack.provider?.helm ?? []) check('provider helm', p.kubernetes ?? {}, p.kubernetes?.exec);
+  for (const id of Object.keys(stack.data?.aws_eks_cluster_auth ?? {})) problems.push(`data.aws_eks_cluster_auth.${id}: a 15-minute token`);
+  return problems;
+}
+
+/** Stack dependencies as cdktf recorded them (`manifest.json`): platform -> add-ons -> workloads per region. */
+export function stackOrderViolations(dependencies: Readonly<Record<string, readonly string[]>>, env: string, regions: readonly string[]): string[] {
+  const problems: string[] = [];
+  const needs = (stack: string, on: string) => {
+    if (!(dependencies[stack] ?? []).includes(on)) problems.push(`${stack} does not depend on ${on}`);
+    if ((dependencies[on] ?? []).includes(stack)) problems.push(`${on} depends on ${stack}`);
+  };
+  for (const r of regions) {
+    const platform = `${env}-${r}`;
+    if (dependencies[`${platform}-addons`] === undefined) problems.push(`${platform}-addons is missing`);
+    needs(`${platform}-addons`, platform);
+    needs(`${platform}-workloads`, `${platform}-addons`);
+  }
+  return problems;
+}
