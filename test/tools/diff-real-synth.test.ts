@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readdirSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { App } from 'cdktf';
@@ -74,12 +74,15 @@ describe('synth diff of two real synths differing by one environment setting', (
 
 describe('synth diff against a git revision', () => {
   it('synthesizes HEAD in a temporary worktree with the current node_modules and compares it with the working tree', () => {
-    const result = spawnSync(process.execPath, [DIFF, '--base', 'HEAD', '--env', 'dev'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+    // Its own TMPDIR, to tell its temporary worktree from those of other runs sharing the repository.
+    const tmp = mkdtempSync(join(scratch, 'tmp-'));
+    const result = spawnSync(process.execPath, [DIFF, '--base', 'HEAD', '--env', 'dev'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000, env: { ...process.env, TMPDIR: tmp } });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^# Synth diff: `HEAD \([0-9a-f]{10}\)` → `working tree`/);
     // The temporary worktree is gone afterwards.
     const worktrees = spawnSync('git', ['worktree', 'list'], { cwd: ROOT, encoding: 'utf8' }).stdout;
-    expect(worktrees).not.toMatch(/surgeguard-diff-/);
+    expect(worktrees).not.toContain(tmp);
+    expect(readdirSync(tmp)).toEqual([]);
   }, 600_000);
 });
