@@ -6,6 +6,7 @@ import { DnsStack } from './dns-stack';
 import { GlobalStack } from './global-stack';
 import { PlatformStack } from './platform-stack';
 import { WorkloadsStack } from './workloads-stack';
+import { addPolicyChecks } from './policy-suppressions';
 
 export * from './common';
 export { AddonsStack, type AddonsStackProps, HPA_ADAPTER_METRICS, NODE_GROUP_PRIORITY } from './addons-stack';
@@ -13,6 +14,7 @@ export { eksExecAuth } from './cluster-access';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
+export { POLICY_SUPPRESSIONS, addPolicyChecks, type PolicySuppression } from './policy-suppressions';
 export { WorkloadsStack, type WorkloadsStackProps } from './workloads-stack';
 
 /** The stacks of one environment. */
@@ -42,5 +44,7 @@ export function buildEnvironment(scope: Construct, config: EnvironmentConfig): E
   const addons = platforms.map((platform) => new AddonsStack(scope, { environment: env, platform }));
   const workloads = platforms.map((platform, i) => new WorkloadsStack(scope, { environment: env, platform, addons: addons[i] }));
   const global = new GlobalStack(scope, { environment: env, platforms, hostedZoneId });
+  // Policy checks on every stack: app.synth() fails on a violation that has no reasoned suppression.
+  for (const stack of [...(dns ? [dns] : []), ...platforms, ...addons, ...workloads, global]) addPolicyChecks(stack, env);
   return { dns, platforms, addons, workloads, global };
 }

@@ -22,10 +22,6 @@ export const POLICY_SUPPRESSIONS: readonly PolicySuppression[] = [
   // AWS leaves no choice
   { path: 'entry/access-logs', rule: 'SG-ENC-10', reason: 'ALB access-log delivery supports only SSE-S3 (AES256) on the target bucket; AWS does not deliver to a bucket whose default encryption is SSE-KMS.' },
   // other engineers' changes in flight this session
-  { path: 'workloads/ModelServer', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'cluster-monitoring/Grafana', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'node-termination-handler/deployment', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'node-termination-handler/deployment', rule: 'SG-K8S-2', reason: 'Readiness probes everywhere is issue 13a (in progress); remove this suppression when it lands.' },
   { path: 'workloads/proxy', rule: 'SG-K8S-1', reason: 'The digest-pinned proxy image from `npm run bundle` is issue 14 (in progress); remove this suppression when it lands.' },
   { path: 'workloads/worker', rule: 'SG-K8S-1', reason: 'The digest-pinned worker image from `npm run bundle` is issue 14 (in progress); remove this suppression when it lands.' },
   // gaps, with the change that closes them

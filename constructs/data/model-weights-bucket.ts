@@ -1,3 +1,4 @@
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
@@ -11,6 +12,7 @@ import { S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncrypt
 import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
+import { accountAdministersKey } from '../private/kms-key-policy';
 
 export interface ModelWeightsBucketProps {
   /** Base name (`surgeguard-<env>-<short region>`): the bucket name starts with `<name>-weights-`. */
@@ -49,10 +51,15 @@ export class ModelWeightsBucket extends Construct {
       throw new Error(`ModelWeightsBucket ${id}: noncurrentVersionDays must be a whole number >= 1, got ${days}`);
     }
     this.region = props.region;
+    // Explicit key policy: the account administers the key through IAM; readers get kms:Decrypt only
+    // through S3 from their role policy (grantRead), nobody outside the account uses it.
+    const account = new DataAwsCallerIdentity(this, 'Account');
+    const keyPolicy = new DataAwsIamPolicyDocument(this, 'KeyPolicy', { statement: [accountAdministersKey('aws', account.accountId)] });
     this.key = new KmsKey(this, 'Key', {
       description: `surgeguard ${props.name}: model weights at rest`,
       enableKeyRotation: true,
       deletionWindowInDays: 30,
+      policy: keyPolicy.json,
     });
     new KmsAlias(this, 'KeyAlias', { name: `alias/${props.name}-weights`, targetKeyId: this.key.keyId });
     this.bucket = new S3Bucket(this, 'Bucket', {
