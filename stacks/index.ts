@@ -14,8 +14,8 @@ export { eksExecAuth } from './cluster-access';
 export { DnsStack, type DnsStackProps } from './dns-stack';
 export { GlobalStack, type GlobalStackProps, GLOBAL_ACCELERATOR_API_REGION } from './global-stack';
 export { PlatformStack, type PlatformStackProps } from './platform-stack';
-export { POLICY_SUPPRESSIONS, addPolicyChecks, type PolicySuppression } from './policy-suppressions';
 export { WorkloadsStack, type WorkloadsStackProps } from './workloads-stack';
+export { POLICY_SUPPRESSIONS, addPolicyChecks, type PolicySuppression } from './policy-suppressions';
 
 /** The stacks of one environment. */
 export interface EnvironmentStacks {

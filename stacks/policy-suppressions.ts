@@ -30,7 +30,6 @@ export const POLICY_SUPPRESSIONS: readonly PolicySuppression[] = [
   { path: 'traffic/accelerator', rule: 'SG-LOG-3', reason: `Flow logs need an S3 bucket whose policy lets delivery.logs.amazonaws.com write. ${FOLLOW_UP}` },
   { path: 'monitoring/ApplicationLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'monitoring/WorkspaceLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
-  { path: 'queue/GeneralLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'redis/SlowLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'queue/Password/Secret', rule: 'SG-ENC-4', reason: `Encrypted with the AWS-managed aws/secretsmanager key; a customer key must also be granted to the workloads' IRSA roles that read the secret. ${FOLLOW_UP}` },
   { path: 'queue/ConnectionUrl', rule: 'SG-ENC-4', reason: `Encrypted with the AWS-managed aws/secretsmanager key; a customer key must also be granted to the workloads' IRSA roles that read the secret. ${FOLLOW_UP}` },

@@ -83,6 +83,8 @@ export interface RunOptions {
   readonly retry: RetryPolicy;
   readonly random: RandomSource;
   readonly body: (arrival: Arrival) => string;
+  /** Headers sent with every try (e.g. an API key). */
+  readonly headers?: Record<string, string>;
 }
 
 /** Plays the schedule in real time and resolves with one outcome per arrival. */
@@ -125,7 +127,7 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
             method: 'POST',
             dispatcher: agent,
             signal: abort.signal,
-            headers: { 'content-type': 'application/json', 'x-priority': a.cls, 'x-request-timeout': remainingS.toFixed(3), 'x-user-id': `user-${a.index % 997}` },
+            headers: { ...options.headers, 'content-type': 'application/json', 'x-priority': a.cls, 'x-request-timeout': remainingS.toFixed(3), 'x-user-id': `user-${a.index % 997}` },
             body: options.body(a),
           });
           await res.body.dump();

@@ -1,7 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import pino, { Logger } from 'pino';
-import { Clock, RandomSource, systemClock } from '../common/clock';
+import { Clock, RandomSource, systemClock, withTimers } from '../common/clock';
 import { createLogger } from '../common/config/logging';
 import { ActiveHealthChecker } from '../common/upstream/health-checker';
 import { UpstreamDispatcher } from '../common/upstream/dispatcher';
@@ -19,7 +19,6 @@ import { API_ENDPOINTS, ApiPath } from './request-context';
 import { RequestPipeline, RequestRecord } from './request-pipeline';
 import { createRedisClient } from '../common/redis';
 import { OverloadControl } from './overload/control';
-import { withTimers } from './admission/clock';
 import { JobsApi, prefersAsync } from './jobs-api';
 
 export interface ProxyDeps {

@@ -1,6 +1,6 @@
 import { onAbort, type AbortSource } from '../../common/cancellation';
 import { PRIORITY_CLASSES, priorityRank, type PriorityClass } from '../../../contract/priority';
-import type { Clock, TimerHandle } from './clock';
+import type { TimerClock, TimerHandle } from '../../common/clock';
 import type { AdmissionConfig } from './config';
 import { DrainMeter } from './drain-meter';
 import { AimdLimiter, type CapacitySource, type LimitChangeCause, type SampleKind, type SaturationSignal } from './limiter';
@@ -105,7 +105,7 @@ export class AdmissionController {
 
   constructor(
     private readonly cfg: AdmissionConfig,
-    private readonly clock: Clock,
+    private readonly clock: TimerClock,
     private readonly observer: AdmissionObserver = {},
     capacity?: CapacitySource,
   ) {

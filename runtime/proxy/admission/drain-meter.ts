@@ -1,4 +1,4 @@
-import type { Clock } from './clock';
+import type { Clock } from '../../common/clock';
 
 /**
  * Measures how fast a pool drains (completions per second) so that the admission queue can

@@ -1,7 +1,5 @@
 export * from './config';
 export * from './controller';
-export type { Clock, TimerHandle } from './clock';
-export { systemClock, FakeClock } from './clock';
 export { AimdLimiter } from './limiter';
 export type { LimitChangeCause, LimiterSample, SampleKind, SaturationSignal } from './limiter';
 export { PriorityWaitQueue } from './priority-queue';

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { UpstreamPool } from '../../common/upstream/upstream-pool';
 import type { ScriptRunner } from '../ratelimit/redis-script';
-import type { Clock } from './clock';
+import type { TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from './config';
 import { AdmissionController, type AdmissionObserver } from './controller';
 import { ReplicaShare } from './replica-share';
@@ -12,7 +12,7 @@ import { SaturationScraper, learnSlots } from './saturation';
 export const REPLICA_ID = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export interface PoolAdmissionDeps {
-  readonly clock: Clock;
+  readonly clock: TimerClock;
   readonly observer?: AdmissionObserver;
   /** Shared Redis: replicas divide the capacity through it. Absent: this replica takes all. */
   readonly redis?: ScriptRunner;

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock';
+import type { TimerClock, TimerHandle } from '../../common/clock';
 import type { ScriptRunner } from '../ratelimit/redis-script';
 
 /**
@@ -27,7 +27,7 @@ export interface ReplicaShareOptions {
   readonly id: string;
   readonly heartbeatMs: number;
   readonly expiryMs: number;
-  readonly clock: Clock;
+  readonly clock: TimerClock;
   readonly onChange?: (replicas: number) => void;
   readonly onError?: (err: unknown) => void;
 }

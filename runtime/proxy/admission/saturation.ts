@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import type { Clock, TimerHandle } from './clock';
+import type { TimerClock, TimerHandle } from '../../common/clock';
 import type { SaturationSignal } from './limiter';
 
 /** Saturation figures of one upstream, read from its Prometheus text exposition. */
@@ -94,7 +94,7 @@ export interface SaturationScraperOptions {
   readonly targets: () => readonly ScrapeTarget[];
   readonly intervalMs: number;
   readonly timeoutMs: number;
-  readonly clock: Clock;
+  readonly clock: TimerClock;
   /** Receives the combined signal after each scrape in which at least one target answered. */
   readonly onSignal: (signal: SaturationSignal) => void;
 }

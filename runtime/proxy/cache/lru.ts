@@ -1,4 +1,4 @@
-import type { Clock } from '../admission/clock';
+import type { Clock } from '../../common/clock';
 
 export interface LruHit<V> {
   readonly value: V;

@@ -1,4 +1,4 @@
-import type { Clock } from '../admission/clock';
+import type { TimerClock } from '../../common/clock';
 import type { CacheConfig } from './config';
 import { LruTtlCache } from './lru';
 
@@ -45,7 +45,7 @@ export class ResponseCache {
 
   constructor(
     private readonly cfg: CacheConfig,
-    private readonly clock: Clock,
+    private readonly clock: TimerClock,
     private readonly redis?: CacheRedis,
     private readonly observer: CacheObserver = {},
   ) {

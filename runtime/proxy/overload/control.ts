@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { PRIORITY_CLASSES } from '../../../contract/priority';
 import type { UpstreamPool } from '../../common/upstream/upstream-pool';
-import { systemClock, wallClock, type Clock } from '../admission/clock';
+import { systemClock, type TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from '../admission/config';
 import { type AdmissionController, type Permit, type Shed } from '../admission/controller';
 import { PoolAdmission } from '../admission/pool-admission';
@@ -34,10 +34,13 @@ export interface OverloadDeps {
   readonly logger: Logger;
   /** Shared Redis for rate limits and the L2 cache; undefined runs both locally. */
   readonly redis?: ScriptRunner & CacheRedis;
-  /** Monotonic clock with timers. @default systemClock */
-  readonly clock?: Clock;
-  /** Wall clock for cache entry ages shared through Redis. @default wallClock */
-  readonly wallClock?: Clock;
+  /** Clock of admission, rate limiting and their timers. @default systemClock */
+  readonly clock?: TimerClock;
+  /**
+   * Clock of cache entry ages, which replicas share through Redis: real time even when a test
+   * moves the request clock by hand, so entries age as other replicas see them. @default systemClock
+   */
+  readonly cacheClock?: TimerClock;
 }
 
 /** A permit of one pool of the chain: the request goes to that pool. */
@@ -58,7 +61,7 @@ export class OverloadControl {
   private readonly flights: SingleFlight<BufferedAnswer>;
   private readonly canary: CanaryRouter;
   private readonly pools: PoolAdmission[] = [];
-  private readonly clock: Clock;
+  private readonly clock: TimerClock;
 
   constructor(private readonly deps: OverloadDeps) {
     const { config, logger } = deps;
@@ -69,7 +72,7 @@ export class OverloadControl {
       onDecision: (cls, d) => this.metrics.rateLimit.inc({ class: cls, source: d.source, allowed: String(d.allowed) }),
     });
     if (!deps.redis && config.rateLimit.enabled) this.metrics.rateLimitFallback.set(1);
-    this.cache = new ResponseCache(config.cache, deps.wallClock ?? wallClock, deps.redis, {
+    this.cache = new ResponseCache(config.cache, deps.cacheClock ?? systemClock, deps.redis, {
       onLookup: (r) => this.metrics.cacheLookups.inc({ result: r }),
     });
     this.flights = new SingleFlight<BufferedAnswer>(config.cache.singleFlight.maxWaiters);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PriorityClass } from '../../../contract/priority';
-import type { Clock } from '../admission/clock';
+import type { TimerClock } from '../../common/clock';
 import type { BucketLimit, RateLimitConfig } from './config';
 import { runTokenBucket, type ScriptRunner } from './redis-script';
 import { adjust, scaleForReplicas, take, type BucketState } from './token-bucket';
@@ -56,7 +56,7 @@ export class RateLimiter {
   constructor(
     private readonly cfg: RateLimitConfig,
     private readonly redis: ScriptRunner | undefined,
-    private readonly clock: Clock,
+    private readonly clock: TimerClock,
     private readonly logger?: RateLimitLogger,
     private readonly observer: RateLimitObserver = {},
   ) {

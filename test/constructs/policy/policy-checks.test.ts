@@ -67,7 +67,7 @@ describe('policy checks pass on every environment with only reasoned suppression
   it.each(['dev', 'staging', 'prod'])('%s: no unsuppressed violation and no stale suppression', (name) => {
     const env = ENVIRONMENTS[name];
     const stacks = buildEnvironment(Testing.app(), env);
-    for (const stack of [...(stacks.dns ? [stacks.dns] : []), ...stacks.platforms, ...stacks.workloads, stacks.global]) {
+    for (const stack of [...(stacks.dns ? [stacks.dns] : []), ...stacks.platforms, ...stacks.addons, ...stacks.workloads, stacks.global]) {
       const e = evaluatePolicies(stack, { protectStatefulResources: env.deletionProtection });
       expect(e.violations).toEqual([]);
       expect(e.unusedSuppressions).toEqual([]);
@@ -327,7 +327,7 @@ describe('each rule catches a violation on a doctored construct', () => {
     const stacks = dev();
     // Aspects are invoked at app.synth(); the stacks carry one PolicyChecks each.
     const { Aspects } = jest.requireActual('cdktf') as typeof import('cdktf');
-    for (const stack of [stacks.dns!, ...stacks.platforms, ...stacks.workloads, stacks.global]) {
+    for (const stack of [stacks.dns!, ...stacks.platforms, ...stacks.addons, ...stacks.workloads, stacks.global]) {
       expect(Aspects.of(stack).all.some((a) => a instanceof PolicyChecks)).toBe(true);
     }
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisJobStore, ResultNotDurableError } from '../../../runtime/jobs/store';
-import { PrivateRedis } from '../support/services';
+import { PrivateRedis } from '../../support/services';
 
 jest.setTimeout(60_000);
 

@@ -3,7 +3,7 @@ import { ConfirmedPublisher, PublishError } from '../../../runtime/jobs/amqp';
 import { BrokerUnavailableError, JobPublisher } from '../../../runtime/jobs/publisher';
 import { callbackUrlProblem, CallbackSchema } from '../../../runtime/jobs/config';
 import { decodeJobMessage, JOB_MESSAGE_VERSION, JobMessage, newJobId } from '../../../runtime/jobs/model';
-import { AMQP_URL, connectAmqp, testTopology } from '../support/services';
+import { AMQP_URL, connectAmqp, testTopology } from '../../support/services';
 
 jest.setTimeout(30_000);
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { RedisJobStore } from '../../../runtime/jobs/store';
 import { hashIdempotencyKey, newJobId, ownerOf } from '../../../runtime/jobs/model';
-import { connectRedis, deleteKeys, uniqueName } from '../support/services';
+import { connectRedis, deleteKeys, uniqueName } from '../../support/services';
 
 describe('RedisJobStore (real Redis)', () => {
   let redis: Redis;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { connect, Socket } from 'node:net';
 import { hashApiKey } from '../../../runtime/proxy/auth';
-import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../../support/proxy-harness';
 
 const api = (h: Harness) => `${h.url}/v1/chat/completions`;
 const route = [{ model: 'sim-model', pools: ['local'] }];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hashApiKey } from '../../../runtime/proxy/auth';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { classifyRequest } from '../../../runtime/proxy/priority';
-import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../../support/proxy-harness';
 
 /** Issue 17 item 3: a key's config caps the class it may ask for, and its limit across classes. */
 const run = randomBytes(4).toString('hex');

@@ -1,6 +1,6 @@
 import { jsonNestingDepth } from '../../../runtime/proxy/request-validation';
 import { connect } from 'node:net';
-import { Harness, chat, get, post, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, get, post, startHarness } from '../../support/proxy-harness';
 
 /**
  * Client input must never hurt healthy upstreams (issue 17, items 1, 4 and 7): whatever a client

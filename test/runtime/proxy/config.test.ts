@@ -5,7 +5,7 @@ import { SecretResolutionError } from '../../../runtime/common/config/secrets';
 import { ProxyConfigSchema } from '../../../runtime/proxy/config';
 import { PROXY_SCHEMA_PATH, renderProxySchema } from '../../../runtime/proxy/export-schema';
 import { createProxy } from '../../../runtime/proxy/server';
-import { silentLogger } from '../helpers/proxy-harness';
+import { silentLogger } from '../../support/proxy-harness';
 
 const minimal = {
   auth: 'none',

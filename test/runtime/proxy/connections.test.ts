@@ -1,5 +1,5 @@
 import { connect, Socket } from 'node:net';
-import { Harness, chat, eventually, quietPool, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, eventually, quietPool, startHarness } from '../../support/proxy-harness';
 
 /** Issue 17 item 2: idle sockets cannot lock clients and probes out. */
 describe('client connections', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { Simulator, startSimulator } from '../../../runtime/simulator/simulator';
-import { Harness, chat, eventually, get, post, quietPool, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, eventually, get, post, quietPool, startHarness } from '../../support/proxy-harness';
 
 const MAIN = join(__dirname, '../../../dist/runtime/proxy/main.js');
 

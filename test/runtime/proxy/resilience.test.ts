@@ -1,4 +1,4 @@
-import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, get, metricValue, post, quietPool, startHarness } from '../../support/proxy-harness';
 
 const api = (h: Harness) => `${h.url}/v1/chat/completions`;
 const route = [{ model: 'sim-model', pools: ['local'] }];

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { Harness, chat, post, quietPool, readAll, startHarness } from '../helpers/proxy-harness';
+import { Harness, chat, post, quietPool, readAll, startHarness } from '../../support/proxy-harness';
 
 const api = (h: Harness) => `${h.url}/v1/chat/completions`;
 const route = [{ model: 'sim-model', pools: ['local'] }];

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { parseSimulatorArgs } from '../../../runtime/simulator/main';
 import { Simulator, startSimulator } from '../../../runtime/simulator/simulator';
-import { eventually, get, post, readAll } from '../helpers/proxy-harness';
+import { eventually, get, post, readAll } from '../../support/proxy-harness';
 
 const body = (extra: Record<string, unknown> = {}) => ({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], ...extra });
 

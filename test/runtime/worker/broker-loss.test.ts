@@ -13,7 +13,7 @@ import { ownerOf } from '../../../runtime/jobs/model';
 import { JobWorker } from '../../../runtime/worker/worker';
 import { WorkerMetrics } from '../../../runtime/worker/metrics';
 import { HttpModelClient } from '../../../runtime/worker/model-client';
-import { connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
+import { connectRedis, deleteKeys, uniqueName, waitFor } from '../../support/services';
 
 jest.setTimeout(90_000);
 

@@ -2,9 +2,9 @@ import { PRIORITY_CLASSES } from '../../../contract/priority';
 import { seededRandom } from '../../../runtime/common/clock';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { AMQP_URL, connectAmqp, waitFor } from '../support/services';
-import { JobHarness, startJobHarness } from './helpers/job-harness';
-import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
+import { AMQP_URL, connectAmqp, waitFor } from '../../support/services';
+import { JobHarness, startJobHarness } from '../../support/job-harness';
+import { WorkerProcess, writeWorkerConfig } from '../../support/worker-process';
 
 jest.setTimeout(90_000);
 

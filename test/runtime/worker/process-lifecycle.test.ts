@@ -1,9 +1,9 @@
 import { request } from 'undici';
 import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { ownerOf } from '../../../runtime/jobs/model';
-import { AMQP_URL, connectAmqp, waitFor } from '../support/services';
-import { JobHarness, startJobHarness } from './helpers/job-harness';
-import { WorkerProcess, writeWorkerConfig } from './helpers/worker-process';
+import { AMQP_URL, connectAmqp, waitFor } from '../../support/services';
+import { JobHarness, startJobHarness } from '../../support/job-harness';
+import { WorkerProcess, writeWorkerConfig } from '../../support/worker-process';
 
 jest.setTimeout(60_000);
 

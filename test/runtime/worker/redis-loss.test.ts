@@ -15,7 +15,7 @@ import { RedisConnectionSchema } from '../../../runtime/common/config/redis';
 import { JobWorker } from '../../../runtime/worker/worker';
 import { WorkerMetrics } from '../../../runtime/worker/metrics';
 import { HttpModelClient } from '../../../runtime/worker/model-client';
-import { AMQP_URL, freePort, testTopology, waitFor } from '../support/services';
+import { AMQP_URL, freePort, testTopology, waitFor } from '../../support/services';
 
 jest.setTimeout(60_000);
 

@@ -10,8 +10,8 @@ import { JobSubmitter } from '../../../runtime/jobs/submit';
 import { DEAD_LETTER_REASON_HEADER, JOB_MESSAGE_VERSION, newJobId, ownerOf, JobRecord } from '../../../runtime/jobs/model';
 import type { JobQueueTopology } from '../../../contract/queue-topology';
 import type { PriorityClass } from '../../../contract/priority';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, testTopology, uniqueName, waitFor } from '../support/services';
-import { chatCompletion, TestModelServer } from './helpers/model-server';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, testTopology, uniqueName, waitFor } from '../../support/services';
+import { chatCompletion, TestModelServer } from '../../support/model-server';
 
 jest.setTimeout(30_000);
 

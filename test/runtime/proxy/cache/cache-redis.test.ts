@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseCacheConfig } from '../../../runtime/proxy/cache/config';
-import { ResponseCache, type CacheRedis } from '../../../runtime/proxy/cache/response-cache';
-import { connectRedis, deleteKeys } from '../support/services';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseCacheConfig } from '../../../../runtime/proxy/cache/config';
+import { ResponseCache, type CacheRedis } from '../../../../runtime/proxy/cache/response-cache';
+import { connectRedis, deleteKeys } from '../../../support/services';
 
 jest.setTimeout(20_000);
 const prefix = `test:cache:${randomBytes(4).toString('hex')}:`;

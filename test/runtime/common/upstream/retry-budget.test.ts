@@ -1,10 +1,10 @@
-import { ManualClock } from '../../../runtime/common/clock';
-import { RetryBudgetSchema } from '../../../runtime/common/config/upstream';
-import { RetryBudget } from '../../../runtime/common/upstream/retry-budget';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { RetryBudgetSchema } from '../../../../runtime/common/config/upstream';
+import { RetryBudget } from '../../../../runtime/common/upstream/retry-budget';
 
 describe('RetryBudget', () => {
   it('always allows minConcurrent retries in flight, even with no traffic', () => {
-    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0, minConcurrent: 3 }), new ManualClock());
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0, minConcurrent: 3 }), new FakeClock());
     expect([budget.tryAcquireRetry(), budget.tryAcquireRetry(), budget.tryAcquireRetry()]).toEqual([true, true, true]);
     expect(budget.tryAcquireRetry()).toBe(false);
     budget.onRetryDone();
@@ -12,7 +12,7 @@ describe('RetryBudget', () => {
   });
 
   it('caps retries at the ratio of requests in the window once the floor is used', () => {
-    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.2, minConcurrent: 0 }), new ManualClock(0));
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.2, minConcurrent: 0 }), new FakeClock(0));
     for (let i = 0; i < 100; i++) budget.onRequest();
     let granted = 0;
     for (let i = 0; i < 100; i++) if (budget.tryAcquireRetry()) granted++;
@@ -20,7 +20,7 @@ describe('RetryBudget', () => {
   });
 
   it('refills as old requests and retries slide out of the window', () => {
-    const clock = new ManualClock(0);
+    const clock = new FakeClock(0);
     const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.5, minConcurrent: 0, windowMs: 10_000 }), clock);
     for (let i = 0; i < 10; i++) budget.onRequest();
     for (let i = 0; i < 5; i++) expect(budget.tryAcquireRetry()).toBe(true);

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import * as amqp from 'amqplib';
-import { buildTopology, JobQueueTopology, TopologyOptions } from '../../../contract/queue-topology';
-import { deleteTopology } from '../../../runtime/jobs/topology';
+import { buildTopology, JobQueueTopology, TopologyOptions } from '../../contract/queue-topology';
+import { deleteTopology } from '../../runtime/jobs/topology';
 
 /**
  * The local services tests run against (scripts/services.sh installs and starts them), with

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** The compiled worker (`npm run build` first; `npm test` does). */
-export const WORKER_MAIN = resolve(__dirname, '../../../../dist/runtime/worker/main.js');
+export const WORKER_MAIN = resolve(__dirname, '../../dist/runtime/worker/main.js');
 
 export function writeWorkerConfig(config: unknown): string {
   if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run npm run build first`);

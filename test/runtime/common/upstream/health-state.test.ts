@@ -1,4 +1,4 @@
-import { HealthState } from '../../../runtime/common/upstream/health-state';
+import { HealthState } from '../../../../runtime/common/upstream/health-state';
 
 describe('HealthState', () => {
   it('starts healthy and turns unhealthy only after the threshold of consecutive failed probes', () => {

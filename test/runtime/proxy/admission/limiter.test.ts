@@ -1,7 +1,7 @@
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../runtime/proxy/admission/config';
-import { AimdLimiter } from '../../../runtime/proxy/admission/limiter';
-import { parseVllmMetrics, combineSaturation } from '../../../runtime/proxy/admission/saturation';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
+import { AimdLimiter } from '../../../../runtime/proxy/admission/limiter';
+import { parseVllmMetrics, combineSaturation } from '../../../../runtime/proxy/admission/saturation';
 
 function setup(input: AdmissionConfigInput = {}) {
   const clock = new FakeClock();

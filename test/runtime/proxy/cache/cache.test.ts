@@ -1,9 +1,9 @@
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseCacheConfig } from '../../../runtime/proxy/cache/config';
-import { LruTtlCache } from '../../../runtime/proxy/cache/lru';
-import { cacheability, canonicalJson, requestCacheKey } from '../../../runtime/proxy/cache/request-key';
-import { decode, encode, ResponseCache, type CachedResponse } from '../../../runtime/proxy/cache/response-cache';
-import { SingleFlight } from '../../../runtime/proxy/cache/single-flight';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseCacheConfig } from '../../../../runtime/proxy/cache/config';
+import { LruTtlCache } from '../../../../runtime/proxy/cache/lru';
+import { cacheability, canonicalJson, requestCacheKey } from '../../../../runtime/proxy/cache/request-key';
+import { decode, encode, ResponseCache, type CachedResponse } from '../../../../runtime/proxy/cache/response-cache';
+import { SingleFlight } from '../../../../runtime/proxy/cache/single-flight';
 
 const body = (extra: Record<string, unknown> = {}) => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: 0, ...extra });
 

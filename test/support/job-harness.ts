@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
-import { buildTopology, JobQueueTopology } from '../../../../contract/queue-topology';
-import { jobKeyPrefix } from '../../../../runtime/jobs/config';
-import { JobPublisher } from '../../../../runtime/jobs/publisher';
-import { RedisJobStore } from '../../../../runtime/jobs/store';
-import { deleteTopology } from '../../../../runtime/jobs/topology';
-import { Simulator, SimulatorOptions, startSimulator } from '../../../../runtime/simulator/simulator';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName } from '../../support/services';
+import { buildTopology, JobQueueTopology } from '../../contract/queue-topology';
+import { jobKeyPrefix } from '../../runtime/jobs/config';
+import { JobPublisher } from '../../runtime/jobs/publisher';
+import { RedisJobStore } from '../../runtime/jobs/store';
+import { deleteTopology } from '../../runtime/jobs/topology';
+import { Simulator, SimulatorOptions, startSimulator } from '../../runtime/simulator/simulator';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName } from './services';
 
 /**
  * What a test of a worker *process* needs around it: its own topology and Redis key prefix,

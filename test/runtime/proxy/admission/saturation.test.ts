@@ -1,8 +1,8 @@
 import { request } from 'undici';
-import { systemClock } from '../../../runtime/proxy/admission/clock';
-import { SaturationScraper } from '../../../runtime/proxy/admission/saturation';
-import type { SaturationSignal } from '../../../runtime/proxy/admission/limiter';
-import { startSimulator, type Simulator } from '../../../runtime/simulator/simulator';
+import { systemClock } from '../../../../runtime/common/clock';
+import { SaturationScraper } from '../../../../runtime/proxy/admission/saturation';
+import type { SaturationSignal } from '../../../../runtime/proxy/admission/limiter';
+import { startSimulator, type Simulator } from '../../../../runtime/simulator/simulator';
 
 jest.setTimeout(20_000);
 

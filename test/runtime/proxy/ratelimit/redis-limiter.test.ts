@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { systemClock } from '../../../runtime/proxy/admission/clock';
-import { parseRateLimitConfig, type RateLimitConfigInput } from '../../../runtime/proxy/ratelimit/config';
-import { RateLimiter, type RateLimitLogger } from '../../../runtime/proxy/ratelimit/rate-limiter';
-import { runTokenBucket, TOKEN_BUCKET_SHA } from '../../../runtime/proxy/ratelimit/redis-script';
-import { connectRedis, deleteKeys, PrivateRedis } from '../support/services';
+import { systemClock } from '../../../../runtime/common/clock';
+import { parseRateLimitConfig, type RateLimitConfigInput } from '../../../../runtime/proxy/ratelimit/config';
+import { RateLimiter, type RateLimitLogger } from '../../../../runtime/proxy/ratelimit/rate-limiter';
+import { runTokenBucket, TOKEN_BUCKET_SHA } from '../../../../runtime/proxy/ratelimit/redis-script';
+import { connectRedis, deleteKeys, PrivateRedis } from '../../../support/services';
 
 jest.setTimeout(30_000);
 

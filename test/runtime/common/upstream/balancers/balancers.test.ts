@@ -1,12 +1,12 @@
-import { ManualClock, seededRandom } from '../../../runtime/common/clock';
-import { CircuitBreakerSchema, HealthCheckSchema, UpstreamSchema } from '../../../runtime/common/config/upstream';
-import { ConsistentHashBalancer, LeastOutstandingBalancer, WeightedRoundRobinBalancer } from '../../../runtime/common/upstream/balancers';
-import { Upstream } from '../../../runtime/common/upstream/upstream';
+import { FakeClock, seededRandom } from '../../../../../runtime/common/clock';
+import { CircuitBreakerSchema, HealthCheckSchema, UpstreamSchema } from '../../../../../runtime/common/config/upstream';
+import { ConsistentHashBalancer, LeastOutstandingBalancer, WeightedRoundRobinBalancer } from '../../../../../runtime/common/upstream/balancers';
+import { Upstream } from '../../../../../runtime/common/upstream/upstream';
 
 function upstreams(...weights: number[]): Upstream[] {
   return weights.map(
     (weight, i) =>
-      new Upstream('p', UpstreamSchema.parse({ url: `http://10.0.0.${i + 1}:8000`, name: `u${i}`, weight }), {}, CircuitBreakerSchema.parse({}), HealthCheckSchema.parse({}), new ManualClock()),
+      new Upstream('p', UpstreamSchema.parse({ url: `http://10.0.0.${i + 1}:8000`, name: `u${i}`, weight }), {}, CircuitBreakerSchema.parse({}), HealthCheckSchema.parse({}), new FakeClock()),
   );
 }
 

@@ -1,8 +1,8 @@
-import { PRIORITY_CLASSES, type PriorityClass } from '../../../contract/priority';
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseAdmissionConfig } from '../../../runtime/proxy/admission/config';
-import { AdmissionController, type Permit } from '../../../runtime/proxy/admission/controller';
-import { combineSaturation } from '../../../runtime/proxy/admission/saturation';
+import { PRIORITY_CLASSES, type PriorityClass } from '../../../../contract/priority';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseAdmissionConfig } from '../../../../runtime/proxy/admission/config';
+import { AdmissionController, type Permit } from '../../../../runtime/proxy/admission/controller';
+import { combineSaturation } from '../../../../runtime/proxy/admission/saturation';
 
 /**
  * The admission limit against a model of upstreams, on a fake clock: members with a number of

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type { z } from 'zod';
-import type { PoolSchema } from '../../../runtime/common/config/upstream';
-import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../helpers/proxy-harness';
-import { connectRedis, deleteKeys, PrivateRedis } from '../support/services';
+import type { PoolSchema } from '../../../../runtime/common/config/upstream';
+import { Harness, chat, eventually, get, metricValue, post, quietPool as quietPoolRecord, startHarness, type Reply } from '../../../support/proxy-harness';
+import { connectRedis, deleteKeys, PrivateRedis } from '../../../support/services';
 
 jest.setTimeout(30_000);
 

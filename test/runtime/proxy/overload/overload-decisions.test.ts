@@ -1,7 +1,7 @@
-import type { DispatchResult } from '../../../runtime/common/upstream/dispatcher';
-import { releaseOutcome } from '../../../runtime/proxy/overload/release-outcome';
-import { shedReply } from '../../../runtime/proxy/overload/replies';
-import { parseRequestTimeout } from '../../../runtime/proxy/overload/request-timeout';
+import type { DispatchResult } from '../../../../runtime/common/upstream/dispatcher';
+import { releaseOutcome } from '../../../../runtime/proxy/overload/release-outcome';
+import { shedReply } from '../../../../runtime/proxy/overload/replies';
+import { parseRequestTimeout } from '../../../../runtime/proxy/overload/request-timeout';
 
 const ok = (statusCode: number) => ({ ok: true, statusCode }) as unknown as DispatchResult;
 const failed = (reason: string, lastErrorKind?: string) => ({ ok: false, reason, attempts: 1, lastErrorKind }) as unknown as DispatchResult;

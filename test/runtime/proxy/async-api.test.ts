@@ -15,7 +15,7 @@ import { CallbackNotifier } from '../../../runtime/worker/callbacks';
 import { ModelClient } from '../../../runtime/worker/model-client';
 import { RedisJobStore } from '../../../runtime/jobs/store';
 import { jobKeyPrefix, topologyOf } from '../../../runtime/jobs/config';
-import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../support/services';
+import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../../support/services';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { buildTopology } from '../../../contract/queue-topology';
 

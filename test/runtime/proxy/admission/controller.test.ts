@@ -1,7 +1,7 @@
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../runtime/proxy/admission/config';
-import { AdmissionController, type Permit, type Shed, type ShedReason } from '../../../runtime/proxy/admission/controller';
-import type { PriorityClass } from '../../../contract/priority';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
+import { AdmissionController, type Permit, type Shed, type ShedReason } from '../../../../runtime/proxy/admission/controller';
+import type { PriorityClass } from '../../../../contract/priority';
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 

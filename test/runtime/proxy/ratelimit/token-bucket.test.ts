@@ -1,8 +1,8 @@
-import { FakeClock } from '../../../runtime/proxy/admission/clock';
-import { parseRateLimitConfig } from '../../../runtime/proxy/ratelimit/config';
-import { RateLimiter } from '../../../runtime/proxy/ratelimit/rate-limiter';
-import { adjust, refill, scaleForReplicas, take, type BucketState } from '../../../runtime/proxy/ratelimit/token-bucket';
-import { estimateRequestTokens, reportedUsage } from '../../../runtime/proxy/ratelimit/tokens';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { parseRateLimitConfig } from '../../../../runtime/proxy/ratelimit/config';
+import { RateLimiter } from '../../../../runtime/proxy/ratelimit/rate-limiter';
+import { adjust, refill, scaleForReplicas, take, type BucketState } from '../../../../runtime/proxy/ratelimit/token-bucket';
+import { estimateRequestTokens, reportedUsage } from '../../../../runtime/proxy/ratelimit/tokens';
 
 const limit = { ratePerSecond: 10, burst: 20 };
 

@@ -2,18 +2,18 @@ import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { request } from 'undici';
 import { z } from 'zod';
-import { ManualClock } from '../../../runtime/common/clock';
-import { PoolSchema } from '../../../runtime/common/config/upstream';
-import { ProxyConfig, ProxyConfigInput, ProxyConfigSchema } from '../../../runtime/proxy/config';
-import { Proxy, createProxy } from '../../../runtime/proxy/server';
-import { Simulator, SimulatorOptions, startSimulator } from '../../../runtime/simulator/simulator';
+import { FakeClock } from '../../runtime/common/clock';
+import { PoolSchema } from '../../runtime/common/config/upstream';
+import { ProxyConfig, ProxyConfigInput, ProxyConfigSchema } from '../../runtime/proxy/config';
+import { Proxy, createProxy } from '../../runtime/proxy/server';
+import { Simulator, SimulatorOptions, startSimulator } from '../../runtime/simulator/simulator';
 
 /** Everything a proxy integration test starts, and one call to stop it all. */
 export interface Harness {
   readonly proxy: Proxy;
   readonly url: string;
   readonly sims: Simulator[];
-  readonly clock: ManualClock | undefined;
+  readonly clock: FakeClock | undefined;
   close(): Promise<void>;
 }
 
@@ -37,7 +37,7 @@ export async function startHarness(
   const sims = await Promise.all(simOptions.map((o, i) => startSimulator({ name: `sim${i}`, tokensPerSecond: 0, outputTokens: 4, ...o })));
   const raw = config(sims.map((s) => s.url));
   const parsed: ProxyConfig = ProxyConfigSchema.parse({ ...raw, server: { host: '127.0.0.1', port: 0, ...raw.server } });
-  const clock = options.manualClock ? new ManualClock(1_000_000) : undefined;
+  const clock = options.manualClock ? new FakeClock(1_000_000) : undefined;
   const proxy = createProxy(parsed, { clock, logger: silentLogger(options.logLines), env: options.env ?? {}, sleep: async () => undefined });
   const { url } = await proxy.listen();
   return {

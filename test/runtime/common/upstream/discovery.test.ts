@@ -1,11 +1,11 @@
 import { createServer } from 'node:net';
-import { systemClock } from '../../../runtime/common/clock';
-import { PoolSchema, RetrySchema } from '../../../runtime/common/config/upstream';
-import { MemberDiscovery } from '../../../runtime/common/upstream/discovery';
-import { UpstreamDispatcher } from '../../../runtime/common/upstream/dispatcher';
-import { UpstreamPool } from '../../../runtime/common/upstream/upstream-pool';
-import { Simulator, startSimulator } from '../../../runtime/simulator/simulator';
-import { eventually } from '../helpers/proxy-harness';
+import { systemClock } from '../../../../runtime/common/clock';
+import { PoolSchema, RetrySchema } from '../../../../runtime/common/config/upstream';
+import { MemberDiscovery } from '../../../../runtime/common/upstream/discovery';
+import { UpstreamDispatcher } from '../../../../runtime/common/upstream/dispatcher';
+import { UpstreamPool } from '../../../../runtime/common/upstream/upstream-pool';
+import { Simulator, startSimulator } from '../../../../runtime/simulator/simulator';
+import { eventually } from '../../../support/proxy-harness';
 
 /** A port free on 127.0.0.1: every member of a discovered pool listens on the same port, each on its own loopback address. */
 function freePort(): Promise<number> {

@@ -1,9 +1,9 @@
-import { ManualClock } from '../../../runtime/common/clock';
-import { CircuitBreakerSchema } from '../../../runtime/common/config/upstream';
-import { BreakerState, CircuitBreaker } from '../../../runtime/common/upstream/circuit-breaker';
+import { FakeClock } from '../../../../runtime/common/clock';
+import { CircuitBreakerSchema } from '../../../../runtime/common/config/upstream';
+import { BreakerState, CircuitBreaker } from '../../../../runtime/common/upstream/circuit-breaker';
 
 function breaker(overrides: Record<string, number> = {}) {
-  const clock = new ManualClock(1_000_000);
+  const clock = new FakeClock(1_000_000);
   const transitions: BreakerState[] = [];
   const b = new CircuitBreaker(CircuitBreakerSchema.parse(overrides), clock, (to) => transitions.push(to));
   return { b, clock, transitions };

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
-import type { PoolSchema } from '../../../runtime/common/config/upstream';
-import { systemClock } from '../../../runtime/proxy/admission/clock';
-import { ReplicaShare } from '../../../runtime/proxy/admission/replica-share';
-import { Harness, chat, eventually, metricValue, get, post, quietPool as quietPoolRecord, startHarness } from '../helpers/proxy-harness';
-import { connectRedis, deleteKeys } from '../support/services';
+import type { PoolSchema } from '../../../../runtime/common/config/upstream';
+import { systemClock } from '../../../../runtime/common/clock';
+import { ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import { Harness, chat, eventually, metricValue, get, post, quietPool as quietPoolRecord, startHarness } from '../../../support/proxy-harness';
+import { connectRedis, deleteKeys } from '../../../support/services';
 
 jest.setTimeout(30_000);
 
