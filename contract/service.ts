@@ -16,6 +16,8 @@ export const PROXY_CONTRACT = {
   readyPath: '/readyz',
   /** Prometheus metrics. */
   metricsPath: '/metrics',
+  /** Seconds between SIGTERM and the kill of a proxy pod (its drain runs inside them). */
+  terminationGracePeriodSeconds: 60,
 } as const;
 
 export const WORKER_CONTRACT = {
@@ -24,6 +26,13 @@ export const WORKER_CONTRACT = {
   healthPath: '/healthz',
   readyPath: '/readyz',
   metricsPath: '/metrics',
+  /** Seconds between SIGTERM and the kill of a worker pod, unless the cell sets its own. */
+  terminationGracePeriodSeconds: 60,
+  /**
+   * Seconds before the kill by which the worker has given its unfinished jobs back to the queue:
+   * its rendered `drainTimeoutMs` is the grace period less this margin (for the nacks and the close).
+   */
+  drainMarginSeconds: 15,
 } as const;
 
 export const MODEL_SERVER_CONTRACT = {

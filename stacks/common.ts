@@ -26,6 +26,11 @@ export const stackNames = {
   global: (env: string) => `${env}-global`,
 };
 
+/** The DNS name of one region's own entry (`<region>.<domain>`): on its certificate, and where peers forward job requests. */
+export function regionalDomainName(region: string, domain: string): string {
+  return `${region}.${domain}`;
+}
+
 /** Tags every resource of the environment carries (through the provider's `default_tags`). */
 export function defaultTags(env: EnvironmentConfig, region: string): Record<string, string> {
   return {

@@ -15,7 +15,7 @@ import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
-import { addAwsProvider, addBackend, shortRegion, stackNames } from './common';
+import { addAwsProvider, addBackend, regionalDomainName, shortRegion, stackNames } from './common';
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -70,7 +70,7 @@ export class PlatformStack extends TerraformStack {
     this.region = region;
     const short = shortRegion(region.region);
     this.baseName = `surgeguard-${env.name}-${short}`;
-    this.regionalDomainName = `${region.region}.${env.domain}`;
+    this.regionalDomainName = regionalDomainName(region.region, env.domain);
     addAwsProvider(this, env, region.region);
     addBackend(this, env, name);
 

@@ -8,12 +8,12 @@ import { DEFAULT_RUNTIME_IMAGES, modelServerUrl } from '../constructs/workloads/
 import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
 import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
-import { NAMESPACES } from '../contract/service';
+import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
 import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
-import { addAwsProvider, addBackend, stackNames } from './common';
+import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
 import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
 
@@ -100,14 +100,14 @@ export class WorkloadsStack extends TerraformStack {
     // Workloads and in-cluster monitoring (issue 3).
     const platform = props.platform;
     const gpu = platform.region.gpu;
-    const workerDrainSeconds = 60;
+    const workerDrainSeconds = WORKER_CONTRACT.terminationGracePeriodSeconds;
     const inferenceNamespace = this.namespaces.inference.metadata.name;
     const configInputs = {
       modelName: env.model.name,
       modelServerUrl: modelServerUrl(NAMESPACES.inference.name),
       modelServerSlots: env.model.maxConcurrentSequences,
       // a saturated cell spills to the other regions of the environment, in configuration order
-      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${r.region}.${env.domain}` })),
+      otherRegions: env.regions.filter((r) => r.region !== region).map((r) => ({ region: r.region, url: `https://${regionalDomainName(r.region, env.domain)}` })),
       redisHost: platform.redis.configurationEndpoint,
       redisReplicasPerShard: platform.redis.replicasPerShard,
       region,

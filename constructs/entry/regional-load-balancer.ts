@@ -24,6 +24,7 @@ import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { PROXY_CONTRACT } from '../../contract/service';
+import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PropsValidator } from '../private/validation';
 
 /** TLS 1.3 + 1.2 with forward-secret AEAD ciphers only: the current recommended ELB policy. */
@@ -363,10 +364,10 @@ export class RegionalLoadBalancer extends Construct {
         path: this.healthCheckPath,
         port: 'traffic-port',
         matcher: '200',
-        interval: 10,
-        timeout: 5,
-        healthyThreshold: 2,
-        unhealthyThreshold: 3,
+        interval: FAILOVER_BUDGET.albTarget.intervalSeconds,
+        timeout: FAILOVER_BUDGET.albTarget.timeoutSeconds,
+        healthyThreshold: FAILOVER_BUDGET.albTarget.healthyThreshold,
+        unhealthyThreshold: FAILOVER_BUDGET.albTarget.unhealthyThreshold,
       },
       stickiness: sticky !== undefined ? { type: 'lb_cookie', enabled: true, cookieDuration: sticky } : { type: 'lb_cookie', enabled: false },
       tags: tags({ Name: `${name}-proxy` }),
@@ -440,9 +441,11 @@ export class RegionalLoadBalancer extends Construct {
           port: '443',
           path: this.healthCheckPath,
           matcher: '200',
-          interval: 10,
-          healthyThreshold: 2,
-          unhealthyThreshold: 2,
+          // Global Accelerator follows this target health for NLB endpoints: the failover budget's check.
+          interval: FAILOVER_BUDGET.nlbTarget.intervalSeconds,
+          timeout: FAILOVER_BUDGET.nlbTarget.timeoutSeconds,
+          healthyThreshold: FAILOVER_BUDGET.nlbTarget.healthyThreshold,
+          unhealthyThreshold: FAILOVER_BUDGET.nlbTarget.unhealthyThreshold,
         },
         tags: tags({ Name: `${name}-alb-${port}` }),
       });

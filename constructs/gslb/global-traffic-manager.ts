@@ -7,6 +7,7 @@ import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
 import { PROXY_CONTRACT } from '../../contract/service';
+import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PropsValidator } from '../private/validation';
 
 /** One region's public entry point, as seen by the global layer. */
@@ -65,7 +66,7 @@ export interface GlobalTrafficManagerProps {
    * @default 10
    */
   readonly healthCheckIntervalSeconds?: 10 | 30;
-  /** Consecutive failures before a region counts as unhealthy (1-10). @default 3 */
+  /** Consecutive failures before a region counts as unhealthy (1-10). @default FAILOVER_BUDGET.route53.failureThreshold (2) */
   readonly healthCheckFailureThreshold?: number;
   /**
    * Put AWS Global Accelerator (two static anycast addresses, TCP 443/80) in front of the regional NLBs,
@@ -120,9 +121,9 @@ export class GlobalTrafficManager extends Construct {
     const accelerate = props.globalAccelerator ?? false;
     if (accelerate && props.acceleratorProvider === undefined) v.fail('globalAccelerator', 'needs acceleratorProvider (an AWS provider for us-west-2)');
     if (!accelerate && props.acceleratorProvider !== undefined) v.fail('acceleratorProvider', 'is set but globalAccelerator is not');
-    const interval = props.healthCheckIntervalSeconds ?? 10;
+    const interval = props.healthCheckIntervalSeconds ?? FAILOVER_BUDGET.route53.requestIntervalSeconds;
     v.check('healthCheckIntervalSeconds', interval, (s) => s === 10 || s === 30, `must be 10 or 30, got ${String(interval)}`);
-    const threshold = props.healthCheckFailureThreshold ?? 3;
+    const threshold = props.healthCheckFailureThreshold ?? FAILOVER_BUDGET.route53.failureThreshold;
     v.wholeNumber('healthCheckFailureThreshold', threshold, 1, 10);
     const path = props.healthCheckPath ?? PROXY_CONTRACT.readyPath;
     const tags = (extra: Record<string, string> = {}) => ({ ...props.tags, ...extra });

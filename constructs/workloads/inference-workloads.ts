@@ -32,7 +32,7 @@ export interface WorkerWorkloadProps extends RuntimeWorkloadProps {
   readonly maxReplicas?: number;
   /** Ready jobs per worker replica the HPA aims for (external metric, averaged over replicas). @default 100 */
   readonly backlogPerReplica?: number;
-  /** Seconds a worker gets on SIGTERM to finish its jobs before the kill (spot notice is 120 s). @default 60 */
+  /** Seconds a worker gets on SIGTERM to finish its jobs before the kill (spot notice is 120 s). @default WORKER_CONTRACT.terminationGracePeriodSeconds (60) */
   readonly drainSeconds?: number;
 }
 
@@ -139,7 +139,7 @@ export class InferenceWorkloads extends Construct {
       minReplicas: pxMin,
       maxReplicas: pxMax,
       priorityClassName: WORKLOAD_NAMES.priorityClasses.gateway,
-      terminationGracePeriodSeconds: 60,
+      terminationGracePeriodSeconds: PROXY_CONTRACT.terminationGracePeriodSeconds,
       defaultResources: { cpu: '1', memory: '1Gi' },
       zoneSpread: 'DoNotSchedule',
       secretProviderClass: cell.secretProviderClass,
@@ -182,7 +182,7 @@ export class InferenceWorkloads extends Construct {
       minReplicas: wkMin,
       maxReplicas: wkMax,
       priorityClassName: WORKLOAD_NAMES.priorityClasses.batch,
-      terminationGracePeriodSeconds: props.worker.drainSeconds ?? 60,
+      terminationGracePeriodSeconds: props.worker.drainSeconds ?? WORKER_CONTRACT.terminationGracePeriodSeconds,
       defaultResources: { cpu: '500m', memory: '512Mi' },
       zoneSpread: 'ScheduleAnyway',
       secretProviderClass: cell.secretProviderClass,

@@ -1,10 +1,12 @@
 import type { z } from 'zod';
+import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PRIORITY_CLASSES, PriorityClass } from '../../contract/priority';
 import type { PoolSchema } from '../../runtime/common/config/upstream';
 import { ProxyConfigSchema, type ProxyConfigInput } from '../../runtime/proxy/config';
 import { WorkerConfigSchema } from '../../runtime/worker/config';
 import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
 import { RUNTIME_SECRET_ENV } from '../../contract/secrets';
+import { WORKER_CONTRACT } from '../../contract/service';
 import { REDIS_PORT } from '../data/redis-cluster';
 
 /** What the runtime config files of one cell are made from. */
@@ -29,14 +31,14 @@ export interface RuntimeConfigInputs {
    * @default 0
    */
   readonly redisReplicasPerShard?: number;
-  /** Region label of the cell's upstreams. */
+  /** Region label of the cell's upstreams, and the home region its job ids name. */
   readonly region: string;
   /**
    * Accepted API keys (SHA-256 of each key, owner, tier).
    * @default - no authentication (development only)
    */
   readonly apiKeys?: readonly { readonly name: string; readonly sha256: string; readonly tier: string }[];
-  /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs 15 s earlier. */
+  /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs `WORKER_CONTRACT.drainMarginSeconds` earlier. */
   readonly workerDrainSeconds: number;
 }
 
@@ -57,7 +59,12 @@ export type { ProxyConfigInput };
 
 /** The cell's model servers: one member per pod of the headless Service, each with its slots. */
 function modelServers(i: RuntimeConfigInputs): PoolInput {
-  return { discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }] };
+  const h = FAILOVER_BUDGET.proxyUpstream;
+  return {
+    discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }],
+    // The proxy's readiness turns on these checks: part of the failover budget (contract/failover-budget.ts).
+    health: { intervalMs: h.intervalSeconds * 1000, timeoutMs: h.timeoutSeconds * 1000, unhealthyThreshold: h.unhealthyThreshold, healthyThreshold: h.healthyThreshold },
+  };
 }
 
 /** Pool name of another region's regional endpoint. */
@@ -104,6 +111,8 @@ export function proxyRuntimeConfig(i: RuntimeConfigInputs): ProxyConfigInput {
     admission: { pools: admissionPools },
     redis: redis(i),
     jobs: { amqp: amqp() },
+    // the same regional endpoints: job polls and keyed submissions of another region go there
+    regions: { self: i.region, peers: Object.fromEntries((i.otherRegions ?? []).map((p) => [p.region, { url: p.url }])) },
   };
   return validated(ProxyConfigSchema, config, 'proxy runtime config');
 }
@@ -114,7 +123,7 @@ export function workerRuntimeConfig(i: RuntimeConfigInputs): WorkerConfigInput {
     amqp: amqp(),
     redis: redis(i),
     upstream: modelServers(i),
-    drainTimeoutMs: Math.max(i.workerDrainSeconds - 15, 5) * 1000,
+    drainTimeoutMs: Math.max(i.workerDrainSeconds - WORKER_CONTRACT.drainMarginSeconds, 5) * 1000,
     ...((i.redisReplicasPerShard ?? 0) > 0 ? { resultDurability: { replicas: 1, timeoutMs: 1_000 } } : {}),
   };
   return validated(WorkerConfigSchema, config, 'worker runtime config');

@@ -29,6 +29,13 @@ export function backoffMs(attempt: number, options: BackoffOptions, random: Rand
 }
 
 /**
+ * The three HTTP-date forms a recipient accepts (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 and
+ * asctime) all start with the day name; anything else is not a date, however leniently
+ * `Date.parse` would read it ("later 2099" would otherwise become a wait of decades).
+ */
+const HTTP_DATE_START = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i;
+
+/**
  * Parses a Retry-After header (delta-seconds or HTTP date) into milliseconds from `nowMs`.
  * Returns undefined when absent or unparsable; never negative.
  */
@@ -37,6 +44,7 @@ export function parseRetryAfterMs(value: string | string[] | undefined, nowMs: n
   if (raw === undefined) return undefined;
   const trimmed = raw.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (!HTTP_DATE_START.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);

@@ -21,15 +21,31 @@ export function isFinalStatus(status: JobStatus): boolean {
 export const JOB_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
 export type JobEndpoint = (typeof JOB_ENDPOINTS)[number];
 
-/** A job id: 128 random bits, base64url (22 characters). Unguessable; not derived from input. */
-export function newJobId(): string {
-  return randomBytes(16).toString('base64url');
+/** A region name as job ids and the `regions` config carry it (e.g. `eu-west-1`). */
+export const REGION_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * A job id: 128 random bits, base64url (22 characters), unguessable and not derived from input;
+ * with a home region, `<region>.<random>` (e.g. `eu-west-1.3q2-7wEAAbQ...`), so any region can tell
+ * where the job lives and forward a poll there. The random part is the same either way.
+ */
+export function newJobId(homeRegion?: string): string {
+  const random = randomBytes(16).toString('base64url');
+  if (homeRegion === undefined) return random;
+  if (!REGION_NAME_PATTERN.test(homeRegion)) throw new Error(`newJobId: "${homeRegion}" is not a region name (${REGION_NAME_PATTERN})`);
+  return `${homeRegion}.${random}`;
 }
 
-const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const JOB_ID_PATTERN = /^(?:[a-z][a-z0-9-]{0,31}\.)?[A-Za-z0-9_-]{22}$/;
 
 export function isJobId(value: unknown): value is string {
   return typeof value === 'string' && JOB_ID_PATTERN.test(value);
+}
+
+/** The home region a job id names, or undefined for an id without one (single-region deployments). */
+export function homeRegionOf(id: string): string | undefined {
+  const dot = id.indexOf('.');
+  return dot === -1 ? undefined : id.slice(0, dot);
 }
 
 /**

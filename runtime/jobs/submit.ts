@@ -53,11 +53,13 @@ export class JobSubmitter {
     private readonly store: RedisJobStore,
     private readonly publisher: JobMessagePublisher,
     private readonly now: () => number = Date.now,
+    /** Region new job ids name as their home (`<region>.<random>`). @default - ids without a region */
+    private readonly homeRegion?: string,
   ) {}
 
   async submit(req: SubmitRequest): Promise<SubmitResult> {
     const idem = req.idempotencyKey === undefined ? undefined : hashIdempotencyKey(req.idempotencyKey);
-    const id = newJobId();
+    const id = newJobId(this.homeRegion);
     // Known to be publishable before anything is written: the message encodes, and a broker
     // connection is up. A record is never left behind for a submission that could not be sent.
     const message = this.message(id, req);

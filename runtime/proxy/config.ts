@@ -6,6 +6,7 @@ import { PRIORITY_CLASSES, priorityRank } from '../../contract/priority';
 import { PROXY_CONTRACT } from '../../contract/service';
 import { OverloadConfigShape } from './overload/config';
 import { ProxyJobsSchema } from '../jobs/config';
+import { readinessPools, RegionsSchema } from './regions';
 
 /**
  * The proxy's configuration: one schema that validates the file, types the code, carries the
@@ -124,9 +125,13 @@ export const ProxyConfigSchema = z
     // Overload control: rateLimit, cache, admission, canary (schemas in runtime/proxy/overload/config.ts).
     ...OverloadConfigShape,
     jobs: ProxyJobsSchema.optional(),
+    regions: RegionsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.regions && readinessPools(cfg.pools, cfg.regions).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['regions', 'self'], message: `no pool has an upstream of region "${cfg.regions.self}": the proxy could never be ready` });
+    }
     if (cfg.jobs && !cfg.redis) ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'jobs needs redis (job records live there); set redis or remove jobs' });
     const seen = new Set<string>();
     const poolNames = Object.keys(cfg.pools);

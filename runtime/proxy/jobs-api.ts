@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { resolveUrlSecret } from '../common/config/secrets';
 import { AMQP_PROTOCOLS, callbackUrlProblem, jobKeyPrefix, ProxyJobsConfig, topologyOf } from '../jobs/config';
-import { isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord, submissionFingerprint } from '../jobs/model';
+import { hashIdempotencyKey, isJobId, isValidIdempotencyKey, JobEndpoint, ownerOf, publicView, JobRecord, submissionFingerprint } from '../jobs/model';
 import { BrokerUnavailableError, JobPublisher } from '../jobs/publisher';
 import { PublishError } from '../jobs/amqp';
 import { createRedisClient, type RedisClient } from '../common/redis';
@@ -16,6 +16,11 @@ import type { ApiPath, CallerContext } from './request-context';
 import type { RequestPipeline, RequestRecord } from './request-pipeline';
 import { badRequest, bodyReadFailureReply, parseJsonBody, requestBodyProblem } from './request-validation';
 import type { ServerConfig } from './config';
+import { forwardJobRequest, homeRegionUnavailable } from './region-forwarder';
+import { FORWARDED_BY_HEADER, registrarRegion, routeJob, type RegionsConfig } from './regions';
+
+/** Largest answer accepted from a home region (a finished job with its result). */
+const MAX_FORWARDED_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** Where job routes live. */
 export const JOBS_PATH = '/v1/jobs';
@@ -36,6 +41,12 @@ export interface JobsApiDeps {
   readonly router: ModelRouter;
   readonly logger: Logger;
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * The environment's regions: new ids name this one, requests for jobs of another region and
+   * keyed submissions registered elsewhere are forwarded to that region's endpoint.
+   * @default - one region: ids without a region, everything answered here
+   */
+  readonly regions?: RegionsConfig;
 }
 
 /** Inferred model endpoint of a bare OpenAI body sent to POST /v1/jobs. */
@@ -55,6 +66,11 @@ function endpointOf(body: Record<string, unknown>): JobEndpoint | undefined {
  * A job is visible only to the API key that created it: any other key gets the same 404 as an
  * unknown id. The 202 is sent only after the broker confirmed the message; when the broker is
  * unreachable the answer is an immediate 503 and synchronous traffic is untouched.
+ * Across regions (`regions`): a job id names its home region and any region answers for it by
+ * forwarding to the home region with the caller's credentials (checked there); a submission with
+ * an Idempotency-Key is registered and run by one region chosen from the key (`registrarRegion`),
+ * so a retry in another region finds the first job. A home region that cannot be reached gives a
+ * 503 naming it with a Retry-After, never a 404: its jobs are kept there (durable queue, records).
  */
 export class JobsApi {
   readonly publisher: JobPublisher;
@@ -75,7 +91,7 @@ export class JobsApi {
     this.redis = createRedisClient(deps.redis, deps.env, 'durable');
     this.redis.on('error', (err: Error) => deps.logger.warn({ err: err.message }, 'job store redis error'));
     this.store = new RedisJobStore(this.redis, { keyPrefix: jobKeyPrefix(deps.redis.keyPrefix), ttlSeconds: deps.config.records.ttlSeconds });
-    this.submitter = new JobSubmitter(this.store, this.publisher);
+    this.submitter = new JobSubmitter(this.store, this.publisher, Date.now, deps.regions?.self);
   }
 
   start(): void {
@@ -106,6 +122,9 @@ export class JobsApi {
     const caller = pipeline.identify(req, res, record);
     if (!caller) return undefined;
     if (!isJobId(id)) return this.notFound(res);
+    const routing = routeJob(id, this.deps.regions, isForwarded(req));
+    if (routing.kind === 'unknown-region') return this.notFound(res);
+    if (routing.kind === 'forward') return this.forward(req, res, routing.region, routing.url, method);
     const owner = this.ownerOf(caller);
     try {
       if (method === 'GET') {
@@ -167,6 +186,12 @@ export class JobsApi {
       return pipeline.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
     }
     if (body.stream === true) return bad('Asynchronous jobs cannot stream; omit `stream` or set it to false.', 'stream_not_supported', 'stream');
+    const regions = this.deps.regions;
+    if (regions && idempotencyKey !== undefined && !isForwarded(req)) {
+      // The key's registrar region holds its mapping and runs its job: a retry anywhere lands there.
+      const registrar = registrarRegion(regions, this.ownerOf(caller), hashIdempotencyKey(idempotencyKey));
+      if (registrar !== regions.self) return this.forward(req, res, registrar, regions.peers[registrar]!.url, 'POST', read.body);
+    }
 
     let result;
     try {
@@ -216,6 +241,44 @@ export class JobsApi {
     });
   }
 
+  /**
+   * Answers with the home region's answer to the same request, or a 503 naming the region when it
+   * cannot be reached or has no healthy proxy: the job is not lost, it waits there.
+   */
+  private async forward(req: IncomingMessage, res: ServerResponse, region: string, url: string, method: 'GET' | 'DELETE' | 'POST', body?: Buffer): Promise<void> {
+    const regions = this.deps.regions!;
+    const result = await forwardJobRequest({
+      baseUrl: url,
+      method,
+      path: req.url ?? '/',
+      incoming: req,
+      ...(body ? { body } : {}),
+      fromRegion: regions.self,
+      timeoutMs: regions.forwardTimeoutMs,
+      maxResponseBytes: MAX_FORWARDED_ANSWER_BYTES,
+    });
+    if (result.ok && !homeRegionUnavailable(result.reply.status)) {
+      const { status, headers, body: answer } = result.reply;
+      return this.deps.pipeline.reply(res, { status, headers: { ...headers, 'x-surgeguard-region': region }, body: answer });
+    }
+    const why = result.ok ? `it answered ${result.reply.status}` : result.reason;
+    this.deps.logger.warn({ region, why }, 'home region unavailable');
+    const retryAfter = String(regions.retryAfterSeconds);
+    const what = method === 'POST' ? 'This Idempotency-Key is registered in' : 'This job lives in';
+    return this.deps.pipeline.reply(res, {
+      status: 503,
+      headers: { 'retry-after': retryAfter, 'x-surgeguard-region': region },
+      body: {
+        ...openAIError(
+          `${what} region ${region}, which is unavailable (${why}). Nothing is lost: it is kept there and answered again when the region is back; retry after ${retryAfter} s.`,
+          'service_unavailable',
+          'home_region_unavailable',
+        ),
+        region,
+      },
+    });
+  }
+
   private ownerOf(caller: CallerContext): string {
     return ownerOf(caller.key?.name ?? 'anonymous');
   }
@@ -245,6 +308,11 @@ export class JobsApi {
       body: openAIError(`Method not allowed; use ${allow}.`, 'invalid_request_error', 'method_not_allowed'),
     });
   }
+}
+
+/** True for a request a peer region forwarded here (answered here, never forwarded again). */
+function isForwarded(req: IncomingMessage): boolean {
+  return req.headers[FORWARDED_BY_HEADER] !== undefined;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Cancellation } from '../common/cancellation';
 import { Clock } from '../common/clock';
-import { BodyOutcome, DispatchFailure, DispatchResult, UpstreamDispatcher } from '../common/upstream/dispatcher';
-import { UpstreamPool } from '../common/upstream/upstream-pool';
+import { BodyOutcome, DispatchFailure, UpstreamDispatcher } from '../common/upstream/dispatcher';
 import { AccessLog } from './access-log';
 import { KeyAuthenticator } from './auth';
 import { ProxyConfig } from './config';
@@ -16,12 +14,11 @@ import { API_ENDPOINTS, ApiPath, CallerContext, LocalReply, RequestContext } fro
 import { readRequestBody } from './request-body';
 import { badRequest, bodyReadFailureReply, parseJsonBody, parseRequestTimeoutHeader, requestBodyProblem } from './request-validation';
 import { BufferedAnswer, OverloadControl } from './overload/control';
-import { releaseOutcome } from './overload/release-outcome';
+import { ReadmittingSender } from './overload/readmission';
 import { CACHE_HEADER, shedReply } from './overload/replies';
 import type { CachedResponse } from './cache/response-cache';
 import { dispatchFailureReply, sendReply } from './replies';
 import { DROPPED_RESPONSE_HEADERS, relayResponse } from './stream-relay';
-import type { Shed } from './admission/controller';
 
 export interface PipelineDeps {
   readonly config: ProxyConfig;
@@ -73,7 +70,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  *        -> relay (streaming with backpressure)
  *
  * `handleModelRequest` is that order on one screen; each step is a call into its own module
- * (auth, priority, request-validation, overload/, the dispatcher, stream-relay, replies).
+ * (auth, priority, request-validation, overload/ with overload/readmission for admission -> dispatch,
+ * the dispatcher, stream-relay, replies).
  * Every stage either lets the request continue or answers it with a LocalReply. Stages after
  * parsing receive the RequestContext (key, class, user key, deadline, parsed body, route, client
  * abort signal) and may shorten its deadline.
@@ -82,7 +80,12 @@ export class RequestPipeline {
   /** SSE relays in progress, each with a function that ends it with an error event. */
   private readonly streams = new Map<ServerResponse, (message: string) => void>();
 
-  constructor(private readonly deps: PipelineDeps) {}
+  /** admission -> dispatch, with re-admission when a pool answers "full" or fails. */
+  private readonly sender: ReadmittingSender;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.sender = new ReadmittingSender(deps);
+  }
 
   /**
    * Ends every SSE stream still being relayed with an OpenAI-style error event (code
@@ -237,7 +240,7 @@ export class RequestPipeline {
    */
   private async fetchBuffered(overload: OverloadControl, ctx: RequestContext, record: RequestRecord): Promise<BufferedAnswer> {
     const shared: RequestContext = { ...ctx, cancellation: new Cancellation() };
-    const sent = await this.send(overload, shared, record);
+    const sent = await this.sender.send(overload, shared, record);
     if (sent.kind === 'shed') return { kind: 'local', reply: shedReply(sent.shed), shed: true };
     const { result, release } = sent;
     if (!result.ok) return { kind: 'local', reply: dispatchFailureReply(result) ?? { status: 499, body: '' } };
@@ -319,7 +322,7 @@ export class RequestPipeline {
 
   /** route -> breaker -> send -> retry (dispatcher), then relay the response. */
   private async forward(ctx: RequestContext, res: ServerResponse, record: RequestRecord): Promise<void> {
-    const sent = await this.send(this.deps.overload, ctx, record);
+    const sent = await this.sender.send(this.deps.overload, ctx, record);
     if (sent.kind === 'shed') {
       if (sent.shed.reason === 'aborted') res.destroy();
       else this.reply(res, shedReply(sent.shed));
@@ -346,130 +349,6 @@ export class RequestPipeline {
     usage?.(outcome);
     result.finish(outcome);
     release(outcome);
-  }
-
-  /**
-   * admission -> dispatch, over the chain of pools. Each attempt goes to the pool admission gave
-   * a slot in. When the pool answers "full" (503/429 from every member tried) or cannot be
-   * reached at all, and the deadline leaves time, the slot is given back (the limit learns from
-   * it) and the request goes back to admission — the same pool when it refused for being full,
-   * the next ones when it failed — instead of taking the upstream's 503 to the client while
-   * capacity exists elsewhere or a moment later. Upstream attempts over all rounds stay within
-   * `retry.maxAttempts`, and each round back is a retry the retry budget must allow.
-   * `release` must be called with the body outcome once a response was relayed.
-   */
-  private async send(
-    overload: OverloadControl | undefined,
-    ctx: RequestContext,
-    record: RequestRecord,
-  ): Promise<{ kind: 'shed'; shed: Shed } | { kind: 'sent'; result: DispatchResult; release: (outcome?: BodyOutcome) => void }> {
-    const failed = new Set<UpstreamPool>();
-    let attempts = 0;
-    for (;;) {
-      const admitted = await overload?.admit(ctx, failed);
-      if (admitted?.kind === 'shed') {
-        record.pool = ctx.route.chain.find((p) => !failed.has(p))?.name ?? ctx.route.chain[0]?.name ?? 'none';
-        record.attempts = attempts;
-        return { kind: 'shed', shed: admitted };
-      }
-      const chain = admitted ? [admitted.pool] : ctx.route.chain;
-      const sentAt = this.deps.clock.now();
-      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0);
-      attempts += result.attempts;
-      record.attempts = attempts;
-      const permit = admitted?.permit;
-      const release = (outcome?: BodyOutcome) => permit?.release(releaseOutcome(result, this.deps.clock.now() - sentAt, outcome));
-      const again = admitted !== undefined && attempts < this.deps.config.retry.maxAttempts && !ctx.cancellation.aborted && this.deps.clock.now() < ctx.deadline;
-      if (result.ok) {
-        record.pool = result.pool.name;
-        record.upstream = result.upstream.name;
-        if (again && (result.statusCode === 503 || result.statusCode === 429) && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
-          await result.body.dump?.({ limit: 64 * 1024 }).catch(() => undefined);
-          result.finish('complete');
-          release('complete');
-          if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
-          continue;
-        }
-        return { kind: 'sent', result, release };
-      }
-      record.pool = result.pool ?? chain[0]?.name ?? 'none';
-      record.upstream = result.upstream ?? 'none';
-      release();
-      if (again && result.reason === 'no-upstream' && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
-        // every member asked to be left alone for a while (Retry-After): as good as full
-        if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
-        continue;
-      }
-      if (again && result.reason === 'upstream-error') {
-        failed.add(admitted.pool);
-        if (this.mayReadmit(ctx, undefined, failed)) continue;
-      }
-      return { kind: 'sent', result, release: () => undefined };
-    }
-  }
-
-  /**
-   * route -> breaker -> send -> retry (dispatcher). `ctx.cancellation` is the request's own (the
-   * client's, or the shared one of a coalesced fetch), so the dispatcher aborts it itself when
-   * the deadline passes instead of following it with a cancellation of its own.
-   */
-  /**
-   * Whether a request a pool answered "full" (`full`) or failed goes back to admission: a later
-   * pool of the chain is left (then the full pool is skipped: a saturated pool spills), or the
-   * full pool itself has a member to take it once a slot frees; and the retry budget allows it,
-   * so going round cannot amplify an overload.
-   */
-  private mayReadmit(ctx: RequestContext, full: UpstreamPool | undefined, failed: Set<UpstreamPool>): boolean {
-    if (full) {
-      const others = ctx.route.chain.some((p) => p !== full && !failed.has(p));
-      if (others || !full.members.some((u) => full.isServing(u))) failed.add(full);
-    }
-    if (!ctx.route.chain.some((p) => !failed.has(p))) return false;
-    const budget = this.deps.dispatcher.budget;
-    if (!budget.tryAcquireRetry()) {
-      this.deps.metrics.onRetryBudgetExhausted((full ?? ctx.route.chain[0]).name);
-      return false;
-    }
-    budget.onRetryDone();
-    return true;
-  }
-
-  /**
-   * How long until a serving member of `pool` takes requests again after asking to be left
-   * alone (Retry-After): 0 when one does now; undefined when none does within
-   * `retry.baseBackoffMs` — a longer Retry-After is a real "come back later" (a provider's
-   * quota), passed on to the caller with its value rather than waited out.
-   */
-  private coolWait(pool: UpstreamPool): number | undefined {
-    const now = this.deps.clock.now();
-    let soonest = Infinity;
-    for (const u of pool.members) if (pool.isServing(u)) soonest = Math.min(soonest, Math.max(0, u.coolingUntil - now));
-    return soonest <= this.deps.config.retry.baseBackoffMs ? soonest : undefined;
-  }
-
-  /** Waits (holding no slot) until a member of `pool` takes requests again, within the request's deadline. */
-  private async untilCooled(pool: UpstreamPool, ctx: RequestContext): Promise<void> {
-    const wait = Math.min(this.coolWait(pool) ?? 0, ctx.deadline - this.deps.clock.now());
-    if (!(wait > 0)) return;
-    await sleep(wait, undefined, { signal: ctx.cancellation.signal }).catch(() => undefined);
-  }
-
-  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false): Promise<DispatchResult> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
-    if (ctx.stream) headers.accept = 'text/event-stream';
-    return this.deps.dispatcher.dispatch({
-      method: 'POST',
-      path: ctx.path,
-      headers,
-      body: ctx.route.aliases.size === 0 ? ctx.body : aliasedBody(ctx),
-      chain,
-      maxAttempts,
-      retryWhenFull,
-      furtherRound,
-      userKey: ctx.userKey,
-      deadline: ctx.deadline,
-      cancellation: ctx.cancellation,
-    });
   }
 
   /** Sends a LocalReply (JSON unless the body is a Buffer or string); also used by the other routes. */
@@ -516,19 +395,4 @@ function pathOf(url: string | undefined): string {
   if (url === undefined) return '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/** The request body per pool, with the model renamed where the pool knows it by another name. */
-function aliasedBody(ctx: RequestContext): (pool: UpstreamPool) => Buffer {
-  const cache = new Map<UpstreamPool, Buffer>();
-  return (pool) => {
-    const alias = ctx.route.aliases.get(pool);
-    if (alias === undefined) return ctx.body;
-    let body = cache.get(pool);
-    if (!body) {
-      body = Buffer.from(JSON.stringify({ ...ctx.json, model: alias }));
-      cache.set(pool, body);
-    }
-    return body;
-  };
 }

@@ -20,6 +20,7 @@ import { RequestPipeline, RequestRecord } from './request-pipeline';
 import { createRedisClient } from '../common/redis';
 import { OverloadControl } from './overload/control';
 import { JobsApi, prefersAsync } from './jobs-api';
+import { readinessPools } from './regions';
 
 export interface ProxyDeps {
   readonly clock?: Clock;
@@ -99,13 +100,16 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, accessLog, overload });
   const jobs =
     config.jobs && config.redis
-      ? new JobsApi({ config: config.jobs, server: config.server, redis: config.redis, pipeline, router, logger, env: deps.env ?? process.env })
+      ? new JobsApi({ config: config.jobs, server: config.server, redis: config.redis, pipeline, router, logger, env: deps.env ?? process.env, ...(config.regions ? { regions: config.regions } : {}) })
       : undefined;
 
   let draining = false;
   let active = 0;
   const idleWaiters: (() => void)[] = [];
-  const isReady = () => !draining && [...pools.values()].some((p) => p.hasHealthyMember());
+  // Ready while one of this region's own pools has a healthy member: a region whose model servers
+  // are gone leaves the global load balancers even if it could spill; a saturated one stays in.
+  const localPools = readinessPools(config.pools, config.regions).map((n) => pools.get(n)!);
+  const isReady = () => !draining && localPools.some((p) => p.hasHealthyMember());
 
   const server = createServer(
     {

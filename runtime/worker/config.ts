@@ -6,6 +6,9 @@ import { PoolSchema, RetrySchema } from '../common/config/upstream';
 import { WORKER_CONTRACT } from '../../contract/service';
 import { AmqpConnectionSchema, CallbackSchema, JobRecordsSchema } from '../jobs/config';
 
+/** Delayed retries of a transiently failing job before the dead-letter queue: the schema's default, also the worker's when built without a config. */
+export const DEFAULT_MAX_RETRIES = 5;
+
 /**
  * The worker's configuration: one schema that validates the file, types the code and carries
  * the defaults. Broker, Redis, logging and upstream sub-schemas are the ones the proxy uses.
@@ -46,7 +49,7 @@ export const WorkerConfigSchema = z
       .int()
       .min(0)
       .max(50)
-      .default(5)
+      .default(DEFAULT_MAX_RETRIES)
       .describe('Delayed retries (1 s, 5 s, then 30 s) of a job whose upstream failed transiently, before it is dead-lettered.'),
     drainTimeoutMs: z
       .number()

@@ -8,6 +8,7 @@ import { backoffMs, RECONNECT_MIN_SHARE, type BackoffOptions } from '../common/b
 import { DEAD_LETTER_REASON_HEADER, decodeJobMessage, JobMessage, RETRY_COUNT_HEADER } from '../jobs/model';
 import type { RedisJobStore } from '../jobs/store';
 import { declareTopology } from '../jobs/topology';
+import { DEFAULT_MAX_RETRIES } from './config';
 import { JobDispatcher } from './dispatcher';
 import type { CallbackNotifier } from './callbacks';
 import type { WorkerMetrics } from './metrics';
@@ -33,7 +34,7 @@ export interface JobWorkerOptions {
    * buffer then starts the highest class first. @default concurrency
    */
   readonly prefetchPerQueue?: number;
-  /** Delayed retries of a transiently failing job before it is dead-lettered. @default 5 */
+  /** Delayed retries of a transiently failing job before it is dead-lettered. @default DEFAULT_MAX_RETRIES (the config schema's) */
   readonly maxRetries?: number;
   /** Broker connection name. @default surgeguard-worker-<random> */
   readonly connectionName?: string;
@@ -91,7 +92,7 @@ export class JobWorker {
       throw new Error(`JobWorker: concurrency must be a positive integer, got ${options.concurrency}`);
     }
     this.now = options.now ?? Date.now;
-    this.maxRetries = options.maxRetries ?? 5;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 5_000;
     this.backoff = options.backoff ?? { baseMs: 200, capMs: 10_000 };
     this.log = options.logger;

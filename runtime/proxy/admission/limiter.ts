@@ -99,6 +99,10 @@ export class AimdLimiter {
     const known = capacity?.();
     this.value = known ?? Math.min(cfg.adaptive.initial, this.unknownCeiling());
     this.baselineWindowStart = clock.now();
+    // Remember the ceiling the value was set against: capacity that appears before the first
+    // look (members discovered after start-up) must raise the value by as much, not leave it at
+    // the empty pool's floor to grow back one slot per round trip.
+    this.ceiling();
   }
 
   /** Current limit on requests in flight: 0 when the capacity is known to be none. */

@@ -18,12 +18,12 @@ function synth(props: Partial<GlobalTrafficManagerProps> = {}, withAccelerator =
 }
 
 describe('GlobalTrafficManager', () => {
-  it('checks every region over HTTPS on the proxy readiness path, every 10 s, 3 failures', () => {
+  it('checks every region over HTTPS on the proxy readiness path, every 10 s, 2 failures (the failover budget)', () => {
     const checks = resourceList(synth(), 'aws_route53_health_check');
     expect(checks.map((c) => c.fqdn)).toEqual(expect.arrayContaining(regions.map((r) => r.dnsName)));
     expect(checks).toHaveLength(3);
     for (const c of checks) {
-      expect(c).toMatchObject({ type: 'HTTPS', port: 443, resource_path: '/readyz', request_interval: 10, failure_threshold: 3, enable_sni: true });
+      expect(c).toMatchObject({ type: 'HTTPS', port: 443, resource_path: '/readyz', request_interval: 10, failure_threshold: 2, enable_sni: true });
     }
   });
 

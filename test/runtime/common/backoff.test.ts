@@ -29,7 +29,25 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
   });
 
-  it('ignores absent and garbage values', () => {
+  it('reads multi-digit delta-seconds and the first of repeated headers', () => {
+    expect(parseRetryAfterMs('120', 5_000)).toBe(120_000);
+    expect(parseRetryAfterMs(['30', '1'], 0)).toBe(30_000);
+  });
+
+  it('reads an HTTP date in the future as the wait from now, to the millisecond', () => {
+    const now = Date.parse('2026-01-01T00:00:00.250Z');
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:02:00 GMT', now)).toBe(119_750);
+  });
+
+  it('reads the obsolete RFC 850 date form', () => {
+    const now = Date.parse('1994-11-06T08:49:00Z');
+    expect(parseRetryAfterMs('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(37_000);
+  });
+
+  it('ignores absent and garbage values, including text the lenient Date.parse would read as a year', () => {
+    expect(parseRetryAfterMs('12abc', 0)).toBeUndefined();
+    expect(parseRetryAfterMs('-5', 0)).toBeUndefined();
+    expect(parseRetryAfterMs('later 2099', Date.parse('2026-01-01T00:00:00Z'))).toBeUndefined();
     expect(parseRetryAfterMs(undefined, 0)).toBeUndefined();
     expect(parseRetryAfterMs('soon', 0)).toBeUndefined();
   });

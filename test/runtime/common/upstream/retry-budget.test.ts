@@ -32,4 +32,26 @@ describe('RetryBudget', () => {
     expect(budget.tryAcquireRetry()).toBe(true);
     expect(budget.tryAcquireRetry()).toBe(false);
   });
+
+  it('forgets only the buckets that slid out: half a window later, the newer half still counts', () => {
+    const clock = new FakeClock(0);
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.5, minConcurrent: 0, windowMs: 10_000 }), clock);
+    for (let i = 0; i < 4; i++) budget.onRequest();
+    clock.advance(5_000);
+    for (let i = 0; i < 6; i++) budget.onRequest();
+    expect(budget.stats.requests).toBe(10);
+    clock.advance(5_500); // t = 10.5 s: the bucket of t = 0 (a tenth of the window) still overlaps it
+    expect(budget.stats.requests).toBe(10);
+    clock.advance(500); // t = 11 s: that bucket has slid out, the one of t = 5 s is in
+    expect(budget.stats.requests).toBe(6);
+    expect([budget.tryAcquireRetry(), budget.tryAcquireRetry(), budget.tryAcquireRetry(), budget.tryAcquireRetry()]).toEqual([true, true, true, false]);
+  });
+
+  it('allows a retry that brings retries exactly to the ratio, not one more', () => {
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.25, minConcurrent: 0 }), new FakeClock(0));
+    for (let i = 0; i < 8; i++) budget.onRequest();
+    expect(budget.tryAcquireRetry()).toBe(true);
+    expect(budget.tryAcquireRetry()).toBe(true); // 2 retries = 0.25 x 8
+    expect(budget.tryAcquireRetry()).toBe(false);
+  });
 });

@@ -290,4 +290,18 @@ describe('AdmissionController', () => {
     for (let i = 0; i < 3; i++) await permit(ctl.acquire({ cls: 'critical' }));
     expect(ctl.inflight).toBe(10);
   });
+
+  it('frees one slot when a permit is released twice, so a double release lets no extra request through', async () => {
+    const { ctl } = setup({ maxConcurrency: 2 });
+    const first = await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const third = track(ctl.acquire({ cls: 'low' }));
+    const fourth = track(ctl.acquire({ cls: 'low' }));
+    await flush();
+    first.release({ kind: 'success', latencyMs: 10 });
+    first.release({ kind: 'success', latencyMs: 10 });
+    await flush();
+    expect(third.value?.kind).toBe('permit');
+    expect(fourth.value).toBeUndefined();
+  });
 });

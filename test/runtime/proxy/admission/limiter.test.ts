@@ -126,6 +126,14 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(8);
   });
 
+  it('takes the capacity of members found after start-up at once, even before its first look', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined = 0; // started before discovery resolved any member
+    const limiter = new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => capacity);
+    capacity = 10; // the first resolution answers; nobody has read the limit yet
+    expect(limiter.limit).toBe(10);
+  });
+
   it('caps at a hand-set maxConcurrency, and stays there when adaptation is off', () => {
     const { limiter } = setup({ adaptive: { enabled: false } });
     limiter.onSample({ kind: 'overload', inflight: 100 });
