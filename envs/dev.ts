@@ -1,5 +1,16 @@
 import { EnvironmentConfig } from './types';
 
+/**
+ * Networks allowed to reach dev's Kubernetes API over the internet: dev keeps local state, so it has no
+ * in-VPC deploy runner (the runner reads state from S3), and its add-ons and workloads stacks are applied
+ * from the developer's or CI's machine. Comma-separated CIDRs in `SURGEGUARD_DEV_API_CIDRS` (e.g. your
+ * address as /32); validated like any `clusterPublicAccessCidrs` (a CIDR, never 0.0.0.0/0). Unset: the
+ * endpoint stays private and only the dns and platform stacks can be applied from outside the VPC.
+ */
+export function devApiCidrs(value: string | undefined = process.env.SURGEGUARD_DEV_API_CIDRS): string[] {
+  return (value ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+}
+
 /** A developer's sandbox: one region, two AZs, one NAT, spot-heavy GPUs, local state. */
 export const dev: EnvironmentConfig = {
   name: 'dev',
@@ -22,6 +33,7 @@ export const dev: EnvironmentConfig = {
   ],
   globalAccelerator: false,
   backend: { type: 'local' },
+  clusterPublicAccessCidrs: devApiCidrs(),
   deletionProtection: false,
   kubernetesVersion: '1.32',
   model: {

@@ -51,6 +51,21 @@ export function addAwsProvider(stack: TerraformStack, env: EnvironmentConfig, re
   });
 }
 
+/** S3 key of a stack's state (`<keyPrefix>/<stack>.tfstate`); undefined for a local backend. */
+export function stateKey(env: EnvironmentConfig, stackName: string): string | undefined {
+  return env.backend.type === 's3' ? `${stateKeyPrefix(env)}/${stackName}.tfstate` : undefined;
+}
+
+/** Prefix of the environment's state keys in its S3 bucket. */
+export function stateKeyPrefix(env: EnvironmentConfig): string {
+  return (env.backend.type === 's3' ? env.backend.keyPrefix : undefined) ?? `surgeguard/${env.name}`;
+}
+
+/** S3 key (in the state bucket) of the zip of synthesized stacks the region's deploy runner applies. */
+export function deployBundleKey(env: EnvironmentConfig, region: string): string {
+  return `${stateKeyPrefix(env)}/deploy-bundles/${env.name}-${region}.zip`;
+}
+
 /**
  * Sets the state backend of `stack` from the environment, explicitly, so synth output never holds an
  * absolute path (cdktf's default local backend would write `<cwd>/terraform.<stack>.tfstate`).
@@ -66,7 +81,7 @@ export function addBackend(stack: TerraformStack, env: EnvironmentConfig, stackN
   new S3Backend(stack, {
     bucket: backend.bucket,
     region: backend.region,
-    key: `${backend.keyPrefix ?? `surgeguard/${env.name}`}/${stackName}.tfstate`,
+    key: stateKey(env, stackName)!,
     encrypt: true,
     kmsKeyId: backend.kmsKeyId,
   });

@@ -15,7 +15,8 @@ import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
-import { addAwsProvider, addBackend, regionalDomainName, shortRegion, stackNames } from './common';
+import { DeployRunner } from '../constructs/deploy/deploy-runner';
+import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -60,6 +61,11 @@ export class PlatformStack extends TerraformStack {
   public readonly modelWeightsUri: string;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
+  /**
+   * The in-VPC runner that applies the add-ons and workloads stacks through the private API endpoint
+   * (environments with S3 state only: the runner needs the state where it can read it).
+   */
+  public readonly deployRunner?: DeployRunner;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const env = props.environment;
@@ -171,6 +177,25 @@ export class PlatformStack extends TerraformStack {
     };
     this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
 
+    if (env.backend.type === 's3') {
+      const kubernetesStacks = [stackNames.addons(env.name, region.region), stackNames.workloads(env.name, region.region)];
+      this.deployRunner = new DeployRunner(this, 'deploy-runner', {
+        name: this.baseName,
+        region: region.region,
+        vpcId: this.network.vpcId,
+        subnetIds: this.network.privateSubnetIds,
+        clusterName: this.cluster.clusterName,
+        clusterSecurityGroupId: this.cluster.clusterSecurityGroupId,
+        stateBucket: env.backend.bucket,
+        stateKmsKeyId: env.backend.kmsKeyId,
+        readStateKeys: [stateKey(env, name)!],
+        writeStateKeys: kubernetesStacks.map((s) => stateKey(env, s)!),
+        bundleKey: deployBundleKey(env, region.region),
+        stacks: kubernetesStacks,
+        logRetentionDays: env.logRetentionDays,
+      });
+    }
+
     const out = (id: string, value: unknown, description: string) => new TerraformOutput(this, id, { value, description });
     out('vpc_id', this.network.vpcId, 'VPC of the cell');
     out('private_subnet_ids', this.network.privateSubnetIds, 'Private subnets (compute and data)');
@@ -182,5 +207,6 @@ export class PlatformStack extends TerraformStack {
     out('static_ips', this.loadBalancer.staticAddresses.map((e) => e.publicIp), 'Static public addresses of the NLB, one per zone');
     out('model_weights_uri', this.modelWeightsUri, 'Where to stage the model weights of this region (docs/weights-staging.md)');
     out('regional_domain_name', this.regionalDomainName, 'DNS name of this region only');
+    if (this.deployRunner) out('deploy_runner_project', this.deployRunner.projectName, 'CodeBuild project that applies the add-ons and workloads stacks from inside the VPC');
   }
 }

@@ -21,6 +21,7 @@ function yamlBlocks(text: string): { line: number; yaml: string }[] {
 /** Which runtime's config the YAML examples of each page are. */
 const CONFIG_OF_PAGE: Record<string, 'proxy' | 'worker'> = {
   'proxy.md': 'proxy',
+  'cell-capacity.md': 'proxy',
   'jobs-api.md': 'proxy',
   'security.md': 'proxy',
   'worker-config.md': 'worker',
