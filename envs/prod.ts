@@ -37,7 +37,8 @@ export const prod: EnvironmentConfig = {
   kubernetesVersion: '1.32',
   model: {
     name: 'deepseek-v3',
-    image: 'vllm/vllm-openai:v0.8.5',
+    // vLLM v0.8.5 by digest (as pinned in public deployment manifests of docker.io/vllm/vllm-openai:v0.8.5).
+    image: 'vllm/vllm-openai:v0.8.5@sha256:6cf9808ca8810fc6c3fd0451c2e7784fb224590d81f7db338e7eaf3c02a33d33',
     modelId: 'deepseek-ai/DeepSeek-V3',
     quantization: 'fp8',
     maxConcurrentSequences: 256,

@@ -223,3 +223,24 @@ export function checkServingPlan(region: string, model: ServedModel, gpu: GpuPoo
   }
   return problems;
 }
+
+/** Sustained rate at which a replica streams its weights from the regional S3 bucket to the GPUs, GB/s (conservative; see docs/serving-plan.md). */
+export const DEFAULT_WEIGHTS_LOAD_GBPS = 1;
+/** Engine start besides loading weights (imports, torch.compile, CUDA graph capture, KV-cache profiling), seconds. */
+export const DEFAULT_ENGINE_START_SECONDS = 300;
+/** The startup probe allows this multiple of the estimate before the kubelet restarts the pod. */
+export const STARTUP_SAFETY_FACTOR = 2;
+
+/**
+ * Seconds the model server's startup probe allows: (weights / load rate + engine start) x safety
+ * factor, rounded up to whole minutes. DeepSeek-V3 FP8: (690 / 1 + 300) x 2 = 1,980 s = 33 min.
+ */
+export function estimateStartupSeconds(weightsGB: number, loadGBps = DEFAULT_WEIGHTS_LOAD_GBPS, engineStartSeconds = DEFAULT_ENGINE_START_SECONDS): number {
+  if (!(weightsGB > 0) || !(loadGBps > 0) || !(engineStartSeconds >= 0)) throw new Error(`estimateStartupSeconds: weightsGB, loadGBps must be > 0 and engineStartSeconds >= 0`);
+  return Math.ceil(((weightsGB / loadGBps + engineStartSeconds) * STARTUP_SAFETY_FACTOR) / 60) * 60;
+}
+
+/** S3 key prefix of a model's files in the weights bucket: the model id (`deepseek-ai/DeepSeek-V3`). */
+export function weightsPrefix(modelId: string): string {
+  return modelId.replace(/^\/+|\/+$/g, '');
+}

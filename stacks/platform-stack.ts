@@ -6,11 +6,14 @@ import { METRICS_ADAPTER_SERVICE_ACCOUNT } from '../constructs/addons/prometheus
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
+import { acceleratorDomainName } from '../constructs/gslb/global-traffic-manager';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
 import { RedisCluster } from '../constructs/data/redis-cluster';
+import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
+import { weightsPrefix } from '../envs/serving-plan';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
@@ -54,7 +57,11 @@ export class PlatformStack extends TerraformStack {
   /** Private bucket of the runtime bundles the workloads stack uploads and the pods fetch. */
   public readonly artifactStore: ArtifactStore;
   /** IRSA roles of the in-cluster workloads (deployed by the workloads stack). */
-  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole };
+  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole; readonly modelServer: IamRole };
+  /** The regional bucket the model servers stream their weights from. */
+  public readonly modelWeights: ModelWeightsBucket;
+  /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
+  public readonly modelWeightsUri: string;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
   /**
@@ -105,6 +112,8 @@ export class PlatformStack extends TerraformStack {
       certificateArn: region.certificateArn,
       hostedZoneId: props.hostedZoneId,
       regionalDomainName: this.regionalDomainName,
+      // The accelerator forwards TCP to this NLB and TLS ends at the ALB: its name must be on the certificate.
+      additionalCertificateNames: env.globalAccelerator ? [acceleratorDomainName(env.domain)] : [],
       targetSecurityGroupId: this.cluster.clusterSecurityGroupId,
       targetAutoScalingGroupNames: [this.cluster.cpuAutoScalingGroupName],
       deletionProtection: env.deletionProtection,
@@ -142,7 +151,6 @@ export class PlatformStack extends TerraformStack {
       instanceType: region.messageQueue.instanceType,
       deploymentMode: region.messageQueue.deploymentMode,
       alarmTopicArn,
-      logRetentionDays: env.logRetentionDays,
     });
     this.artifactStore = new ArtifactStore(this, 'artifacts', { name: this.baseName, region: region.region });
     const appNamespace = NAMESPACES.app.name;
@@ -151,7 +159,17 @@ export class PlatformStack extends TerraformStack {
       proxy: role('proxy-role', appNamespace, WORKLOAD_NAMES.proxy),
       worker: role('worker-role', appNamespace, WORKLOAD_NAMES.worker),
       grafana: role('grafana-role', NAMESPACES.monitoring.name, GRAFANA_SERVICE_ACCOUNT),
+      modelServer: role('model-server-role', NAMESPACES.inference.name, WORKLOAD_NAMES.modelServer),
     };
+    // Weights staged once per region (docs/weights-staging.md); the model servers read one prefix.
+    this.modelWeights = new ModelWeightsBucket(this, 'model-weights', {
+      name: this.baseName,
+      region: region.region,
+      forceDestroy: !env.deletionProtection,
+    });
+    const prefix = weightsPrefix(env.model.modelId);
+    this.modelWeightsUri = this.modelWeights.uri(prefix);
+    this.modelWeights.grantRead(this.workloadRoles.modelServer.name, prefix, 'model-server-read');
     this.redis.grantReadAuthToken(this.workloadRoles.proxy.name, 'proxy-read');
     this.redis.grantReadAuthToken(this.workloadRoles.worker.name, 'worker-read');
     this.messageQueue.grantReadCredentials(this.workloadRoles.proxy.name, 'proxy-read');
@@ -191,6 +209,7 @@ export class PlatformStack extends TerraformStack {
     out('nlb_dns_name', this.loadBalancer.dnsName, 'Public NLB of the region');
     out('alb_dns_name', this.loadBalancer.alb.dnsName, 'Internal ALB behind the NLB');
     out('static_ips', this.loadBalancer.staticAddresses.map((e) => e.publicIp), 'Static public addresses of the NLB, one per zone');
+    out('model_weights_uri', this.modelWeightsUri, 'Where to stage the model weights of this region (docs/weights-staging.md)');
     out('regional_domain_name', this.regionalDomainName, 'DNS name of this region only');
     if (this.deployRunner) out('deploy_runner_project', this.deployRunner.projectName, 'CodeBuild project that applies the add-ons and workloads stacks from inside the VPC');
   }

@@ -21,18 +21,12 @@ const FOLLOW_UP = 'Not yet built (open item of issue 16, listed in docs/reviewin
 export const POLICY_SUPPRESSIONS: readonly PolicySuppression[] = [
   // AWS leaves no choice
   { path: 'entry/access-logs', rule: 'SG-ENC-10', reason: 'ALB access-log delivery supports only SSE-S3 (AES256) on the target bucket; AWS does not deliver to a bucket whose default encryption is SSE-KMS.' },
-  // other engineers' changes in flight this session
-  { path: 'workloads/ModelServer', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'cluster-monitoring/Grafana', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'node-termination-handler/deployment', rule: 'SG-K8S-1', reason: 'Third-party images by digest is issue 13a (in progress); remove this suppression when it lands.' },
-  { path: 'node-termination-handler/deployment', rule: 'SG-K8S-2', reason: 'Readiness probes everywhere is issue 13a (in progress); remove this suppression when it lands.' },
   // gaps, with the change that closes them
   { path: 'zone', rule: 'SG-DNS-1', reason: `DNSSEC needs an ECC_NIST_P256 KMS key in us-east-1 (key policy for dnssec-route53.amazonaws.com), a key-signing key, signing, and then a DS record at the parent zone, which only the domain owner can add. ${FOLLOW_UP}` },
   { path: 'zone', rule: 'SG-LOG-4', reason: `Query logging needs a us-east-1 log group (KMS key policy for logs.us-east-1.amazonaws.com) and a CloudWatch Logs resource policy for route53.amazonaws.com. ${FOLLOW_UP}` },
   { path: 'traffic/accelerator', rule: 'SG-LOG-3', reason: `Flow logs need an S3 bucket whose policy lets delivery.logs.amazonaws.com write. ${FOLLOW_UP}` },
   { path: 'monitoring/ApplicationLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'monitoring/WorkspaceLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
-  { path: 'queue/GeneralLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'redis/SlowLog', rule: 'SG-ENC-3', reason: `Needs a customer key whose policy allows logs.<region>.amazonaws.com on this log group (constructs/private/kms-key-policy.ts has the statement). ${FOLLOW_UP}` },
   { path: 'queue/Password/Secret', rule: 'SG-ENC-4', reason: `Encrypted with the AWS-managed aws/secretsmanager key; a customer key must also be granted to the workloads' IRSA roles that read the secret. ${FOLLOW_UP}` },
   { path: 'queue/ConnectionUrl', rule: 'SG-ENC-4', reason: `Encrypted with the AWS-managed aws/secretsmanager key; a customer key must also be granted to the workloads' IRSA roles that read the secret. ${FOLLOW_UP}` },

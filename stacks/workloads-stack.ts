@@ -1,4 +1,4 @@
-import { TerraformStack } from 'cdktf';
+import { Aspects, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { KubernetesProvider } from '@cdktf/provider-kubernetes/lib/provider';
 import { NamespaceV1 } from '@cdktf/provider-kubernetes/lib/namespace-v1';
@@ -12,9 +12,11 @@ import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
+import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
 import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
+import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
 
 export interface WorkloadsStackProps {
@@ -64,6 +66,9 @@ export class WorkloadsStack extends TerraformStack {
     if (props.addons) this.addDependency(props.addons);
     addAwsProvider(this, env, region);
     addBackend(this, env, name);
+    // Every image by digest, checked over everything this stack declares (the proxy and worker run
+    // their bundles on the digest-pinned Node image, so nothing is exempt).
+    Aspects.of(this).add(new ImagesPinnedByDigest());
 
     const cluster = props.platform.cluster;
     this.kubernetesProvider = addKubernetesProvider(this, cluster, region);
@@ -85,11 +90,16 @@ export class WorkloadsStack extends TerraformStack {
 
     // Spot interruption handling: the platform stack's queue and IRSA role, consumed in the cluster.
     if (cluster.interruptionQueue && cluster.nodeTerminationHandlerRole) {
-      this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
-        queueUrl: cluster.interruptionQueue.url,
-        roleArn: cluster.nodeTerminationHandlerRole.arn,
-        region,
-      });
+      if (env.nodeTerminationHandlerImage !== undefined) {
+        this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
+          image: env.nodeTerminationHandlerImage,
+          queueUrl: cluster.interruptionQueue.url,
+          roleArn: cluster.nodeTerminationHandlerRole.arn,
+          region,
+        });
+      }
+      // Otherwise (no digest-pinned image given) the handler is not deployed: `npm run synth` says so
+      // (an Annotation would put a stack trace with the checkout path into manifest.json).
     }
 
     // Workloads and in-cluster monitoring (issue 3).
@@ -128,12 +138,19 @@ export class WorkloadsStack extends TerraformStack {
       return o;
     };
     this.artifacts = { proxy: objects('proxy'), worker: objects('worker') };
+    // The settled serving plan (validateEnvironment has checked it fits): context, memory share, load time.
+    const footprint = resolveFootprint(env.model);
+    if ('problem' in footprint) throw new Error(`environment "${env.name}": ${footprint.field}: ${footprint.problem}`);
     this.workloads = new InferenceWorkloads(this, 'workloads', {
       appNamespace: this.namespaces.app.metadata.name,
       inferenceNamespace,
       modelServer: {
         image: env.model.image,
         modelId: env.model.modelId,
+        weights: { s3Uri: platform.modelWeightsUri, region, roleArn: platform.workloadRoles.modelServer.arn },
+        maxModelLength: footprint.maxModelLength,
+        gpuMemoryUtilization: footprint.gpuMemoryUtilization,
+        startupSeconds: estimateStartupSeconds(footprint.weightsGB),
         servedModelName: env.model.name,
         tensorParallelSize: gpu.gpusPerReplica,
         quantization: env.model.quantization,

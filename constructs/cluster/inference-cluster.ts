@@ -275,11 +275,11 @@ export class InferenceCluster extends Construct {
         }),
     );
     const cniRole = this.createServiceAccountRole('vpc-cni-role', { namespace: 'kube-system', serviceAccount: 'aws-node' });
-    new IamRolePolicyAttachment(this, 'vpc-cni-policy', {
+    const cniPolicy = new IamRolePolicyAttachment(this, 'vpc-cni-policy', {
       role: cniRole.name,
       policyArn: `${arnPrefix}:iam::aws:policy/AmazonEKS_CNI_Policy`,
     });
-    new EksAddon(this, 'addon-vpc-cni', {
+    const vpcCni = new EksAddon(this, 'addon-vpc-cni', {
       clusterName: this.cluster.name,
       addonName: 'vpc-cni',
       serviceAccountRoleArn: cniRole.arn,
@@ -309,7 +309,9 @@ export class InferenceCluster extends Construct {
         subnetIds: props.subnetIds,
         size,
         ...opts,
-        dependsOn: nodePolicies,
+        // Nodes join only once the VPC CNI runs with its IRSA role: a node started earlier comes up with
+        // aws-node lacking permissions (no pod IPs) until the add-on is updated.
+        dependsOn: [...nodePolicies, cniPolicy, vpcCni],
         tags: this.tags,
       }).nodeGroup;
     const cpuAmi = props.cpuAmiType ?? 'AL2023_x86_64_STANDARD';

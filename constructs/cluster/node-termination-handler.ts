@@ -3,12 +3,18 @@ import { ClusterRoleBindingV1 } from '@cdktf/provider-kubernetes/lib/cluster-rol
 import { ClusterRoleV1 } from '@cdktf/provider-kubernetes/lib/cluster-role-v1';
 import { DeploymentV1 } from '@cdktf/provider-kubernetes/lib/deployment-v1';
 import { ServiceAccountV1 } from '@cdktf/provider-kubernetes/lib/service-account-v1';
+import { checkImagePinned } from '../private/images';
+import { PropsValidator } from '../private/validation';
 import { NODE_POOL_LABEL } from './node-group';
 import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT } from './spot-interruption-queue';
-import { PropsValidator } from '../private/validation';
 
-/** Pinned AWS Node Termination Handler image. */
-export const DEFAULT_NODE_TERMINATION_HANDLER_IMAGE = 'public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3';
+/**
+ * The release the construct is written for. No published digest of it could be verified while
+ * writing this, so the image is a required prop: pin it yourself
+ * (`crane digest public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3`) and pass
+ * `public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3@sha256:<digest>`.
+ */
+export const NODE_TERMINATION_HANDLER_RELEASE = 'public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3';
 
 export interface NodeTerminationHandlerProps {
   /** URL of the SQS queue receiving EC2 interruption events (`InferenceCluster.interruptionQueue.url`). */
@@ -17,8 +23,11 @@ export interface NodeTerminationHandlerProps {
   readonly roleArn: string;
   /** AWS region of the queue and the nodes. */
   readonly region: string;
-  /** Container image. @default DEFAULT_NODE_TERMINATION_HANDLER_IMAGE */
-  readonly image?: string;
+  /**
+   * Container image, pinned by digest (`…/aws-node-termination-handler:v1.25.3@sha256:<64 hex>`;
+   * see NODE_TERMINATION_HANDLER_RELEASE).
+   */
+  readonly image: string;
   /**
    * Namespace; must match the IRSA trust of `roleArn`.
    * @default NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace ('kube-system')
@@ -59,6 +68,7 @@ export class NodeTerminationHandler extends Construct {
 
   constructor(scope: Construct, id: string, props: NodeTerminationHandlerProps) {
     super(scope, id);
+    checkImagePinned(new PropsValidator('NodeTerminationHandler', id), 'image', props.image);
     const grace = props.podTerminationGracePeriodSeconds ?? -1;
     new PropsValidator('NodeTerminationHandler', id).check(
       'podTerminationGracePeriodSeconds',
@@ -125,7 +135,7 @@ export class NodeTerminationHandler extends Construct {
             container: [
               {
                 name: 'handler',
-                image: props.image ?? DEFAULT_NODE_TERMINATION_HANDLER_IMAGE,
+                image: props.image,
                 env: [
                   { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -137,6 +147,8 @@ export class NodeTerminationHandler extends Construct {
                   { name: 'metrics', containerPort: 9092 },
                 ],
                 livenessProbe: { httpGet: { path: '/healthz', port: '8080' }, initialDelaySeconds: 5, periodSeconds: 5 },
+                // Ready once its probes server answers (it has started polling the queue).
+                readinessProbe: { httpGet: { path: '/healthz', port: '8080' }, initialDelaySeconds: 2, periodSeconds: 5, failureThreshold: 2 },
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '128Mi' } },
                 securityContext: {
                   allowPrivilegeEscalation: false,

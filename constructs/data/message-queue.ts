@@ -1,4 +1,3 @@
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -155,11 +154,6 @@ export interface MessageQueueProps {
    */
   readonly alarmTopicArn?: string;
   /**
-   * Days to keep the broker's general log.
-   * @default 30
-   */
-  readonly logRetentionDays?: number;
-  /**
    * Secrets Manager KMS key for the password secret.
    * @default - the account's `aws/secretsmanager` key
    */
@@ -177,6 +171,12 @@ export interface MessageQueueProps {
 export class MessageQueue extends Construct {
   /** The broker. */
   public readonly broker: MqBroker;
+  /**
+   * The general log group: Amazon MQ creates `/aws/amazonmq/broker/<broker id>/general` itself when
+   * the broker first logs (during its creation), so Terraform cannot create it first with a
+   * retention; set the retention once after the first deploy (docs/serving-plan.md, "Log groups").
+   */
+  public readonly generalLogGroupName: string;
   /** Security group of the broker. */
   public readonly securityGroup: SecurityGroup;
   /** The broker user's password in Secrets Manager. */
@@ -236,7 +236,6 @@ export class MessageQueue extends Construct {
     const backlogMinutes = props.queueBacklogMinutes ?? THRESHOLDS.queueBacklogForMinutes;
     v.check('queueBacklogThreshold', backlog, (b) => b > 0, `must be above 0, got ${backlog}`);
     v.wholeNumber('queueBacklogMinutes', backlogMinutes, 1);
-    v.logRetention('logRetentionDays', props.logRetentionDays ?? 30);
 
     const name = props.name;
     this.password = new GeneratedSecret(this, 'Password', {
@@ -265,11 +264,6 @@ export class MessageQueue extends Construct {
       });
     });
 
-    // Amazon MQ writes to this group name; creating it first sets the retention.
-    new CloudwatchLogGroup(this, 'GeneralLog', {
-      name: `/aws/amazonmq/broker/${name}/general`,
-      retentionInDays: props.logRetentionDays ?? 30,
-    });
 
     const window = props.maintenanceWindow ?? { dayOfWeek: 'SUNDAY', timeOfDay: '04:00' };
     this.broker = new MqBroker(this, 'Broker', {
@@ -291,6 +285,8 @@ export class MessageQueue extends Construct {
       user: [{ username: this.username, password: this.password.value }],
       applyImmediately: false,
     });
+    this.generalLogGroupName = `/aws/amazonmq/broker/${this.broker.id}/general`;
+    new TerraformOutput(this, 'GeneralLogGroup', { value: this.generalLogGroupName, description: `General log group of broker ${name} (created by Amazon MQ)` });
     this.amqpsEndpoint = Fn.element(this.broker.instances.get(0).endpoints, 0);
     this.connectionUrlSecret = new SecretsmanagerSecret(this, 'ConnectionUrl', {
       name: `${props.passwordSecretName ?? `surgeguard/${name}/rabbitmq-password`}-url`,

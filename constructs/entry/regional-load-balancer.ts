@@ -45,7 +45,8 @@ export interface RegionalLoadBalancerProps {
   /** DNS name clients use (the certificate's subject). */
   readonly domainName: string;
   /**
-   * ARN of an existing ACM certificate in this region covering `domainName` (and `regionalDomainName`).
+   * ARN of an existing ACM certificate in this region covering `domainName` (and `regionalDomainName`,
+   * `additionalCertificateNames`).
    * @default - a certificate is requested and validated through DNS in `hostedZoneId`
    */
   readonly certificateArn?: string;
@@ -61,6 +62,13 @@ export interface RegionalLoadBalancerProps {
    * @default - no regional record
    */
   readonly regionalDomainName?: string;
+  /**
+   * Further names clients reach this region's listener by, added to the created certificate (with
+   * their DNS validation records): e.g. the Global Accelerator's `accelerator.<domain>`, whose TLS
+   * terminates at this ALB too.
+   * @default []
+   */
+  readonly additionalCertificateNames?: readonly string[];
   /** Security group of the proxy nodes; it gets an ingress rule from the ALB on `targetPort`. */
   readonly targetSecurityGroupId: string;
   /**
@@ -174,9 +182,13 @@ export class RegionalLoadBalancer extends Construct {
     if (props.certificateArn !== undefined) {
       this.certificateArn = props.certificateArn;
     } else {
+      // Every client-facing name: the global one, the regional one, and the accelerator's.
+      const sans = [...new Set([...(props.regionalDomainName !== undefined ? [props.regionalDomainName] : []), ...(props.additionalCertificateNames ?? [])])].filter(
+        (n) => n !== props.domainName,
+      );
       const cert = new AcmCertificate(this, 'certificate', {
         domainName: props.domainName,
-        subjectAlternativeNames: props.regionalDomainName !== undefined ? [props.regionalDomainName] : undefined,
+        subjectAlternativeNames: sans.length > 0 ? sans : undefined,
         validationMethod: 'DNS',
         keyAlgorithm: 'EC_prime256v1',
         lifecycle: { createBeforeDestroy: true },

@@ -11,6 +11,11 @@ import { FAILOVER_BUDGET } from '../../contract/failover-budget';
 import { PropsValidator } from '../private/validation';
 
 /** One region's public entry point, as seen by the global layer. */
+/** The name the Global Accelerator is published under: `accelerator.<domain>` (on the regional certificates too). */
+export function acceleratorDomainName(domain: string): string {
+  return `accelerator.${domain}`;
+}
+
 export interface RegionEndpoint {
   /** AWS region name, e.g. `eu-west-1`: the latency-routing region and the record's set identifier. */
   readonly region: string;
@@ -221,7 +226,7 @@ export class GlobalTrafficManager extends Construct {
           endpointConfiguration: [{ endpointId: r.loadBalancerArn, weight: 128, clientIpPreservationEnabled: false }],
         });
       }
-      this.acceleratorDomainName = `accelerator.${props.domainName}`;
+      this.acceleratorDomainName = acceleratorDomainName(props.domainName);
       new Route53Record(this, 'accelerator-record', {
         zoneId: this.hostedZoneId,
         name: this.acceleratorDomainName,

@@ -1,4 +1,6 @@
 import { ClusterRoleBindingV1 } from '@cdktf/provider-kubernetes/lib/cluster-role-binding-v1';
+import { checkImagePinned } from '../private/images';
+import { PropsValidator } from '../private/validation';
 import { ClusterRoleV1 } from '@cdktf/provider-kubernetes/lib/cluster-role-v1';
 import { ConfigMapV1 } from '@cdktf/provider-kubernetes/lib/config-map-v1';
 import { DeploymentV1 } from '@cdktf/provider-kubernetes/lib/deployment-v1';
@@ -9,7 +11,6 @@ import { stringify } from 'yaml';
 import { DASHBOARDS } from '../../monitoring/dashboards';
 import { NODE_POOL_LABEL } from '../cluster/node-group';
 import { SCRAPER_KUBERNETES_USER } from './monitoring';
-import { PropsValidator } from '../private/validation';
 
 /** uid of the Prometheus data source the dashboards refer to. */
 export const DATASOURCE_UID = 'amp';
@@ -18,6 +19,12 @@ export const DATASOURCE_UID = 'amp';
 export function loadDashboards(): Record<string, string> {
   return Object.fromEntries(Object.entries(DASHBOARDS).map(([file, d]) => [file, `${JSON.stringify(d, null, 2)}\n`]));
 }
+
+/**
+ * Grafana 12.0.0 by digest: the multi-arch index of docker.io/grafana/grafana:12.0.0, as pinned in
+ * public deployment manifests (docker-compose pins checked by their projects' CI).
+ */
+export const DEFAULT_GRAFANA_IMAGE = 'grafana/grafana:12.0.0@sha256:263cbefd5d9b179893c47c415daab4da5c1f3d6770154741eca4f45c81119884';
 
 export interface ClusterMonitoringProps {
   /** Namespace of Grafana. */
@@ -29,8 +36,8 @@ export interface ClusterMonitoringProps {
   /** IAM role (IRSA) Grafana queries the workspace with (`Monitoring.grantQuery`). */
   readonly grafanaRoleArn: string;
   /**
-   * Grafana image.
-   * @default 'grafana/grafana:11.6.1'
+   * Grafana image, pinned by digest.
+   * @default DEFAULT_GRAFANA_IMAGE
    */
   readonly grafanaImage?: string;
   /**
@@ -60,6 +67,8 @@ export class ClusterMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
+    const grafanaImage = props.grafanaImage ?? DEFAULT_GRAFANA_IMAGE;
+    checkImagePinned(new PropsValidator('ClusterMonitoring', id), 'grafanaImage', grafanaImage);
     const dashboards = props.dashboards ?? loadDashboards();
     const v: PropsValidator = new PropsValidator('ClusterMonitoring', id);
     if (Object.keys(dashboards).length === 0) v.fail('dashboards', 'must hold at least one dashboard');
@@ -135,7 +144,7 @@ export class ClusterMonitoring extends Construct {
             container: [
               {
                 name: 'grafana',
-                image: props.grafanaImage ?? 'grafana/grafana:11.6.1',
+                image: grafanaImage,
                 port: [{ name: 'http', containerPort: 3000 }],
                 env: [
                   { name: 'GF_AUTH_ANONYMOUS_ENABLED', value: 'true' },

@@ -107,6 +107,14 @@ describe('serving plan: the model fits every GPU type its pools may launch', () 
     expect(() => validateEnvironment(dev as EnvironmentConfig)).toThrow(/does not fit g6\.xlarge: weights 26 GB \+ KV-cache headroom 3\.4 GB = 29\.4 GB > 1 x 24 GB x 0\.9 = 21\.6 GB/);
   });
 
+  it('rejects a model server image by mutable tag', () => {
+    const prod = copy('prod');
+    prod.model.image = 'vllm/vllm-openai:v0.8.5';
+    const err = configError(prod);
+    expect(err.field).toBe('model.image');
+    expect(err.message).toContain('"vllm/vllm-openai:v0.8.5" must be pinned by digest');
+  });
+
   it('rejects a context longer than the model supports', () => {
     const dev = copy('dev');
     dev.model.maxModelLength = 200_000;

@@ -97,7 +97,14 @@ describe('InferenceWorkloads runtime source validation', () => {
   const props = (over: Partial<InferenceWorkloadsProps['proxy']>): InferenceWorkloadsProps => ({
     appNamespace: 'app',
     inferenceNamespace: 'inference',
-    modelServer: { image: 'vllm/vllm-openai:v0.8.5', modelId: 'm', servedModelName: 'm', tensorParallelSize: 1, maxConcurrentSequences: 8 },
+    modelServer: {
+      image: `vllm/vllm-openai:v0.8.5@sha256:${'d'.repeat(64)}`,
+      modelId: 'm',
+      servedModelName: 'm',
+      tensorParallelSize: 1,
+      maxConcurrentSequences: 8,
+      weights: { s3Uri: 's3://weights-bucket-example/m/', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/model-server' },
+    },
     proxy: { config: {}, roleArn: 'arn:aws:iam::123456789012:role/p', ...over },
     worker: { config: {}, image: `r.example.com/worker@sha256:${'c'.repeat(64)}` },
   });

@@ -119,14 +119,29 @@ describe('stacks per environment', () => {
   });
 
   it('drains spot GPU nodes on interruption events: queue and role in the platform stack, handler in the workloads stack', () => {
+    // The handler runs by digest only: the environment names its image (a test digest here).
+    const image = `public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3@sha256:${'0123456789abcdef'.repeat(4)}`;
+    const withHandler = synthApp([{ ...ENVIRONMENTS.staging, nodeTerminationHandlerImage: image }]);
+    try {
+      for (const name of withHandler.stackNames.filter((n) => n.endsWith('-workloads'))) {
+        const platform = name.replace(/-workloads$/, '');
+        expect(Object.keys(withHandler.stack(platform).resource!.aws_sqs_queue ?? {}).length).toBeGreaterThanOrEqual(1);
+        const handler = Object.values(withHandler.stack(name).resource!.kubernetes_deployment_v1).find(
+          (d: any) => d.metadata.name === 'aws-node-termination-handler',
+        ) as any;
+        expect(handler.spec.template.spec.container[0].image).toBe(image);
+        const env = Object.fromEntries(handler.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
+        expect(remoteRef.exec(env.QUEUE_URL)![1]).toBe(platform);
+      }
+    } finally {
+      rmSync(withHandler.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('deploys no Node Termination Handler when the environment names no digest-pinned image for it', () => {
     for (const name of all.stackNames.filter((n) => n.endsWith('-workloads'))) {
-      const platform = name.replace(/-workloads$/, '');
-      expect(Object.keys(all.stack(platform).resource!.aws_sqs_queue ?? {}).length).toBeGreaterThanOrEqual(1);
-      const handler = Object.values(all.stack(name).resource!.kubernetes_deployment_v1).find(
-        (d: any) => d.metadata.name === 'aws-node-termination-handler',
-      ) as any;
-      const env = Object.fromEntries(handler.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
-      expect(remoteRef.exec(env.QUEUE_URL)![1]).toBe(platform);
+      const names = Object.values(all.stack(name).resource!.kubernetes_deployment_v1).map((d: any) => d.metadata.name);
+      expect(names).not.toContain('aws-node-termination-handler');
     }
   });
 

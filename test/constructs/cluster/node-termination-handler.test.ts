@@ -5,6 +5,8 @@ const base: NodeTerminationHandlerProps = {
   queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/surgeguard-prod-use1-interruptions',
   roleArn: 'arn:aws:iam::123456789012:role/surgeguard-prod-use1-kube-system-aws-node-termination-handler',
   region: 'us-east-1',
+  // A test image: the digest only has to have the right shape here.
+  image: `registry.example.com/aws-node-termination-handler:v1.25.3@sha256:${'0123456789abcdef'.repeat(4)}`,
 };
 const synth = (props: Partial<NodeTerminationHandlerProps> = {}) => synthConstruct((s) => new NodeTerminationHandler(s, 'nth', { ...base, ...props }));
 
@@ -48,6 +50,19 @@ describe('NodeTerminationHandler', () => {
       { api_groups: [''], resources: ['events'], verbs: ['create'] },
     ]);
   });
+
+  it('is ready only once its probes server answers, and restarted when it stops answering', () => {
+    const c = onlyResource(synth(), 'kubernetes_deployment_v1').spec.template.spec.container[0];
+    expect(c.readiness_probe.http_get).toEqual({ path: '/healthz', port: '8080' });
+    expect(c.liveness_probe.http_get).toEqual({ path: '/healthz', port: '8080' });
+  });
+
+  it.each(['public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3', 'public.ecr.aws/aws-ec2/aws-node-termination-handler@sha256:abc'])(
+    'rejects the image %s (not pinned by a full digest)',
+    (image) => {
+      expect(() => synth({ image })).toThrow(`NodeTerminationHandler nth: image "${image}" must be pinned by digest`);
+    },
+  );
 
   it('rejects a negative grace period other than -1', () => {
     expect(() => synth({ podTerminationGracePeriodSeconds: -5 })).toThrow('NodeTerminationHandler nth: podTerminationGracePeriodSeconds -5 must be -1');

@@ -14,8 +14,9 @@ function baseProps(): InferenceWorkloadsProps {
     appNamespace: 'surgeguard',
     inferenceNamespace: 'surgeguard-inference',
     modelServer: {
-      image: 'vllm/vllm-openai:v0.8.5',
+      image: 'vllm/vllm-openai:v0.8.5@sha256:6cf9808ca8810fc6c3fd0451c2e7784fb224590d81f7db338e7eaf3c02a33d33',
       modelId: 'deepseek-ai/DeepSeek-V3',
+      weights: { s3Uri: 's3://surgeguard-weights-example/deepseek-ai/DeepSeek-V3/', region: 'us-east-1', roleArn: 'arn:aws:iam::123456789012:role/model-server' },
       servedModelName: 'deepseek-v3',
       tensorParallelSize: 8,
       quantization: 'fp8',
@@ -82,9 +83,11 @@ describe('InferenceWorkloads', () => {
 
   it('passes model, tensor-parallel size, quantisation and max sequences to vLLM and requests that many GPUs', () => {
     const c = podSpec(byName(resources, 'kubernetes_deployment_v1', WORKLOAD_NAMES.modelServer)).container[0];
-    expect(c.image).toBe('vllm/vllm-openai:v0.8.5');
+    expect(c.image).toBe('vllm/vllm-openai:v0.8.5@sha256:6cf9808ca8810fc6c3fd0451c2e7784fb224590d81f7db338e7eaf3c02a33d33');
     const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-    expect(arg('--model')).toBe('deepseek-ai/DeepSeek-V3');
+    expect(arg('--model')).toBe('s3://surgeguard-weights-example/deepseek-ai/DeepSeek-V3/');
+    expect(arg('--load-format')).toBe('runai_streamer');
+    expect(arg('--gpu-memory-utilization')).toBe('0.9');
     expect(arg('--served-model-name')).toBe('deepseek-v3');
     expect(arg('--tensor-parallel-size')).toBe('8');
     expect(arg('--quantization')).toBe('fp8');
