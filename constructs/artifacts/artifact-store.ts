@@ -13,6 +13,7 @@ import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/l
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { accountAdministersKey } from '../private/kms-key-policy';
+import { privateBucketDenyStatements } from '../private/s3-bucket-policy';
 
 export interface ArtifactStoreProps {
   /** Name prefix of the bucket and key alias (`surgeguard-dev-use1`): lower-case letters, digits, dashes, at most 26 characters. */
@@ -91,24 +92,7 @@ export class ArtifactStore extends Construct {
       ],
     });
     const policy = new DataAwsIamPolicyDocument(this, 'bucket-policy-doc', {
-      statement: [
-        {
-          sid: 'DenyInsecureTransport',
-          effect: 'Deny',
-          actions: ['s3:*'],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
-          principals: [{ type: '*', identifiers: ['*'] }],
-          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
-        },
-        {
-          sid: 'DenyUploadsWithoutTheKey',
-          effect: 'Deny',
-          actions: ['s3:PutObject'],
-          resources: [`${this.bucket.arn}/*`],
-          principals: [{ type: '*', identifiers: ['*'] }],
-          condition: [{ test: 'StringNotEqualsIfExists', variable: 's3:x-amz-server-side-encryption-aws-kms-key-id', values: [this.key.arn] }],
-        },
-      ],
+      statement: privateBucketDenyStatements(this.bucket.arn, this.key.arn),
     });
     new S3BucketPolicy(this, 'bucket-policy', { bucket: this.bucket.id, policy: policy.json });
   }

@@ -13,6 +13,7 @@ import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/l
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { accountAdministersKey } from '../private/kms-key-policy';
+import { privateBucketDenyStatements } from '../private/s3-bucket-policy';
 
 export interface ModelWeightsBucketProps {
   /** Base name (`surgeguard-<env>-<short region>`): the bucket name starts with `<name>-weights-`. */
@@ -93,24 +94,7 @@ export class ModelWeightsBucket extends Construct {
       ],
     });
     const policy = new DataAwsIamPolicyDocument(this, 'PolicyDocument', {
-      statement: [
-        {
-          sid: 'DenyInsecureTransport',
-          effect: 'Deny',
-          actions: ['s3:*'],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
-          principals: [{ type: '*', identifiers: ['*'] }],
-          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
-        },
-        {
-          sid: 'DenyObjectsNotEncryptedWithTheBucketKey',
-          effect: 'Deny',
-          actions: ['s3:PutObject'],
-          resources: [`${this.bucket.arn}/*`],
-          principals: [{ type: '*', identifiers: ['*'] }],
-          condition: [{ test: 'StringNotEqualsIfExists', variable: 's3:x-amz-server-side-encryption-aws-kms-key-id', values: [this.key.arn] }],
-        },
-      ],
+      statement: privateBucketDenyStatements(this.bucket.arn, this.key.arn),
     });
     new S3BucketPolicy(this, 'Policy', { bucket: this.bucket.id, policy: policy.json });
     new TerraformOutput(this, 'BucketName', { value: this.bucket.bucket, description: `S3 bucket of the model weights of ${props.name} (docs/weights-staging.md)` });
