@@ -13,6 +13,7 @@ module.exports = {
   testMatch: [
     '<rootDir>/test/runtime/proxy/admission/controller.test.ts',
     '<rootDir>/test/runtime/proxy/admission/convergence.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/drain-meter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/limiter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/replica-share.test.ts',
     // also scrapes in-process simulators on 127.0.0.1 (no services)
