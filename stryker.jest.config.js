@@ -15,6 +15,7 @@ module.exports = {
     '<rootDir>/test/runtime/proxy/admission/convergence.test.ts',
     '<rootDir>/test/runtime/proxy/admission/drain-meter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/limiter.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/priority-queue.test.ts',
     '<rootDir>/test/runtime/proxy/admission/replica-share.test.ts',
     // also scrapes in-process simulators on 127.0.0.1 (no services)
     '<rootDir>/test/runtime/proxy/admission/saturation.test.ts',
