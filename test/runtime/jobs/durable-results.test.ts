@@ -18,22 +18,7 @@ describe('durable job results (real primary + replica)', () => {
   let replicaClient: Redis;
   let store: RedisJobStore;
 
-  const linkUp = async (timeoutMs = 15_000) => {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const c = new Redis({ port: replica.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      try {
-        await c.connect();
-        if ((await c.info('replication')).includes('master_link_status:up')) return;
-      } catch {
-        // not up yet
-      } finally {
-        c.disconnect();
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`replica did not sync within ${timeoutMs} ms`);
-  };
+  const linkUp = () => replica.waitReplicaLinkUp();
 
   // replication writes RDB files: into a folder of the test, not the working directory
   const dir = mkdtempSync(join(tmpdir(), 'surgeguard-durable-'));
