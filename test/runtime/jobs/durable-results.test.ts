@@ -64,6 +64,19 @@ describe('durable job results (real primary + replica)', () => {
     expect(await replicaClient.hget(store.jobKey('job-b'), 'status')).toBe('succeeded');
   });
 
+  it('confirms a final job found on redelivery only once a replica has its outcome', async () => {
+    await runningJob('job-d');
+    await replica.stop();
+    await expect(store.succeed('job-d', { ok: 4 })).rejects.toBeInstanceOf(ResultNotDurableError);
+    // another worker reads the final status: not durable yet either
+    expect((await store.claim('job-d')).outcome).toBe('final');
+    await expect(store.ensureDurable('job-d')).rejects.toBeInstanceOf(ResultNotDurableError);
+    await replica.start();
+    await linkUp();
+    await expect(store.ensureDurable('job-d')).resolves.toBeUndefined();
+    expect(await replicaClient.hget(store.jobKey('job-d'), 'result')).toBe('{"ok":4}');
+  });
+
   it('does not wait without a durability requirement (a primary without replicas)', async () => {
     const plain = new RedisJobStore(client, { keyPrefix: 'durable-plain:', ttlSeconds: 600 });
     await plain.create({ id: 'job-c', owner: 'o', priorityClass: 'low', endpoint: '/v1/chat/completions' });
