@@ -27,7 +27,7 @@ describe('API reference (docs/api/, generated from the doc comments by `npm run 
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('is current: the committed pages are exactly what `npm run docs:api` generates', () => {
+  it('is current: the committed pages are exactly what `npm run docs:api` generates (run it after changing a doc comment of an exported construct or props)', () => {
     const pages = tree(committed);
     expect([...pages.keys()]).toEqual([...generated.keys()]);
     const stale = [...pages].filter(([file, text]) => generated.get(file) !== text).map(([file]) => file);
