@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { PriorityClass } from '../../contract/priority';
 import { AuthConfig } from './config';
+import type { BucketLimit } from './ratelimit/config';
 
 /** Who sent a request, as far as the proxy knows. */
 export interface ApiKeyIdentity {
@@ -10,6 +11,8 @@ export interface ApiKeyIdentity {
   readonly tier: PriorityClass;
   /** Highest class the key may ask for (X-Priority / X-Realtime); higher asks are lowered to it. */
   readonly maxClass: PriorityClass;
+  /** The key's own request limit over all its classes, `none` (not limited), or undefined: the class limits of `rateLimit.requests`. */
+  readonly rateLimit?: BucketLimit | 'none';
 }
 
 export type AuthResult =
@@ -32,7 +35,7 @@ export class KeyAuthenticator {
 
   constructor(config: AuthConfig) {
     this.open = config === 'none';
-    this.keys = config === 'none' ? [] : config.keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), identity: { name: k.name, tier: k.tier, maxClass: k.maxClass ?? k.tier } }));
+    this.keys = config === 'none' ? [] : config.keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), identity: { name: k.name, tier: k.tier, maxClass: k.maxClass ?? k.tier, ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}) } }));
   }
 
   authenticate(authorization: string | undefined): AuthResult {

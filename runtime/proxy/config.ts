@@ -5,6 +5,7 @@ import { PoolSchema, RetrySchema } from '../common/config/upstream';
 import { PRIORITY_CLASSES, priorityRank } from '../../contract/priority';
 import { PROXY_CONTRACT } from '../../contract/service';
 import { OverloadConfigShape } from './overload/config';
+import { BucketLimitSchema } from './ratelimit/config';
 import { ProxyJobsSchema } from '../jobs/config';
 import { readinessPools, RegionsSchema } from './regions';
 
@@ -69,6 +70,12 @@ export const ApiKeySchema = z
       .enum(PRIORITY_CLASSES)
       .optional()
       .describe('Highest class this key may ask for with X-Priority / X-Realtime (a higher one is lowered to it). Default: the tier, so a key can lower its class but never raise it.'),
+    rateLimit: z
+      .union([z.literal('none'), BucketLimitSchema])
+      .optional()
+      .describe(
+        'Request rate limit of this key over all its classes (requests/s and burst), shared by the replicas through Redis; `none`: not rate limited (a service key whose traffic admission bounds by capacity and class). Default: `rateLimit.requests` of each request\'s class.',
+      ),
   })
   .strict()
   .superRefine((key, ctx) => {
