@@ -64,7 +64,16 @@ export const ApiKeySchema = z
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key')
-      .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored.'),
+      .optional()
+      .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored. Set this or `key`.'),
+    key: z
+      .strictObject({ fromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').describe('Variable holding the key.') })
+      .optional()
+      .describe('The key itself, from an environment variable, hashed when the proxy starts: for a key the deployment generates and hands to the proxies (the cross-region key). Set this or `sha256`.'),
+    firstPoolOnly: z
+      .boolean()
+      .optional()
+      .describe('Serve this key\'s requests from the first pool of their route only: for the key other regions spill with, so a spilled request never spills again (no ping-pong between regions). Default: false.'),
     tier: z.enum(PRIORITY_CLASSES).default('medium').describe('Priority class of requests without X-Priority / X-Realtime.'),
     maxClass: z
       .enum(PRIORITY_CLASSES)
@@ -79,6 +88,7 @@ export const ApiKeySchema = z
   })
   .strict()
   .superRefine((key, ctx) => {
+    if ((key.sha256 === undefined) === (key.key === undefined)) ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'set exactly one of sha256 and key' });
     if (key.maxClass !== undefined && priorityRank(key.tier) < priorityRank(key.maxClass)) {
       ctx.addIssue({ code: 'custom', path: ['tier'], message: `tier ${key.tier} is above maxClass ${key.maxClass}` });
     }
