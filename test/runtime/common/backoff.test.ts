@@ -75,6 +75,16 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Thu Feb  1 00:00:00 2024', Date.parse('2024-01-31T23:59:59Z'))).toBe(1_000);
   });
 
+  it('reads every month name, and fractional delta-seconds to the millisecond', () => {
+    const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+    const days = ['Thu', 'Sun', 'Sun', 'Wed', 'Fri', 'Mon', 'Wed', 'Sat', 'Tue', 'Thu', 'Sun', 'Tue'];
+    months.forEach((m, i) => {
+      const at = Date.UTC(2026, i, 1);
+      expect(parseRetryAfterMs(`${days[i]}, 01 ${m} 2026 00:00:07 GMT`, at)).toBe(7_000);
+    });
+    expect(parseRetryAfterMs('1.25', 0)).toBe(1_250);
+  });
+
   it('reads a two-digit RFC 850 year exactly 50 years ahead as ahead', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     expect(parseRetryAfterMs('Wednesday, 01-Jan-76 00:00:00 GMT', now)).toBe(Date.parse('2076-01-01T00:00:00Z') - now);
@@ -90,6 +100,7 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Thu, 00 Jan 2026 00:00:10 GMT', now)).toBeUndefined();
     expect(parseRetryAfterMs('Sat, 31 Feb 2026 00:00:10 GMT', now)).toBeUndefined(); // not 3 March
     expect(parseRetryAfterMs('Thu, 01 Jan 2026 23:60:00 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 10:60:00 GMT', now)).toBeUndefined(); // not 11:00
     expect(parseRetryAfterMs('Thu, 01 Jan 2026 23:59:61 GMT', now)).toBeUndefined();
     expect(parseRetryAfterMs('Thu Jan 01 00:00:10 2026 GMT', now)).toBeUndefined(); // asctime has no zone
     expect(parseRetryAfterMs('Thu, 01-Jan-26 00:00:10 GMT', now)).toBeUndefined(); // RFC 850 spells the day out
