@@ -125,7 +125,8 @@ export class PlatformStack extends TerraformStack {
       region: region.region,
       clusterName: this.cluster.clusterName,
       clusterArn: this.cluster.cluster.arn,
-      scraperSubnetIds: this.network.privateSubnetIds,
+      // Dedicated /28s (no pod ever gets an address there): the model servers' NetworkPolicy admits exactly these.
+      scraperSubnetIds: this.network.scraperSubnetIds,
       scraperSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
       loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
       logRetentionDays: env.logRetentionDays,

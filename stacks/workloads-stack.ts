@@ -172,7 +172,8 @@ export class WorkloadsStack extends TerraformStack {
         roleArn: platform.workloadRoles.worker.arn,
         drainSeconds: workerDrainSeconds,
       },
-      metricsScraperCidrs: platform.network.privateSubnets.map((s) => s.cidrBlock),
+      // Exactly the collector's own subnets (constructs/network): no pod IP is ever taken from them.
+      metricsScraperCidrs: platform.network.scraperSubnetCidrs,
       launcher: bundles.launcher,
     });
     this.clusterMonitoring = new ClusterMonitoring(this, 'cluster-monitoring', {

@@ -45,7 +45,11 @@ export interface MonitoringProps {
   readonly clusterName: string;
   /** ARN of that cluster. */
   readonly clusterArn: string;
-  /** Subnets the managed collector's interfaces live in (the cluster's private subnets, at least two zones). */
+  /**
+   * Subnets the managed collector's interfaces live in (one interface per subnet; at least two zones, at
+   * most five subnets), in the cluster's VPC. Give it subnets of its own (`Network.scraperSubnetIds`) so
+   * that a NetworkPolicy `ipBlock` of their CIDRs matches the collector and no pod.
+   */
   readonly scraperSubnetIds: readonly string[];
   /** Security groups of the collector's interfaces: must reach the pods (the cluster security group). */
   readonly scraperSecurityGroupIds: readonly string[];

@@ -4,6 +4,7 @@ import { dev } from '../../envs/dev';
 import { prod } from '../../envs/prod';
 import { ALERT_GROUPS } from '../../monitoring/alert-rules';
 import { PROXY_CONTRACT } from '../../contract/service';
+import { parseCidr } from '../../constructs/private/cidr';
 import { synthApp, SynthesizedApp } from '../support/synth';
 
 /** Issue 3's "done when", checked on the synthesized environments. */
@@ -83,6 +84,32 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     const cni = all('prod-us-east-1', 'aws_eks_addon').find((a) => a.addon_name === 'vpc-cni');
     expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: 'true' });
   });
+
+  it.each([...prod.regions.map((r) => `prod-${r.region}`), 'dev-us-east-1'])(
+    '%s: the model servers admit, besides the proxy and worker pods, exactly the collector\'s own subnets, where no pod gets an address',
+    (cell) => {
+      const subnets = app.stack(cell).resource!.aws_subnet as Record<string, any>;
+      const tier = (t: string) => Object.keys(subnets).filter((id) => subnets[id].tags['surgeguard.io/tier'] === t);
+      const [scraper] = all(cell, 'aws_prometheus_scraper');
+      const eks = scraper.source[0].eks[0];
+      expect(eks.subnet_ids).toEqual(tier('scraper').map((id) => `\${aws_subnet.${id}.id}`));
+      // Nodes (and so VPC CNI pod addresses) live in the private subnets only.
+      for (const group of all(cell, 'aws_eks_node_group')) for (const id of group.subnet_ids) expect(tier('private').map((s) => `\${aws_subnet.${s}.id}`)).toContain(id);
+      const policies = Object.values(app.stack(`${cell}-workloads`).resource!.kubernetes_network_policy_v1 as Record<string, any>);
+      const modelServer = policies.find((p) => p.metadata.name === 'surgeguard-model-server-ingress');
+      const [clients, collector, ...rest] = modelServer.spec.ingress;
+      expect(rest).toEqual([]);
+      expect(clients.from.map((f: any) => f.pod_selector.match_labels)).toEqual([{ 'app.kubernetes.io/name': 'surgeguard-proxy' }, { 'app.kubernetes.io/name': 'surgeguard-worker' }]);
+      expect(collector.from).toEqual(tier('scraper').map((id) => ({ ip_block: { cidr: subnets[id].cidr_block } })));
+      for (const id of tier('private')) {
+        const pods = parseCidr(subnets[id].cidr_block)!;
+        for (const peer of collector.from) {
+          const c = parseCidr(peer.ip_block.cidr)!;
+          expect(c.last < pods.first || c.first > pods.last).toBe(true);
+        }
+      }
+    },
+  );
 
   it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
     const policies = all('prod-us-east-1', 'aws_iam_role_policy');
