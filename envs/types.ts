@@ -195,15 +195,6 @@ export interface EnvironmentConfig {
    * @default [] - the proxy runs without authentication (acceptable for dev only)
    */
   readonly apiKeys?: readonly ApiKeyConfig[];
-  /**
-   * AWS Node Termination Handler image pinned by digest
-   * (`public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3@sha256:<64 hex>`), deployed where a
-   * cell has spot GPU nodes. Get the digest with `crane digest <image:tag>` (or `docker buildx
-   * imagetools inspect`) when you adopt a release.
-   * @default - the handler is not deployed (synth warns): spot nodes are then drained only by the
-   * managed node groups' Capacity Rebalancing, not on a two-minute notice without recommendation
-   */
-  readonly nodeTerminationHandlerImage?: string;
   /** Extra tags on every resource. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }

@@ -7,7 +7,6 @@ import { InferenceWorkloads } from '../constructs/workloads/inference-workloads'
 import { modelServerUrl } from '../constructs/workloads/names';
 import { RuntimeArtifactObjects } from '../constructs/artifacts/runtime-artifact-objects';
 import { loadRuntimeArtifacts, RuntimeArtifacts } from '../constructs/artifacts/runtime-artifacts';
-import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
 import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
@@ -47,8 +46,6 @@ export class WorkloadsStack extends TerraformStack {
   public readonly kubernetesProvider: KubernetesProvider;
   /** The namespaces, by role. */
   public readonly namespaces: { readonly app: NamespaceV1; readonly inference: NamespaceV1; readonly monitoring: NamespaceV1 };
-  /** Cordons and drains nodes on EC2 interruption events, when the cluster has an interruption queue. */
-  public readonly nodeTerminationHandler?: NodeTerminationHandler;
   /** Proxy, worker and model servers with their autoscaling, disruption budgets and policies. */
   public readonly workloads: InferenceWorkloads;
   /** The proxy's and worker's bundles in the region's artifact bucket, each readable by its own role only. */
@@ -87,20 +84,6 @@ export class WorkloadsStack extends TerraformStack {
       });
     };
     this.namespaces = { app: namespace('app'), inference: namespace('inference'), monitoring: namespace('monitoring') };
-
-    // Spot interruption handling: the platform stack's queue and IRSA role, consumed in the cluster.
-    if (cluster.interruptionQueue && cluster.nodeTerminationHandlerRole) {
-      if (env.nodeTerminationHandlerImage !== undefined) {
-        this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
-          image: env.nodeTerminationHandlerImage,
-          queueUrl: cluster.interruptionQueue.url,
-          roleArn: cluster.nodeTerminationHandlerRole.arn,
-          region,
-        });
-      }
-      // Otherwise (no digest-pinned image given) the handler is not deployed: `npm run synth` says so
-      // (an Annotation would put a stack trace with the checkout path into manifest.json).
-    }
 
     // Workloads and in-cluster monitoring (issue 3).
     const platform = props.platform;
