@@ -100,8 +100,6 @@ export class Monitoring extends Construct {
   public readonly alarmTopic: SnsTopic;
   /** Key encrypting the topic. */
   public readonly topicKey: KmsKey;
-  /** Log group for container application logs (the CloudWatch Observability add-on / Fluent Bit write here). */
-  public readonly applicationLogGroup: CloudwatchLogGroup;
   /** CloudWatch alarms on the load balancer, by name. */
   public readonly loadBalancerAlarms: Readonly<Record<string, CloudwatchMetricAlarm>>;
   /** Remote-write/query endpoint of the workspace. */
@@ -248,10 +246,9 @@ export class Monitoring extends Construct {
     // user needs is bound in-cluster by ClusterMonitoring.
     this.scraperRoleArn = this.scraper.roleArn;
 
-    this.applicationLogGroup = new CloudwatchLogGroup(this, 'ApplicationLog', {
-      name: `/aws/containerinsights/${props.clusterName}/application`,
-      retentionInDays: retention,
-    });
+    // No `/aws/containerinsights/<cluster>/application` group: nothing in the cell ships container logs
+    // to CloudWatch (no Fluent Bit, no CloudWatch Observability add-on), so such a group would never be
+    // written. Container logs stay on the nodes (`kubectl logs`); docs/operating.md says how to add shipping.
 
     this.loadBalancerAlarms = props.loadBalancer ? this.loadBalancerAlarmsFor(name, props.loadBalancer) : {};
 

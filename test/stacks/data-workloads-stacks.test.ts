@@ -111,6 +111,21 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     },
   );
 
+  it.each(['prod-us-east-1', 'dev-us-east-1'])('%s: every log group is one its writer names (no group that is never written)', (cell) => {
+    const tf = app.stack(cell);
+    const groups = Object.entries(tf.resource!.aws_cloudwatch_log_group as Record<string, any>);
+    expect(groups.length).toBeGreaterThan(0);
+    for (const [id, group] of groups) {
+      // The writer refers to the group (its arn/name as a destination, or depends_on where the service
+      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack.
+      const others = Object.entries(tf.resource!).flatMap(([type, byId]) =>
+        Object.entries(byId as Record<string, unknown>).filter(([otherId]) => !(type === 'aws_cloudwatch_log_group' && otherId === id)).map(([, r]) => JSON.stringify(r)),
+      );
+      const writers = others.filter((r) => r.includes(`aws_cloudwatch_log_group.${id}`));
+      expect({ group: group.name, written: writers.length > 0 }).toEqual({ group: group.name, written: true });
+    }
+  });
+
   it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
     const policies = all('prod-us-east-1', 'aws_iam_role_policy');
     const roles = (pattern: RegExp) => policies.filter((p) => pattern.test(p.role)).length;
