@@ -28,12 +28,48 @@ export function backoffMs(attempt: number, options: BackoffOptions, random: Rand
   return Math.floor(ceiling * (minShare + (1 - minShare) * random()));
 }
 
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7). */
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ([a-z]{3}) (\\d{4}) ${TIME} GMT$`, 'i');
+/** Obsolete RFC 850: `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC_850 = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-([a-z]{3})-(\\d{2}) ${TIME} GMT$`, 'i');
+/** Obsolete asctime: `Sun Nov  6 08:49:37 1994` (no zone written, GMT all the same). */
+const ASCTIME = new RegExp(`^${DAY} ([a-z]{3}) ( \\d|\\d{2}) ${TIME} (\\d{4})$`, 'i');
+
 /**
- * The three HTTP-date forms a recipient accepts (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 and
- * asctime) all start with the day name; anything else is not a date, however leniently
- * `Date.parse` would read it ("later 2099" would otherwise become a wait of decades).
+ * An HTTP date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 or asctime) as epoch ms, always read as
+ * GMT. Parsed here rather than by `Date.parse`, which reads an asctime date (no zone) in the
+ * process's local time and leniently reads text such as "later 2099" as a year. A two-digit
+ * RFC 850 year is the most recent past year with those digits unless that is more than 50 years
+ * ago, as the RFC asks. Undefined for anything else, including impossible days and times.
  */
-const HTTP_DATE_START = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i;
+export function parseHttpDate(text: string, nowMs: number): number | undefined {
+  let day: string, month: string, year: number, h: string, m: string, s: string;
+  let match = IMF_FIXDATE.exec(text);
+  if (match) {
+    [, day, month, , h, m, s] = match;
+    year = Number(match[3]);
+  } else if ((match = RFC_850.exec(text))) {
+    [, day, month, , h, m, s] = match;
+    const thisYear = new Date(nowMs).getUTCFullYear();
+    year = Math.floor(thisYear / 100) * 100 + Number(match[3]);
+    if (year > thisYear + 50) year -= 100;
+  } else if ((match = ASCTIME.exec(text))) {
+    [, month, day, h, m, s] = match;
+    year = Number(match[6]);
+  } else {
+    return undefined;
+  }
+  const mon = MONTHS.indexOf(month.toLowerCase());
+  const [d, hh, mm, ss] = [Number(day), Number(h), Number(m), Number(s)];
+  if (mon < 0 || hh > 23 || mm > 59 || ss > 60) return undefined;
+  const ms = Date.UTC(year, mon, d, hh, mm, Math.min(ss, 59));
+  // Date.UTC rolls 31 Feb over into March: such a day is not a date
+  if (d < 1 || new Date(ms).getUTCDate() !== d) return undefined;
+  return ms;
+}
 
 /**
  * Parses a Retry-After header (delta-seconds or HTTP date) into milliseconds from `nowMs`.
@@ -44,8 +80,7 @@ export function parseRetryAfterMs(value: string | string[] | undefined, nowMs: n
   if (raw === undefined) return undefined;
   const trimmed = raw.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  if (!HTTP_DATE_START.test(trimmed)) return undefined;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
+  const date = parseHttpDate(trimmed, nowMs);
+  if (date === undefined) return undefined;
   return Math.max(0, date - nowMs);
 }

@@ -6,7 +6,7 @@ import { honoursRetryAfter } from '../retry-policy';
 import { backoffMs, parseRetryAfterMs } from '../backoff';
 import { UpstreamEvents } from './events';
 import { AttemptError, AttemptErrorKind, UpstreamReply } from './http-client';
-import { RetryBudget } from './retry-budget';
+import { RetryBudget, type RetryPermit } from './retry-budget';
 import { Upstream } from './upstream';
 import { UpstreamPool } from './upstream-pool';
 
@@ -146,12 +146,10 @@ export class UpstreamDispatcher {
     const timer = setTimeout(() => cancellation.abort(new DeadlineExceeded()), Math.max(0, deadline - start));
     timer.unref?.();
     // A retry granted by the budget but never sent (nothing left to try, aborted) is returned.
-    let retryGranted = false;
+    let retryPermit: RetryPermit | undefined;
     const cleanup = () => {
-      if (retryGranted) {
-        retryGranted = false;
-        this.budget.onRetryDone();
-      }
+      retryPermit?.done();
+      retryPermit = undefined;
       clearTimeout(timer);
       unfollow?.();
     };
@@ -171,10 +169,8 @@ export class UpstreamDispatcher {
       if (!choice) {
         if (last?.reply) {
           // nothing left to try: the last retryable answer goes to the caller, deadline still armed
-          if (retryGranted) {
-            retryGranted = false;
-            this.budget.onRetryDone();
-          }
+          retryPermit?.done();
+          retryPermit = undefined;
           return this.respond(last.pool, last.upstream, last.reply, attempts, start, cancellation, cleanup, false);
         }
         cleanup();
@@ -205,12 +201,12 @@ export class UpstreamDispatcher {
         body = typeof req.body === 'function' ? req.body(pool) : req.body;
       } catch (err) {
         upstream.breaker.onCancel();
-        return this.requestError(err, attempts, pool, cleanup, retryGranted);
+        return this.requestError(err, attempts, pool, cleanup);
       }
       tried.add(upstream);
       attempts++;
-      const isRetry = retryGranted;
-      retryGranted = false;
+      const sent = retryPermit;
+      retryPermit = undefined;
       upstream.outstanding++;
       let reply: UpstreamReply;
       try {
@@ -223,7 +219,7 @@ export class UpstreamDispatcher {
         });
       } catch (err) {
         upstream.outstanding--;
-        if (isRetry) this.budget.onRetryDone();
+        sent?.done();
         const kind = cancellation.aborted ? 'aborted' : err instanceof AttemptError ? err.kind : 'reset';
         if (kind === 'aborted') {
           upstream.breaker.onCancel();
@@ -233,12 +229,12 @@ export class UpstreamDispatcher {
         if (kind === 'request') {
           // refused by the HTTP client before anything was sent: not the upstream's fault
           upstream.breaker.onCancel();
-          return this.requestError(err instanceof AttemptError ? err.cause : err, attempts - 1, pool, cleanup, false);
+          return this.requestError(err instanceof AttemptError ? err.cause : err, attempts - 1, pool, cleanup);
         }
         this.recordFailure(pool, upstream);
         last = { pool, upstream, error: kind };
-        retryGranted = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation);
-        if (!retryGranted) {
+        retryPermit = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation);
+        if (!retryPermit) {
           cleanup();
           return cancellation.aborted
             ? this.failure(cancellation, attempts, last)
@@ -246,7 +242,7 @@ export class UpstreamDispatcher {
         }
         continue;
       }
-      if (isRetry) this.budget.onRetryDone();
+      sent?.done();
 
       const status = reply.statusCode;
       const retryAfter = honoursRetryAfter(status) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
@@ -259,8 +255,8 @@ export class UpstreamDispatcher {
       if (this.retryStatuses.has(status) && (req.retryWhenFull !== false || (status !== 503 && status !== 429))) {
         upstream.outstanding--;
         last = { pool, upstream, reply };
-        retryGranted = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation);
-        if (retryGranted) continue;
+        retryPermit = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation);
+        if (retryPermit) continue;
         upstream.outstanding++;
         if (cancellation.aborted) {
           upstream.outstanding--;
@@ -298,17 +294,18 @@ export class UpstreamDispatcher {
     attempts: number,
     deadline: number,
     cancellation: Cancellation,
-  ): Promise<boolean> {
-    if (attempts >= Math.min(this.retry.maxAttempts, req.maxAttempts ?? Infinity) || cancellation.aborted) return false;
-    if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return false;
-    if (!this.budget.tryAcquireRetry()) {
+  ): Promise<RetryPermit | undefined> {
+    if (attempts >= Math.min(this.retry.maxAttempts, req.maxAttempts ?? Infinity) || cancellation.aborted) return undefined;
+    if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return undefined;
+    const permit = this.budget.tryAcquireRetry();
+    if (!permit) {
       this.deps.events?.onRetryBudgetExhausted?.(pool.name);
-      return false;
+      return undefined;
     }
     const wait = backoffMs(attempts - 1, { baseMs: this.retry.baseBackoffMs, capMs: this.retry.maxBackoffMs }, this.deps.random);
     if (this.deps.clock.now() + wait >= deadline) {
-      this.budget.onRetryDone();
-      return false;
+      permit.done();
+      return undefined;
     }
     this.deps.events?.onRetry?.(pool.name, upstream.name, reason);
     if (wait > 0) {
@@ -316,11 +313,11 @@ export class UpstreamDispatcher {
         // the only AbortSignal of a request is made here, when a retry waits
         await this.sleep(wait, cancellation.signal);
       } catch {
-        this.budget.onRetryDone();
-        return false;
+        permit.done();
+        return undefined;
       }
     }
-    return true;
+    return permit;
   }
 
   private recordFailure(pool: UpstreamPool, upstream: Upstream): void {
@@ -366,8 +363,7 @@ export class UpstreamDispatcher {
     };
   }
 
-  private requestError(err: unknown, attempts: number, pool: UpstreamPool, cleanup: () => void, retryGranted: boolean): DispatchFailure {
-    if (retryGranted) this.budget.onRetryDone();
+  private requestError(err: unknown, attempts: number, pool: UpstreamPool, cleanup: () => void): DispatchFailure {
     cleanup();
     const message = err instanceof RangeError ? 'the request body is nested too deeply to be re-encoded' : ((err as Error)?.message ?? String(err));
     return { ok: false, reason: 'request-error', attempts, pool: pool.name, message };

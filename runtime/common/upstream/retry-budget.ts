@@ -2,6 +2,14 @@ import { Clock } from '../clock';
 import { RetryBudgetConfig } from '../config/upstream';
 
 /**
+ * One granted retry. `done()` ends it (whatever its outcome) and frees its in-flight slot; it is
+ * idempotent, so a caller that ends the same retry on two paths cannot free another retry's slot.
+ */
+export interface RetryPermit {
+  done(): void;
+}
+
+/**
  * Caps retry amplification: a retry is allowed while fewer than `minConcurrent` retries are in
  * flight, or while retries in the sliding window stay within `ratio` of requests. Under a failing
  * pool, total upstream load therefore stays near (1 + ratio) x the offered load.
@@ -27,21 +35,24 @@ export class RetryBudget {
   }
 
   /**
-   * Asks for one retry; on `true` the caller must call `onRetryDone()` when the retry attempt
-   * ends (whatever its outcome).
+   * Asks for one retry: a permit whose `done()` the caller calls when the retry attempt ends
+   * (whatever its outcome), or undefined when the budget refuses.
    */
-  tryAcquireRetry(): boolean {
+  tryAcquireRetry(): RetryPermit | undefined {
     const allowed =
       this.retriesInFlight < this.config.minConcurrent ||
       this.sum(this.retries) + 1 <= this.config.ratio * this.sum(this.requests);
-    if (!allowed) return false;
+    if (!allowed) return undefined;
     this.retriesInFlight++;
     this.bump(this.retries);
-    return true;
-  }
-
-  onRetryDone(): void {
-    if (this.retriesInFlight > 0) this.retriesInFlight--;
+    let open = true;
+    return {
+      done: () => {
+        if (!open) return;
+        open = false;
+        this.retriesInFlight--;
+      },
+    };
   }
 
   /** Snapshot for metrics and tests. */

@@ -107,11 +107,12 @@ export class ReadmittingSender {
     }
     if (!ctx.route.chain.some((p) => !failed.has(p))) return false;
     const budget = this.deps.dispatcher.budget;
-    if (!budget.tryAcquireRetry()) {
+    const permit = budget.tryAcquireRetry();
+    if (!permit) {
       this.deps.metrics.onRetryBudgetExhausted((full ?? ctx.route.chain[0]).name);
       return false;
     }
-    budget.onRetryDone();
+    permit.done();
     return true;
   }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { backoffMs, parseRetryAfterMs, RECONNECT_MIN_SHARE } from '../../../runtime/common/backoff';
 
 /** The proxy's retry backoff: full jitter, retry n (1-based) as the dispatcher calls it. */
@@ -42,6 +43,36 @@ describe('parseRetryAfterMs', () => {
   it('reads the obsolete RFC 850 date form', () => {
     const now = Date.parse('1994-11-06T08:49:00Z');
     expect(parseRetryAfterMs('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(37_000);
+  });
+
+  it('reads all three HTTP-date forms as GMT in a process whose local time zone is not UTC (asctime carries no zone)', () => {
+    // Jest's process.env is a copy, so TZ cannot be changed in this process: a child with TZ set
+    // loads this very source (transpiled) and answers the three waits and its own UTC offset.
+    const script = `
+      const ts = require('typescript');
+      const src = require('fs').readFileSync(${JSON.stringify(require.resolve('../../../runtime/common/backoff'))}, 'utf8');
+      const m = { exports: {} };
+      new Function('module', 'exports', 'require', ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText)(m, m.exports, require);
+      const now = Date.parse('1994-11-06T08:49:00Z');
+      const waits = ['Sun Nov  6 08:49:37 1994', 'Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT'].map((d) => m.exports.parseRetryAfterMs(d, now));
+      process.stdout.write(JSON.stringify({ offset: new Date(now).getTimezoneOffset(), waits }));`;
+    const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, TZ: 'America/New_York' }, cwd: process.cwd(), timeout: 30_000 });
+    expect(JSON.parse(out.toString())).toEqual({ offset: 300, waits: [37_000, 37_000, 37_000] });
+  });
+
+  it('reads a two-digit RFC 850 year as the most recent past year ending so, never more than 50 years ahead', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('Thursday, 01-Jan-26 00:00:05 GMT', now)).toBe(5_000);
+    expect(parseRetryAfterMs('Friday, 01-Jan-77 00:00:00 GMT', now)).toBe(0); // 1977, not 2077
+  });
+
+  it('refuses a date that is not one of the three forms, or names an impossible day or time', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:10 +0100', now)).toBeUndefined(); // only GMT
+    expect(parseRetryAfterMs('Thu, 32 Jan 2026 00:00:10 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 01 Foo 2026 00:00:10 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 24:00:10 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 GMT', now)).toBeUndefined();
   });
 
   it('ignores absent and garbage values, including text the lenient Date.parse would read as a year', () => {
