@@ -121,6 +121,12 @@ export interface ModelConfig {
   readonly image: string;
   /** Model id or path loaded by the server. */
   readonly modelId: string;
+  /**
+   * Hub revision the weights-staging Job copies into each region's bucket: a commit sha (pin one for
+   * production) or a branch, which the Job resolves to its commit and records in the staged manifest.
+   * @default 'main'
+   */
+  readonly revision?: string;
   /** Quantisation passed to the server (`awq`, `fp8`, …). @default - none */
   readonly quantization?: string;
   /** Max concurrent sequences per replica (vLLM `--max-num-seqs`). */

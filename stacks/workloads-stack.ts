@@ -11,7 +11,8 @@ import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
-import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
+import { estimateStartupSeconds, resolveFootprint, weightsPrefix } from '../envs/serving-plan';
+import { WeightsStagingJob } from '../constructs/workloads/weights-staging';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
 import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
@@ -52,6 +53,8 @@ export class WorkloadsStack extends TerraformStack {
   public readonly artifacts: { readonly proxy: RuntimeArtifactObjects; readonly worker: RuntimeArtifactObjects };
   /** Scraper RBAC and Grafana. */
   public readonly clusterMonitoring: ClusterMonitoring;
+  /** Copies the model from the hub into the region's weights bucket (docs/weights-staging.md). */
+  public readonly weightsStaging: WeightsStagingJob;
 
   constructor(scope: Construct, props: WorkloadsStackProps) {
     const env = props.environment;
@@ -124,6 +127,18 @@ export class WorkloadsStack extends TerraformStack {
     // The settled serving plan (validateEnvironment has checked it fits): context, memory share, load time.
     const footprint = resolveFootprint(env.model);
     if ('problem' in footprint) throw new Error(`environment "${env.name}": ${footprint.field}: ${footprint.problem}`);
+    this.weightsStaging = new WeightsStagingJob(this, 'weights-staging', {
+      namespace: inferenceNamespace,
+      image: env.model.image,
+      modelId: env.model.modelId,
+      revision: env.model.revision ?? 'main',
+      bucketName: platform.modelWeights.bucket.bucket,
+      prefix: weightsPrefix(env.model.modelId),
+      kmsKeyArn: platform.modelWeights.key.arn,
+      roleArn: platform.workloadRoles.weightsStager.arn,
+      region,
+      weightsGB: footprint.weightsGB,
+    });
     this.workloads = new InferenceWorkloads(this, 'workloads', {
       appNamespace: this.namespaces.app.metadata.name,
       inferenceNamespace,

@@ -133,4 +133,28 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     expect(roles(/worker-role/)).toBe(2);
     expect(roles(/grafana-role/)).toBe(1);
   });
+
+  it.each(['prod-us-east-1', 'dev-us-east-1'])(
+    '%s: a declared Job stages the model with a role that writes only its prefix; the model servers keep read-only access',
+    (cell) => {
+      const stack = app.stack(cell);
+      const docs = stack.data!.aws_iam_policy_document as Record<string, any>;
+      const policies = Object.values(stack.resource!.aws_iam_role_policy as Record<string, any>);
+      const statementsOf = (role: RegExp) =>
+        policies.filter((p) => role.test(p.role)).flatMap((p) => docs[/data\.aws_iam_policy_document\.([^.]+)\.json/.exec(p.policy)![1]].statement as any[]);
+      const model = cell.startsWith('prod') ? 'deepseek-ai/DeepSeek-V3' : 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B';
+      const stager = statementsOf(/weights-stager-role/);
+      const writes = stager.filter((st) => st.actions.some((a: string) => a === 's3:PutObject'));
+      expect(writes).toHaveLength(1);
+      expect(writes[0].resources).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/${model.replace('/', '\\/')}/\\*$`))]);
+      expect(stager.flatMap((st) => st.actions)).not.toContain('s3:DeleteObject');
+      const server = statementsOf(/model-server-role/).flatMap((st) => st.actions);
+      expect(server).toContain('s3:GetObject');
+      expect(server.filter((a: string) => /^s3:(Put|Delete|Abort)/.test(a) || a === 'kms:GenerateDataKey')).toEqual([]);
+      const [job] = Object.values(app.stack(`${cell}-workloads`).resource!.kubernetes_job_v1 as Record<string, any>);
+      const env = Object.fromEntries(job.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
+      expect(env).toMatchObject({ MODEL_ID: model, WEIGHTS_PREFIX: model });
+      expect(job.spec.template.spec.container[0].image).toMatch(/^vllm\/vllm-openai:v0\.8\.5@sha256:[0-9a-f]{64}$/);
+    },
+  );
 });
