@@ -66,7 +66,7 @@ module.exports = {
     // TypeScript-only imports (`import type`) count: a type cycle is still a cycle for a reader.
     tsPreCompilationDeps: true,
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|cdktf\\.out|coverage|node_modules)/' },
+    exclude: { path: '^(dist|lib|cdktf\\.out|coverage|node_modules)/' },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

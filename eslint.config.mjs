@@ -10,7 +10,7 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'cdktf.out/', 'coverage/', 'node_modules/', '.gen/', 'bench/results/', '**/.terraform/'] },
+  { ignores: ['dist/', 'lib/', 'cdktf.out/', 'coverage/', 'node_modules/', '.gen/', 'bench/results/', '**/.terraform/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

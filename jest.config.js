@@ -10,7 +10,9 @@ const common = {
   testEnvironment: 'node',
   transform,
   // Compiled output and synth output are not test sources (dist/ carries a copy of package.json).
-  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/cdktf.out/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/lib/', '<rootDir>/cdktf.out/'],
+  // examples/ imports the library by its package name, as a consumer does; in the repository that is the sources.
+  moduleNameMapper: { '^surgeguard/constructs$': '<rootDir>/constructs/index.ts' },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {

@@ -13,7 +13,12 @@ module.exports = {
   testMatch: [
     '<rootDir>/test/runtime/proxy/admission/controller.test.ts',
     '<rootDir>/test/runtime/proxy/admission/convergence.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/drain-meter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/limiter.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/priority-queue.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/replica-share.test.ts',
+    // also scrapes in-process simulators on 127.0.0.1 (no services)
+    '<rootDir>/test/runtime/proxy/admission/saturation.test.ts',
     '<rootDir>/test/runtime/common/backoff.test.ts',
     '<rootDir>/test/runtime/common/upstream/balancers/*.test.ts',
     '<rootDir>/test/runtime/common/upstream/circuit-breaker.test.ts',
@@ -25,6 +30,9 @@ module.exports = {
     '<rootDir>/test/runtime/proxy/ratelimit/token-bucket.test.ts',
     '<rootDir>/test/runtime/worker/outcome.test.ts',
     '<rootDir>/test/runtime/proxy/overload/overload-decisions.test.ts',
+    '<rootDir>/test/runtime/proxy/auth-priority.test.ts',
+    '<rootDir>/test/runtime/proxy/priority.test.ts',
+    '<rootDir>/test/runtime/proxy/request-validation.test.ts',
     '<rootDir>/test/envs/environments.test.ts',
     '<rootDir>/test/envs/validate.test.ts',
   ],

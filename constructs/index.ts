@@ -1,5 +1,7 @@
 /**
- * surgeguard's construct library. Compose these in your own stacks (see examples/ and the README).
+ * surgeguard's construct library: the package entry `surgeguard/constructs` (docs/library.md).
+ * Compose these in your own stacks (see examples/). Everything a consumer may use is exported here;
+ * nothing else of the package is reachable (package.json `exports`).
  * Import providers deeply in your code too (`@cdktf/provider-aws/lib/<resource>`), never the barrel.
  */
 export * from './network/network';
@@ -22,3 +24,11 @@ export * from './workloads/inference-workloads';
 export * from './workloads/weights-staging';
 export * from './workloads/runtime-configs';
 export * from './addons';
+export * from './data/model-weights-bucket';
+export * from './artifacts/artifact-store';
+export * from './artifacts/runtime-artifact-objects';
+export * from './artifacts/runtime-artifacts';
+// What the constructs and the runtimes agree on, for consumers wiring roles, secrets and names.
+export { PROXY_CONTRACT, WORKER_CONTRACT, MODEL_SERVER_CONTRACT, NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
+export { RUNTIME_SECRET_ENV, type RuntimeSecretEnv } from '../contract/secrets';
+export { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';

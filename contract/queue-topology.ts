@@ -12,12 +12,16 @@ import { PRIORITY_CLASSES, PriorityClass } from './priority';
  * drains them highest class first.
  */
 export interface QueueSpec {
+  /** Queue name on the broker. */
   readonly name: string;
+  /** Declaration arguments (`x-queue-type`, `x-delivery-limit`, dead-letter settings, TTL). */
   readonly arguments: Readonly<Record<string, string | number>>;
 }
 
 export interface RetryQueueSpec extends QueueSpec {
+  /** Class of the jobs this delay queue holds, and routing key they return to `exchange` with. */
   readonly priorityClass: PriorityClass;
+  /** Message TTL: how long a job waits here before its retry. */
   readonly delayMs: number;
 }
 
@@ -41,6 +45,7 @@ export interface JobQueueTopology {
    * routing key and must all land in the one dead-letter queue.
    */
   readonly deadLetterExchangeType: 'fanout';
+  /** The one queue bound to `deadLetterExchange`: where poison messages and exhausted retries wait for an operator. */
   readonly deadLetterQueue: QueueSpec;
   /** Deliveries of one message before the broker dead-letters it (a crash loop guard). */
   readonly deliveryLimit: number;

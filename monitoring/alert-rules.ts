@@ -25,9 +25,11 @@ export interface AlertRule {
 }
 
 export interface AlertGroup {
+  /** Name of the rule group (unique within the rule file). */
   readonly name: string;
   /** Evaluation interval of the group, Prometheus duration. */
   readonly interval: string;
+  /** The alerts of the group, evaluated together every `interval`. */
   readonly rules: readonly AlertRule[];
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { build, BuildOptions } from 'esbuild';
 import { ARTIFACT_MANIFEST_FILE, ArtifactManifest, BundledArtifact, DEFAULT_ARTIFACT_SUBDIR, RUNTIME_NODE_IMAGE } from '../constructs/artifacts/runtime-artifacts';
@@ -34,6 +34,16 @@ export interface BundleOptions {
 
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Replaces `path` in one step (write aside, then rename): a synth or test reading the bundles while
+ * `npm run bundle` runs again (as `npm pack` does) sees the old bytes or the new ones, never half a file.
+ */
+function writeAtomically(path: string, data: Uint8Array | string): void {
+  const aside = `${path}.${process.pid}.tmp`;
+  writeFileSync(aside, data);
+  renameSync(aside, path);
 }
 
 /** Bundles every entry and writes the manifest; returns it. */
@@ -74,8 +84,8 @@ export async function bundleRuntimes(options: BundleOptions = {}): Promise<Artif
     const hash = sha256(js.contents);
     const dir = join(outDir, name, hash);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.js`), js.contents);
-    writeFileSync(join(dir, `${name}.js.map`), map.contents);
+    writeAtomically(join(dir, `${name}.js`), js.contents);
+    writeAtomically(join(dir, `${name}.js.map`), map.contents);
     // Older builds of this runtime are not referenced by the manifest any more.
     for (const old of readdirSync(join(outDir, name))) if (old !== hash) rmSync(join(outDir, name, old), { recursive: true, force: true });
     artifacts[name] = {
@@ -86,7 +96,7 @@ export async function bundleRuntimes(options: BundleOptions = {}): Promise<Artif
     };
   }
   const manifest: ArtifactManifest = { format: 1, target: BUNDLE_TARGET, artifacts };
-  writeFileSync(join(outDir, ARTIFACT_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeAtomically(join(outDir, ARTIFACT_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

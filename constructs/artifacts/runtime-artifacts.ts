@@ -32,9 +32,11 @@ export const ARTIFACTS_DIR_ENV = 'SURGEGUARD_ARTIFACTS_DIR';
 export interface BundledArtifact {
   /** SHA-256 (hex) of the bundle: its name and its checksum. */
   readonly sha256: string;
+  /** Size of the bundle in bytes. */
   readonly bytes: number;
   /** `<name>/<sha256>/<name>.js` */
   readonly file: string;
+  /** Its source map: path (`<name>/<sha256 of the bundle>/<name>.js.map`) and the map's own SHA-256. */
   readonly sourceMap: { readonly file: string; readonly sha256: string };
 }
 
@@ -48,6 +50,7 @@ export interface ArtifactManifest {
 
 /** A bundle located on disk, checked against its name. */
 export interface RuntimeArtifact extends BundledArtifact {
+  /** Name of the runtime (`proxy`, `worker`, `launcher`): its key in the manifest. */
   readonly name: string;
   /** Absolute path of the bundle. */
   readonly path: string;

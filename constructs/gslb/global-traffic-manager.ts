@@ -29,9 +29,9 @@ export interface RegionEndpoint {
 
 /** Clients from a continent or country always go to one region (while it is healthy). */
 export interface GeolocationRoute {
-  /** Two-letter continent code (`EU`, `AS`, …). Exactly one of continent/country. */
+  /** Two-letter continent code (`EU`, `AS`, …). Exactly one of continent/country. @default - none (give `country`) */
   readonly continent?: string;
-  /** ISO 3166-1 alpha-2 country code. Exactly one of continent/country. */
+  /** ISO 3166-1 alpha-2 country code. Exactly one of continent/country. @default - none (give `continent`) */
   readonly country?: string;
   /** Region (one of `regions`) serving those clients. */
   readonly region: string;

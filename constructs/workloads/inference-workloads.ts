@@ -19,9 +19,9 @@ import { loadRuntimeArtifacts, RuntimeArtifact } from '../artifacts/runtime-arti
 import { LAUNCHER_CONFIG_MAP } from './artifact-launch';
 
 export interface ProxyWorkloadProps extends RuntimeWorkloadProps {
-  /** @default 3 (the brief) */
+  /** Fewest proxy replicas (HPA minimum, spread over zones). @default 3 (the brief) */
   readonly minReplicas?: number;
-  /** @default 20 (the brief) */
+  /** Most proxy replicas (HPA maximum). @default 20 (the brief) */
   readonly maxReplicas?: number;
   /** HPA CPU utilisation target, percent. @default 70 (the brief) */
   readonly cpuTargetPercent?: number;
@@ -30,9 +30,9 @@ export interface ProxyWorkloadProps extends RuntimeWorkloadProps {
 }
 
 export interface WorkerWorkloadProps extends RuntimeWorkloadProps {
-  /** @default 1 */
+  /** Fewest worker replicas (HPA minimum; 0 is refused: EKS does not enable HPA scale-to-zero). @default 1 */
   readonly minReplicas?: number;
-  /** @default 10 */
+  /** Most worker replicas (HPA maximum). @default 10 */
   readonly maxReplicas?: number;
   /** Ready jobs per worker replica the HPA aims for (external metric, averaged over replicas). @default 100 */
   readonly backlogPerReplica?: number;

@@ -60,7 +60,7 @@ export interface RuntimeWorkloadProps {
   readonly secretEnv?: readonly SecretEnv[];
   /** IAM role (IRSA) of the service account. @default - none */
   readonly roleArn?: string;
-  /** Container resources. */
+  /** Container resources. @default - proxy 1 CPU / 1Gi, worker 500m / 512Mi (memory limit = request) */
   readonly resources?: ContainerResources;
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { promisify } from 'util';
@@ -141,4 +141,32 @@ export async function validateStacks(stackDirs: readonly string[], options: Vali
 export function usesOnlyAwsProvider(tf: { terraform?: { required_providers?: Record<string, unknown> } }): boolean {
   const providers = Object.keys(tf.terraform?.required_providers ?? {});
   return providers.length > 0 && providers.every((p) => p === 'aws');
+}
+
+/**
+ * The AWS part of a synthesized stack that also uses the Kubernetes/Helm providers (no binaries here):
+ * its `aws_*` resources and data sources, remote state inputs and AWS provider, next to the stack's
+ * assets, written as the stack `<name>-aws` beside it in `stacksDir` (a cdktf `stacks/` directory).
+ * Returns its directory, or undefined when the stack has no AWS resources.
+ */
+export function writeAwsSlice(stacksDir: string, name: string): string | undefined {
+  const tf = JSON.parse(readFileSync(join(stacksDir, name, 'cdk.tf.json'), 'utf8')) as Record<string, any>;
+  const pick = (blocks: Record<string, unknown> | undefined, keep: (type: string) => boolean) =>
+    Object.fromEntries(Object.entries(blocks ?? {}).filter(([type]) => keep(type)));
+  const resource = pick(tf.resource, (t) => t.startsWith('aws_'));
+  if (Object.keys(resource).length === 0) return undefined;
+  const dir = join(stacksDir, `${name}-aws`);
+  mkdirSync(dir, { recursive: true });
+  const assets = join(stacksDir, name, 'assets');
+  if (existsSync(assets)) symlinkSync(assets, join(dir, 'assets'));
+  writeFileSync(
+    join(dir, 'cdk.tf.json'),
+    JSON.stringify({
+      terraform: { required_providers: { aws: tf.terraform.required_providers.aws }, backend: tf.terraform.backend },
+      provider: { aws: tf.provider.aws },
+      data: pick(tf.data, (t) => t.startsWith('aws_') || t === 'terraform_remote_state'),
+      resource,
+    }),
+  );
+  return dir;
 }

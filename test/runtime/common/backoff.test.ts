@@ -66,6 +66,20 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Friday, 01-Jan-77 00:00:00 GMT', now)).toBe(0); // 1977, not 2077
   });
 
+  it('reads the last valid day, hour, minute and a leap second, in any letter case', () => {
+    const now = Date.parse('2024-02-29T23:59:00Z');
+    expect(parseRetryAfterMs('Thu, 29 Feb 2024 23:59:59 GMT', now)).toBe(59_000);
+    expect(parseRetryAfterMs('THU, 29 FEB 2024 23:59:30 gmt', now)).toBe(30_000);
+    expect(parseRetryAfterMs('Thu, 29 Feb 2024 23:59:60 GMT', now)).toBe(59_000); // a leap second reads as :59
+    expect(parseRetryAfterMs('Thu Feb 29 23:59:10 2024', now)).toBe(10_000);
+    expect(parseRetryAfterMs('Thu Feb  1 00:00:00 2024', Date.parse('2024-01-31T23:59:59Z'))).toBe(1_000);
+  });
+
+  it('reads a two-digit RFC 850 year exactly 50 years ahead as ahead', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfterMs('Wednesday, 01-Jan-76 00:00:00 GMT', now)).toBe(Date.parse('2076-01-01T00:00:00Z') - now);
+  });
+
   it('refuses a date that is not one of the three forms, or names an impossible day or time', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     expect(parseRetryAfterMs('Thu, 01 Jan 2026 00:00:10 +0100', now)).toBeUndefined(); // only GMT
@@ -73,6 +87,12 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Thu, 01 Foo 2026 00:00:10 GMT', now)).toBeUndefined();
     expect(parseRetryAfterMs('Thu, 01 Jan 2026 24:00:10 GMT', now)).toBeUndefined();
     expect(parseRetryAfterMs('Thu, 01 Jan 2026 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 00 Jan 2026 00:00:10 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Sat, 31 Feb 2026 00:00:10 GMT', now)).toBeUndefined(); // not 3 March
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 23:60:00 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu, 01 Jan 2026 23:59:61 GMT', now)).toBeUndefined();
+    expect(parseRetryAfterMs('Thu Jan 01 00:00:10 2026 GMT', now)).toBeUndefined(); // asctime has no zone
+    expect(parseRetryAfterMs('Thu, 01-Jan-26 00:00:10 GMT', now)).toBeUndefined(); // RFC 850 spells the day out
   });
 
   it('ignores absent and garbage values, including text the lenient Date.parse would read as a year', () => {

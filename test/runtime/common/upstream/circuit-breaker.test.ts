@@ -107,4 +107,105 @@ describe('CircuitBreaker', () => {
     b.onSuccess();
     expect(b.state).toBe('closed');
   });
+
+  it('still counts outcomes of the oldest bucket of the window, and forgets them once it slid out', () => {
+    // windowMs 10 s kept as ten 1 s buckets, the current one included: outcomes of the bucket
+    // starting at t count until the bucket starting at t + 10 s takes its place
+    const run = (later: number) => {
+      const { b, clock } = breaker({ minRequests: 5, errorRatio: 0.5, consecutiveFailures: 100, windowMs: 10_000 });
+      clock.advance(-(1_000_000 % 1_000)); // start on a bucket boundary
+      b.onFailure();
+      b.onFailure();
+      clock.advance(5_000);
+      b.onSuccess();
+      clock.advance(later - 5_000);
+      b.onSuccess();
+      b.onFailure(); // 5 outcomes, 3 errors while the first bucket counts; 3 outcomes after
+      return b.state;
+    };
+    expect(run(9_500)).toBe('open');
+    expect(run(9_999)).toBe('open');
+    expect(run(10_000)).toBe('closed');
+  });
+
+  it('counts failures in a row only: a success in between starts the count again', () => {
+    const { b } = breaker({ consecutiveFailures: 3, minRequests: 100 });
+    b.onFailure();
+    b.onFailure();
+    b.onSuccess();
+    b.onFailure();
+    b.onFailure();
+    expect(b.state).toBe('closed');
+    b.onFailure();
+    expect(b.state).toBe('open');
+  });
+
+  it('starts a fresh window when it closes again, so old errors cannot reopen it', () => {
+    const { b, clock } = breaker({ minRequests: 3, errorRatio: 0.5, consecutiveFailures: 100, openMs: 1_000 });
+    b.onFailure();
+    b.onSuccess();
+    b.onFailure();
+    expect(b.state).toBe('open');
+    clock.advance(1_000);
+    expect(b.tryAcquire()).toBe(true);
+    b.onSuccess();
+    expect(b.state).toBe('closed');
+    b.onSuccess();
+    b.onSuccess();
+    b.onFailure(); // 1 of 3 in the new window; with the old window it would be 3 of 6
+    expect(b.state).toBe('closed');
+  });
+
+  it('stays open for exactly openMs, and tells each state change once with where it came from', () => {
+    const changes: Array<[BreakerState, BreakerState]> = [];
+    const clock = new FakeClock(0);
+    const b = new CircuitBreaker(CircuitBreakerSchema.parse({ consecutiveFailures: 1, openMs: 1_000 }), clock, (to, from) => changes.push([to, from]));
+    b.onFailure();
+    b.onFailure(); // failures while open change nothing
+    clock.advance(999);
+    expect(b.canAttempt()).toBe(false);
+    clock.advance(1);
+    expect(b.canAttempt()).toBe(true);
+    expect(b.state).toBe('half-open');
+    expect(b.tryAcquire()).toBe(true);
+    b.onSuccess();
+    expect(changes).toEqual([
+      ['open', 'closed'],
+      ['half-open', 'open'],
+      ['closed', 'half-open'],
+    ]);
+  });
+
+  it('closes from half-open only after halfOpenProbes successes, and checks without taking a probe slot', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 2 });
+    b.onFailure();
+    clock.advance(1_000);
+    expect(b.canAttempt()).toBe(true);
+    expect(b.canAttempt()).toBe(true);
+    expect([b.tryAcquire(), b.tryAcquire(), b.tryAcquire()]).toEqual([true, true, false]);
+    b.onSuccess();
+    expect(b.state).toBe('half-open');
+    expect(b.canAttempt()).toBe(true); // one probe slot free again
+    b.onSuccess();
+    expect(b.state).toBe('closed');
+  });
+
+  it('counts a forced last-resort attempt in half-open as a probe', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 });
+    b.onFailure();
+    clock.advance(1_000);
+    b.forceAcquire();
+    expect(b.tryAcquire()).toBe(false);
+    b.onCancel();
+    expect(b.tryAcquire()).toBe(true);
+  });
+
+  it('returns nothing when a cancel comes while closed (no probe was taken)', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 });
+    b.onCancel();
+    b.onFailure();
+    clock.advance(1_000);
+    expect(b.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+  });
 });

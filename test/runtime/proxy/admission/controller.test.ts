@@ -304,4 +304,77 @@ describe('AdmissionController', () => {
     expect(third.value?.kind).toBe('permit');
     expect(fourth.value).toBeUndefined();
   });
+
+  it('keeps the waiters the sweep finds can still make their deadline, counting only those kept as ahead', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500); // 2 per second: a place in the queue costs 500 ms
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const t = clock.now();
+    const doomed = track(ctl.acquire({ cls: 'critical', deadlineAt: t + 600 })); // fits on arrival (500 ms), not after 250 ms
+    const behind = track(ctl.acquire({ cls: 'medium', deadlineAt: t + 1_150 })); // fits only if the doomed one is not ahead
+    const patient = [0, 1, 2].map(() => track(ctl.acquire({ cls: 'low', deadlineAt: t + 60_000 })));
+    await flush();
+    expect(doomed.value).toBeUndefined();
+    clock.advance(250); // the sweep
+    await flush();
+    expect(doomed.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 250 });
+    expect(behind.value).toBeUndefined();
+    expect(patient.map((w) => w.value)).toEqual([undefined, undefined, undefined]);
+    expect(ctl.snapshot().queued).toEqual({ critical: 0, high: 0, medium: 1, low: 3 });
+    clock.advance(250); // the next sweep keeps them too
+    await flush();
+    expect(ctl.snapshot().queued).toEqual({ critical: 0, high: 0, medium: 1, low: 3 });
+  });
+
+  it('applies reservations from exactly the threshold on, not before', async () => {
+    const { ctl } = setup({
+      maxConcurrency: 10,
+      queue: { maxSize: 10, lowerClassShare: 0 },
+      // past 5 in flight, low may use only 4 of 10 (6 kept for critical): so low stops at exactly 5
+      reservation: { enabled: true, threshold: 0.5, shares: { critical: 0.6, high: 0, medium: 0, low: 0 } },
+    });
+    for (let i = 0; i < 5; i++) await permit(ctl.acquire({ cls: 'low' }));
+    const sixth = track(ctl.acquire({ cls: 'low' }));
+    await flush();
+    expect(sixth.value).toBeUndefined();
+    expect(ctl.tryAcquireNow('high')).toBeUndefined();
+    expect(ctl.tryAcquireNow('critical')).toMatchObject({ kind: 'permit' });
+  });
+
+  it('hands a slot to the highest class when the lower-class turn is blocked by a reservation', async () => {
+    const { ctl } = setup({
+      maxConcurrency: 10,
+      queue: { maxSize: 10, lowerClassShare: 0.5 },
+      reservation: { enabled: true, threshold: 0.5, shares: { critical: 0.3, high: 0, medium: 0, low: 0 } },
+    });
+    for (let i = 0; i < 7; i++) await permit(ctl.acquire({ cls: 'low' }));
+    const held = [0, 1, 2].map(() => ctl.tryAcquireNow('critical')!);
+    expect(ctl.inflight).toBe(10);
+    const low = track(ctl.acquire({ cls: 'low' }));
+    const c1 = track(ctl.acquire({ cls: 'critical' }));
+    const c2 = track(ctl.acquire({ cls: 'critical' }));
+    held[0].release({ kind: 'success', latencyMs: 1 });
+    await flush();
+    expect(c1.value).toMatchObject({ kind: 'permit', cls: 'critical' }); // earns the lower class its turn
+    held[1].release({ kind: 'success', latencyMs: 1 });
+    await flush();
+    // the low waiter's turn, but 9 in flight is past low's 7 reserved-free slots: critical goes
+    expect(low.value).toBeUndefined();
+    expect(c2.value).toMatchObject({ kind: 'permit', cls: 'critical' });
+  });
+
+  it('clears the timers of waiters it serves or sheds, and keeps sweeping only while anything waits', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 10, lowerClassShare: 0 } });
+    const a = await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const waiter = track(ctl.acquire({ cls: 'low', deadlineAt: clock.now() + 10_000 }));
+    expect(clock.pendingTimers).toBe(2); // its deadline and the sweep
+    a.release({ kind: 'success', latencyMs: 5 });
+    await flush();
+    expect(waiter.value).toMatchObject({ kind: 'permit' });
+    expect(clock.pendingTimers).toBe(1); // the sweep, which does not re-arm on an empty queue
+    clock.advance(250);
+    expect(clock.pendingTimers).toBe(0);
+  });
 });

@@ -109,6 +109,56 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(17);
   });
 
+  it('re-measures the latency baseline per window, keeping the lowest of the current and the previous one', () => {
+    const { limiter, clock } = setup({ adaptive: { initial: 40, baselineWindowMs: 1_000, latencyTolerance: 100 } });
+    expect(limiter.baselineLatencyMs).toBeUndefined();
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 1 });
+    expect(limiter.baselineLatencyMs).toBe(100);
+    clock.advance(1_000); // exactly one window later: a new window starts, the old minimum is the previous one
+    limiter.onSample({ kind: 'success', latencyMs: 200, inflight: 1 }); // smoothed 110
+    expect(limiter.baselineLatencyMs).toBe(100);
+    clock.advance(999);
+    limiter.onSample({ kind: 'success', latencyMs: 200, inflight: 1 }); // smoothed 119, same window
+    expect(limiter.baselineLatencyMs).toBe(100);
+    clock.advance(1); // the window of the 100 ms minimum is now two windows old: forgotten
+    limiter.onSample({ kind: 'success', latencyMs: 200, inflight: 1 }); // smoothed 127.1
+    expect(limiter.baselineLatencyMs).toBeCloseTo(110, 9);
+  });
+
+  it('decreases on latency or saturation at most once per cooldown, and again exactly a cooldown later', () => {
+    const { limiter, clock } = setup({ adaptive: { initial: 64 }, saturation: { enabled: true, maxWaiting: 0 } });
+    const saturate = () => limiter.onSaturation({ waiting: 10, running: 10 }, limiter.limit);
+    saturate();
+    saturate(); // sustained: 64 x 10/20
+    expect(limiter.limit).toBe(32);
+    clock.advance(999);
+    saturate();
+    expect(limiter.limit).toBe(32);
+    clock.advance(1);
+    saturate();
+    expect(limiter.limit).toBe(16);
+  });
+
+  it('reads saturation strictly above maxWaiting on the least-queued member, and a full KV cache only while requests wait', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 2, maxKvCacheUsage: 0.9 } });
+    const twice = (signal: Parameters<typeof limiter.onSaturation>[0]) => {
+      limiter.onSaturation(signal, 40);
+      limiter.onSaturation(signal, 40);
+    };
+    twice({ waiting: 10, minWaiting: 2, running: 40 }); // at maxWaiting: not saturated
+    twice({ waiting: 10, kvCacheUsage: 0.9, minWaiting: 0, running: 40 }); // at maxKvCacheUsage: not saturated
+    expect(limiter.limit).toBe(40);
+    twice({ waiting: 10, kvCacheUsage: 0.91, minWaiting: 0, running: 40 }); // 40 x 40/50
+    expect(limiter.limit).toBe(32);
+  });
+
+  it('backs off by backoffRatio on sustained saturation when the upstreams do not report running requests', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0 } });
+    limiter.onSaturation({ waiting: 5 }, 40);
+    limiter.onSaturation({ waiting: 5 }, 40);
+    expect(limiter.limit).toBe(20); // backoffRatio 0.5 in these tests
+  });
+
   it('follows the capacity the members make known: lost at once, added at once', () => {
     const clock = new FakeClock();
     let capacity: number | undefined = 32;

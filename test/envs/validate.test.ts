@@ -1,0 +1,153 @@
+import { ENVIRONMENTS, EnvironmentConfig, EnvironmentConfigError, validateEnvironment } from '../../envs';
+import { KNOWN_REGIONS, LOG_RETENTION_DAYS } from '../../envs/validate';
+
+/**
+ * The other half of the validation rules (environments.test.ts has one rejection per rule): every
+ * rule accepts the values a user legitimately writes, up to its edges, and rejects just past them.
+ * A rule that rejected every public-access CIDR, IAM ARN or local state directory would fail here.
+ */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+type Cfg = Mutable<EnvironmentConfig>;
+type Base = 'dev' | 'staging' | 'prod';
+
+const copy = (name: Base): Cfg => structuredClone(ENVIRONMENTS[name]) as Cfg;
+const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
+
+function accepted(base: Base, change: (c: Cfg) => void): void {
+  const config = copy(base);
+  change(config);
+  expect(validateEnvironment(config as EnvironmentConfig)).toBe(config);
+}
+
+function rejectedAt(base: Base, change: (c: Cfg) => void): string | undefined {
+  const config = copy(base);
+  change(config);
+  try {
+    validateEnvironment(config as EnvironmentConfig);
+  } catch (e) {
+    expect(e).toBeInstanceOf(EnvironmentConfigError);
+    return (e as EnvironmentConfigError).field;
+  }
+  return undefined;
+}
+
+describe('validateEnvironment accepts what a user legitimately writes', () => {
+  it('accepts every shipped environment unchanged', () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) accepted(name, () => undefined);
+  });
+
+  const cases: [string, Base, (c: Cfg) => void][] = [
+    ['a one-letter name', 'prod', (c) => (c.name = 'p')],
+    ['a 16-character name with digits and dashes', 'prod', (c) => (c.name = 'eu-prod-2-abcdef')],
+    ['a domain of three labels with dashes', 'prod', (c) => (c.domain = 'llm-gw.corp-example.co.uk')],
+    ['a Route 53 zone id', 'prod', (c) => (c.hostedZoneId = 'Z0123456789ABCDEFGHIJ')],
+    ['a two-digit EKS minor version', 'prod', (c) => (c.kubernetesVersion = '1.33')],
+    ['a public API open to an office range and a single address', 'prod', (c) => (c.clusterPublicAccessCidrs = ['203.0.113.0/24', '198.51.100.7/32'])],
+    ['a public API open to half the address space (only /0 is "everyone")', 'prod', (c) => (c.clusterPublicAccessCidrs = ['128.0.0.0/1'])],
+    ['no public API access at all', 'prod', (c) => (c.clusterPublicAccessCidrs = [])],
+    [
+      'cluster admins that are IAM roles (with a path) and users, in every partition',
+      'prod',
+      (c) =>
+        (c.clusterAdminPrincipalArns = [
+          'arn:aws:iam::123456789012:role/ci-deployer',
+          'arn:aws:iam::123456789012:role/platform/admins/on-call',
+          'arn:aws:iam::123456789012:user/alice+ops@example.com',
+          'arn:aws-us-gov:iam::123456789012:role/deployer',
+          'arn:aws-cn:iam::123456789012:user/bob_1',
+        ]),
+    ],
+    ['a relative local state directory', 'dev', (c) => (c.backend = { type: 'local', directory: 'state/dev' })],
+    ['a local state directory above the checkout', 'dev', (c) => (c.backend = { type: 'local', directory: '../terraform-state' })],
+    ['local state in the default place', 'dev', (c) => (c.backend = { type: 'local' })],
+    ['a three-character state bucket with dots and dashes elsewhere', 'prod', (c) => ((c.backend as { bucket: string }).bucket = 'a.b')],
+    ['a 63-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = `s${'x'.repeat(61)}1`)],
+    ['a state bucket in another known region', 'prod', (c) => ((c.backend as { region: string }).region = 'eu-central-2')],
+    ['one concurrent sequence', 'prod', (c) => (c.model.maxConcurrentSequences = 1)],
+    ['a model image from a private registry, pinned with a tag and a digest', 'prod', (c) => (c.model.image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/vllm/vllm-openai:v0.8.5@${DIGEST}`)],
+    ['a model image pinned by digest only', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST}`)],
+    ['a pinned termination-handler image', 'prod', (c) => (c.nodeTerminationHandlerImage = `public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.22.0@${DIGEST}`)],
+    ['the smallest model length, weights and KV-cache figures', 'prod', (c) => Object.assign(c.model, { maxModelLength: 1, weightsGB: 0.5, kvCacheBytesPerToken: 1 })],
+    ['a /16 and a /20 VPC', 'prod', (c) => ((c.regions[0].vpcCidr = '10.30.0.0/16'), (c.regions[1].vpcCidr = '10.64.16.0/20'))],
+    ['three zones in dev', 'dev', (c) => (c.regions[0].azCount = 3)],
+    ['a CPU group of fixed size 1', 'prod', (c) => Object.assign(c.regions[0].cpuNodes, { min: 1, max: 1, desired: 1 })],
+    ['a CPU group from zero, desired at its max', 'prod', (c) => Object.assign(c.regions[0].cpuNodes, { min: 0, max: 3, desired: 3 })],
+    ['no on-demand GPUs while spot has capacity', 'prod', (c) => Object.assign(c.regions[0].gpu.onDemand, { min: 0, max: 0, desired: 0 })],
+    ['no spot GPUs while on-demand has capacity', 'prod', (c) => Object.assign(c.regions[0].gpu.spot, { min: 0, max: 0, desired: 0 })],
+    ['one Redis shard and 500', 'prod', (c) => ((c.regions[0].redis.shards = 1), (c.regions[1].redis.shards = 500))],
+    ['five Redis replicas, one outside dev', 'prod', (c) => ((c.regions[0].redis.replicasPerShard = 5), (c.regions[1].redis.replicasPerShard = 1))],
+    ['snapshot retention of 0 and 35 days', 'prod', (c) => ((c.regions[0].redis.snapshotRetentionDays = 0), (c.regions[1].redis.snapshotRetentionDays = 35))],
+    ['a single-instance broker in dev', 'dev', (c) => (c.regions[0].messageQueue.deploymentMode = 'SINGLE_INSTANCE')],
+    ['a clustered broker outside dev', 'prod', (c) => (c.regions[0].messageQueue.deploymentMode = 'CLUSTER_MULTI_AZ')],
+    ['an ACM certificate ARN', 'prod', (c) => (c.regions[0].certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789')],
+    ['geolocation overrides by continent and by country to its regions', 'prod', (c) => (c.geolocationOverrides = [{ continent: 'EU', region: c.regions[1].region }, { country: 'US', region: c.regions[0].region }])],
+    ['no API keys in dev', 'dev', (c) => (c.apiKeys = [])],
+    [
+      'API keys of every tier with names of 1 and 64 characters',
+      'prod',
+      (c) =>
+        (c.apiKeys = (['critical', 'high', 'medium', 'low'] as const).map((tier, i) => ({
+          name: i === 0 ? 'k' : i === 1 ? `K${'a'.repeat(62)}9` : `team.${tier}_key-${i}`,
+          sha256: 'ab'.repeat(32),
+          tier,
+        }))),
+    ],
+  ];
+
+  it.each(cases)('accepts %s', (_what, base, change) => accepted(base, change));
+
+  it('accepts every retention CloudWatch Logs offers', () => {
+    expect(LOG_RETENTION_DAYS.length).toBeGreaterThan(10);
+    for (const days of LOG_RETENTION_DAYS) accepted('prod', (c) => (c.logRetentionDays = days));
+  });
+
+  it('accepts a state bucket in every known region', () => {
+    for (const region of KNOWN_REGIONS) accepted('prod', (c) => ((c.backend as { region: string }).region = region));
+  });
+});
+
+describe('validateEnvironment rejects just past each edge', () => {
+  const cases: [string, Base, (c: Cfg) => void, string][] = [
+    ['a 17-character name', 'prod', (c) => (c.name = 'eu-prod-2-abcdefg'), 'name'],
+    ['a name starting with a digit', 'prod', (c) => (c.name = '1prod'), 'name'],
+    ['a domain label starting with a dash', 'prod', (c) => (c.domain = '-api.example.com'), 'domain'],
+    ['a zone id not starting with Z', 'prod', (c) => (c.hostedZoneId = 'A0123456789'), 'hostedZoneId'],
+    ['an EKS version 2.x', 'prod', (c) => (c.kubernetesVersion = '2.10'), 'kubernetesVersion'],
+    ['a public CIDR with host bits set', 'prod', (c) => (c.clusterPublicAccessCidrs = ['203.0.113.7/24']), 'clusterPublicAccessCidrs'],
+    ['an IAM ARN with an 11-digit account', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::12345678901:role/x']), 'clusterAdminPrincipalArns'],
+    ['an IAM group, which cannot be a cluster admin', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::123456789012:group/admins']), 'clusterAdminPrincipalArns'],
+    ['an STS session ARN', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:sts::123456789012:assumed-role/r/s']), 'clusterAdminPrincipalArns'],
+    ['one bad ARN among good ones', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::123456789012:role/ok', 'role/bad']), 'clusterAdminPrincipalArns'],
+    ['an empty local state directory', 'dev', (c) => (c.backend = { type: 'local', directory: '' }), 'backend.directory'],
+    ['a Windows drive state directory', 'dev', (c) => (c.backend = { type: 'local', directory: 'C:\\state' }), 'backend.directory'],
+    ['a Windows drive state directory with a slash', 'dev', (c) => (c.backend = { type: 'local', directory: 'd:/state' }), 'backend.directory'],
+    ['a 2-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = 'ab'), 'backend.bucket'],
+    ['a 64-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = `s${'x'.repeat(62)}1`), 'backend.bucket'],
+    ['a model image by tag only', 'prod', (c) => (c.model.image = 'vllm/vllm-openai:v0.8.5'), 'model.image'],
+    ['a model image with a short digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST.slice(0, -1)}`), 'model.image'],
+    ['a termination-handler image by tag', 'prod', (c) => (c.nodeTerminationHandlerImage = 'public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.22.0'), 'nodeTerminationHandlerImage'],
+    ['a model length of 0', 'prod', (c) => (c.model.maxModelLength = 0), 'model.maxModelLength'],
+    ['a fractional model length', 'prod', (c) => (c.model.maxModelLength = 1024.5), 'model.maxModelLength'],
+    ['weights of 0 GB', 'prod', (c) => (c.model.weightsGB = 0), 'model.weightsGB'],
+    ['weights of NaN GB', 'prod', (c) => (c.model.weightsGB = NaN), 'model.weightsGB'],
+    ['a KV cache of 0 bytes per token', 'prod', (c) => (c.model.kvCacheBytesPerToken = 0), 'model.kvCacheBytesPerToken'],
+    ['a fractional KV cache per token', 'prod', (c) => (c.model.kvCacheBytesPerToken = 1.5), 'model.kvCacheBytesPerToken'],
+    ['a /15 VPC', 'prod', (c) => (c.regions[0].vpcCidr = '10.30.0.0/15'), 'regions[0].vpcCidr'],
+    ['a /21 VPC', 'prod', (c) => (c.regions[0].vpcCidr = '10.30.0.0/21'), 'regions[0].vpcCidr'],
+    ['a VPC that contains another region\'s', 'prod', (c) => ((c.regions[1].vpcCidr = '10.30.0.0/20'), (c.regions[0].vpcCidr = '10.29.0.0/16'), (c.regions[2].vpcCidr = '10.30.0.0/16')), 'regions[2].vpcCidr'],
+    ['four zones, even in dev (a config written without the types)', 'dev', (c) => (c.regions[0].azCount = 4 as 3), 'regions[0].azCount'],
+    ['a negative node count', 'prod', (c) => (c.regions[0].cpuNodes.min = -1), 'regions[0].cpuNodes.min'],
+    ['a fractional GPU replica size', 'prod', (c) => (c.regions[0].gpu.gpusPerReplica = 1.5), 'regions[0].gpu.gpusPerReplica'],
+    ['501 Redis shards', 'prod', (c) => (c.regions[0].redis.shards = 501), 'regions[0].redis.shards'],
+    ['a negative Redis replica count', 'dev', (c) => (c.regions[0].redis.replicasPerShard = -1), 'regions[0].redis.replicasPerShard'],
+    ['a negative snapshot retention', 'prod', (c) => (c.regions[0].redis.snapshotRetentionDays = -1), 'regions[0].redis.snapshotRetentionDays'],
+    ['a geolocation override with neither continent nor country', 'prod', (c) => (c.geolocationOverrides = [{ region: c.regions[0].region }]), 'geolocationOverrides[0]'],
+    ['an API key name of 65 characters', 'prod', (c) => ((c.apiKeys![0] as { name: string }).name = `K${'a'.repeat(63)}9`), 'apiKeys[0].name'],
+    ['an API key name starting with a dot', 'prod', (c) => ((c.apiKeys![0] as { name: string }).name = '.hidden'), 'apiKeys[0].name'],
+    ['an upper-case hex hash', 'prod', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = 'AB'.repeat(32)), 'apiKeys[0].sha256'],
+  ];
+
+  it.each(cases)('rejects %s', (_what, base, change, field) => {
+    expect(rejectedAt(base, change)).toBe(field);
+  });
+});
