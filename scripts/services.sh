@@ -56,6 +56,14 @@ ensure_redis() {
 ensure_rabbitmq() {
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
     echo "services: starting rabbitmq-server"
+    # The broker counts sockets and queue segment files against one file-handle budget taken
+    # from its soft limit; at the 1,024 that `su rabbitmq` leaves, parallel test runs' quorum
+    # queues exhaust it and new connections hang in the handshake (systemd would give 65,536).
+    # The env file is sourced by the broker's own start script, after su.
+    local env_file=/etc/rabbitmq/rabbitmq-env.conf
+    if ! grep -q 'surgeguard: file limit' "$env_file" 2>/dev/null; then
+      printf '\n# surgeguard: file limit (scripts/services.sh)\nulimit -n "$(ulimit -Hn)" 2>/dev/null || true\n' >> "$env_file"
+    fi
     rabbitmq-server -detached >/dev/null 2>&1 || true
   fi
   wait_for rabbitmq 120 rabbitmqctl -q await_startup

@@ -29,8 +29,7 @@ import { PropsValidator } from '../private/validation';
 /** Interface endpoints created by default: what EKS nodes pull and call without a NAT hop. */
 export const DEFAULT_INTERFACE_ENDPOINTS: readonly string[] = ['ecr.api', 'ecr.dkr', 'sts', 'logs'];
 
-/** CloudWatch Logs retention values, for validation. */
-
+/** What `Network` builds: the VPC's range and zones, NAT, endpoints, flow-log retention, tags. */
 export interface NetworkProps {
   /** Name prefix of every resource (`Name` tags, log group, role). Lower-case letters, digits, dashes. */
   readonly name: string;

@@ -83,6 +83,19 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return 'stored'
 `;
 
+// Rewrites a final job's status with its own value: a write that changes nothing but is
+// replicated, so a WAIT after it on this connection covers everything the node holds for the job
+// (the result another connection wrote included). A read-only connection's WAIT would count
+// every connected replica at once, however far behind.
+const TOUCH_FINAL = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then
+  redis.call('HSET', KEYS[1], 'status', status)
+  return 1
+end
+return 0
+`;
+
 // ARGV: now, lastError json
 const REQUEUE = `
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -237,6 +250,21 @@ export class RedisJobStore {
     const job = await this.get(id);
     if (!job) return { outcome: 'not-found' };
     return reply === 'cancelled' ? { outcome: 'cancelled', job } : { outcome: 'not-cancellable', job };
+  }
+
+  /**
+   * For a job found final (a redelivered message whose outcome an earlier attempt stored): resolves
+   * once the stored outcome is on the required replicas, else throws {@link ResultNotDurableError}.
+   * The earlier attempt's own WAIT may have failed (no replica), and its worker stopped before it
+   * could retry: acking the copy on the read alone would leave the result on the primary only.
+   */
+  async ensureDurable(id: string): Promise<void> {
+    const { replicas, timeoutMs } = this.durability;
+    if (replicas === 0) return;
+    const results = await this.redis.pipeline().eval(TOUCH_FINAL, 1, this.jobKey(id)).call('wait', String(replicas), String(timeoutMs)).exec();
+    checkMulti(results);
+    const acknowledged = Number(results![1]![1]);
+    if (acknowledged < replicas) throw new ResultNotDurableError(acknowledged, replicas);
   }
 
   private async finish(id: string, status: JobStatus, field: string, json: string): Promise<FinishResult> {

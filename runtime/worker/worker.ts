@@ -272,7 +272,9 @@ export class JobWorker {
     }
     if (claim.outcome === 'final') {
       // Already finished (a redelivery after a crash between store and ack, or a duplicate
-      // message), or cancelled before it started: nothing to do, no model call.
+      // message), or cancelled before it started: no model call. Acked only once that outcome
+      // is durable: the attempt that stored it may have stopped while no replica had it.
+      await this.withStore(() => store.ensureDurable(job.id), signal);
       this.ack(d);
       metrics.jobs.labels(cls, claim.status === 'cancelled' ? 'cancelled' : 'duplicate').inc();
       return;

@@ -3,6 +3,7 @@ import { buildTopology, JobQueueTopology } from '../../contract/queue-topology';
 import { jobKeyPrefix } from '../../runtime/jobs/config';
 import { JobPublisher } from '../../runtime/jobs/publisher';
 import { RedisJobStore } from '../../runtime/jobs/store';
+import type { WorkerMetrics } from '../../runtime/worker/metrics';
 import { deleteTopology } from '../../runtime/jobs/topology';
 import { Simulator, SimulatorOptions, startSimulator } from '../../runtime/simulator/simulator';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName } from './services';
@@ -51,4 +52,15 @@ export async function startJobHarness(file: string, simulator: SimulatorOptions)
       redis.disconnect();
     },
   };
+}
+
+/**
+ * The sum of a worker counter's values whose labels include `labels` (all of them when empty),
+ * read from the worker's own registry, e.g. `workerCount(metrics.jobs, { outcome: 'duplicate' })`.
+ */
+export async function workerCount(counter: WorkerMetrics['jobs'] | WorkerMetrics['redeliveries'], labels: Record<string, string> = {}): Promise<number> {
+  const { values } = await counter.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
 }

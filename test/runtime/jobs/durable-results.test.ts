@@ -18,22 +18,7 @@ describe('durable job results (real primary + replica)', () => {
   let replicaClient: Redis;
   let store: RedisJobStore;
 
-  const linkUp = async (timeoutMs = 15_000) => {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const c = new Redis({ port: replica.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      try {
-        await c.connect();
-        if ((await c.info('replication')).includes('master_link_status:up')) return;
-      } catch {
-        // not up yet
-      } finally {
-        c.disconnect();
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`replica did not sync within ${timeoutMs} ms`);
-  };
+  const linkUp = () => replica.waitReplicaLinkUp();
 
   // replication writes RDB files: into a folder of the test, not the working directory
   const dir = mkdtempSync(join(tmpdir(), 'surgeguard-durable-'));
@@ -77,6 +62,19 @@ describe('durable job results (real primary + replica)', () => {
     // the retry writes nothing new (first writer wins) and waits for the earlier write
     await expect(store.succeed('job-b', { ok: 2 })).resolves.toBeDefined();
     expect(await replicaClient.hget(store.jobKey('job-b'), 'status')).toBe('succeeded');
+  });
+
+  it('confirms a final job found on redelivery only once a replica has its outcome', async () => {
+    await runningJob('job-d');
+    await replica.stop();
+    await expect(store.succeed('job-d', { ok: 4 })).rejects.toBeInstanceOf(ResultNotDurableError);
+    // another worker reads the final status: not durable yet either
+    expect((await store.claim('job-d')).outcome).toBe('final');
+    await expect(store.ensureDurable('job-d')).rejects.toBeInstanceOf(ResultNotDurableError);
+    await replica.start();
+    await linkUp();
+    await expect(store.ensureDurable('job-d')).resolves.toBeUndefined();
+    expect(await replicaClient.hget(store.jobKey('job-d'), 'result')).toBe('{"ok":4}');
   });
 
   it('does not wait without a durability requirement (a primary without replicas)', async () => {
