@@ -4,11 +4,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { request } from 'undici';
 import { parse } from 'yaml';
 import { seededRandom } from '../runtime/common/clock';
 import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
+import { ARTIFACT_MANIFEST_FILE, DEFAULT_ARTIFACT_SUBDIR } from '../constructs/artifacts/runtime-artifacts';
 import { HOSTS_OVERRIDE_ENV } from '../runtime/common/upstream/resolver';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
@@ -164,7 +166,8 @@ async function startSim(dir: string, address: string, port: number, slots: numbe
 }
 
 async function killSim(s: Sim): Promise<void> {
-  s.lastStats = await simStats(s);
+  // a starved simulator may drop the stats request: count what it had received as unknown (0), not crash the run
+  s.lastStats = await simStats(s).catch((err: Error) => (console.log(`  (stats of ${s.url} before the kill not read: ${err.message}; its attempts are not counted)`), { received: 0 }));
   s.alive = false;
   s.child.process.kill('SIGKILL');
   await s.child.stop();
@@ -450,6 +453,9 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
     trace?.start();
+    // the client measures latencies on its own event loop: a delay there is added to every figure
+    const clientLag = monitorEventLoopDelay({ resolution: 10 });
+    clientLag.enable();
     const outcomes = await playSchedule(schedule, {
       originFor: () => origin,
       deadlineMs: DEADLINE_MS,
@@ -460,7 +466,9 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     });
     await event;
     trace?.stop();
-    if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total): ${trace.line()}`);
+    clientLag.disable();
+    if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total; worst replica event-loop delay ms): ${trace.line()}`);
+    console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
     return summarise(scenario, setup, outcomes, received, phases, aliveLog, perSim);
@@ -497,7 +505,9 @@ class AdmissionTrace {
       const inflight = sum(new RegExp(`^surgeguard_proxy_admitted_in_flight\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const queued = sum(new RegExp(`^surgeguard_proxy_queue_depth\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const shed = sum(/^surgeguard_proxy_shed_total\{[^}]*\} (\S+)$/gm);
-      this.samples.push(`${limit}/${inflight}/${queued}/${shed}`);
+      // the replicas' worst event-loop delay since the last scrape: a busy CPU shows here first
+      const lagMs = Math.max(...texts.map((t) => Number(/^surgeguard_proxy_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000));
+      this.samples.push(`${limit}/${inflight}/${queued}/${shed}/${Math.round(lagMs)}`);
     } catch {
       this.samples.push('?');
     }
@@ -598,6 +608,11 @@ const COLORS: Record<PriorityClass, Rgb> = { critical: [200, 30, 45], high: [235
 
 async function main(): Promise<void> {
   if (process.env.CELL_SYNTH !== '0' || !existsSync(join(ROOT, 'cdktf.out', 'stacks', `prod-${REGION}-workloads`, 'cdk.tf.json'))) {
+    // the synth reads the runtime bundles' manifest (`npm run bundle`); a fresh clone has none yet
+    if (!existsSync(join(ROOT, DEFAULT_ARTIFACT_SUBDIR, ARTIFACT_MANIFEST_FILE))) {
+      console.log('bundling the runtimes first (node dist/tools/bundle.js): no artifacts manifest yet ...');
+      execFileSync(process.execPath, [join(ROOT, 'dist', 'tools', 'bundle.js')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
     console.log('synthesizing prod (SURGEGUARD_ENV=prod node dist/scripts/synth.js) ...');
     execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'synth.js')], { cwd: ROOT, env: { ...process.env, SURGEGUARD_ENV: 'prod' }, stdio: ['ignore', 'ignore', 'inherit'] });
   }

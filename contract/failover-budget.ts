@@ -50,9 +50,14 @@ export interface FailoverBudgetNumbers {
   readonly dnsTtlSeconds: number;
   /**
    * Seconds Global Accelerator takes to act on a changed endpoint health (stop new flows to the
-   * group). AWS documents no figure; this is an allowance, and the rehearsal measures the rest.
+   * group), counted as one health-check interval of the endpoint group (10 or 30 s; the constructs
+   * set this value). The developer guide says GA uses the ELB's own health checks for NLB/ALB
+   * endpoints and "instantly" redirects once an endpoint is unhealthy, but gives no figure; AWS's
+   * Global Accelerator workshop says it takes GA "up to 30 seconds (the health check interval)"
+   * after an endpoint is marked unhealthy. The budget takes the workshop's reading with the
+   * shortest interval GA allows (docs/failover.md cites both).
    */
-  readonly acceleratorReactionSeconds: number;
+  readonly acceleratorReactionSeconds: 10 | 30;
   /** The target: clients on the accelerator path are off a dead region within this. */
   readonly targetSeconds: number;
 }
@@ -64,7 +69,7 @@ export const FAILOVER_BUDGET: FailoverBudgetNumbers = {
   albTarget: { intervalSeconds: 5, timeoutSeconds: 4, unhealthyThreshold: 2, healthyThreshold: 2 },
   route53: { requestIntervalSeconds: 10, failureThreshold: 2, probeTimeoutSeconds: 6 },
   dnsTtlSeconds: 60,
-  acceleratorReactionSeconds: 5,
+  acceleratorReactionSeconds: 10,
   targetSeconds: 30,
 };
 

@@ -150,6 +150,14 @@ export interface ApiKeyConfig {
   readonly sha256: string;
   /** Priority class of the key's requests without an X-Priority header. */
   readonly tier: 'critical' | 'high' | 'medium' | 'low';
+  /**
+   * A request quota for this key over all its classes (a token bucket shared by every proxy
+   * replica of a region through Redis): for a key handed to a tenant whose share must be
+   * bounded. The cell's capacity does not depend on it: admission bounds every key's traffic by
+   * the model servers' slots and sheds by class.
+   * @default - not rate limited (the key's traffic is bounded by admission only)
+   */
+  readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number };
 }
 
 export interface EnvironmentConfig {

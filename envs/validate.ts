@@ -170,6 +170,10 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
     keyNames.add(k.name);
     if (!/^[0-9a-f]{64}$/.test(k.sha256)) fail(`${at}.sha256`, 'must be the lower-case hex SHA-256 of the key (64 characters), never the key itself');
     if (!isPriorityClass(k.tier)) fail(`${at}.tier`, `"${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
+    if (k.rateLimit !== undefined) {
+      if (!(Number.isFinite(k.rateLimit.requestsPerSecond) && k.rateLimit.requestsPerSecond > 0)) fail(`${at}.rateLimit.requestsPerSecond`, `must be a positive number (got ${k.rateLimit.requestsPerSecond})`);
+      if (!(Number.isFinite(k.rateLimit.burst) && k.rateLimit.burst >= 1)) fail(`${at}.rateLimit.burst`, `must be at least 1 request (got ${k.rateLimit.burst})`);
+    }
   });
   return config;
 }

@@ -85,11 +85,13 @@ export interface RunOptions {
   readonly body: (arrival: Arrival) => string;
   /** Headers sent with every try (e.g. an API key). */
   readonly headers?: Record<string, string>;
+  /** TLS of an https origin: the CA to trust and the name to verify (a local stand-in of a public name). */
+  readonly tls?: { readonly ca: string; readonly servername: string };
 }
 
 /** Plays the schedule in real time and resolves with one outcome per arrival. */
 export async function playSchedule(schedule: readonly Arrival[], options: RunOptions): Promise<Outcome[]> {
-  const agent = new Agent({ connections: 2_048, pipelining: 1, keepAliveTimeout: 30_000 });
+  const agent = new Agent({ connections: 2_048, pipelining: 1, keepAliveTimeout: 30_000, ...(options.tls ? { connect: { ca: options.tls.ca, servername: options.tls.servername } } : {}) });
   const start = performance.now();
   const outcomes: Outcome[] = new Array(schedule.length);
   const pending: Promise<void>[] = [];

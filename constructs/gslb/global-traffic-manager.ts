@@ -218,10 +218,12 @@ export class GlobalTrafficManager extends Construct {
           listenerArn: listener.id,
           endpointGroupRegion: r.region,
           trafficDialPercentage: 100,
-          // NLB endpoints: the accelerator follows the NLB's own target health; these apply to none here.
+          // NLB endpoints: the accelerator follows the NLB's own target health (protocol, port and
+          // threshold apply to none here); the interval is kept at the shortest GA allows, the
+          // budget's reaction time (AWS's workshop: GA acts within one interval).
           healthCheckProtocol: 'TCP',
           healthCheckPort: 443,
-          healthCheckIntervalSeconds: 10,
+          healthCheckIntervalSeconds: FAILOVER_BUDGET.acceleratorReactionSeconds,
           thresholdCount: 3,
           endpointConfiguration: [{ endpointId: r.loadBalancerArn, weight: 128, clientIpPreservationEnabled: false }],
         });

@@ -34,10 +34,13 @@ export interface RuntimeConfigInputs {
   /** Region label of the cell's upstreams, and the home region its job ids name. */
   readonly region: string;
   /**
-   * Accepted API keys (SHA-256 of each key, owner, tier).
+   * Accepted API keys (SHA-256 of each key, owner, tier, optional request quota). A key without
+   * a `rateLimit` is rendered `rateLimit: none`: the proxy's built-in per-key default (10 req/s,
+   * burst 20, meant for a hand-written config's tenants) would cap a whole application's key far
+   * below the cell's capacity and answer 429 while the model servers sit idle.
    * @default - no authentication (development only)
    */
-  readonly apiKeys?: readonly { readonly name: string; readonly sha256: string; readonly tier: string }[];
+  readonly apiKeys?: readonly { readonly name: string; readonly sha256: string; readonly tier: string; readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number } }[];
   /** Seconds between SIGTERM and the kill of a worker pod; the worker gives back jobs `WORKER_CONTRACT.drainMarginSeconds` earlier. */
   readonly workerDrainSeconds: number;
 }
@@ -64,6 +67,18 @@ function modelServers(i: RuntimeConfigInputs): PoolInput {
     discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }],
     // The proxy's readiness turns on these checks: part of the failover budget (contract/failover-budget.ts).
     health: { intervalMs: h.intervalSeconds * 1000, timeoutMs: h.timeoutSeconds * 1000, unhealthyThreshold: h.unhealthyThreshold, healthyThreshold: h.healthyThreshold },
+  };
+}
+
+type ApiKeyInput = Exclude<ProxyConfigInput['auth'], 'none' | undefined>['keys'][number];
+
+/** One API key of the proxy config: its quota when the environment sets one, else `none` (see `apiKeys`). */
+function renderedKey(k: NonNullable<RuntimeConfigInputs['apiKeys']>[number]): ApiKeyInput {
+  return {
+    name: k.name,
+    sha256: k.sha256,
+    tier: k.tier as PriorityClass,
+    rateLimit: k.rateLimit ? { ratePerSecond: k.rateLimit.requestsPerSecond, burst: k.rateLimit.burst } : 'none',
   };
 }
 
@@ -105,7 +120,7 @@ export function proxyRuntimeConfig(i: RuntimeConfigInputs): ProxyConfigInput {
     admissionPools[name] = { saturation: { enabled: false } };
   }
   const config: ProxyConfigInput = {
-    auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map((k) => ({ ...k, tier: k.tier as PriorityClass })) } : 'none',
+    auth: i.apiKeys && i.apiKeys.length > 0 ? { keys: i.apiKeys.map(renderedKey) } : 'none',
     pools,
     routes: [{ model: i.modelName, pools: Object.keys(pools) }],
     admission: { pools: admissionPools },

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { PriorityClass } from '../../contract/priority';
+import { resolveSecret } from '../common/config/secrets';
 import { AuthConfig } from './config';
+import type { BucketLimit } from './ratelimit/config';
 
 /** Who sent a request, as far as the proxy knows. */
 export interface ApiKeyIdentity {
@@ -10,6 +12,10 @@ export interface ApiKeyIdentity {
   readonly tier: PriorityClass;
   /** Highest class the key may ask for (X-Priority / X-Realtime); higher asks are lowered to it. */
   readonly maxClass: PriorityClass;
+  /** The key's own request limit over all its classes, `none` (not limited), or undefined: the class limits of `rateLimit.requests`. */
+  readonly rateLimit?: BucketLimit | 'none';
+  /** Served by the first pool of the route only (a request another region spilled here). */
+  readonly firstPoolOnly?: boolean;
 }
 
 export type AuthResult =
@@ -30,9 +36,16 @@ export class KeyAuthenticator {
   private readonly keys: { hash: Buffer; identity: ApiKeyIdentity }[];
   private readonly open: boolean;
 
-  constructor(config: AuthConfig) {
+  /** Throws naming the field when a key's `key.fromEnv` variable is not set. */
+  constructor(config: AuthConfig, env: NodeJS.ProcessEnv = process.env) {
     this.open = config === 'none';
-    this.keys = config === 'none' ? [] : config.keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), identity: { name: k.name, tier: k.tier, maxClass: k.maxClass ?? k.tier } }));
+    this.keys =
+      config === 'none'
+        ? []
+        : config.keys.map((k, i) => ({
+            hash: Buffer.from(k.sha256 ?? hashApiKey(resolveSecret(k.key!, env, `auth.keys[${i}].key`)), 'hex'),
+            identity: { name: k.name, tier: k.tier, maxClass: k.maxClass ?? k.tier, ...(k.rateLimit ? { rateLimit: k.rateLimit } : {}), ...(k.firstPoolOnly ? { firstPoolOnly: true } : {}) },
+          }));
   }
 
   authenticate(authorization: string | undefined): AuthResult {

@@ -5,6 +5,7 @@ import { PoolSchema, RetrySchema } from '../common/config/upstream';
 import { PRIORITY_CLASSES, priorityRank } from '../../contract/priority';
 import { PROXY_CONTRACT } from '../../contract/service';
 import { OverloadConfigShape } from './overload/config';
+import { BucketLimitSchema } from './ratelimit/config';
 import { ProxyJobsSchema } from '../jobs/config';
 import { readinessPools, RegionsSchema } from './regions';
 
@@ -63,15 +64,31 @@ export const ApiKeySchema = z
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key')
-      .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored.'),
+      .optional()
+      .describe('SHA-256 of the key (`printf %s "$KEY" | sha256sum`); the key itself is never stored. Set this or `key`.'),
+    key: z
+      .strictObject({ fromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').describe('Variable holding the key.') })
+      .optional()
+      .describe('The key itself, from an environment variable, hashed when the proxy starts: for a key the deployment generates and hands to the proxies (the cross-region key). Set this or `sha256`.'),
+    firstPoolOnly: z
+      .boolean()
+      .optional()
+      .describe('Serve this key\'s requests from the first pool of their route only: for the key other regions spill with, so a spilled request never spills again (no ping-pong between regions). Default: false.'),
     tier: z.enum(PRIORITY_CLASSES).default('medium').describe('Priority class of requests without X-Priority / X-Realtime.'),
     maxClass: z
       .enum(PRIORITY_CLASSES)
       .optional()
       .describe('Highest class this key may ask for with X-Priority / X-Realtime (a higher one is lowered to it). Default: the tier, so a key can lower its class but never raise it.'),
+    rateLimit: z
+      .union([z.literal('none'), BucketLimitSchema])
+      .optional()
+      .describe(
+        'Request rate limit of this key over all its classes (requests/s and burst), shared by the replicas through Redis; `none`: not rate limited (a service key whose traffic admission bounds by capacity and class). Default: `rateLimit.requests` of each request\'s class.',
+      ),
   })
   .strict()
   .superRefine((key, ctx) => {
+    if ((key.sha256 === undefined) === (key.key === undefined)) ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'set exactly one of sha256 and key' });
     if (key.maxClass !== undefined && priorityRank(key.tier) < priorityRank(key.maxClass)) {
       ctx.addIssue({ code: 'custom', path: ['tier'], message: `tier ${key.tier} is above maxClass ${key.maxClass}` });
     }

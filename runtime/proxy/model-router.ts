@@ -12,6 +12,7 @@ export interface ResolvedRoute {
 /** Maps the `model` of a request to its fallback chain. */
 export class ModelRouter {
   private readonly routes = new Map<string, ResolvedRoute>();
+  private readonly firstPools = new Map<string, ResolvedRoute>();
 
   constructor(routes: readonly RouteConfig[], pools: ReadonlyMap<string, UpstreamPool>) {
     for (const r of routes) {
@@ -25,11 +26,13 @@ export class ModelRouter {
         if (typeof entry !== 'string' && entry.model !== undefined && entry.model !== r.model) aliases.set(pool, entry.model);
       }
       this.routes.set(r.model, { model: r.model, chain, aliases });
+      this.firstPools.set(r.model, { model: r.model, chain: chain.slice(0, 1), aliases });
     }
   }
 
-  resolve(model: string): ResolvedRoute | undefined {
-    return this.routes.get(model);
+  /** The route of `model`; with `firstPoolOnly`, its first pool alone (a spilled request: no second spill). */
+  resolve(model: string, firstPoolOnly = false): ResolvedRoute | undefined {
+    return (firstPoolOnly ? this.firstPools : this.routes).get(model);
   }
 
   /** Models in configuration order (GET /v1/models). */

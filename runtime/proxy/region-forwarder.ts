@@ -1,5 +1,6 @@
 import { request as httpRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { overridableLookup } from '../common/upstream/resolver';
 import { FORWARDED_BY_HEADER } from './regions';
 
 /**
@@ -35,6 +36,8 @@ export interface ForwardRequest {
   readonly timeoutMs: number;
   /** Largest answer accepted (a job result). */
   readonly maxResponseBytes: number;
+  /** Environment of the hosts override file (SURGEGUARD_HOSTS_FILE), as for upstream members. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export function forwardJobRequest(f: ForwardRequest): Promise<ForwardResult> {
@@ -54,7 +57,7 @@ export function forwardJobRequest(f: ForwardRequest): Promise<ForwardResult> {
       clearTimeout(timer);
       resolve(r);
     };
-    const req = send(url, { method: f.method, headers }, (res) => {
+    const req = send(url, { method: f.method, headers, lookup: overridableLookup(f.env ?? process.env) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -97,7 +97,7 @@ export function createProxy(config: ProxyConfig, deps: ProxyDeps = {}): Proxy {
   const router = new ModelRouter(config.routes, pools);
   const overloadRedis = config.redis ? createRedisClient(config.redis, deps.env ?? process.env, 'hot-path') : undefined;
   const overload = new OverloadControl({ config, pools, registry: metrics.registry, logger, redis: overloadRedis, clock: withTimers(clock) });
-  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth), router, dispatcher, metrics, accessLog, overload });
+  const pipeline = new RequestPipeline({ config, clock, auth: new KeyAuthenticator(config.auth, deps.env ?? process.env), router, dispatcher, metrics, accessLog, overload });
   const jobs =
     config.jobs && config.redis
       ? new JobsApi({ config: config.jobs, server: config.server, redis: config.redis, pipeline, router, logger, env: deps.env ?? process.env, ...(config.regions ? { regions: config.regions } : {}) })

@@ -3,7 +3,7 @@ import { SimulatorOptions, startSimulator } from './simulator';
 
 /**
  * CLI: node dist/runtime/simulator/main.js --port 8000 --slots 8 --queue 64 --tps 50 --tokens 16
- *        --latency-ms 0 --failure-rate 0 --models sim-model,other --name gpu-a
+ *        --latency-ms 0 --failure-rate 0 --models sim-model,other --name gpu-a [--journal served.jsonl]
  * Prints one JSON line {"url": ...} when listening; SIGTERM/SIGINT close it.
  */
 const FLAGS: Record<string, (o: SimulatorOptions, v: string) => void> = {
@@ -19,6 +19,7 @@ const FLAGS: Record<string, (o: SimulatorOptions, v: string) => void> = {
   '--latency-ms': (o, v) => (o.latencyMs = num(v, '--latency-ms')),
   '--failure-rate': (o, v) => (o.failureRate = num(v, '--failure-rate')),
   '--seed': (o, v) => (o.seed = int(v, '--seed')),
+  '--journal': (o, v) => (o.journalFile = v),
 };
 
 function num(v: string, flag: string): number {

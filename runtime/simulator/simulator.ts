@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +48,12 @@ export interface SimulatorOptions extends Partial<SimulatorBehaviour> {
   models?: string[];
   /** Seed of the failure-injection PRNG. @default 1 */
   seed?: number;
+  /**
+   * When set, one JSON line `{"job": <x-surgeguard-job-id>, "at": <epoch ms>}` is appended to this
+   * file for every model request carrying a job id that was served completely (written
+   * synchronously, so the lines survive a SIGKILL): how many times each job really ran.
+   */
+  journalFile?: string;
 }
 
 export interface SimulatorStats {
@@ -233,7 +240,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats.inFlight = slots.inUse;
     stats.peakInFlight = Math.max(stats.peakInFlight, slots.inUse);
     try {
-      await generate(path, body, res, gone.signal);
+      if (await generate(path, body, res, gone.signal)) journal(req);
     } finally {
       slots.release();
       stats.inFlight = slots.inUse;
@@ -241,7 +248,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
   }
 
-  async function generate(path: string, body: Record<string, unknown>, res: ServerResponse, gone: AbortSignal): Promise<void> {
+  /** Answers one admitted request; true when it was served completely. */
+  async function generate(path: string, body: Record<string, unknown>, res: ServerResponse, gone: AbortSignal): Promise<boolean> {
     const id = `sim-${++counter}`;
     const created = Math.floor(Date.now() / 1000);
     const model = body.model as string;
@@ -258,7 +266,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           usage: { prompt_tokens: input.length, total_tokens: input.length },
         }, headers);
         stats.served++;
-        return;
+        return true;
       }
       const requested = typeof body.max_tokens === 'number' ? body.max_tokens : behaviour.outputTokens;
       const tokens = Math.max(1, Math.min(behaviour.maxTokens, Math.floor(requested)));
@@ -280,7 +288,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             await sleep(20);
             stats.failed++;
             res.destroy();
-            return;
+            return false;
           }
           if (!res.write(`data: ${JSON.stringify(chunk)}\n\n`)) await waitDrain(res, gone);
         }
@@ -296,7 +304,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         res.end(`data: ${JSON.stringify(last)}\n\n${usageChunk}data: [DONE]\n\n`);
         await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.once('finish', () => resolve())));
         stats.served++;
-        return;
+        return true;
       }
       if (interval > 0) await sleep(interval * tokens, undefined, { signal: gone });
       const text = 'tok '.repeat(tokens);
@@ -310,10 +318,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         headers,
       );
       stats.served++;
+      return true;
     } catch {
       if (gone.aborted) stats.aborted++;
       if (!res.destroyed) res.destroy();
+      return false;
     }
+  }
+
+  function journal(req: IncomingMessage): void {
+    const job = req.headers['x-surgeguard-job-id'];
+    if (!options.journalFile || typeof job !== 'string') return;
+    appendFileSync(options.journalFile, `${JSON.stringify({ job, at: Date.now() })}\n`);
   }
 
   function vllmMetrics(): string {

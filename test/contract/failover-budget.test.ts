@@ -12,6 +12,11 @@ describe('the failover budget', () => {
     expect(budgetProblems(FAILOVER_BUDGET)).toEqual([]);
   });
 
+  it('allows the accelerator one endpoint-group health-check interval to act, the shortest GA offers (10 s)', () => {
+    expect(FAILOVER_BUDGET.acceleratorReactionSeconds).toBe(10);
+    expect(failoverSeconds(FAILOVER_BUDGET)).toMatchObject({ acceleratorRegionDown: 14 + 10, acceleratorModelServersDown: 5 + 14 + 10 });
+  });
+
   it('says the DNS path is slower than the target: the alias answer to an ELB is cached for 60 s', () => {
     expect(failoverSeconds(FAILOVER_BUDGET).dnsModelServersDown).toBeGreaterThan(60);
   });

@@ -105,6 +105,8 @@ describe('validateEnvironment stops synth with the environment and field named',
     ['an API key given in clear instead of its hash', 'staging', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = 'sk-live-123'), 'apiKeys[0].sha256', /never the key itself/],
     ['two API keys with one name', 'prod', (c) => (c.apiKeys = [c.apiKeys![0], c.apiKeys![0]]), 'apiKeys[1].name', /duplicate key name/],
     ['an API key tier that is not a class', 'prod', (c) => ((c.apiKeys![0] as { tier: string }).tier = 'urgent'), 'apiKeys[0].tier', /not one of critical, high, medium, low/],
+    ['an API key quota of no requests', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: 0, burst: 10 } }]), 'apiKeys[0].rateLimit.requestsPerSecond', /positive number/],
+    ['an API key quota with a burst below one request', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: 5, burst: 0.5 } }]), 'apiKeys[0].rateLimit.burst', /at least 1 request/],
   ];
 
   it.each(cases)('rejects %s', (_what, base, mutate, field, message) => {

@@ -27,6 +27,17 @@ async function sh(command: string, args: readonly string[], cwd: string, env: No
   }
 }
 
+/**
+ * The environment of the npm commands: this process's, without what an enclosing `npm test` sets for
+ * its own script (package fields, lifecycle, local prefix), so `npm pack` and `npm ci` behave as when
+ * a person types them; the cache, registry and user config stay.
+ */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(package_|lifecycle_|config_local_prefix$)/i.test(k)));
+  delete env.SURGEGUARD_ARTIFACTS_DIR; // the consumer finds the bundles in the package, nowhere else
+  return env;
+}
+
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
@@ -53,7 +64,8 @@ describe('the packed library, installed and composed by a fresh cdktf project ou
     // 1. What a publisher runs: `npm pack` (prepare: build; prepack: bundle + library build).
     const packs = join(scratch, 'packs');
     mkdirSync(packs);
-    await sh('npm', ['pack', '--pack-destination', packs, '--silent'], repo);
+    const env = npmEnv();
+    await sh('npm', ['pack', '--pack-destination', packs, '--silent'], repo, env);
     const [tarball] = readdirSync(packs).filter((f) => f.endsWith('.tgz'));
     expect(tarball).toBe(`surgeguard-${JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version}.tgz`);
     tarballEntries = (await sh('tar', ['-tzf', join(packs, tarball)], scratch)).split('\n').filter(Boolean).sort();
@@ -63,8 +75,6 @@ describe('the packed library, installed and composed by a fresh cdktf project ou
     consumer = join(scratch, 'consumer');
     mkdirSync(consumer);
     writeConsumerProject(consumer, { repo, tarball: join(packs, tarball), dependencies: PEERS, devDependencies: ['typescript', '@types/node'] });
-    const env = { ...process.env };
-    delete env.SURGEGUARD_ARTIFACTS_DIR; // the consumer finds the bundles in the package, nowhere else
     await sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], consumer, env);
 
     // 3. The composition example, compiled as a cdktf app's tsconfig does (`cdktf init`'s settings:
@@ -143,7 +153,7 @@ describe('the packed library, installed and composed by a fresh cdktf project ou
         contract: tryLoad('surgeguard/lib/contract/service'),
         bundle: tryLoad('surgeguard/dist/artifacts/manifest.json'),
       }));`;
-    const out = JSON.parse(await sh(process.execPath, ['-e', probe], consumer));
+    const out = JSON.parse(await sh(process.execPath, ['-e', probe], consumer, npmEnv()));
     expect(out).toEqual({
       entry: true,
       root: 'ERR_PACKAGE_PATH_NOT_EXPORTED',

@@ -92,12 +92,12 @@ export function chat(extra: Record<string, unknown> = {}): Record<string, unknow
   return { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], ...extra };
 }
 
-/** Polls `check` every 10 ms until it is true or `timeoutMs` passes (then fails loudly). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000, what = 'condition'): Promise<void> {
+/** Polls `check` every 10 ms until it is true or `timeoutMs` passes (then fails loudly, naming `what`, computed then when a function: the state it ended in). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000, what: string | (() => string) = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

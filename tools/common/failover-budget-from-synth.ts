@@ -5,7 +5,8 @@ import { stackEnvironment, SynthOutput } from './synth-output';
 /**
  * The failover budget as an environment's synthesized config actually has it: the health checks of
  * every NLB and ALB target group, every Route 53 health check, and the proxy's upstream checks in
- * every rendered proxy config, each taken at its slowest across regions. The test of the budget
+ * every rendered proxy config, and the accelerator's endpoint-group interval, each taken at its
+ * slowest across regions. The test of the budget
  * and `npm run bench:failover` (which health-checks its local regions with these numbers) read it.
  */
 export interface SynthesizedFailoverBudget {
@@ -33,6 +34,7 @@ export function failoverBudgetFromSynth(out: SynthOutput, environment: string): 
   const alb: HealthCheckNumbers[] = [];
   const proxy: HealthCheckNumbers[] = [];
   const r53: { interval: number; threshold: number }[] = [];
+  const accelerator: number[] = [];
   const proxyConfigs: Record<string, Record<string, unknown>> = {};
   for (const stack of out.stacks.values()) {
     if (stackEnvironment(stack.name) !== environment) continue;
@@ -42,6 +44,7 @@ export function failoverBudgetFromSynth(out: SynthOutput, environment: string): 
         // AWS defaults when unset: NLB (alb-type target) timeout 10 s for HTTP(S), ALB 5 s.
         (a.target_type === 'alb' ? nlb : alb).push(lbCheck(a.health_check, { timeout: a.target_type === 'alb' ? 10 : 5 }));
       }
+      if (r.type === 'aws_globalaccelerator_endpoint_group') accelerator.push(Number(a.health_check_interval_seconds ?? 30));
       if (r.type === 'aws_route53_health_check') r53.push({ interval: Number(a.request_interval ?? 30), threshold: Number(a.failure_threshold ?? 3) });
       if (r.type === 'kubernetes_config_map_v1' && typeof a.data?.['proxy.yaml'] === 'string') {
         const config = parseYaml(a.data['proxy.yaml']) as Record<string, any>;
@@ -71,6 +74,8 @@ export function failoverBudgetFromSynth(out: SynthOutput, environment: string): 
       nlbTarget: worst(nlb, 'NLB target group (ALB-type target)'),
       albTarget: worst(alb, 'ALB target group'),
       route53: { ...FAILOVER_BUDGET.route53, requestIntervalSeconds: route53.interval as 10 | 30, failureThreshold: route53.threshold },
+      // the accelerator acts within one interval of its endpoint group (AWS default 30 s when unset)
+      acceleratorReactionSeconds: accelerator.length === 0 ? FAILOVER_BUDGET.acceleratorReactionSeconds : (Math.max(...accelerator) as 10 | 30),
     },
     proxyConfigs,
   };

@@ -7,6 +7,22 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
+ * One attempt the breaker allowed. Exactly one verdict counts: the first call settles it and
+ * later calls are ignored, so an attempt reported twice can neither free another probe's slot
+ * nor count as two successful probes. A verdict that arrives after the breaker changed state
+ * (a probe of an earlier half-open period) still counts as an outcome but frees no slot of the
+ * current period.
+ */
+export interface BreakerPermit {
+  /** The upstream answered well. */
+  success(): void;
+  /** The upstream failed (5xx, connect error, reset, timeout). */
+  failure(): void;
+  /** The attempt ended without a verdict on the upstream (client abort, 429, nothing sent). */
+  cancel(): void;
+}
+
+/**
  * Per-upstream circuit breaker. Answers one question — "may I send to this upstream now?" —
  * from the outcomes it is told about.
  *
@@ -15,6 +31,11 @@ export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = { clo
  * - open: refuses for `openMs`, then turns half-open;
  * - half-open: admits at most `halfOpenProbes` concurrent probes; that many successes close it,
  *   any failure reopens it.
+ *
+ * An attempt asks through `tryAcquire()` (or `forceAcquire()`) and reports its verdict on the
+ * permit it gets. `onSuccess()` / `onFailure()` report an outcome outside an attempt's verdict
+ * (a body that fails after its headers were counted): they count in the window and move the
+ * state, but never free or fill a probe slot.
  *
  * The window is kept in 10 buckets so memory is constant whatever the traffic.
  */
@@ -25,6 +46,8 @@ export class CircuitBreaker {
   private consecutive = 0;
   private probesInFlight = 0;
   private probeSuccesses = 0;
+  /** Bumped on every state change: permits of an earlier period free no slot of this one. */
+  private generation = 0;
   private readonly bucketMs: number;
   private readonly totals = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
   private readonly errors = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
@@ -55,28 +78,52 @@ export class CircuitBreaker {
   }
 
   /**
-   * Asks permission for one request. In half-open it takes a probe slot, which the caller
-   * returns through exactly one of onSuccess / onFailure / onCancel.
+   * Asks permission for one request: a permit (in half-open it holds a probe slot until its
+   * verdict), or undefined when the breaker refuses.
    */
-  tryAcquire(): boolean {
-    if (!this.canAttempt()) return false;
-    if (this.current === 'half-open') this.probesInFlight++;
-    return true;
+  tryAcquire(): BreakerPermit | undefined {
+    if (!this.canAttempt()) return undefined;
+    return this.permit(this.current === 'half-open');
   }
 
   /**
-   * Sends even though the breaker refuses (the "every breaker is open" last resort). The outcome
+   * Sends even though the breaker refuses (the "every breaker is open" last resort). The verdict
    * is reported as usual; a success closes the breaker from any state.
    */
-  forceAcquire(): void {
-    if (this.state === 'half-open') this.probesInFlight++;
+  forceAcquire(): BreakerPermit {
+    return this.permit(this.state === 'half-open');
   }
 
+  /** A success outside an attempt's verdict: counts, closes an open breaker, takes no probe. */
   onSuccess(): void {
+    this.succeeded(false);
+  }
+
+  /** A failure outside an attempt's verdict (e.g. a body that broke after good headers). */
+  onFailure(): void {
+    this.failed();
+  }
+
+  private permit(probe: boolean): BreakerPermit {
+    if (probe) this.probesInFlight++;
+    const generation = this.generation;
+    let settled = false;
+    const end = (verdict?: 'success' | 'failure') => {
+      if (settled) return;
+      settled = true;
+      const ownProbe = probe && generation === this.generation;
+      if (ownProbe) this.probesInFlight--;
+      if (verdict === 'success') this.succeeded(ownProbe);
+      else if (verdict === 'failure') this.failed();
+    };
+    return { success: () => end('success'), failure: () => end('failure'), cancel: () => end() };
+  }
+
+  private succeeded(probe: boolean): void {
     this.record(false);
     this.consecutive = 0;
     if (this.current === 'half-open') {
-      this.releaseProbe();
+      if (!probe) return;
       this.probeSuccesses++;
       if (this.probeSuccesses >= this.config.halfOpenProbes) this.transition('closed');
     } else if (this.current === 'open') {
@@ -84,11 +131,10 @@ export class CircuitBreaker {
     }
   }
 
-  onFailure(): void {
+  private failed(): void {
     this.record(true);
     this.consecutive++;
     if (this.current === 'half-open') {
-      this.releaseProbe();
       this.trip();
       return;
     }
@@ -99,15 +145,6 @@ export class CircuitBreaker {
     }
     const { total, errors } = this.windowCounts();
     if (total >= this.config.minRequests && errors / total >= this.config.errorRatio) this.trip();
-  }
-
-  /** The request ended without a verdict on the upstream (client abort, local deadline). */
-  onCancel(): void {
-    if (this.current === 'half-open') this.releaseProbe();
-  }
-
-  private releaseProbe(): void {
-    if (this.probesInFlight > 0) this.probesInFlight--;
   }
 
   private trip(): void {
@@ -122,6 +159,7 @@ export class CircuitBreaker {
       return;
     }
     this.current = to;
+    this.generation++;
     this.probesInFlight = 0;
     this.probeSuccesses = 0;
     if (to !== 'half-open') {

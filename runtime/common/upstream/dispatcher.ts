@@ -6,6 +6,7 @@ import { honoursRetryAfter } from '../retry-policy';
 import { backoffMs, parseRetryAfterMs } from '../backoff';
 import { UpstreamEvents } from './events';
 import { AttemptError, AttemptErrorKind, UpstreamReply } from './http-client';
+import type { BreakerPermit } from './circuit-breaker';
 import { RetryBudget, type RetryPermit } from './retry-budget';
 import { Upstream } from './upstream';
 import { UpstreamPool } from './upstream-pool';
@@ -185,12 +186,17 @@ export class UpstreamDispatcher {
         };
       }
       const { pool, upstream, lastResort } = choice;
+      let verdict: BreakerPermit;
       if (lastResort) {
-        upstream.breaker.forceAcquire();
+        verdict = upstream.breaker.forceAcquire();
         this.deps.events?.onLastResort?.(pool.name, upstream.name);
-      } else if (!upstream.breaker.tryAcquire()) {
-        tried.add(upstream);
-        continue;
+      } else {
+        const allowed = upstream.breaker.tryAcquire();
+        if (!allowed) {
+          tried.add(upstream);
+          continue;
+        }
+        verdict = allowed;
       }
       await discard(last?.reply);
       // A failure before a byte leaves for the upstream is never the upstream's fault: the body
@@ -200,7 +206,7 @@ export class UpstreamDispatcher {
       try {
         body = typeof req.body === 'function' ? req.body(pool) : req.body;
       } catch (err) {
-        upstream.breaker.onCancel();
+        verdict.cancel();
         return this.requestError(err, attempts, pool, cleanup);
       }
       tried.add(upstream);
@@ -222,16 +228,16 @@ export class UpstreamDispatcher {
         sent?.done();
         const kind = cancellation.aborted ? 'aborted' : err instanceof AttemptError ? err.kind : 'reset';
         if (kind === 'aborted') {
-          upstream.breaker.onCancel();
+          verdict.cancel();
           cleanup();
           return this.failure(cancellation, attempts, { pool, upstream, error: kind });
         }
         if (kind === 'request') {
           // refused by the HTTP client before anything was sent: not the upstream's fault
-          upstream.breaker.onCancel();
+          verdict.cancel();
           return this.requestError(err instanceof AttemptError ? err.cause : err, attempts - 1, pool, cleanup);
         }
-        this.recordFailure(pool, upstream);
+        this.recordFailure(pool, upstream, verdict);
         last = { pool, upstream, error: kind };
         retryPermit = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation);
         if (!retryPermit) {
@@ -248,9 +254,9 @@ export class UpstreamDispatcher {
       const retryAfter = honoursRetryAfter(status) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
       if (honoursRetryAfter(status)) upstream.lastOverloadAt = clock.now();
       if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
-      if (status >= 500) this.recordFailure(pool, upstream);
-      else if (status === 429) upstream.breaker.onCancel();
-      else this.recordSuccess(pool, upstream);
+      if (status >= 500) this.recordFailure(pool, upstream, verdict);
+      else if (status === 429) verdict.cancel();
+      else this.recordSuccess(pool, upstream, verdict);
 
       if (this.retryStatuses.has(status) && (req.retryWhenFull !== false || (status !== 503 && status !== 429))) {
         upstream.outstanding--;
@@ -320,14 +326,16 @@ export class UpstreamDispatcher {
     return permit;
   }
 
-  private recordFailure(pool: UpstreamPool, upstream: Upstream): void {
+  /** A failure: the attempt's verdict, or (no permit) a body that broke after its headers counted. */
+  private recordFailure(pool: UpstreamPool, upstream: Upstream, verdict?: BreakerPermit): void {
     upstream.lastFailureAt = this.deps.clock.now();
-    upstream.breaker.onFailure();
+    if (verdict) verdict.failure();
+    else upstream.breaker.onFailure();
     pool.outliers.onFailure(upstream);
   }
 
-  private recordSuccess(pool: UpstreamPool, upstream: Upstream): void {
-    upstream.breaker.onSuccess();
+  private recordSuccess(pool: UpstreamPool, upstream: Upstream, verdict: BreakerPermit): void {
+    verdict.success();
     pool.outliers.onSuccess(upstream);
   }
 

@@ -1,12 +1,9 @@
 import { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import type { LookupFunction } from 'node:net';
-import { lookup as dnsLookup } from 'node:dns';
 import { Pool } from 'undici';
 import { AbortSource } from '../cancellation';
 import { TimeoutsConfig } from '../config/upstream';
-import { isIP } from 'node:net';
-import { overriddenAddresses } from './resolver';
+import { overridableLookup } from './resolver';
 
 /** Why an attempt produced no response headers. */
 export type AttemptErrorKind =
@@ -112,25 +109,4 @@ export class UpstreamHttpClient {
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
-}
-
-
-/**
- * The system resolver, except for the names the hosts override file lists
- * (`SURGEGUARD_HOSTS_FILE`, see resolver.ts), which connect to the first address listed.
- */
-function overridableLookup(env: NodeJS.ProcessEnv): LookupFunction {
-  return (hostname, options, callback) => {
-    let listed: readonly string[] | undefined;
-    try {
-      listed = overriddenAddresses(hostname, env);
-    } catch (err) {
-      return callback(err as NodeJS.ErrnoException, '', 4);
-    }
-    if (!listed || listed.length === 0) return dnsLookup(hostname, options, callback);
-    const address = listed[0];
-    const family = isIP(address);
-    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
-    return callback(null, address, family);
-  };
 }

@@ -1,6 +1,7 @@
+import { lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 
 /**
  * Name resolution of upstream members. `resolve` answers every address of a name (A and AAAA):
@@ -51,5 +52,26 @@ export function systemResolver(env: NodeJS.ProcessEnv = process.env): Resolver {
       if (EMPTY_ANSWER.has((err as { code?: string }).code ?? '')) return [];
       return undefined;
     }
+  };
+}
+
+/**
+ * The system resolver, except for the names the hosts override file lists
+ * (`SURGEGUARD_HOSTS_FILE`), which connect to the first address listed: the `lookup` of
+ * every connection the runtimes open by name (upstream pools, forwarded job requests).
+ */
+export function overridableLookup(env: NodeJS.ProcessEnv): LookupFunction {
+  return (hostname, options, callback) => {
+    let listed: readonly string[] | undefined;
+    try {
+      listed = overriddenAddresses(hostname, env);
+    } catch (err) {
+      return callback(err as NodeJS.ErrnoException, '', 4);
+    }
+    if (!listed || listed.length === 0) return dnsLookup(hostname, options, callback);
+    const address = listed[0];
+    const family = isIP(address);
+    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+    return callback(null, address, family);
   };
 }

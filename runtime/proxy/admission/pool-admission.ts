@@ -8,14 +8,20 @@ import { AdmissionController, type AdmissionObserver } from './controller';
 import { ReplicaShare } from './replica-share';
 import { SaturationScraper, learnSlots } from './saturation';
 
-/** This process's id among the proxy replicas (pod name, pid and a random part). */
-export const REPLICA_ID = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+/**
+ * A new id of one proxy among the replicas (pod name, pid and a random part): one per proxy
+ * instance, so two proxies in one process (tests, an embedding) are two replicas, not one.
+ */
+export function newReplicaId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
 
 export interface PoolAdmissionDeps {
   readonly clock: TimerClock;
   readonly observer?: AdmissionObserver;
   /** Shared Redis: replicas divide the capacity through it. Absent: this replica takes all. */
   readonly redis?: ScriptRunner;
+  /** This proxy's id among the replicas, the same for all its pools. @default newReplicaId() */
   readonly replicaId?: string;
   readonly onReplicasChange?: (replicas: number) => void;
   readonly onShareError?: (err: unknown) => void;
@@ -42,7 +48,7 @@ export class PoolAdmission {
         ? new ReplicaShare({
             redis: deps.redis,
             key: `admission:replicas:${pool.name}`,
-            id: deps.replicaId ?? REPLICA_ID,
+            id: deps.replicaId ?? newReplicaId(),
             heartbeatMs: cfg.replicas.heartbeatMs,
             expiryMs: cfg.replicas.expiryMs,
             clock: deps.clock,

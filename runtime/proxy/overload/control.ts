@@ -6,7 +6,7 @@ import type { UpstreamPool } from '../../common/upstream/upstream-pool';
 import { systemClock, type TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from '../admission/config';
 import { type AdmissionController, type Permit, type Shed } from '../admission/controller';
-import { PoolAdmission } from '../admission/pool-admission';
+import { PoolAdmission, newReplicaId } from '../admission/pool-admission';
 import { cacheability, requestCacheKey } from '../cache/request-key';
 import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from '../cache/response-cache';
 import { SingleFlight, type FlightResult } from '../cache/single-flight';
@@ -78,6 +78,7 @@ export class OverloadControl {
     this.flights = new SingleFlight<BufferedAnswer>(config.cache.singleFlight.maxWaiters);
     this.canary = new CanaryRouter(config.canary);
     if (config.admission.enabled) {
+      const replicaId = newReplicaId();
       for (const [name, pool] of deps.pools) {
         const cfg: AdmissionConfig = config.admission.pools[name] ?? config.admission.defaults;
         // one label child per class, resolved once: every admitted request counts here
@@ -85,6 +86,7 @@ export class OverloadControl {
         const pa = new PoolAdmission(pool, cfg, {
           clock: this.clock,
           redis: deps.redis,
+          replicaId,
           observer: {
             onShed: (cls, reason) => this.metrics.shed.inc({ pool: name, class: cls, reason }),
             onAdmit: (cls) => admitted[cls].inc(),
@@ -125,11 +127,13 @@ export class OverloadControl {
 
   /**
    * Rate limit per (API key, class): a 429 reply when refused. Requests without an API key
-   * (`auth: none`, local use) are not rate limited: there is nobody to hold to a quota.
+   * (`auth: none`, local use) are not rate limited: there is nobody to hold to a quota; nor
+   * are those of a key configured with `rateLimit: none`. A key with its own `rateLimit` is
+   * held to it whatever the class.
    */
   rateLimit(ctx: RequestContext): Promise<LocalReply | undefined> | undefined {
     // synchronous when there is nothing to check: no promise and no microtask on the hot path
-    if (!this.deps.config.rateLimit.enabled || ctx.key === undefined) return undefined;
+    if (!this.deps.config.rateLimit.enabled || ctx.key === undefined || ctx.key.rateLimit === 'none') return undefined;
     return this.checkRateLimit(ctx);
   }
 
@@ -265,9 +269,11 @@ export class OverloadControl {
 
   private rateLimitRequest(ctx: RequestContext) {
     const rl = this.deps.config.rateLimit;
+    const own = ctx.key?.rateLimit;
     return {
       subject: ctx.key?.name ?? 'anonymous',
       cls: ctx.priorityClass,
+      ...(own && own !== 'none' ? { requests: own } : {}),
       estimatedTokens: rl.tokens.enabled ? estimateRequestTokens(ctx.json, rl.tokens.defaultMaxTokens) : undefined,
     };
   }

@@ -142,7 +142,8 @@ export class ReadmittingSender {
    * the deadline passes instead of following it with a cancellation of its own.
    */
   private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false): Promise<DispatchResult> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId };
+    // the class it is served at: a proxy upstream (another region's) serves it at the same class
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId, 'x-priority': ctx.priorityClass };
     if (ctx.stream) headers.accept = 'text/event-stream';
     return this.deps.dispatcher.dispatch({
       method: 'POST',

@@ -21,6 +21,8 @@ export interface RateLimitRequest {
   /** Who is limited: the API key (hashed before it reaches Redis) or another stable id. */
   readonly subject: string;
   readonly cls: PriorityClass;
+  /** The subject's own request limit (all classes); undefined: `requests` of the class. */
+  readonly requests?: BucketLimit;
   /** Estimated model tokens (prompt + max_tokens); used only when token limits are on. */
   readonly estimatedTokens?: number;
 }
@@ -96,7 +98,7 @@ export class RateLimiter {
     const key = this.keyFor(req.subject);
     if (!this.degraded && this.redis) {
       try {
-        await this.withTimeout(runTokenBucket(this.redis, key, this.scriptArgs(req.cls, 0, delta, 'adjust')));
+        await this.withTimeout(runTokenBucket(this.redis, key, this.scriptArgs(req, 0, delta, 'adjust')));
         return;
       } catch (err) {
         this.degrade(err);
@@ -115,7 +117,7 @@ export class RateLimiter {
       if (probing) this.probing = true;
       this.lastAttemptAt = this.clock.now();
       try {
-        const r = await this.withTimeout(runTokenBucket(this.redis, key, this.scriptArgs(req.cls, 1, tokenCost, 'take')));
+        const r = await this.withTimeout(runTokenBucket(this.redis, key, this.scriptArgs(req, 1, tokenCost, 'take')));
         if (this.degraded) this.recover();
         return {
           allowed: r.allowed,
@@ -132,13 +134,14 @@ export class RateLimiter {
     if (this.cfg.failOpenClasses.includes(req.cls)) {
       return { allowed: true, source: 'fail_open', retryAfterSeconds: 0, remainingRequests: 0 };
     }
-    return this.decideLocally(key, req.cls, tokenCost);
+    return this.decideLocally(key, req, tokenCost);
   }
 
-  private decideLocally(key: string, cls: PriorityClass, tokenCost: number): RateLimitDecision {
+  private decideLocally(key: string, req: RateLimitRequest, tokenCost: number): RateLimitDecision {
+    const cls = req.cls;
     const now = this.clock.now();
     const entry = this.local.get(key) ?? {};
-    const rLimit = this.localLimit(this.cfg.requests[cls]);
+    const rLimit = this.localLimit(req.requests ?? this.cfg.requests[cls]);
     const r = take(entry.r, rLimit, now, 1);
     let allowed = r.allowed;
     let retryMs = r.retryAfterMs;
@@ -174,9 +177,9 @@ export class RateLimiter {
     return scaleForReplicas(limit, this.cfg.replicas);
   }
 
-  private scriptArgs(cls: PriorityClass, rCost: number, kCost: number, mode: 'take' | 'adjust') {
-    const r = this.cfg.requests[cls];
-    const k = this.cfg.tokens.limits[cls];
+  private scriptArgs(req: RateLimitRequest, rCost: number, kCost: number, mode: 'take' | 'adjust') {
+    const r = req.requests ?? this.cfg.requests[req.cls];
+    const k = this.cfg.tokens.limits[req.cls];
     const tokensOn = this.cfg.tokens.enabled;
     return {
       rRate: r.ratePerSecond,

@@ -28,7 +28,25 @@ describe('runtime configs rendered by the stacks', () => {
   it('use the API keys of the environment when it lists them', () => {
     const sha256 = 'a'.repeat(64);
     const parsed = ProxyConfigSchema.parse(proxyRuntimeConfig({ ...inputs, apiKeys: [{ name: 'batch-team', sha256, tier: 'low' }] }));
-    expect(parsed.auth).toEqual({ keys: [{ name: 'batch-team', sha256, tier: 'low' }] });
+    expect(parsed.auth).toEqual({ keys: [{ name: 'batch-team', sha256, tier: 'low', rateLimit: 'none' }] });
+  });
+
+  it('hold a key to the quota the environment gives it, and leave a key without one to admission alone (no built-in 10 req/s)', () => {
+    const parsed = ProxyConfigSchema.parse(
+      proxyRuntimeConfig({
+        ...inputs,
+        apiKeys: [
+          { name: 'tenant-a', sha256: 'a'.repeat(64), tier: 'medium', rateLimit: { requestsPerSecond: 50, burst: 100 } },
+          { name: 'realtime', sha256: 'b'.repeat(64), tier: 'critical' },
+        ],
+      }),
+    );
+    expect(parsed.auth).toEqual({
+      keys: [
+        { name: 'tenant-a', sha256: 'a'.repeat(64), tier: 'medium', rateLimit: { ratePerSecond: 50, burst: 100 } },
+        { name: 'realtime', sha256: 'b'.repeat(64), tier: 'critical', rateLimit: 'none' },
+      ],
+    });
   });
 
   it('refuse an API key given in clear instead of its SHA-256, naming it', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { parseSimulatorArgs } from '../../../runtime/simulator/main';
 import { Simulator, startSimulator } from '../../../runtime/simulator/simulator';
@@ -60,8 +63,27 @@ describe('simulator', () => {
     expect((await get(`${sim.url}/sim/stats`)).json()).toMatchObject({ failed: 1, healthChecks: 1 });
   });
 
+  it('journals every completely served request carrying a job id (one JSON line each, written at once so a SIGKILL keeps them)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-journal-'));
+    const journal = join(dir, 'served.jsonl');
+    try {
+      sim = await startSimulator({ tokensPerSecond: 0, outputTokens: 2, journalFile: journal });
+      await post(`${sim.url}/v1/chat/completions`, body(), { 'x-surgeguard-job-id': 'eu-west-1.job-a' });
+      await post(`${sim.url}/v1/chat/completions`, body(), { 'x-surgeguard-job-id': 'eu-west-1.job-a' });
+      await post(`${sim.url}/v1/completions`, { model: 'sim-model', prompt: 'x' }, { 'x-surgeguard-job-id': 'job-b' });
+      await post(`${sim.url}/v1/chat/completions`, body()); // no job id: not journalled
+      await post(`${sim.url}/v1/chat/completions`, body({ model: 'other' }), { 'x-surgeguard-job-id': 'job-c' }); // not served: not journalled
+      const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.job)).toEqual(['eu-west-1.job-a', 'eu-west-1.job-a', 'job-b']);
+      for (const l of lines) expect(typeof l.at).toBe('number');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('parses its command line and rejects unknown or malformed options', () => {
     expect(parseSimulatorArgs(['--port', '0', '--slots=4', '--tps', '12.5', '--models', 'a,b'])).toMatchObject({ port: 0, slots: 4, tokensPerSecond: 12.5, models: ['a', 'b'] });
+    expect(parseSimulatorArgs(['--journal', '/tmp/served.jsonl'])).toMatchObject({ journalFile: '/tmp/served.jsonl' });
     expect(() => parseSimulatorArgs(['--slotz', '4'])).toThrow(/unknown option --slotz/);
     expect(() => parseSimulatorArgs(['--slots', '1.5'])).toThrow(/integer/);
     expect(() => parseSimulatorArgs(['--slots'])).toThrow(/needs a value/);

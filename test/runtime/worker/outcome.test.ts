@@ -65,4 +65,36 @@ describe('deciding what happens to a job', () => {
     expect(deliveryLimitReached(18, 20)).toBe(false);
     expect(deliveryLimitReached(19, 20)).toBe(true);
   });
+
+  it('keeps upstream status and body in the job error only when the upstream sent them', () => {
+    expect(decide({ kind: 'transient', reason: 'connect refused' }, 0, 3)).toEqual({
+      action: 'retry-later',
+      retry: 0,
+      error: { type: 'upstream_unavailable', message: 'connect refused' },
+    });
+    expect(decide({ kind: 'transient', reason: 'upstream answered 429', status: 429, body: { error: 'slow down' } }, 1, 3)).toEqual({
+      action: 'retry-later',
+      retry: 1,
+      error: { type: 'upstream_unavailable', message: 'upstream answered 429', upstreamStatus: 429, upstreamBody: { error: 'slow down' } },
+    });
+    expect(decide({ kind: 'permanent', reason: 'upstream answered 404', status: 404, body: undefined }, 0, 3)).toEqual({
+      action: 'fail',
+      error: { type: 'upstream_error', message: 'upstream answered 404', upstreamStatus: 404 },
+    });
+  });
+
+  it('uses the last retry allowed, then dead-letters with the reason as the error message', () => {
+    expect(decide({ kind: 'transient', reason: 'upstream timeout' }, 2, 3).action).toBe('retry-later');
+    expect(decide({ kind: 'transient', reason: 'upstream timeout', body: 'x' }, 3, 3)).toEqual({
+      action: 'dead-letter',
+      reason: 'retries exhausted after 4 attempts: upstream timeout',
+      error: { type: 'retries_exhausted', message: 'retries exhausted after 4 attempts: upstream timeout', upstreamBody: 'x' },
+    });
+  });
+
+  it('dead-letters on the last delivery before the limit and on any later one', () => {
+    expect(deliveryLimitReached(20, 20)).toBe(true);
+    expect(deliveryLimitReached(0, 1)).toBe(true);
+    expect(deliveryLimitReached(0, 2)).toBe(false);
+  });
 });

@@ -24,7 +24,7 @@ describe('CircuitBreaker', () => {
       b.onFailure();
     }
     expect(b.state).toBe('open');
-    expect(b.tryAcquire()).toBe(false);
+    expect(b.tryAcquire()).toBeUndefined();
   });
 
   it('does not open when errors stay under the ratio', () => {
@@ -63,15 +63,14 @@ describe('CircuitBreaker', () => {
     b.onFailure();
     expect(b.state).toBe('open');
     clock.advance(4_999);
-    expect(b.tryAcquire()).toBe(false);
+    expect(b.tryAcquire()).toBeUndefined();
     clock.advance(1);
     expect(b.state).toBe('half-open');
-    expect(b.tryAcquire()).toBe(true);
-    expect(b.tryAcquire()).toBe(true);
-    expect(b.tryAcquire()).toBe(false);
-    b.onSuccess();
+    const probes = [b.tryAcquire()!, b.tryAcquire()!];
+    expect(b.tryAcquire()).toBeUndefined();
+    probes[0].success();
     expect(b.state).toBe('half-open');
-    b.onSuccess();
+    probes[1].success();
     expect(b.state).toBe('closed');
     expect(transitions).toEqual(['open', 'half-open', 'closed']);
   });
@@ -80,8 +79,7 @@ describe('CircuitBreaker', () => {
     const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 5_000 });
     b.onFailure();
     clock.advance(5_000);
-    expect(b.tryAcquire()).toBe(true);
-    b.onFailure();
+    b.tryAcquire()!.failure();
     expect(b.state).toBe('open');
     clock.advance(4_000);
     expect(b.state).toBe('open');
@@ -93,18 +91,17 @@ describe('CircuitBreaker', () => {
     const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 });
     b.onFailure();
     clock.advance(1_000);
-    expect(b.tryAcquire()).toBe(true);
-    expect(b.tryAcquire()).toBe(false);
-    b.onCancel();
+    const probe = b.tryAcquire()!;
+    expect(b.tryAcquire()).toBeUndefined();
+    probe.cancel();
     expect(b.state).toBe('half-open');
-    expect(b.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBeDefined();
   });
 
   it('closes from open when a forced last-resort attempt succeeds', () => {
     const { b } = breaker({ consecutiveFailures: 1 });
     b.onFailure();
-    b.forceAcquire();
-    b.onSuccess();
+    b.forceAcquire().success();
     expect(b.state).toBe('closed');
   });
 
@@ -147,8 +144,7 @@ describe('CircuitBreaker', () => {
     b.onFailure();
     expect(b.state).toBe('open');
     clock.advance(1_000);
-    expect(b.tryAcquire()).toBe(true);
-    b.onSuccess();
+    b.tryAcquire()!.success();
     expect(b.state).toBe('closed');
     b.onSuccess();
     b.onSuccess();
@@ -167,8 +163,7 @@ describe('CircuitBreaker', () => {
     clock.advance(1);
     expect(b.canAttempt()).toBe(true);
     expect(b.state).toBe('half-open');
-    expect(b.tryAcquire()).toBe(true);
-    b.onSuccess();
+    b.tryAcquire()!.success();
     expect(changes).toEqual([
       ['open', 'closed'],
       ['half-open', 'open'],
@@ -182,11 +177,14 @@ describe('CircuitBreaker', () => {
     clock.advance(1_000);
     expect(b.canAttempt()).toBe(true);
     expect(b.canAttempt()).toBe(true);
-    expect([b.tryAcquire(), b.tryAcquire(), b.tryAcquire()]).toEqual([true, true, false]);
-    b.onSuccess();
+    const probes = [b.tryAcquire(), b.tryAcquire(), b.tryAcquire()];
+    expect(probes.map((p) => p !== undefined)).toEqual([true, true, false]);
+    probes[0]!.success();
     expect(b.state).toBe('half-open');
     expect(b.canAttempt()).toBe(true); // one probe slot free again
-    b.onSuccess();
+    b.onSuccess(); // an outcome outside a probe's verdict does not count as a probe
+    expect(b.state).toBe('half-open');
+    probes[1]!.success();
     expect(b.state).toBe('closed');
   });
 
@@ -194,18 +192,58 @@ describe('CircuitBreaker', () => {
     const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 });
     b.onFailure();
     clock.advance(1_000);
-    b.forceAcquire();
-    expect(b.tryAcquire()).toBe(false);
-    b.onCancel();
-    expect(b.tryAcquire()).toBe(true);
+    const forced = b.forceAcquire();
+    expect(b.tryAcquire()).toBeUndefined();
+    forced.cancel();
+    expect(b.tryAcquire()).toBeDefined();
   });
 
-  it('returns nothing when a cancel comes while closed (no probe was taken)', () => {
+  it('frees no probe slot for a cancel of an attempt allowed while closed', () => {
     const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 });
-    b.onCancel();
+    const before = b.tryAcquire()!;
     b.onFailure();
     clock.advance(1_000);
-    expect(b.tryAcquire()).toBe(true);
-    expect(b.tryAcquire()).toBe(false);
+    expect(b.tryAcquire()).toBeDefined();
+    before.cancel();
+    expect(b.tryAcquire()).toBeUndefined();
+  });
+
+  it('counts one verdict per permit: a probe cancelled twice frees one slot, so no extra probe goes out', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 2 });
+    b.onFailure();
+    clock.advance(1_000);
+    const first = b.tryAcquire()!;
+    b.tryAcquire()!;
+    first.cancel();
+    first.cancel();
+    expect(b.tryAcquire()).toBeDefined();
+    expect(b.tryAcquire()).toBeUndefined(); // two probes in flight, the limit
+  });
+
+  it('closes only after halfOpenProbes distinct probes succeed, however often one reports', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 2 });
+    b.onFailure();
+    clock.advance(1_000);
+    const first = b.tryAcquire()!;
+    b.tryAcquire()!;
+    first.success();
+    first.success();
+    expect(b.state).toBe('half-open');
+  });
+
+  it('frees no slot of a new half-open period for a probe of an earlier one', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 2 });
+    b.onFailure();
+    clock.advance(1_000);
+    const failing = b.tryAcquire()!;
+    const late = b.tryAcquire()!;
+    failing.failure(); // reopens
+    clock.advance(1_000);
+    const fresh = [b.tryAcquire()!, b.tryAcquire()!];
+    late.cancel(); // from the earlier period: must not make room for a third probe
+    expect(b.tryAcquire()).toBeUndefined();
+    fresh[0].success();
+    fresh[1].success();
+    expect(b.state).toBe('closed');
   });
 });

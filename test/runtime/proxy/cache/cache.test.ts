@@ -67,6 +67,35 @@ describe('LruTtlCache', () => {
   });
 });
 
+describe('LruTtlCache edges', () => {
+  it('ages an entry copied with an earlier storedAt from that time, not from its arrival', () => {
+    const clock = new FakeClock(10_000);
+    const c = new LruTtlCache<number>(10, 1_000, 500, clock);
+    c.set('a', 1, 9_200);
+    expect(c.get('a')).toEqual({ value: 1, fresh: true, storedAt: 9_200 });
+    clock.advance(200);
+    expect(c.get('a')).toEqual({ value: 1, fresh: false, storedAt: 9_200 });
+    clock.advance(499);
+    expect(c.get('a')?.value).toBe(1);
+    clock.advance(1);
+    expect(c.get('a')).toBeUndefined();
+  });
+
+  it('replaces a key in place (no eviction of another) and makes it the most recent', () => {
+    const c = new LruTtlCache<number>(2, 1_000, 0, new FakeClock());
+    c.set('a', 1);
+    c.set('b', 2);
+    c.set('a', 3);
+    expect(c.size).toBe(2);
+    c.set('c', 4); // evicts b, the least recently used
+    expect(c.get('b')).toBeUndefined();
+    expect(c.get('a')?.value).toBe(3);
+    c.delete('a');
+    expect(c.get('a')).toBeUndefined();
+    expect(c.size).toBe(1);
+  });
+});
+
 describe('ResponseCache (L1 only)', () => {
   const answer: CachedResponse = { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"ok":1}') };
 
@@ -139,5 +168,25 @@ describe('SingleFlight', () => {
     const results = await Promise.allSettled([sf.run('k', work), sf.run('k', work)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(sf.inflight).toBe(0);
+  });
+
+  it('runs different keys independently, and a key again once its flight landed', async () => {
+    const sf = new SingleFlight<string>(10);
+    let calls = 0;
+    const work = (v: string) => () => {
+      calls++;
+      return new Promise<string>((r) => setImmediate(() => r(v)));
+    };
+    const [a, b] = await Promise.all([sf.run('a', work('A')), sf.run('b', work('B'))]);
+    expect([a, b]).toEqual([{ value: 'A', role: 'leader' }, { value: 'B', role: 'leader' }]);
+    expect(await sf.run('a', work('A2'))).toEqual({ value: 'A2', role: 'leader' });
+    expect(calls).toBe(3);
+  });
+
+  it('counts followers up to exactly maxWaiters (0: every caller runs its own work)', async () => {
+    const sf = new SingleFlight<string>(0);
+    const work = () => new Promise<string>((r) => setImmediate(() => r('v')));
+    const results = await Promise.all([sf.run('k', work), sf.run('k', work)]);
+    expect(results.map((r) => r.role)).toEqual(['leader', 'overflow']);
   });
 });

@@ -48,6 +48,29 @@ describe('what an upstream attempt tells the adaptive limit', () => {
   });
 });
 
+describe('what an upstream attempt tells the adaptive limit, exactly', () => {
+  it('keeps the latency with every sample that has one', () => {
+    expect(releaseOutcome(ok(503), 12)).toEqual({ kind: 'overload', latencyMs: 12 });
+    expect(releaseOutcome(ok(502), 12)).toEqual({ kind: 'error', latencyMs: 12 });
+    expect(releaseOutcome(ok(200), 12, 'error')).toEqual({ kind: 'error', latencyMs: 12 });
+    expect(releaseOutcome(failed('deadline'), 12)).toEqual({ kind: 'overload', latencyMs: 12 });
+    expect(releaseOutcome(failed('upstream-error', 'timeout'), 12)).toEqual({ kind: 'overload', latencyMs: 12 });
+    expect(releaseOutcome(failed('upstream-error', 'reset'), 12)).toEqual({ kind: 'error', latencyMs: 12 });
+    expect(releaseOutcome(failed('no-upstream'), 12)).toEqual({ kind: 'error', latencyMs: 12 });
+  });
+
+  it('reads a client error other than 429 as a served request, and a 5xx answer as an error even when its body was aborted', () => {
+    expect(releaseOutcome(ok(404), 30, 'complete')).toEqual({ kind: 'success', latencyMs: 30 });
+    expect(releaseOutcome(ok(499), 30)).toEqual({ kind: 'success', latencyMs: 30 });
+    expect(releaseOutcome(ok(500), 30, 'aborted')).toEqual({ kind: 'error', latencyMs: 30 });
+    expect(releaseOutcome(ok(429), 30, 'aborted')).toEqual({ kind: 'overload', latencyMs: 30 });
+  });
+
+  it('takes nothing from a request that was never sent', () => {
+    expect(releaseOutcome(failed('request-error'), 30)).toEqual({ kind: 'cancelled' });
+  });
+});
+
 describe('shed answer', () => {
   it('is a 503 with an OpenAI-style body, the reason and the Retry-After of the shed decision', () => {
     const reply = shedReply({ kind: 'shed', cls: 'low', reason: 'evicted', retryAfterSeconds: 7, queuedMs: 120 });

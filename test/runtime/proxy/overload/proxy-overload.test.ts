@@ -335,4 +335,30 @@ describe('proxy rate limits shared through Redis', () => {
     expect(metricValue(metrics, 'surgeguard_proxy_ratelimit_fallback', {})).toBe(0);
     expect(metricValue(metrics, 'surgeguard_proxy_shed_total', { class: 'low', reason: 'rate_limited' })).toBe(1);
   });
+  it('holds a key with its own rateLimit to it in every class, and never limits a key configured with rateLimit none', async () => {
+    h = await startHarness([{}], (urls) => ({
+      auth: {
+        keys: [
+          { name: `quota-${run}`, sha256: sha('secret-q'), tier: 'critical', rateLimit: { ratePerSecond: 0.2, burst: 2 } },
+          { name: `service-${run}`, sha256: sha('secret-s'), tier: 'low', rateLimit: 'none' },
+        ],
+      },
+      pools: { local: quietPool(urls) },
+      routes: [{ model: 'sim-model', pools: ['local'] }],
+      redis: { host: '127.0.0.1', port: 6379 },
+      // class limits that would refuse the service key's third request
+      rateLimit: { requests: { low: { ratePerSecond: 0.1, burst: 2 }, critical: { ratePerSecond: 1_000, burst: 1_000 } }, redis: { keyPrefix: prefix } },
+    }));
+    const quota = { authorization: 'Bearer secret-q' };
+    // the key's own bucket (burst 2), not the critical class's 1,000, whatever class it asks for
+    const asked = ['critical', 'low', 'critical'];
+    const statuses = [];
+    for (const cls of asked) statuses.push((await post(api(h), chat(), { ...quota, 'x-priority': cls })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    const service = [];
+    for (let i = 0; i < 5; i++) service.push((await post(api(h), chat(), { authorization: 'Bearer secret-s' })).status);
+    expect(service).toEqual([200, 200, 200, 200, 200]);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_ratelimit_decisions_total', { class: 'low', source: 'redis', allowed: 'false' })).toBeUndefined();
+  });
 });

@@ -52,6 +52,21 @@ describe('token bucket arithmetic', () => {
     expect(adjust(s, { ratePerSecond: 1, burst: 1_000 }, 0, 600).tokens).toBe(-200);
   });
 
+  it('allows a take that leaves exactly zero tokens and refuses one that needs a fraction more', () => {
+    const r = take({ tokens: 3, updatedAt: 0 }, limit, 0, 3);
+    expect(r).toEqual({ allowed: true, state: { tokens: 0, updatedAt: 0 }, remaining: 0, retryAfterMs: 0 });
+    expect(take({ tokens: 2.5, updatedAt: 0 }, limit, 0, 3)).toEqual({ allowed: false, state: { tokens: 2.5, updatedAt: 0 }, remaining: 2.5, retryAfterMs: 50 });
+  });
+
+  it('does not refill backwards when a clock steps back', () => {
+    expect(refill({ tokens: 5, updatedAt: 1_000 }, limit, 500)).toBe(5);
+  });
+
+  it('treats fewer than one replica, or a fraction, as whole replicas', () => {
+    expect(scaleForReplicas(limit, 0)).toEqual(limit);
+    expect(scaleForReplicas(limit, 2.7)).toEqual({ ratePerSecond: 5, burst: 10 });
+  });
+
   it('gives each replica its share of the limit for the local fallback', () => {
     expect(scaleForReplicas(limit, 4)).toEqual({ ratePerSecond: 2.5, burst: 5 });
     expect(scaleForReplicas(limit, 100)).toEqual({ ratePerSecond: 0.1, burst: 1 });

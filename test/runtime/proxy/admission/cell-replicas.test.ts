@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { proxyRuntimeConfig, type RuntimeConfigInputs } from '../../../../constructs/workloads/runtime-configs';
+import { RUNTIME_SECRET_ENV } from '../../../../contract/secrets';
+import { HOSTS_OVERRIDE_ENV } from '../../../../runtime/common/upstream/resolver';
+import { hashApiKey } from '../../../../runtime/proxy/auth';
+import { ProxyConfigSchema } from '../../../../runtime/proxy/config';
+import { createProxy, type Proxy } from '../../../../runtime/proxy/server';
+import { startSimulator, type Simulator } from '../../../../runtime/simulator/simulator';
+import { chat, eventually, post, silentLogger } from '../../../support/proxy-harness';
+import { connectRedis, deleteKeys, freePort } from '../../../support/services';
+
+jest.setTimeout(60_000);
+
+/**
+ * The config the stacks render for a cell, run as three proxy replicas sharing one Redis, in
+ * front of four model-server "pods" (simulators on their own loopback addresses, found through
+ * the headless Service's name like in a cluster). Only what bench:cell also changes is changed:
+ * the listen address, Redis (the local one, plain, under a unique prefix), the model-server
+ * name's addresses (SURGEGUARD_HOSTS_FILE) and the jobs API (off: not what this is about).
+ */
+describe('three proxy replicas running the rendered cell config', () => {
+  const SLOTS = 8;
+  const PODS = 4;
+  const HOST = 'model-server.cell.test';
+  const key = `sk-${randomBytes(12).toString('hex')}`;
+  const prefix = `sg-test-cell-${randomBytes(4).toString('hex')}:`;
+  const net = `127.${30 + (randomBytes(1)[0] % 200)}.${randomBytes(1)[0]}`;
+  let dir: string;
+  let redis: Redis;
+  let sims: Simulator[] = [];
+  let proxies: Proxy[] = [];
+  let urls: string[] = [];
+
+  beforeAll(async () => {
+    redis = await connectRedis();
+    dir = mkdtempSync(join(tmpdir(), 'sg-cell-replicas-'));
+    const port = await freePort();
+    // each answer takes ~4 s: the requests below overlap whatever the machine's speed
+    sims = await Promise.all(
+      Array.from({ length: PODS }, (_, i) => startSimulator({ host: `${net}.${10 + i}`, port, name: `pod${i}`, slots: SLOTS, queueSize: 256, outputTokens: 8, tokensPerSecond: 2 })),
+    );
+    const hostsFile = join(dir, 'hosts.json');
+    writeFileSync(hostsFile, JSON.stringify({ [HOST]: sims.map((_, i) => `${net}.${10 + i}`) }));
+    const inputs: RuntimeConfigInputs = {
+      modelName: 'sim-model',
+      modelServerUrl: `http://${HOST}:${port}`,
+      modelServerSlots: SLOTS,
+      region: 'us-east-1',
+      redisHost: 'clustercfg.example.cache.amazonaws.com',
+      apiKeys: [{ name: 'realtime', sha256: hashApiKey(key), tier: 'critical' }],
+      workerDrainSeconds: 60,
+    };
+    const rendered = proxyRuntimeConfig(inputs);
+    for (let k = 0; k < 3; k++) {
+      const config = ProxyConfigSchema.parse({
+        ...rendered,
+        jobs: undefined,
+        server: { ...rendered.server, host: '127.0.0.1', port: 0 },
+        redis: { ...rendered.redis, host: '127.0.0.1', port: 6379, tls: false, cluster: false, password: undefined, keyPrefix: prefix },
+      });
+      const proxy = createProxy(config, { logger: silentLogger(), env: { [HOSTS_OVERRIDE_ENV]: hostsFile, [RUNTIME_SECRET_ENV.redisAuthToken]: '' } });
+      proxies.push(proxy);
+      urls.push((await proxy.listen()).url);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.drain()));
+    await Promise.all(sims.map((s) => s.close()));
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+    proxies = [];
+    sims = [];
+    urls = [];
+  });
+
+  it('admit up to the capacity of the pods with one critical-tier key, and no further (no per-key rate limit in the way)', async () => {
+    const capacity = SLOTS * PODS;
+    // the replicas found the four pods and each other: their shares add up to the capacity
+    await eventually(
+      () => proxies.every((p) => p.pools.get('model-servers')!.members.length === PODS) && proxies.reduce((n, p) => n + p.overload.admission.get('model-servers')!.limit, 0) === capacity,
+      15_000,
+      () => `four pods discovered and the capacity shared by three replicas (members ${proxies.map((p) => p.pools.get('model-servers')!.members.length)}, limits ${proxies.map((p) => p.overload.admission.get('model-servers')!.limit)})`,
+    );
+    // what the pods hold (running + waiting), sampled while the requests run
+    const held = () => sims.reduce((n, s) => n + s.stats().inFlight + s.stats().waiting, 0);
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, held())), 5);
+    try {
+      // twice the capacity at once, round robin over the replicas like the L4 balancer, every class asked for (the key may lower its class)
+      const classes = ['critical', 'high', 'medium', 'low'];
+      const replies = Promise.all(
+        Array.from({ length: 2 * capacity }, (_, i) =>
+          post(`${urls[i % 3]}/v1/chat/completions`, chat(), { authorization: `Bearer ${key}`, 'x-priority': classes[i % 4], 'x-request-timeout': '60' }),
+        ),
+      );
+      // all of the capacity in use at once: no request refused while a slot was free ...
+      await eventually(() => held() === capacity, 20_000, () => `the pods to hold ${capacity} requests (they hold ${held()})`);
+      const statuses = (await replies).map((r) => r.status);
+      expect(statuses).toEqual(Array(2 * capacity).fill(200));
+    } finally {
+      clearInterval(sampler);
+    }
+    // ... and never more: the replicas' shares add up to the slots, nothing waits in a pod's queue beyond them
+    expect(most).toBe(capacity);
+    expect(sims.reduce((n, s) => n + s.stats().received, 0)).toBe(2 * capacity);
+  });
+});
