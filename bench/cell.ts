@@ -468,6 +468,7 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     trace?.stop();
     clientLag.disable();
     if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total; worst replica event-loop delay ms): ${trace.line()}`);
+    if (trace) console.log(`  admission limit changes by cause (model-servers, summed over replicas): ${JSON.stringify(trace.changes)}`);
     console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
@@ -493,6 +494,8 @@ class AdmissionTrace {
   stop(): void {
     clearInterval(this.timer);
   }
+  /** Limit changes of the model-servers pool by cause, summed over the replicas (last sample). */
+  readonly changes: Record<string, number> = {};
   line(): string {
     return this.samples.join(' ');
   }
@@ -508,6 +511,9 @@ class AdmissionTrace {
       // the replicas' worst event-loop delay since the last scrape: a busy CPU shows here first
       const lagMs = Math.max(...texts.map((t) => Number(/^surgeguard_proxy_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000));
       this.samples.push(`${limit}/${inflight}/${queued}/${shed}/${Math.round(lagMs)}`);
+      for (const cause of ['overload', 'latency', 'saturation', 'growth']) {
+        this.changes[cause] = sum(new RegExp(`^surgeguard_proxy_concurrency_limit_changes_total\\{[^}]*${pool}[^}]*cause="${cause}"[^}]*\\} (\\S+)$`, 'gm'));
+      }
     } catch {
       this.samples.push('?');
     }

@@ -72,6 +72,8 @@ const RATE = Number(process.env.FAILOVER_RATE ?? 12);
 const JOB_RATE = Number(process.env.FAILOVER_JOB_RATE ?? 1.5);
 const SEED = Number(process.env.FAILOVER_SEED ?? 7);
 const JOB_POLL_MS = 2_000;
+/** Jobs submitted at once shortly before the kill. */
+const KILL_BURST = { jobs: 30, leadMs: 1_500 };
 const DRAIN_BOUND_MS = 120_000;
 const TARGETS = { recoveryS: 30, criticalPct: 99 };
 const RUN_ID = randomBytes(4).toString('hex');
@@ -719,7 +721,13 @@ async function main(): Promise<void> {
         jobs.submit(a.index, a.cls, RUN_ID);
       }
     })();
-    console.log(`  playing ${schedule.length} requests (${RATE}/s, 10/20/30/40 % critical/high/medium/low, ${DEADLINE_MS / 1000} s deadline, naive retries) and ${jobSchedule.length} jobs through the accelerator ...`);
+    // a burst just before the kill, so that every run has jobs queued or running in the region
+    // when it dies (the steady jobs take 3 s and may all be finished at that moment)
+    const burst = (async () => {
+      await sleep(Math.max(0, BEFORE_S * 1000 - KILL_BURST.leadMs - at()));
+      for (let i = 0; i < KILL_BURST.jobs; i++) jobs.submit(jobSchedule.length + i, PRIORITY_CLASSES[i % PRIORITY_CLASSES.length], RUN_ID);
+    })();
+    console.log(`  playing ${schedule.length} requests (${RATE}/s, 10/20/30/40 % critical/high/medium/low, ${DEADLINE_MS / 1000} s deadline, naive retries) and ${jobSchedule.length} jobs (+ ${KILL_BURST.jobs} at once ${KILL_BURST.leadMs / 1000} s before the kill) through the accelerator ...`);
     const outcomes = await playSchedule(schedule, {
       originFor: () => origin,
       deadlineMs: DEADLINE_MS,
@@ -731,6 +739,7 @@ async function main(): Promise<void> {
     });
     await events;
     await jobFeeder;
+    await burst;
     console.log(`  load done at ${(at() / 1000).toFixed(0)} s; waiting for every job to finish (at most ${DRAIN_BOUND_MS / 1000} s) ...`);
     await jobs.settle(DRAIN_BOUND_MS);
     watch.stop();

@@ -21,6 +21,7 @@ export * from './workloads/cell-policies';
 export * from './workloads/model-server';
 export * from './workloads/runtime-workload';
 export * from './workloads/inference-workloads';
+export * from './workloads/weights-staging';
 export * from './workloads/runtime-configs';
 export * from './addons';
 export * from './data/model-weights-bucket';

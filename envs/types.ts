@@ -121,6 +121,12 @@ export interface ModelConfig {
   readonly image: string;
   /** Model id or path loaded by the server. */
   readonly modelId: string;
+  /**
+   * Hub revision the weights-staging Job copies into each region's bucket: a commit sha (pin one for
+   * production) or a branch, which the Job resolves to its commit and records in the staged manifest.
+   * @default 'main'
+   */
+  readonly revision?: string;
   /** Quantisation passed to the server (`awq`, `fp8`, …). @default - none */
   readonly quantization?: string;
   /** Max concurrent sequences per replica (vLLM `--max-num-seqs`). */
@@ -203,15 +209,6 @@ export interface EnvironmentConfig {
    * @default [] - the proxy runs without authentication (acceptable for dev only)
    */
   readonly apiKeys?: readonly ApiKeyConfig[];
-  /**
-   * AWS Node Termination Handler image pinned by digest
-   * (`public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3@sha256:<64 hex>`), deployed where a
-   * cell has spot GPU nodes. Get the digest with `crane digest <image:tag>` (or `docker buildx
-   * imagetools inspect`) when you adopt a release.
-   * @default - the handler is not deployed (synth warns): spot nodes are then drained only by the
-   * managed node groups' Capacity Rebalancing, not on a two-minute notice without recommendation
-   */
-  readonly nodeTerminationHandlerImage?: string;
   /** Extra tags on every resource. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }

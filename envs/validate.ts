@@ -101,8 +101,8 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
   // Images by digest: a mutable tag can change what runs without a synth diff.
   const pinned = (image: string) => /^[a-z0-9][a-z0-9._\-/:]*(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$/.test(image);
   if (!pinned(config.model.image)) fail('model.image', `"${config.model.image}" must be pinned by digest (image[:tag]@sha256:<64 hex>), not a mutable tag`);
-  if (config.nodeTerminationHandlerImage !== undefined && !pinned(config.nodeTerminationHandlerImage)) {
-    fail('nodeTerminationHandlerImage', `"${config.nodeTerminationHandlerImage}" must be pinned by digest (image[:tag]@sha256:<64 hex>), not a mutable tag`);
+  if (config.model.revision !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/.test(config.model.revision)) {
+    fail('model.revision', `"${config.model.revision}" must be a hub commit sha or branch name`);
   }
   const { maxModelLength, weightsGB, kvCacheBytesPerToken } = config.model;
   if (maxModelLength !== undefined && (!Number.isInteger(maxModelLength) || maxModelLength < 1)) fail('model.maxModelLength', `must be a whole number of tokens >= 1, got ${maxModelLength}`);

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ENVIRONMENTS } from '../envs';
 import { synthesize } from '../main';
 import { KubernetesSchema, SchemaProblem } from './manifests/kubernetes-schema';
@@ -21,12 +21,28 @@ export interface CheckedObject extends RenderedObject {
   readonly problems: readonly SchemaProblem[] | undefined;
 }
 
+/** A Helm release a stack of the cell installs, as Terraform will ask Helm for it. */
+export interface HelmReleaseSummary {
+  readonly stack: string;
+  /** Terraform address (`helm_release.<name>`). */
+  readonly address: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly chart: string;
+  readonly version: string;
+  readonly repository: string;
+  /** The release's `values` documents merged in order (later keys win at the top level, as Helm merges maps). */
+  readonly values: Record<string, unknown>;
+}
+
 /** What `renderCellManifests` returns. */
 export interface CellManifests {
   readonly kubernetesVersion: string;
   /** Stacks read, in order. */
   readonly stacks: readonly string[];
   readonly objects: readonly CheckedObject[];
+  /** Helm releases of those stacks (their objects are rendered by Helm at apply, so listed, not validated). */
+  readonly helmReleases: readonly HelmReleaseSummary[];
   /** Patch resources (labels, annotations, …) that declare no object. */
   readonly skipped: readonly string[];
 }
@@ -47,13 +63,55 @@ export function renderCellManifests(outdir: string, environment: string, region:
     .sort();
   const objects: CheckedObject[] = [];
   const skipped: string[] = [];
+  const helmReleases: HelmReleaseSummary[] = [];
   for (const stack of stacks) {
     const tf = JSON.parse(readFileSync(join(outdir, manifest.stacks[stack].synthesizedStackPath), 'utf8')) as StackJson;
+    helmReleases.push(...helmReleasesOf(stack, tf));
     const rendered = renderer.renderStack(stack, tf);
     skipped.push(...rendered.skipped.map((a) => `${stack}: ${a}`));
     for (const o of rendered.objects) objects.push({ ...o, problems: schema.validate(o.object) });
   }
-  return { kubernetesVersion: schema.version, stacks, objects, skipped };
+  return { kubernetesVersion: schema.version, stacks, objects, skipped, helmReleases };
+}
+
+/** The `helm_release` resources of one stack, with their values parsed (JSON or YAML documents). */
+export function helmReleasesOf(stack: string, tf: StackJson): HelmReleaseSummary[] {
+  const releases = ((tf as { resource?: Record<string, Record<string, any>> }).resource?.helm_release ?? {}) as Record<string, any>;
+  return Object.entries(releases)
+    .map(([id, r]) => {
+      const docs = ((r.values ?? []) as string[]).map((v, i) => {
+        const parsed: unknown = parse(v);
+        if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error(`manifests: ${stack} helm_release.${id}: values[${i}] is not a map`);
+        return (parsed ?? {}) as Record<string, unknown>;
+      });
+      return {
+        stack,
+        address: `helm_release.${id}`,
+        name: String(r.name),
+        namespace: String(r.namespace ?? 'default'),
+        chart: String(r.chart),
+        version: String(r.version ?? ''),
+        repository: String(r.repository ?? ''),
+        values: Object.assign({}, ...docs) as Record<string, unknown>,
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The releases as YAML comments (appended to the manifests, so `kubectl diff -f` still reads only the
+ * objects): chart, version, repository, namespace and the values Terraform passes to Helm.
+ */
+export function helmReleasesToYamlComments(releases: readonly HelmReleaseSummary[]): string {
+  if (releases.length === 0) return '';
+  const lines = ['# Helm releases: rendered by Helm at apply time, so listed here with their values, not validated above.'];
+  for (const r of releases) {
+    lines.push(`# --- ${r.stack} ${r.address}`);
+    lines.push(`# release ${r.namespace}/${r.name}: chart ${r.chart} ${r.version} from ${r.repository}`);
+    const values = stringify(r.values, { lineWidth: 0, sortMapEntries: false }).trimEnd();
+    lines.push('# values:', ...values.split('\n').map((l) => `#   ${l}`));
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Multi-document YAML of the objects, each preceded by its source. */
@@ -84,10 +142,11 @@ function main(argv: readonly string[]): number {
     synthesize(environment, outdir);
     const result = renderCellManifests(outdir, environment, region);
     process.stdout.write(toYaml(result.objects));
+    process.stdout.write(helmReleasesToYamlComments(result.helmReleases));
     const problems = formatProblems(result.objects);
     const unchecked = result.objects.filter((o) => o.problems === undefined).map((o) => `${o.object.apiVersion} ${o.object.kind}`);
     console.error(
-      `manifests: ${result.objects.length} objects from ${result.stacks.join(', ')}; validated against Kubernetes ${result.kubernetesVersion}` +
+      `manifests: ${result.objects.length} objects and ${result.helmReleases.length} Helm releases from ${result.stacks.join(', ')}; objects validated against Kubernetes ${result.kubernetesVersion}` +
         (unchecked.length > 0 ? `; custom resources not validated: ${[...new Set(unchecked)].join(', ')}` : '') +
         (result.skipped.length > 0 ? `; patch resources skipped: ${result.skipped.length}` : ''),
     );

@@ -1,7 +1,5 @@
 import { readFileSync, rmSync } from 'fs';
 import { join } from 'path';
-import { NODE_TERMINATION_HANDLER_RELEASE } from '../constructs/cluster/node-termination-handler';
-import { selectEnvironments } from '../envs';
 import { synthesize } from '../main';
 
 /** What one synthesized stack holds. */
@@ -56,14 +54,6 @@ function main(): void {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   console.log(`synth: SURGEGUARD_ENV=${selector} -> ${outdir}/ in ${(ms / 1000).toFixed(2)} s`);
   console.log(formatSummary(summarizeSynth(outdir)));
-  for (const env of selectEnvironments(selector)) {
-    if (env.nodeTerminationHandlerImage === undefined && env.regions.some((r) => r.gpu.spot.max > 0)) {
-      console.log(
-        `note: ${env.name}: nodeTerminationHandlerImage is not set, so the AWS Node Termination Handler is not deployed ` +
-          `(images run by digest only; pin ${NODE_TERMINATION_HANDLER_RELEASE}): spot nodes are drained by Capacity Rebalancing only`,
-      );
-    }
-  }
 }
 
 if (require.main === module) {

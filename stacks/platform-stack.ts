@@ -17,6 +17,7 @@ import { weightsPrefix } from '../envs/serving-plan';
 import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
+import { WEIGHTS_STAGER_NAME } from '../constructs/workloads/weights-staging';
 import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
 
 export interface PlatformStackProps {
@@ -57,7 +58,7 @@ export class PlatformStack extends TerraformStack {
   /** Private bucket of the runtime bundles the workloads stack uploads and the pods fetch. */
   public readonly artifactStore: ArtifactStore;
   /** IRSA roles of the in-cluster workloads (deployed by the workloads stack). */
-  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole; readonly modelServer: IamRole };
+  public readonly workloadRoles: { readonly proxy: IamRole; readonly worker: IamRole; readonly grafana: IamRole; readonly modelServer: IamRole; readonly weightsStager: IamRole };
   /** The regional bucket the model servers stream their weights from. */
   public readonly modelWeights: ModelWeightsBucket;
   /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
@@ -125,7 +126,8 @@ export class PlatformStack extends TerraformStack {
       region: region.region,
       clusterName: this.cluster.clusterName,
       clusterArn: this.cluster.cluster.arn,
-      scraperSubnetIds: this.network.privateSubnetIds,
+      // Dedicated /28s (no pod ever gets an address there): the model servers' NetworkPolicy admits exactly these.
+      scraperSubnetIds: this.network.scraperSubnetIds,
       scraperSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
       loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
       logRetentionDays: env.logRetentionDays,
@@ -160,6 +162,7 @@ export class PlatformStack extends TerraformStack {
       worker: role('worker-role', appNamespace, WORKLOAD_NAMES.worker),
       grafana: role('grafana-role', NAMESPACES.monitoring.name, GRAFANA_SERVICE_ACCOUNT),
       modelServer: role('model-server-role', NAMESPACES.inference.name, WORKLOAD_NAMES.modelServer),
+      weightsStager: role('weights-stager-role', NAMESPACES.inference.name, WEIGHTS_STAGER_NAME),
     };
     // Weights staged once per region (docs/weights-staging.md); the model servers read one prefix.
     this.modelWeights = new ModelWeightsBucket(this, 'model-weights', {
@@ -170,6 +173,8 @@ export class PlatformStack extends TerraformStack {
     const prefix = weightsPrefix(env.model.modelId);
     this.modelWeightsUri = this.modelWeights.uri(prefix);
     this.modelWeights.grantRead(this.workloadRoles.modelServer.name, prefix, 'model-server-read');
+    // The staging Job (workloads stack) writes that one prefix; the model servers stay read-only.
+    this.modelWeights.grantStage(this.workloadRoles.weightsStager.name, prefix, 'weights-stager-write');
     this.redis.grantReadAuthToken(this.workloadRoles.proxy.name, 'proxy-read');
     this.redis.grantReadAuthToken(this.workloadRoles.worker.name, 'worker-read');
     this.messageQueue.grantReadCredentials(this.workloadRoles.proxy.name, 'proxy-read');

@@ -7,12 +7,12 @@ import { InferenceWorkloads } from '../constructs/workloads/inference-workloads'
 import { modelServerUrl } from '../constructs/workloads/names';
 import { RuntimeArtifactObjects } from '../constructs/artifacts/runtime-artifact-objects';
 import { loadRuntimeArtifacts, RuntimeArtifacts } from '../constructs/artifacts/runtime-artifacts';
-import { NodeTerminationHandler } from '../constructs/cluster/node-termination-handler';
 import { proxyRuntimeConfig, workerRuntimeConfig } from '../constructs/workloads/runtime-configs';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { NAMESPACES, WORKER_CONTRACT } from '../contract/service';
 import { EnvironmentConfig } from '../envs/types';
-import { estimateStartupSeconds, resolveFootprint } from '../envs/serving-plan';
+import { estimateStartupSeconds, resolveFootprint, weightsPrefix } from '../envs/serving-plan';
+import { WeightsStagingJob } from '../constructs/workloads/weights-staging';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
 import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
@@ -47,14 +47,14 @@ export class WorkloadsStack extends TerraformStack {
   public readonly kubernetesProvider: KubernetesProvider;
   /** The namespaces, by role. */
   public readonly namespaces: { readonly app: NamespaceV1; readonly inference: NamespaceV1; readonly monitoring: NamespaceV1 };
-  /** Cordons and drains nodes on EC2 interruption events, when the cluster has an interruption queue. */
-  public readonly nodeTerminationHandler?: NodeTerminationHandler;
   /** Proxy, worker and model servers with their autoscaling, disruption budgets and policies. */
   public readonly workloads: InferenceWorkloads;
   /** The proxy's and worker's bundles in the region's artifact bucket, each readable by its own role only. */
   public readonly artifacts: { readonly proxy: RuntimeArtifactObjects; readonly worker: RuntimeArtifactObjects };
   /** Scraper RBAC and Grafana. */
   public readonly clusterMonitoring: ClusterMonitoring;
+  /** Copies the model from the hub into the region's weights bucket (docs/weights-staging.md). */
+  public readonly weightsStaging: WeightsStagingJob;
 
   constructor(scope: Construct, props: WorkloadsStackProps) {
     const env = props.environment;
@@ -87,20 +87,6 @@ export class WorkloadsStack extends TerraformStack {
       });
     };
     this.namespaces = { app: namespace('app'), inference: namespace('inference'), monitoring: namespace('monitoring') };
-
-    // Spot interruption handling: the platform stack's queue and IRSA role, consumed in the cluster.
-    if (cluster.interruptionQueue && cluster.nodeTerminationHandlerRole) {
-      if (env.nodeTerminationHandlerImage !== undefined) {
-        this.nodeTerminationHandler = new NodeTerminationHandler(this, 'node-termination-handler', {
-          image: env.nodeTerminationHandlerImage,
-          queueUrl: cluster.interruptionQueue.url,
-          roleArn: cluster.nodeTerminationHandlerRole.arn,
-          region,
-        });
-      }
-      // Otherwise (no digest-pinned image given) the handler is not deployed: `npm run synth` says so
-      // (an Annotation would put a stack trace with the checkout path into manifest.json).
-    }
 
     // Workloads and in-cluster monitoring (issue 3).
     const platform = props.platform;
@@ -141,6 +127,18 @@ export class WorkloadsStack extends TerraformStack {
     // The settled serving plan (validateEnvironment has checked it fits): context, memory share, load time.
     const footprint = resolveFootprint(env.model);
     if ('problem' in footprint) throw new Error(`environment "${env.name}": ${footprint.field}: ${footprint.problem}`);
+    this.weightsStaging = new WeightsStagingJob(this, 'weights-staging', {
+      namespace: inferenceNamespace,
+      image: env.model.image,
+      modelId: env.model.modelId,
+      revision: env.model.revision ?? 'main',
+      bucketName: platform.modelWeights.bucket.bucket,
+      prefix: weightsPrefix(env.model.modelId),
+      kmsKeyArn: platform.modelWeights.key.arn,
+      roleArn: platform.workloadRoles.weightsStager.arn,
+      region,
+      weightsGB: footprint.weightsGB,
+    });
     this.workloads = new InferenceWorkloads(this, 'workloads', {
       appNamespace: this.namespaces.app.metadata.name,
       inferenceNamespace,
@@ -172,7 +170,8 @@ export class WorkloadsStack extends TerraformStack {
         roleArn: platform.workloadRoles.worker.arn,
         drainSeconds: workerDrainSeconds,
       },
-      metricsScraperCidrs: platform.network.privateSubnets.map((s) => s.cidrBlock),
+      // Exactly the collector's own subnets (constructs/network): no pod IP is ever taken from them.
+      metricsScraperCidrs: platform.network.scraperSubnetCidrs,
       launcher: bundles.launcher,
     });
     this.clusterMonitoring = new ClusterMonitoring(this, 'cluster-monitoring', {

@@ -2,13 +2,11 @@
  * The Helm charts the add-ons stack installs: repository, chart and exact version in one table, so a
  * chart upgrade is one reviewed line (and one line of synth diff per cluster).
  *
- * Images: where surgeguard overrides a chart's image it pins it by digest (`<tag>@sha256:…`, which
- * the charts render as `<repository>:<tag>@sha256:…`). The digests below were taken from public
- * manifests that pin the same tag; re-check them with `crane digest <image>:<tag>` when bumping.
- * The Secrets Store CSI driver and its AWS provider keep their charts' default images (tags of the
- * pinned chart version): their charts render several images (driver, registrar, liveness probe,
- * installer) and no digest of those tags was verified here. prometheus-adapter keeps its chart's
- * default image too (`registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0`, the appVersion).
+ * Images: every image a pinned chart renders is listed in `CHART_IMAGES` with the values path that
+ * sets it, and surgeguard overrides each with a digest (`<tag>@sha256:…`, which the charts render as
+ * `<repository>:<tag>@sha256:…`); each digest's source is noted next to it. Re-check them with
+ * `crane digest <image>:<tag>` when bumping. Two chart images have no digest source yet and keep
+ * their chart's tag, listed with the reason in `UNPINNED_CHART_IMAGES` (a test fails on any other).
  */
 export interface HelmChart {
   /** Helm repository URL. */
@@ -56,12 +54,74 @@ export const ADDON_IMAGES = {
     repository: 'registry.k8s.io/autoscaling/cluster-autoscaler',
     tag: 'v1.32.1@sha256:dfc7e06c58b3757e530a0be1b8af6f6fe38926f0f4da35d6f1b8a9a9e0bb78de',
   },
+  /**
+   * Secrets Store CSI driver v1.4.6 (chart 1.4.6's `linux.image`). Digest from the image promotion
+   * manifest kubernetes/k8s.io `registry.k8s.io/images/k8s-staging-csi-secrets-store/images.yaml`
+   * (commit 024a6a655d1ffcc69015729c8e086a93f6585c2f), which maps each registry.k8s.io digest to its tag.
+   */
+  secretsStoreDriver: {
+    repository: 'registry.k8s.io/csi-secrets-store/driver',
+    tag: 'v1.4.6@sha256:bbca998bc8803f0ffe9f5955a326eb6a7bf8bb0c42e44468317f6621b14b03a1',
+  },
+  /** The driver chart's CRD install/upgrade hook job (`linux.crds.image`), v1.4.6; same source as above. */
+  secretsStoreDriverCrds: {
+    repository: 'registry.k8s.io/csi-secrets-store/driver-crds',
+    tag: 'v1.4.6@sha256:030feaeead7f3c7311418b6ef289f4ee83d95d06f5f8c22acd1ff4cfcea6583d',
+  },
+  /**
+   * Node driver registrar v2.11.1 (`linux.registrarImage`). Digest from kubernetes/k8s.io
+   * `registry.k8s.io/images/k8s-staging-sig-storage/images.yaml` (commit 0279c5e0c09cb9a8736659960cf0de2a2f27abaa).
+   */
+  csiNodeDriverRegistrar: {
+    repository: 'registry.k8s.io/sig-storage/csi-node-driver-registrar',
+    tag: 'v2.11.1@sha256:e01facb9fb9cffaf52d0053bdb979fbd8c505c8e411939a6e026dd061a6b4fbe',
+  },
+  /** CSI liveness probe v2.13.1 (`linux.livenessProbeImage`); same source as the registrar. */
+  csiLivenessProbe: {
+    repository: 'registry.k8s.io/sig-storage/livenessprobe',
+    tag: 'v2.13.1@sha256:d2a9027a4876e039185e9bef7c61a0142c8ea14e7440860285c34ac73fee4ffb',
+  },
   /** SigV4-signing sidecar in front of Amazon Managed Prometheus for prometheus-adapter. */
   sigv4Proxy: {
     repository: 'public.ecr.aws/aws-observability/aws-sigv4-proxy',
     tag: '1.11.1@sha256:34bbec3cb98403d3e040ec1dadb53bb02285f70d2f0ead2d16435fd30980abaa',
   },
 } as const satisfies Record<string, PinnedImage>;
+
+/**
+ * Every image each pinned chart version renders with the values surgeguard sets (read from the
+ * chart's `values.yaml` and templates at that version), by the values path whose `repository`/`tag`
+ * set it. Images of features left off (the CSI driver's Windows DaemonSet, the device plugin's
+ * feature discovery) are not listed.
+ */
+export const CHART_IMAGES: Readonly<Record<string, readonly string[]>> = {
+  [ADDON_CHARTS.nvidiaDevicePlugin.chart]: ['image'],
+  [ADDON_CHARTS.metricsServer.chart]: ['image'],
+  [ADDON_CHARTS.clusterAutoscaler.chart]: ['image'],
+  [ADDON_CHARTS.prometheusAdapter.chart]: ['image'],
+  [ADDON_CHARTS.secretsStoreCsiDriver.chart]: ['linux.image', 'linux.crds.image', 'linux.registrarImage', 'linux.livenessProbeImage'],
+  [ADDON_CHARTS.secretsStoreAwsProvider.chart]: ['image'],
+};
+
+/**
+ * Chart images still run by their chart's tag, each with why. The only exemptions from "images by
+ * digest"; a test fails on any other unpinned chart image (and on an exemption that is no longer used).
+ */
+export const UNPINNED_CHART_IMAGES: ReadonlyArray<{ readonly chart: string; readonly path: string; readonly image: string; readonly reason: string }> = [
+  {
+    chart: ADDON_CHARTS.prometheusAdapter.chart,
+    path: 'image',
+    image: 'registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0',
+    reason:
+      'no published digest of v0.12.0 could be found (the stored kubernetes/k8s.io promotion manifest of k8s-staging-prometheus-adapter stops at v0.10.0); pin it with `crane digest` before production',
+  },
+  {
+    chart: ADDON_CHARTS.secretsStoreAwsProvider.chart,
+    path: 'image',
+    image: 'public.ecr.aws/aws-secrets-manager/secrets-store-csi-driver-provider-aws:1.0.r2-58-g4ddce6a-2024.01.31.21.42',
+    reason: 'AWS publishes no digest list for the ASCP image on Public ECR and none was found in public manifests; pin it with `crane digest` before production',
+  },
+];
 
 /** Chart values are written as JSON (a YAML subset): deterministic, and parseable by tests. */
 export function helmValues(values: Record<string, unknown>): string {

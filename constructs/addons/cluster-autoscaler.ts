@@ -53,7 +53,7 @@ export function managedNodeGroupAsgPattern(nodeGroupName: string): string {
  * cannot be had. Scale-from-zero reads each group's labels and taints from the EKS API
  * (`eks:DescribeNodegroup`) and GPU counts from the instance types. Pods with emptyDir volumes (every
  * surgeguard pod has `/scratch`) do not pin a node (`skip-nodes-with-local-storage=false`).
- * Spot interruptions stay with the Node Termination Handler and managed-node-group rebalancing.
+ * Spot interruptions stay with the managed node groups' Capacity Rebalancing (they cordon and drain).
  * @see https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md
  */
 export class ClusterAutoscaler extends Construct {

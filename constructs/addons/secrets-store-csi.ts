@@ -1,6 +1,7 @@
+import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
-import { ADDON_CHARTS, helmValues, releaseDefaults } from './charts';
+import { ADDON_CHARTS, ADDON_IMAGES, helmValues, PinnedImage, releaseDefaults } from './charts';
 
 export interface SecretsStoreCsiProps {
   /** Namespace of the driver and the provider. @default 'kube-system' */
@@ -11,6 +12,16 @@ export interface SecretsStoreCsiProps {
    * @default '2m'
    */
   readonly rotationPollInterval?: string;
+  /**
+   * Images of the driver chart, pinned by digest (`<tag>@sha256:<64 hex>`).
+   * @default ADDON_IMAGES.secretsStoreDriver, secretsStoreDriverCrds, csiNodeDriverRegistrar, csiLivenessProbe
+   */
+  readonly images?: {
+    readonly driver: PinnedImage;
+    readonly crds: PinnedImage;
+    readonly registrar: PinnedImage;
+    readonly livenessProbe: PinnedImage;
+  };
 }
 
 /**
@@ -34,11 +45,36 @@ export class SecretsStoreCsi extends Construct {
     const rotation = props.rotationPollInterval ?? '2m';
     if (!/^\d+[smh]$/.test(rotation)) throw new Error(`SecretsStoreCsi ${this.node.path}: rotationPollInterval "${rotation}" must be a duration like 2m`);
     const namespace = props.namespace ?? 'kube-system';
+    const images = props.images ?? {
+      driver: ADDON_IMAGES.secretsStoreDriver,
+      crds: ADDON_IMAGES.secretsStoreDriverCrds,
+      registrar: ADDON_IMAGES.csiNodeDriverRegistrar,
+      livenessProbe: ADDON_IMAGES.csiLivenessProbe,
+    };
+    for (const [name, image] of Object.entries(images)) {
+      if (!Token.isUnresolved(image.tag) && !/@sha256:[0-9a-f]{64}$/.test(image.tag)) {
+        throw new Error(`SecretsStoreCsi ${this.node.path}: images.${name}.tag "${image.tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
+      }
+    }
+    const pinned = (image: PinnedImage) => ({ repository: image.repository, tag: image.tag });
     this.driver = new Release(this, 'driver', {
       ...releaseDefaults(ADDON_CHARTS.secretsStoreCsiDriver),
       name: 'secrets-store-csi-driver',
       namespace,
-      values: [helmValues({ syncSecret: { enabled: true }, enableSecretRotation: true, rotationPollInterval: rotation })],
+      values: [
+        helmValues({
+          syncSecret: { enabled: true },
+          enableSecretRotation: true,
+          rotationPollInterval: rotation,
+          // The chart renders `<repository>:<tag>`; a `<tag>@sha256:` tag pins each image by digest.
+          linux: {
+            image: pinned(images.driver),
+            crds: { image: pinned(images.crds) },
+            registrarImage: pinned(images.registrar),
+            livenessProbeImage: pinned(images.livenessProbe),
+          },
+        }),
+      ],
     });
     this.awsProvider = new Release(this, 'aws-provider', {
       ...releaseDefaults(ADDON_CHARTS.secretsStoreAwsProvider),

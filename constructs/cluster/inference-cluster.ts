@@ -77,10 +77,14 @@ export interface InferenceClusterProps {
   /**
    * Create the AWS side of spot interruption handling for the AWS Node Termination Handler in
    * queue-processor mode: an SQS queue fed by EventBridge rules (spot interruption notice, rebalance
-   * recommendation, state change, scheduled maintenance) and an IRSA role for its service account.
-   * Managed node groups drain on rebalance recommendations only; this covers the notice that comes
-   * without one. Deploy NTH with `QUEUE_URL` = `interruptionQueue.url`.
-   * @default true when a spot GPU group is created
+   * recommendation, state change, scheduled maintenance) and an IRSA role for its service account;
+   * deploy `NodeTerminationHandler` with `QUEUE_URL` = `interruptionQueue.url`, pinned by digest.
+   * Off by default: the node groups here are EKS managed node groups, which turn on Capacity
+   * Rebalancing and cordon and drain a spot node themselves on its rebalance recommendation, and whose
+   * Auto Scaling lifecycle hooks drain nodes on scale-in and health replacement; NTH's maintainers
+   * say managed node groups should not need it (aws/aws-node-termination-handler#186). Turn it on only
+   * if you also run NTH, for the interruption notice that arrives without a recommendation.
+   * @default false
    */
   readonly spotInterruptionQueue?: boolean;
   /** Days to keep control-plane logs (a CloudWatch Logs retention value). @default 30 */
@@ -336,7 +340,7 @@ export class InferenceCluster extends Construct {
     }
     this.cpuAutoScalingGroupName = this.cpuNodeGroup.resources.get(0).autoscalingGroups.get(0).name;
 
-    if (props.spotInterruptionQueue ?? this.gpuSpotNodeGroup !== undefined) {
+    if (props.spotInterruptionQueue ?? false) {
       const interruptions = new SpotInterruptionQueue(this, 'interruption', { namePrefix: name, tags: this.tags });
       const role = this.createServiceAccountRole('node-termination-handler-role', {
         namespace: NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT.namespace,

@@ -126,6 +126,33 @@ export class ModelWeightsBucket extends Construct {
     return new IamRolePolicy(this, id, { name: 'read-model-weights', role: roleName, policy: doc.json });
   }
 
+  /**
+   * Lets an IAM role (by name) stage one prefix: list under it, read back what it wrote (object
+   * metadata and the staging manifest, for idempotent re-runs), upload objects under it (multipart
+   * included) encrypted with the bucket's key. Nothing outside the prefix; no delete (an old version
+   * stays recoverable through versioning).
+   */
+  public grantStage(roleName: string, prefix: string, id = 'StagePolicy'): IamRolePolicy {
+    const p = ModelWeightsBucket.checkPrefix(prefix);
+    const doc = new DataAwsIamPolicyDocument(this, `${id}Document`, {
+      statement: [
+        { sid: 'ListThePrefix', actions: ['s3:ListBucket'], resources: [this.bucket.arn], condition: [{ test: 'StringLike', variable: 's3:prefix', values: [`${p}/*`, p] }] },
+        {
+          sid: 'WriteThePrefix',
+          actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          resources: [`${this.bucket.arn}/${p}/*`],
+        },
+        {
+          sid: 'EncryptThroughS3',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [this.key.arn],
+          condition: [{ test: 'StringEquals', variable: 'kms:ViaService', values: [`s3.${this.region}.amazonaws.com`] }],
+        },
+      ],
+    });
+    return new IamRolePolicy(this, id, { name: 'stage-model-weights', role: roleName, policy: doc.json });
+  }
+
   /** A prefix is a relative S3 key path without a trailing slash (`deepseek-ai/DeepSeek-V3`). */
   private static checkPrefix(prefix: string): string {
     if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/.test(prefix)) {

@@ -45,7 +45,11 @@ export interface MonitoringProps {
   readonly clusterName: string;
   /** ARN of that cluster. */
   readonly clusterArn: string;
-  /** Subnets the managed collector's interfaces live in (the cluster's private subnets, at least two zones). */
+  /**
+   * Subnets the managed collector's interfaces live in (one interface per subnet; at least two zones, at
+   * most five subnets), in the cluster's VPC. Give it subnets of its own (`Network.scraperSubnetIds`) so
+   * that a NetworkPolicy `ipBlock` of their CIDRs matches the collector and no pod.
+   */
   readonly scraperSubnetIds: readonly string[];
   /** Security groups of the collector's interfaces: must reach the pods (the cluster security group). */
   readonly scraperSecurityGroupIds: readonly string[];
@@ -96,8 +100,6 @@ export class Monitoring extends Construct {
   public readonly alarmTopic: SnsTopic;
   /** Key encrypting the topic. */
   public readonly topicKey: KmsKey;
-  /** Log group for container application logs (the CloudWatch Observability add-on / Fluent Bit write here). */
-  public readonly applicationLogGroup: CloudwatchLogGroup;
   /** CloudWatch alarms on the load balancer, by name. */
   public readonly loadBalancerAlarms: Readonly<Record<string, CloudwatchMetricAlarm>>;
   /** Remote-write/query endpoint of the workspace. */
@@ -244,10 +246,9 @@ export class Monitoring extends Construct {
     // user needs is bound in-cluster by ClusterMonitoring.
     this.scraperRoleArn = this.scraper.roleArn;
 
-    this.applicationLogGroup = new CloudwatchLogGroup(this, 'ApplicationLog', {
-      name: `/aws/containerinsights/${props.clusterName}/application`,
-      retentionInDays: retention,
-    });
+    // No `/aws/containerinsights/<cluster>/application` group: nothing in the cell ships container logs
+    // to CloudWatch (no Fluent Bit, no CloudWatch Observability add-on), so such a group would never be
+    // written. Container logs stay on the nodes (`kubectl logs`); docs/operating.md says how to add shipping.
 
     this.loadBalancerAlarms = props.loadBalancer ? this.loadBalancerAlarmsFor(name, props.loadBalancer) : {};
 

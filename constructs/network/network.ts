@@ -38,7 +38,8 @@ export interface NetworkProps {
   /**
    * IPv4 CIDR of the VPC, between /16 and /20. The first `availabilityZoneCount` quarters become the
    * private subnets (compute and data: EKS pods take VPC addresses, so they get the room); the last
-   * quarter is cut into sixteenths for the public subnets (load balancers only).
+   * quarter is cut into sixteenths of the VPC: the first ones are the public subnets (load balancers
+   * only), and the last sixteenth holds one /28 per zone for the metrics collector (`scraperSubnets`).
    * @see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
    */
   readonly cidrBlock: string;
@@ -106,6 +107,19 @@ export class Network extends Construct {
   public readonly publicSubnetIds: string[];
   /** Ids of `privateSubnets`, in zone order. */
   public readonly privateSubnetIds: string[];
+  /**
+   * One /28 per zone, carved from the last sixteenth of the VPC (which nothing else uses), for the
+   * network interfaces of the Amazon Managed Prometheus collector only. No node is launched in them,
+   * so no pod IP (VPC CNI) is ever taken from them: a NetworkPolicy `ipBlock` of these CIDRs matches
+   * the collector and nothing else. Their route table has only the implicit local route: the
+   * collector reaches the API server and the pods inside the VPC, and AWS delivers what it scrapes
+   * to the workspace over its own network, not through these subnets.
+   */
+  public readonly scraperSubnets: Subnet[];
+  /** Ids of `scraperSubnets`, in zone order. */
+  public readonly scraperSubnetIds: string[];
+  /** CIDRs of `scraperSubnets`, in zone order (known at synth). */
+  public readonly scraperSubnetCidrs: string[];
   /** Route tables of the private subnets, one per zone. */
   public readonly privateRouteTables: RouteTable[];
   /** The NAT gateways (one per zone, or one). */
@@ -209,6 +223,27 @@ export class Network extends Construct {
     }
     this.publicSubnetIds = this.publicSubnets.map((s) => s.id);
     this.privateSubnetIds = this.privateSubnets.map((s) => s.id);
+
+    // The collector's subnets: the last sixteenth of the VPC cut into /28s, one per zone, local route only.
+    const collectorRange = subnetCidr(subnetCidr(props.cidrBlock, 2, 3), 2, 3);
+    const collectorBits = 28 - (parseCidr(collectorRange)?.prefix ?? 28);
+    const scraperRoutes = new RouteTable(this, 'scraper-rt', { vpcId: this.vpc.id, tags: tags({ Name: `${name}-scraper` }) });
+    this.scraperSubnets = [];
+    this.scraperSubnetCidrs = [];
+    for (let i = 0; i < this.availabilityZoneCount; i++) {
+      const cidr = subnetCidr(collectorRange, collectorBits, i);
+      const subnet = new Subnet(this, `scraper-${i}`, {
+        vpcId: this.vpc.id,
+        availabilityZone: this.availabilityZones[i],
+        cidrBlock: cidr,
+        mapPublicIpOnLaunch: false,
+        tags: tags({ Name: `${name}-scraper-${i}`, 'surgeguard.io/tier': 'scraper' }),
+      });
+      new RouteTableAssociation(this, `scraper-rta-${i}`, { subnetId: subnet.id, routeTableId: scraperRoutes.id });
+      this.scraperSubnets.push(subnet);
+      this.scraperSubnetCidrs.push(cidr);
+    }
+    this.scraperSubnetIds = this.scraperSubnets.map((s) => s.id);
 
     // Endpoints: S3 (image layers from ECR live in S3) as a free gateway endpoint; the rest as interfaces.
     new VpcEndpoint(this, 'endpoint-s3', {

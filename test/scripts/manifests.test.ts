@@ -4,7 +4,8 @@ import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS } from '../../envs';
 import { synthesize } from '../../main';
-import { formatProblems, renderCellManifests, toYaml } from '../../scripts/manifests';
+import { formatProblems, helmReleasesToYamlComments, renderCellManifests, toYaml } from '../../scripts/manifests';
+import { ADDON_CHARTS } from '../../constructs/addons/charts';
 import { KubernetesSchema } from '../../scripts/manifests/kubernetes-schema';
 import { ManifestRenderer } from '../../scripts/manifests/render';
 
@@ -59,6 +60,27 @@ describe('npm run manifests: every Kubernetes object, rendered and validated aga
     const result = renderCellManifests(outdir, 'staging', 'us-east-1');
     const docs = parseAllDocuments(toYaml(result.objects)).map((d) => d.toJS());
     expect(docs).toEqual(result.objects.map((o) => o.object));
+  });
+
+  it('lists every Helm release of the cell with chart, version, repository, namespace and values, as comments kubectl ignores', () => {
+    const result = renderCellManifests(outdir, 'prod', 'us-east-1');
+    const tf = JSON.parse(require('fs').readFileSync(join(outdir, 'stacks', 'prod-us-east-1-addons', 'cdk.tf.json'), 'utf8'));
+    expect(result.helmReleases.map((r) => r.address).sort()).toEqual(Object.keys(tf.resource.helm_release).map((id) => `helm_release.${id}`).sort());
+    const charts = Object.values(ADDON_CHARTS);
+    for (const r of result.helmReleases) {
+      expect(r.stack).toBe('prod-us-east-1-addons');
+      expect(charts).toContainEqual({ repository: r.repository, chart: r.chart, version: r.version });
+      expect(r.namespace).toBe('kube-system');
+    }
+    const driver = result.helmReleases.find((r) => r.chart === 'secrets-store-csi-driver')!;
+    expect(driver.values).toMatchObject({ syncSecret: { enabled: true }, linux: { image: { repository: 'registry.k8s.io/csi-secrets-store/driver' } } });
+    const comments = helmReleasesToYamlComments(result.helmReleases);
+    expect(comments).toContain('# release kube-system/secrets-store-csi-driver: chart secrets-store-csi-driver 1.4.6 from https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts');
+    expect(comments).toContain('#       repository: registry.k8s.io/csi-secrets-store/driver');
+    // Appended to the objects, the releases change nothing a YAML reader (or kubectl) sees.
+    const withReleases = parseAllDocuments(toYaml(result.objects) + comments).map((d) => d.toJS());
+    expect(withReleases).toEqual(result.objects.map((o) => o.object));
+    expect(renderCellManifests(outdir, 'prod', 'us-east-1').helmReleases).toEqual(result.helmReleases);
   });
 
   it('names an unknown environment or region', () => {

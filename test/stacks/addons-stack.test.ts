@@ -10,8 +10,10 @@ import {
   providersWithoutExecAuth,
   RegionStacks,
   stackOrderViolations,
+  unpinnedAddonImages,
   valuesOf,
 } from '../support/cluster-rules';
+import { UNPINNED_CHART_IMAGES } from '../../constructs/addons/charts';
 import { synthApp, SynthesizedApp, TfJson } from '../support/synth';
 
 jest.setTimeout(60_000);
@@ -130,6 +132,40 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
         'node group surgeguard-prod-use1-gpu-on-demand: the NVIDIA device plugin does not run on it',
         'node group surgeguard-prod-use1-gpu-spot: the NVIDIA device plugin does not run on it',
       ]);
+    });
+  });
+
+  describe('every add-on image runs by digest (Kubernetes objects are checked at synth by ImagesPinnedByDigest)', () => {
+    it('holds for every release of every region: each image its chart renders is pinned, or a listed exemption', () => {
+      const releasedCharts = new Set<string>();
+      for (const { stacks } of cells()) {
+        expect(unpinnedAddonImages(stacks.addons)).toEqual([]);
+        for (const r of Object.values(stacks.addons.resource!.helm_release) as any[]) releasedCharts.add(r.chart);
+      }
+      // No stale exemption: each names a chart that is installed.
+      for (const e of UNPINNED_CHART_IMAGES) expect(releasedCharts).toContain(e.chart);
+      const driver = valuesOf(Object.values(region('prod', 'us-east-1').addons.resource!.helm_release).find((r: any) => r.chart === 'secrets-store-csi-driver'));
+      expect(driver.linux.image).toEqual({ repository: 'registry.k8s.io/csi-secrets-store/driver', tag: expect.stringMatching(/^v1\.4\.6@sha256:[0-9a-f]{64}$/) });
+    });
+
+    it('fails for a chart image left at its default, a tag without digest, an unpinned sidecar, and a chart with no image table', () => {
+      const addons = region('prod', 'us-east-1').addons;
+      const doctored = withValues(
+        withValues(addons, 'secrets-store-csi-driver', (v) => {
+          delete v.linux.registrarImage;
+          v.linux.image.tag = 'v1.4.6';
+        }),
+        'prometheus-adapter',
+        (v) => (v.extraContainers[0].image = 'public.ecr.aws/aws-observability/aws-sigv4-proxy:1.11.1'),
+      );
+      expect(unpinnedAddonImages(doctored).sort()).toEqual([
+        expect.stringMatching(/prometheus-adapter .*: extraContainers\[0\]\.image "public\.ecr\.aws\/aws-observability\/aws-sigv4-proxy:1\.11\.1" has no digest$/),
+        expect.stringMatching(/secrets-store-csi-driver .*: linux\.image tag "v1\.4\.6" has no digest$/),
+        expect.stringMatching(/secrets-store-csi-driver .*: linux\.registrarImage is the chart default \(a tag\)$/),
+      ]);
+      const unknown = clone(addons);
+      Object.values(unknown.resource!.helm_release as Record<string, any>)[0].chart = 'some-new-chart';
+      expect(unpinnedAddonImages(unknown)).toEqual([expect.stringContaining('its chart\'s images are not listed in CHART_IMAGES')]);
     });
   });
 

@@ -4,6 +4,7 @@ import { dev } from '../../envs/dev';
 import { prod } from '../../envs/prod';
 import { ALERT_GROUPS } from '../../monitoring/alert-rules';
 import { PROXY_CONTRACT } from '../../contract/service';
+import { parseCidr } from '../../constructs/private/cidr';
 import { synthApp, SynthesizedApp } from '../support/synth';
 
 /** Issue 3's "done when", checked on the synthesized environments. */
@@ -84,6 +85,47 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: 'true' });
   });
 
+  it.each([...prod.regions.map((r) => `prod-${r.region}`), 'dev-us-east-1'])(
+    '%s: the model servers admit, besides the proxy and worker pods, exactly the collector\'s own subnets, where no pod gets an address',
+    (cell) => {
+      const subnets = app.stack(cell).resource!.aws_subnet as Record<string, any>;
+      const tier = (t: string) => Object.keys(subnets).filter((id) => subnets[id].tags['surgeguard.io/tier'] === t);
+      const [scraper] = all(cell, 'aws_prometheus_scraper');
+      const eks = scraper.source[0].eks[0];
+      expect(eks.subnet_ids).toEqual(tier('scraper').map((id) => `\${aws_subnet.${id}.id}`));
+      // Nodes (and so VPC CNI pod addresses) live in the private subnets only.
+      for (const group of all(cell, 'aws_eks_node_group')) for (const id of group.subnet_ids) expect(tier('private').map((s) => `\${aws_subnet.${s}.id}`)).toContain(id);
+      const policies = Object.values(app.stack(`${cell}-workloads`).resource!.kubernetes_network_policy_v1 as Record<string, any>);
+      const modelServer = policies.find((p) => p.metadata.name === 'surgeguard-model-server-ingress');
+      const [clients, collector, ...rest] = modelServer.spec.ingress;
+      expect(rest).toEqual([]);
+      expect(clients.from.map((f: any) => f.pod_selector.match_labels)).toEqual([{ 'app.kubernetes.io/name': 'surgeguard-proxy' }, { 'app.kubernetes.io/name': 'surgeguard-worker' }]);
+      expect(collector.from).toEqual(tier('scraper').map((id) => ({ ip_block: { cidr: subnets[id].cidr_block } })));
+      for (const id of tier('private')) {
+        const pods = parseCidr(subnets[id].cidr_block)!;
+        for (const peer of collector.from) {
+          const c = parseCidr(peer.ip_block.cidr)!;
+          expect(c.last < pods.first || c.first > pods.last).toBe(true);
+        }
+      }
+    },
+  );
+
+  it.each(['prod-us-east-1', 'dev-us-east-1'])('%s: every log group is one its writer names (no group that is never written)', (cell) => {
+    const tf = app.stack(cell);
+    const groups = Object.entries(tf.resource!.aws_cloudwatch_log_group as Record<string, any>);
+    expect(groups.length).toBeGreaterThan(0);
+    for (const [id, group] of groups) {
+      // The writer refers to the group (its arn/name as a destination, or depends_on where the service
+      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack.
+      const others = Object.entries(tf.resource!).flatMap(([type, byId]) =>
+        Object.entries(byId as Record<string, unknown>).filter(([otherId]) => !(type === 'aws_cloudwatch_log_group' && otherId === id)).map(([, r]) => JSON.stringify(r)),
+      );
+      const writers = others.filter((r) => r.includes(`aws_cloudwatch_log_group.${id}`));
+      expect({ group: group.name, written: writers.length > 0 }).toEqual({ group: group.name, written: true });
+    }
+  });
+
   it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
     const policies = all('prod-us-east-1', 'aws_iam_role_policy');
     const roles = (pattern: RegExp) => policies.filter((p) => pattern.test(p.role)).length;
@@ -91,4 +133,28 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     expect(roles(/worker-role/)).toBe(2);
     expect(roles(/grafana-role/)).toBe(1);
   });
+
+  it.each(['prod-us-east-1', 'dev-us-east-1'])(
+    '%s: a declared Job stages the model with a role that writes only its prefix; the model servers keep read-only access',
+    (cell) => {
+      const stack = app.stack(cell);
+      const docs = stack.data!.aws_iam_policy_document as Record<string, any>;
+      const policies = Object.values(stack.resource!.aws_iam_role_policy as Record<string, any>);
+      const statementsOf = (role: RegExp) =>
+        policies.filter((p) => role.test(p.role)).flatMap((p) => docs[/data\.aws_iam_policy_document\.([^.]+)\.json/.exec(p.policy)![1]].statement as any[]);
+      const model = cell.startsWith('prod') ? 'deepseek-ai/DeepSeek-V3' : 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B';
+      const stager = statementsOf(/weights-stager-role/);
+      const writes = stager.filter((st) => st.actions.some((a: string) => a === 's3:PutObject'));
+      expect(writes).toHaveLength(1);
+      expect(writes[0].resources).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/${model.replace('/', '\\/')}/\\*$`))]);
+      expect(stager.flatMap((st) => st.actions)).not.toContain('s3:DeleteObject');
+      const server = statementsOf(/model-server-role/).flatMap((st) => st.actions);
+      expect(server).toContain('s3:GetObject');
+      expect(server.filter((a: string) => /^s3:(Put|Delete|Abort)/.test(a) || a === 'kms:GenerateDataKey')).toEqual([]);
+      const [job] = Object.values(app.stack(`${cell}-workloads`).resource!.kubernetes_job_v1 as Record<string, any>);
+      const env = Object.fromEntries(job.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
+      expect(env).toMatchObject({ MODEL_ID: model, WEIGHTS_PREFIX: model });
+      expect(job.spec.template.spec.container[0].image).toMatch(/^vllm\/vllm-openai:v0\.8\.5@sha256:[0-9a-f]{64}$/);
+    },
+  );
 });

@@ -118,31 +118,21 @@ describe('stacks per environment', () => {
     }
   });
 
-  it('drains spot GPU nodes on interruption events: queue and role in the platform stack, handler in the workloads stack', () => {
-    // The handler runs by digest only: the environment names its image (a test digest here).
-    const image = `public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.3@sha256:${'0123456789abcdef'.repeat(4)}`;
-    const withHandler = synthApp([{ ...ENVIRONMENTS.staging, nodeTerminationHandlerImage: image }]);
-    try {
-      for (const name of withHandler.stackNames.filter((n) => n.endsWith('-workloads'))) {
-        const platform = name.replace(/-workloads$/, '');
-        expect(Object.keys(withHandler.stack(platform).resource!.aws_sqs_queue ?? {}).length).toBeGreaterThanOrEqual(1);
-        const handler = Object.values(withHandler.stack(name).resource!.kubernetes_deployment_v1).find(
-          (d: any) => d.metadata.name === 'aws-node-termination-handler',
-        ) as any;
-        expect(handler.spec.template.spec.container[0].image).toBe(image);
-        const env = Object.fromEntries(handler.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
-        expect(remoteRef.exec(env.QUEUE_URL)![1]).toBe(platform);
-      }
-    } finally {
-      rmSync(withHandler.outdir, { recursive: true, force: true });
+  it('leaves spot interruptions to the EKS managed spot node groups: no interruption queue, handler role or handler anywhere', () => {
+    let spotGroups = 0;
+    for (const name of all.stackNames) {
+      const tf = all.stack(name);
+      // Nothing inert: no queue nobody reads, no role nobody assumes, no handler without an image.
+      expect(tf.resource?.aws_sqs_queue ?? {}).toEqual({});
+      expect(tf.resource?.aws_cloudwatch_event_rule ?? {}).toEqual({});
+      const roles = Object.values(tf.resource?.aws_iam_role ?? {}).map((r: any) => r.name);
+      expect(roles.filter((r) => r.includes('termination-handler'))).toEqual([]);
+      const deployments = Object.values(tf.resource?.kubernetes_deployment_v1 ?? {}).map((d: any) => d.metadata.name);
+      expect(deployments).not.toContain('aws-node-termination-handler');
+      // What handles them instead: every spot group is a managed node group (Capacity Rebalancing, drain).
+      for (const group of Object.values(tf.resource?.aws_eks_node_group ?? {}) as any[]) if (group.capacity_type === 'SPOT') spotGroups += 1;
     }
-  });
-
-  it('deploys no Node Termination Handler when the environment names no digest-pinned image for it', () => {
-    for (const name of all.stackNames.filter((n) => n.endsWith('-workloads'))) {
-      const names = Object.values(all.stack(name).resource!.kubernetes_deployment_v1).map((d: any) => d.metadata.name);
-      expect(names).not.toContain('aws-node-termination-handler');
-    }
+    expect(spotGroups).toBeGreaterThan(0);
   });
 
   it('validates certificates in the DNS stack zone and publishes a per-region name', () => {

@@ -4,7 +4,7 @@
  * one readable line each; an empty list means the rule holds. Pure functions of the JSON, so a test
  * can run them on a doctored copy and see them fail.
  */
-import { CHART_CRDS } from '../../constructs/addons/charts';
+import { CHART_CRDS, CHART_IMAGES, UNPINNED_CHART_IMAGES } from '../../constructs/addons/charts';
 import { TfJson } from './synth';
 
 /** The stacks of one region, as synthesized. */
@@ -157,6 +157,46 @@ export function stackOrderViolations(dependencies: Readonly<Record<string, reado
     if (dependencies[`${platform}-addons`] === undefined) problems.push(`${platform}-addons is missing`);
     needs(`${platform}-addons`, platform);
     needs(`${platform}-workloads`, `${platform}-addons`);
+  }
+  return problems;
+}
+
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+
+/**
+ * Images of the add-on releases that would run by a mutable tag: for every release, each image its
+ * chart renders (`CHART_IMAGES`) must be set by the values to a `<tag>@sha256:` tag unless it is a
+ * listed exemption (`UNPINNED_CHART_IMAGES`, left at the chart's default), and every other `image`
+ * string in the values (sidecars) must carry a digest. Also reports a chart without an image table.
+ */
+export function unpinnedAddonImages(addons: TfJson): string[] {
+  const problems: string[] = [];
+  for (const release of releases(addons)) {
+    const where = `helm_release ${release.name} (${release.chart} ${release.version})`;
+    const paths = CHART_IMAGES[release.chart];
+    if (!paths) {
+      problems.push(`${where}: its chart's images are not listed in CHART_IMAGES`);
+      continue;
+    }
+    const values = valuesOf(release);
+    for (const path of paths) {
+      const image = path.split('.').reduce((node: any, key) => node?.[key], values);
+      const exempt = UNPINNED_CHART_IMAGES.find((e) => e.chart === release.chart && e.path === path);
+      if (typeof image?.tag === 'string' && DIGEST.test(image.tag)) continue;
+      if (exempt && image === undefined) continue;
+      problems.push(`${where}: ${path} ${image === undefined ? 'is the chart default (a tag)' : `tag "${image.tag}" has no digest`}`);
+    }
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${at}[${i}]`));
+      else if (node && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          const path = at ? `${at}.${k}` : k;
+          if (k === 'image' && typeof v === 'string' && !DIGEST.test(v)) problems.push(`${where}: ${path} "${v}" has no digest`);
+          walk(v, path);
+        }
+      }
+    };
+    walk(values, '');
   }
   return problems;
 }

@@ -334,14 +334,24 @@ export class PrivateRabbitMQ {
   async dispose(): Promise<void> {
     try {
       if (this.running) {
+        // The VM writes its pid file early in its boot: wait for it (bounded) if a failed start
+        // is being cleaned up, then kill the VM; the wrapper processes exit with it.
         let pid = NaN;
-        try {
-          pid = Number(readFileSync(join(this.dir, 'node.pid'), 'utf8').trim());
-        } catch {
-          // not written yet: the VM is still booting
+        for (const end = Date.now() + 30_000; this.running && Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+          try {
+            pid = Number(readFileSync(join(this.dir, 'node.pid'), 'utf8').trim());
+            if (Number.isInteger(pid) && pid > 1) break;
+          } catch {
+            // not written yet
+          }
         }
-        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
-        else await this.ctl(['-q', 'shutdown'], 30_000).catch(() => undefined);
+        if (Number.isInteger(pid) && pid > 1) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        } else await this.ctl(['-q', 'shutdown'], 30_000).catch(() => undefined);
         await Promise.race([this.exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
       }
     } finally {

@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
-import { join, resolve } from 'path';
+import { resolve } from 'path';
+import { runCli, withSynthOutput } from '../common/cli';
 import { loadSynthOutput } from '../common/synth-output';
-import { synthesizeCheckout } from '../common/synthesize';
 import { estimateCost } from './estimate';
 import { formatCostMarkdown } from './format';
 
@@ -19,27 +17,11 @@ function main(argv: string[]): number {
     console.error(USAGE);
     return 2;
   }
-  let scratch: string | undefined;
-  try {
-    let outdir = dir ? resolve(dir) : undefined;
-    if (!outdir) {
-      scratch = mkdtempSync(join(tmpdir(), 'surgeguard-cost-'));
-      outdir = scratch;
-      synthesizeCheckout(resolve(__dirname, '..', '..', '..'), env, outdir);
-    }
+  return withSynthOutput(resolve(__dirname, '..', '..', '..'), env, dir, 'surgeguard-cost-', (outdir) => {
     const estimate = estimateCost(loadSynthOutput(outdir), env);
     process.stdout.write(json ? `${JSON.stringify(estimate, null, 2)}\n` : formatCostMarkdown(estimate));
     return 0;
-  } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
-if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (err) {
-    console.error(`cost: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  }
-}
+runCli(module, 'cost', main);

@@ -1,9 +1,8 @@
 import { execFileSync } from 'child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { mkdirSync, writeFileSync } from 'fs';
 import { join, relative, resolve } from 'path';
+import { runCli, withSynthOutput } from '../common/cli';
 import { loadSynthOutput } from '../common/synth-output';
-import { synthesizeCheckout } from '../common/synthesize';
 import { renderDot, renderMermaid } from './render';
 import { readTopology } from './topology';
 
@@ -23,14 +22,7 @@ function main(argv: string[]): number {
     return 2;
   }
   const env = positional[0];
-  let scratch: string | undefined;
-  try {
-    let synthDir = dir ? resolve(dir) : undefined;
-    if (!synthDir) {
-      scratch = mkdtempSync(join(tmpdir(), 'surgeguard-diagram-'));
-      synthDir = scratch;
-      synthesizeCheckout(ROOT, env, synthDir);
-    }
+  return withSynthOutput(ROOT, env, dir, 'surgeguard-diagram-', (synthDir) => {
     const topology = readTopology(loadSynthOutput(synthDir), env);
     mkdirSync(out, { recursive: true });
     const dotFile = join(out, `${env}-topology.dot`);
@@ -50,16 +42,7 @@ function main(argv: string[]): number {
     }
     console.log(`diagram: ${env}: ${topology.nodes.length} nodes, ${topology.edges.length} connections -> ${written.map((f) => relative(process.cwd(), f)).join(', ')}`);
     return 0;
-  } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
-if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (err) {
-    console.error(`diagram: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  }
-}
+runCli(module, 'diagram', main);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { existsSync, symlinkSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
+import { runCli, withScratchDir } from '../common/cli';
 import { loadSynthOutput, stackEnvironment, SynthOutput } from '../common/synth-output';
 import { synthesizeCheckout } from '../common/synthesize';
 import { estimateCost } from '../cost/estimate';
@@ -100,44 +100,26 @@ function main(argv: readonly string[]): number {
     console.error(`diff: ${options}\n${USAGE}`);
     return 2;
   }
-  let scratch: string | undefined;
-  try {
-    let before: SynthOutput;
-    let after: SynthOutput;
-    let labels: [string, string];
-    if (options.base !== undefined) {
-      scratch = mkdtempSync(join(tmpdir(), 'surgeguard-diff-'));
-      const synths = synthesizeBaseAndHead(options.base, options.env, scratch);
-      before = synths.before;
-      after = synths.after;
-      labels = [synths.label, 'working tree'];
-    } else {
-      for (const dir of options.dirs) if (!existsSync(dir)) throw new Error(`${dir}: no such folder`);
-      before = loadSynthOutput(resolve(options.dirs[0]));
-      after = loadSynthOutput(resolve(options.dirs[1]));
-      labels = [options.dirs[0], options.dirs[1]];
-    }
-    const report: DiffReport = { before: labels[0], after: labels[1], diff: compareSynths(before, after), costs: costDeltas(before, after) };
-    const text = options.json
-      ? `${JSON.stringify({ ...report, risks: statefulRisks(report.diff) }, null, 2)}\n`
-      : renderMarkdown(report);
+  const report = (before: SynthOutput, after: SynthOutput, labels: [string, string]): number => {
+    const diff: DiffReport = { before: labels[0], after: labels[1], diff: compareSynths(before, after), costs: costDeltas(before, after) };
+    const text = options.json ? `${JSON.stringify({ ...diff, risks: statefulRisks(diff.diff) }, null, 2)}\n` : renderMarkdown(diff);
     if (options.out) writeFileSync(options.out, text);
     else process.stdout.write(text);
-    if (options.failOnReplace && statefulRisks(report.diff).length > 0) {
-      console.error(`diff: ${statefulRisks(report.diff).length} stateful resource(s) replaced or destroyed (--fail-on replace)`);
+    if (options.failOnReplace && statefulRisks(diff.diff).length > 0) {
+      console.error(`diff: ${statefulRisks(diff.diff).length} stateful resource(s) replaced or destroyed (--fail-on replace)`);
       return EXIT_RISK;
     }
     return 0;
-  } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  };
+  if (options.base !== undefined) {
+    const { base, env } = options;
+    return withScratchDir('surgeguard-diff-', (scratch) => {
+      const synths = synthesizeBaseAndHead(base, env, scratch);
+      return report(synths.before, synths.after, [synths.label, 'working tree']);
+    });
   }
+  for (const dir of options.dirs) if (!existsSync(dir)) throw new Error(`${dir}: no such folder`);
+  return report(loadSynthOutput(resolve(options.dirs[0])), loadSynthOutput(resolve(options.dirs[1])), [options.dirs[0], options.dirs[1]]);
 }
 
-if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (err) {
-    console.error(`diff: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  }
-}
+runCli(module, 'diff', main);

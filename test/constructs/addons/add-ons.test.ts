@@ -92,6 +92,22 @@ describe('Helm releases of the add-ons', () => {
     expect(valuesOf(provider)['secrets-store-csi-driver']).toEqual({ install: false });
   });
 
+  it('runs every image of the CSI driver chart by digest, and refuses an image without one', () => {
+    const tf = synthConstruct((s) => new SecretsStoreCsi(s, 'ss'));
+    const driver = resourceList(tf, 'helm_release').find((r) => r.chart === 'secrets-store-csi-driver');
+    const { linux } = valuesOf(driver);
+    const rendered = [linux.image, linux.crds.image, linux.registrarImage, linux.livenessProbeImage].map((i) => `${i.repository}:${i.tag}`);
+    expect(rendered).toEqual([
+      'registry.k8s.io/csi-secrets-store/driver:v1.4.6@sha256:bbca998bc8803f0ffe9f5955a326eb6a7bf8bb0c42e44468317f6621b14b03a1',
+      'registry.k8s.io/csi-secrets-store/driver-crds:v1.4.6@sha256:030feaeead7f3c7311418b6ef289f4ee83d95d06f5f8c22acd1ff4cfcea6583d',
+      'registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.11.1@sha256:e01facb9fb9cffaf52d0053bdb979fbd8c505c8e411939a6e026dd061a6b4fbe',
+      'registry.k8s.io/sig-storage/livenessprobe:v2.13.1@sha256:d2a9027a4876e039185e9bef7c61a0142c8ea14e7440860285c34ac73fee4ffb',
+    ]);
+    const tagged = { repository: 'registry.k8s.io/sig-storage/livenessprobe', tag: 'v2.13.1' };
+    const images = { driver: ADDON_IMAGES.secretsStoreDriver, crds: ADDON_IMAGES.secretsStoreDriverCrds, registrar: ADDON_IMAGES.csiNodeDriverRegistrar, livenessProbe: tagged };
+    expect(() => synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { images }))).toThrow('SecretsStoreCsi test/ss: images.livenessProbe.tag "v2.13.1" must pin a digest');
+  });
+
   describe('prometheus-adapter rules', () => {
     it('refuses names a Kubernetes metric cannot have, Pods metrics not summed per pod, and duplicates', () => {
       expect(() => adapterRules([{ name: 'vllm:num_requests_waiting', series: 'vllm:num_requests_waiting', type: 'Pods', aggregation: { kind: 'per-pod-sum' } }])).toThrow(

@@ -131,8 +131,8 @@ describe('InferenceCluster', () => {
     expect(cluster.cpuAutoScalingGroupName).toMatch(/\$\{TfToken\[TOKEN\.\d+\]\}/);
   });
 
-  it('routes spot interruption, rebalance, state-change and maintenance events to an encrypted queue for the termination handler', () => {
-    const tf = synth();
+  it('routes spot interruption, rebalance, state-change and maintenance events to an encrypted queue for the termination handler, when asked', () => {
+    const tf = synth({ spotInterruptionQueue: true });
     const [queueId, queue] = Object.entries(resources(tf, 'aws_sqs_queue'))[0];
     expect(queue).toMatchObject({ name: 'surgeguard-prod-use1-interruptions', sqs_managed_sse_enabled: true, message_retention_seconds: 300 });
     const rules = resourceList(tf, 'aws_cloudwatch_event_rule');
@@ -152,11 +152,14 @@ describe('InferenceCluster', () => {
     expect(resourceList(tf, 'aws_iam_role').map((r) => r.name)).toContain('surgeguard-prod-use1-kube-system-aws-node-termination-handler');
   });
 
-  it('creates no interruption queue without a spot group unless asked', () => {
+  it('creates no interruption queue, rule or handler role unless asked, spot group or not (managed node groups drain spot nodes themselves)', () => {
     const noSpot = { gpuSpot: { instanceTypes: ['g6.xlarge'], min: 0, max: 0, desired: 0 } };
-    expect(resources(synth(noSpot), 'aws_sqs_queue')).toEqual({});
+    for (const tf of [synth(), synth(noSpot)]) {
+      expect(resources(tf, 'aws_sqs_queue')).toEqual({});
+      expect(resources(tf, 'aws_cloudwatch_event_rule')).toEqual({});
+      expect(resourceList(tf, 'aws_iam_role').map((r) => r.name)).not.toContain('surgeguard-prod-use1-kube-system-aws-node-termination-handler');
+    }
     expect(Object.keys(resources(synth({ ...noSpot, spotInterruptionQueue: true }), 'aws_sqs_queue'))).toHaveLength(1);
-    expect(resources(synth({ spotInterruptionQueue: false }), 'aws_sqs_queue')).toEqual({});
   });
 
   it('grants cluster-admin to the listed principals through EKS access entries', () => {

@@ -135,12 +135,11 @@ describe('Monitoring', () => {
     expect(p50).toMatchObject({ comparison_operator: 'GreaterThanUpperThreshold', threshold_metric_id: 'band' });
   });
 
-  it('sets log retention on the workspace and application log groups', () => {
-    const groups = Object.values(synth().resources.aws_cloudwatch_log_group);
-    expect(groups.map((g) => [g.name, g.retention_in_days]).sort()).toEqual([
-      ['/aws/containerinsights/surgeguard-prod-use1/application', 90],
-      ['/aws/prometheus/surgeguard-prod-use1', 90],
-    ]);
+  it('creates only the log group something writes, the workspace\'s, with retention (no container-insights group without a log shipper)', () => {
+    const groups = Object.entries(synth().resources.aws_cloudwatch_log_group);
+    expect(groups.map(([, g]) => [g.name, g.retention_in_days])).toEqual([['/aws/prometheus/surgeguard-prod-use1', 90]]);
+    const [workspace] = Object.values(synth().resources.aws_prometheus_workspace);
+    expect(workspace.logging_configuration.log_group_arn).toBe(`\${aws_cloudwatch_log_group.${groups[0][0]}.arn}:*`);
   });
 
   it('creates no load-balancer alarms without a load balancer', () => {

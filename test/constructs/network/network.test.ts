@@ -1,7 +1,14 @@
 import { Network, subnetCidr } from '../../../constructs/network/network';
+import { parseCidr } from '../../../constructs/private/cidr';
 import { onlyResource, resourceList, resources, synthConstruct } from '../../support/synth';
 
 const base = { name: 'surgeguard-prod-use1', region: 'us-east-1', cidrBlock: '10.30.0.0/16' } as const;
+
+function overlaps(a: string, b: string): boolean {
+  const x = parseCidr(a)!;
+  const y = parseCidr(b)!;
+  return x.first <= y.last && y.first <= x.last;
+}
 
 describe('subnetCidr', () => {
   it('cuts a CIDR into equal parts', () => {
@@ -32,6 +39,32 @@ describe('Network', () => {
     for (const s of tier('private')) expect(s.tags['kubernetes.io/role/internal-elb']).toBe('1');
   });
 
+  it('gives the metrics collector a /28 per zone of its own, from the sixteenth nothing else uses, with only the local route', () => {
+    for (const [cidrBlock, availabilityZoneCount, expected] of [
+      ['10.30.0.0/16', 3, ['10.30.240.0/28', '10.30.240.16/28', '10.30.240.32/28']],
+      ['10.40.16.0/20', 2, ['10.40.31.0/28', '10.40.31.16/28']],
+    ] as const) {
+      const tf = synthConstruct((s) => {
+        const net = new Network(s, 'net', { ...base, cidrBlock, availabilityZoneCount });
+        expect(net.scraperSubnetCidrs).toEqual(expected);
+        expect(net.scraperSubnetIds).toHaveLength(availabilityZoneCount);
+      });
+      const subnets = resourceList(tf, 'aws_subnet');
+      const scraper = subnets.filter((s) => s.tags['surgeguard.io/tier'] === 'scraper');
+      expect(scraper.map((s) => s.cidr_block)).toEqual(expected);
+      expect(scraper.map((s) => s.availability_zone)).toEqual(subnets.filter((s) => s.tags['surgeguard.io/tier'] === 'private').map((s) => s.availability_zone));
+      // No pod ever takes an address there: every other subnet is disjoint from them.
+      const others = subnets.filter((s) => s.tags['surgeguard.io/tier'] !== 'scraper').map((s) => s.cidr_block as string);
+      for (const c of expected) for (const o of others) expect(overlaps(c, o)).toBe(false);
+      // Their own route table, with no route at all (the VPC-local route is implicit): no NAT, no internet.
+      const tables = resources(tf, 'aws_route_table');
+      const scraperTable = Object.keys(tables).find((id) => tables[id].tags.Name.endsWith('-scraper'))!;
+      const associations = resourceList(tf, 'aws_route_table_association').filter((a) => a.route_table_id === `\${aws_route_table.${scraperTable}.id}`);
+      expect(associations).toHaveLength(availabilityZoneCount);
+      expect(resourceList(tf, 'aws_route').filter((r) => r.route_table_id === `\${aws_route_table.${scraperTable}.id}`)).toEqual([]);
+    }
+  });
+
   it('puts a NAT gateway in every zone and routes each private subnet through its own', () => {
     const tf = synthConstruct((s) => new Network(s, 'net', base));
     const nats = resources(tf, 'aws_nat_gateway');
@@ -47,7 +80,7 @@ describe('Network', () => {
     const tf = synthConstruct((s) => new Network(s, 'net', { ...base, availabilityZoneCount: 2, natGateways: 'single' }));
     const nats = Object.keys(resources(tf, 'aws_nat_gateway'));
     expect(nats).toHaveLength(1);
-    expect(resourceList(tf, 'aws_subnet')).toHaveLength(4);
+    expect(resourceList(tf, 'aws_subnet')).toHaveLength(6);
     const natRoutes = resourceList(tf, 'aws_route').filter((r) => r.nat_gateway_id);
     expect(natRoutes.map((r) => r.nat_gateway_id)).toEqual([`\${aws_nat_gateway.${nats[0]}.id}`, `\${aws_nat_gateway.${nats[0]}.id}`]);
   });

@@ -159,7 +159,6 @@ describe('each rule catches a violation on a doctored construct', () => {
   });
 
   it.each([
-    ['SG-ENC-6', 'cluster/interruption-queue', 'kms_master_key_id'],
     ['SG-ENC-7', 'monitoring/Workspace', 'kms_key_arn'],
   ])('%s: %s is caught (and suppressed with a reason); given a key, the suppression goes stale', (rule, path, attribute) => {
     const p = dev().platforms[0];

@@ -15,33 +15,14 @@ import { CallbackNotifier } from '../../../runtime/worker/callbacks';
 import { ModelClient } from '../../../runtime/worker/model-client';
 import { RedisJobStore } from '../../../runtime/jobs/store';
 import { jobKeyPrefix, topologyOf } from '../../../runtime/jobs/config';
+import { ALICE, BOB, call, chatBody } from '../../support/jobs-api-client';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, uniqueName, waitFor } from '../../support/services';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { buildTopology } from '../../../contract/queue-topology';
 
 jest.setTimeout(30_000);
 
-const ALICE = 'sk-alice-0123456789';
-const BOB = 'sk-bob-0123456789';
 const silent = pino({ level: 'silent' });
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST' | 'DELETE', url: string, key: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-const chatBody = (content = 'hello') => ({ model: 'sim-model', messages: [{ role: 'user', content }], max_tokens: 4 });
 
 describe('async job API: proxy -> RabbitMQ -> worker -> simulator', () => {
   const prefix = uniqueName('async-api');

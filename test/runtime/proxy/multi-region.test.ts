@@ -9,33 +9,14 @@ import { hashIdempotencyKey, homeRegionOf, newJobId, ownerOf } from '../../../ru
 import { startSimulator, Simulator } from '../../../runtime/simulator/simulator';
 import { deleteTopology } from '../../../runtime/jobs/topology';
 import { buildTopology } from '../../../contract/queue-topology';
+import { ALICE, BOB, call, chatBody } from '../../support/jobs-api-client';
 import { AMQP_URL, connectAmqp, connectRedis, deleteKeys, freePort, uniqueName, waitFor } from '../../support/services';
 
 jest.setTimeout(60_000);
 
-const ALICE = 'sk-alice-0123456789';
-const BOB = 'sk-bob-0123456789';
 const silent = pino({ level: 'silent' });
 const EU = 'eu-west-1';
 const US = 'us-east-1';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST' | 'DELETE', url: string, key: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-const chatBody = (content = 'hello') => ({ model: 'sim-model', messages: [{ role: 'user', content }], max_tokens: 4 });
 
 /**
  * Two local "regions", each a proxy with its own job records (own Redis key space) and its own

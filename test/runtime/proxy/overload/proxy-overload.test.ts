@@ -339,7 +339,7 @@ describe('proxy rate limits shared through Redis', () => {
     h = await startHarness([{}], (urls) => ({
       auth: {
         keys: [
-          { name: `quota-${run}`, sha256: sha('secret-q'), tier: 'critical', rateLimit: { ratePerSecond: 0.2, burst: 2 } },
+          { name: `quota-${run}`, sha256: sha('secret-q'), tier: 'critical', rateLimit: { ratePerSecond: 0.01, burst: 2 } },
           { name: `service-${run}`, sha256: sha('secret-s'), tier: 'low', rateLimit: 'none' },
         ],
       },
@@ -347,7 +347,7 @@ describe('proxy rate limits shared through Redis', () => {
       routes: [{ model: 'sim-model', pools: ['local'] }],
       redis: { host: '127.0.0.1', port: 6379 },
       // class limits that would refuse the service key's third request
-      rateLimit: { requests: { low: { ratePerSecond: 0.1, burst: 2 }, critical: { ratePerSecond: 1_000, burst: 1_000 } }, redis: { keyPrefix: prefix } },
+      rateLimit: { requests: { low: { ratePerSecond: 0.01, burst: 2 }, critical: { ratePerSecond: 1_000, burst: 1_000 } }, redis: { keyPrefix: prefix } },
     }));
     const quota = { authorization: 'Bearer secret-q' };
     // the key's own bucket (burst 2), not the critical class's 1,000, whatever class it asks for
