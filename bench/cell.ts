@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -12,6 +11,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { ARTIFACT_MANIFEST_FILE, DEFAULT_ARTIFACT_SUBDIR } from '../constructs/artifacts/runtime-artifacts';
 import { HOSTS_OVERRIDE_ENV } from '../runtime/common/upstream/resolver';
+import { waitForPort } from '../tools/local/ports';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
 import { startChild as spawnChild, type Child, type StartOptions } from './lib/processes';
@@ -127,19 +127,6 @@ function loopbackNet(): string {
   return `127.${20 + (b[0] % 200)}.${b[1]}`;
 }
 
-async function tcpReady(host: string, port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${host}:${port} not listening in time`);
-    await sleep(50);
-  }
-}
 
 interface Sim {
   readonly address: string;
@@ -276,7 +263,7 @@ ${proxyOrigins.map((u, k) => `  server p${k} ${u.replace('http://', '')} check i
   writeFileSync(cfgFile, cfg);
   const balancer = await startChild('haproxy', ['-db', '-f', cfgFile], { readyOutput: () => true, logFile: join(dir, `${o.name}-haproxy.log`) });
   started.push(balancer);
-  await tcpReady(listen.address, listen.port);
+  await waitForPort(listen.address, listen.port, 15_000);
   return { sims, proxies, proxyOrigins, balancer, origin: `${o.tls ? 'https' : 'http'}://${listen.address}:${listen.port}`, hostsFile, hosts };
 }
 
@@ -314,7 +301,7 @@ ${backups.map((s) => `    server ${s.url.replace('http://', '')} backup;`).join(
 `;
   writeFileSync(join(d, 'nginx.conf'), conf);
   const child = await startChild('nginx', ['-e', join(d, 'error.log'), '-p', d, '-c', join(d, 'nginx.conf')], { readyOutput: () => true, logFile: join(d, 'out.log') });
-  await tcpReady(address, 8080);
+  await waitForPort(address, 8080, 15_000);
   return child;
 }
 

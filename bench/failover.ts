@@ -1,7 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
@@ -11,11 +10,12 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { HOSTS_OVERRIDE_ENV } from '../runtime/common/upstream/resolver';
 import { homeRegionOf } from '../runtime/jobs/model';
-import { connect as amqpConnect } from 'amqplib';
 import { failoverBudgetFromSynth } from '../tools/common/failover-budget-from-synth';
 import { loadSynthOutput } from '../tools/common/synth-output';
 import type { HealthCheckNumbers } from '../contract/failover-budget';
 import { renderPanels, type Rgb } from './lib/png-chart';
+import { waitForPort } from '../tools/local/ports';
+import { PrivateRabbitMQ } from '../tools/local/private-rabbitmq';
 import { freePort, startChild as spawnChild, type Child, type StartOptions } from './lib/processes';
 import { NAIVE_RETRY, playSchedule, poissonSchedule, type Outcome, type Phase } from './lib/surge-client';
 
@@ -124,103 +124,13 @@ async function startChild(command: string, args: string[], options: StartOptions
 }
 
 /**
- * The run's own RabbitMQ node (never the shared one on 5672): its own node name, AMQP and
- * distribution ports, data and logs in a directory of its own, one vhost per region. Started with
- * the Debian package's wrapper (as root it switches to the `rabbitmq` user and its Erlang cookie,
- * which rabbitmqctl -n <node> then uses too). It stands for each region's Amazon MQ broker, which a
- * loss of the region's compute does not touch: it is never killed during the run.
+ * The run's own RabbitMQ node (never the shared one on 5672), one vhost per region. It stands for
+ * each region's Amazon MQ broker, which a loss of the region's compute does not touch: it is never
+ * killed during the run.
  */
-class PrivateBroker {
-  private proc: ChildProcess | undefined;
-  private constructor(
-    readonly node: string,
-    readonly port: number,
-    private readonly distPort: number,
-    readonly dir: string,
-  ) {}
-
-  static async start(timeoutMs = 180_000): Promise<PrivateBroker> {
-    const [port, distPort] = [await freePort(), await freePort()];
-    const dir = mkdtempSync(join('/tmp', 'surgeguard-failover-rabbitmq-'));
-    writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-    writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${port}\nloopback_users.guest = true\n`);
-    if (process.getuid?.() === 0) {
-      const uid = Number(execFileSync('id', ['-u', 'rabbitmq']).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', 'rabbitmq']).toString().trim());
-      for (const f of [dir, join(dir, 'enabled_plugins'), join(dir, 'rabbitmq.conf')]) chownSync(f, uid, gid);
-    }
-    const b = new PrivateBroker(`sgfailover-${RUN_ID}@localhost`, port, distPort, dir);
-    const out = openSync(join(dir, 'server.out'), 'a');
-    b.proc = spawn('rabbitmq-server', [], { env: b.env(), stdio: ['ignore', out, out] });
-    closeSync(out);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (b.proc.exitCode !== null) throw new Error(`private RabbitMQ exited during start-up: ${readFileSync(join(dir, 'server.out'), 'utf8').slice(-2000)}`);
-      try {
-        b.ctl(['-q', 'await_startup', '--timeout', '30'], 60_000);
-        const conn = await amqpConnect(b.url('/'));
-        await conn.close();
-        return b;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`private RabbitMQ ${b.node} not up within ${timeoutMs} ms`);
-        await sleep(1_000);
-      }
-    }
-  }
-
-  url(vhost: string): string {
-    return `amqp://guest:guest@127.0.0.1:${this.port}/${encodeURIComponent(vhost)}`;
-  }
-
-  addVhost(vhost: string): void {
-    this.ctl(['-q', 'add_vhost', vhost], 120_000);
-    this.ctl(['-q', 'set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'], 120_000);
-  }
-
-  private env(): NodeJS.ProcessEnv {
-    const d = this.dir;
-    return {
-      ...process.env,
-      RABBITMQ_NODENAME: this.node,
-      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-      RABBITMQ_NODE_PORT: String(this.port),
-      RABBITMQ_DIST_PORT: String(this.distPort),
-      RABBITMQ_CONFIG_FILE: join(d, 'rabbitmq.conf'),
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(d, 'advanced.config'),
-      RABBITMQ_CONF_ENV_FILE: join(d, 'rabbitmq-env.conf'),
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(d, 'enabled_plugins'),
-      RABBITMQ_PLUGINS_EXPAND_DIR: join(d, 'plugins-expand'),
-      RABBITMQ_MNESIA_BASE: join(d, 'mnesia'),
-      RABBITMQ_LOG_BASE: join(d, 'log'),
-      RABBITMQ_PID_FILE: join(d, 'node.pid'),
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
-    };
-  }
-
-  private ctl(args: string[], timeoutMs: number): void {
-    execFileSync('rabbitmqctl', ['-n', this.node, ...args], { env: this.env(), stdio: 'ignore', timeout: timeoutMs });
-  }
-
-  /** Stops the node (graceful, then SIGKILL of its VM by the pid in its pid file) and removes its files. */
-  stop(): void {
-    try {
-      this.ctl(['-q', 'shutdown'], 60_000);
-    } catch {
-      try {
-        const pid = Number(readFileSync(join(this.dir, 'node.pid'), 'utf8').trim());
-        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    this.proc?.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-let BROKER: PrivateBroker | undefined;
+let BROKER: PrivateRabbitMQ | undefined;
 function cleanupBroker(): void {
-  BROKER?.stop();
+  BROKER?.killNowAndRemove();
   BROKER = undefined;
 }
 
@@ -229,19 +139,6 @@ function killAll(): void {
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (killAll(), cleanupBroker(), process.exit(130)));
 
-async function tcpReady(host: string, port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, host);
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${host}:${port} not listening in time`);
-    await sleep(100);
-  }
-}
 
 function haproxyCheck(c: HealthCheckNumbers): string {
   return `check inter ${c.intervalSeconds}s fall ${c.unhealthyThreshold} rise ${c.healthyThreshold}`;
@@ -340,7 +237,7 @@ async function startRegionProcesses(w: World, r: Region): Promise<void> {
     );
     r.sims.push(`${r.net}.${10 + i}`);
   }
-  const amqpUrl = BROKER!.url(r.vhost);
+  const amqpUrl = BROKER!.vhostUrl(r.vhost);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     [HOSTS_OVERRIDE_ENV]: hostsFile,
@@ -414,7 +311,7 @@ ${Array.from({ length: REPLICAS }, (_, k) => `  server p${k} ${r.net}.${100 + k}
   const file = join(r.dir, 'entry-haproxy.cfg');
   writeFileSync(file, cfg);
   r.balancer = await startChild('haproxy', ['-db', '-f', file], { readyOutput: () => true, logFile: join(r.dir, 'entry-haproxy.log') });
-  await tcpReady(r.entry.address, r.entry.port);
+  await waitForPort(r.entry.address, r.entry.port, 30_000);
 }
 
 /** The accelerator stand-in: TCP, TLS passed through, HTTPS /readyz checks with the NLB's numbers. */
@@ -450,7 +347,7 @@ listen stats
   const file = join(dir, 'accelerator-haproxy.cfg');
   writeFileSync(file, cfg);
   const child = await startChild('haproxy', ['-db', '-f', file], { readyOutput: () => true, logFile: join(dir, 'accelerator-haproxy.log') });
-  await tcpReady('127.0.0.1', port);
+  await waitForPort('127.0.0.1', port, 30_000);
   return { port, statsPort, child };
 }
 
@@ -669,8 +566,8 @@ async function main(): Promise<void> {
   let result: Doc | undefined;
   try {
     const brokerStart = Date.now();
-    BROKER = await PrivateBroker.start();
-    for (const r of Object.values(regions)) BROKER.addVhost(r.vhost);
+    BROKER = await PrivateRabbitMQ.start({ timeoutMs: 180_000, namePrefix: `sgfailover-${RUN_ID}` });
+    for (const r of Object.values(regions)) await BROKER.addVhost(r.vhost);
     console.log(`  the run's RabbitMQ node ${BROKER.node} on 127.0.0.1:${BROKER.port}, one vhost per region: up in ${((Date.now() - brokerStart) / 1000).toFixed(0)} s`);
     const setupStart = Date.now();
     for (const r of Object.values(regions)) {

@@ -1,10 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactManifest, ARTIFACT_MANIFEST_FILE, defaultArtifactsDir } from '../constructs/artifacts/runtime-artifacts';
+import { freePort } from './local/ports';
 import { amqpAnswers, DEFAULT_AMQP_URL, DEFAULT_REDIS, redisAnswers, startPrivateRedis } from './local/services';
 import { formatStatus, parseStatus } from './local/status';
 
@@ -43,16 +43,6 @@ function parseArgs(argv: readonly string[]): Options {
   return o;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

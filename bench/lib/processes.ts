@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { request } from 'undici';
 
 /** A child process started by a benchmark. */
@@ -77,14 +76,4 @@ function safeRead(file: string): string {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (for programs that cannot be told to use port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../tools/local/ports';

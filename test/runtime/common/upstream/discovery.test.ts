@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { systemClock } from '../../../../runtime/common/clock';
 import { PoolSchema, RetrySchema } from '../../../../runtime/common/config/upstream';
 import { MemberDiscovery } from '../../../../runtime/common/upstream/discovery';
@@ -6,18 +5,8 @@ import { UpstreamDispatcher } from '../../../../runtime/common/upstream/dispatch
 import { UpstreamPool } from '../../../../runtime/common/upstream/upstream-pool';
 import { Simulator, startSimulator } from '../../../../runtime/simulator/simulator';
 import { eventually } from '../../../support/proxy-harness';
+import { freePort } from '../../../support/services';
 
-/** A port free on 127.0.0.1: every member of a discovered pool listens on the same port, each on its own loopback address. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('member discovery (one member per address a name resolves to)', () => {
   const sims: Simulator[] = [];
