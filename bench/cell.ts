@@ -14,8 +14,8 @@ import { HOSTS_OVERRIDE_ENV } from '../runtime/common/upstream/resolver';
 import { waitForPort } from '../tools/local/ports';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
-import { startChild as spawnChild, type Child, type StartOptions } from './lib/processes';
-import { NAIVE_RETRY, playSchedule, poissonSchedule, type Arrival, type Outcome, type Phase } from './lib/surge-client';
+import { ChildGroup, type Child } from './lib/processes';
+import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, type Arrival, type Outcome, type Phase } from './lib/surge-client';
 
 /**
  * Cell benchmark: `npm run bench:cell`.
@@ -74,7 +74,6 @@ const SCENARIO_TEXT: Record<ScenarioName, string> = {
   spill: 'every local model server killed 2 s into the surge: spill to the second region',
 };
 
-const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- the rendered config
@@ -107,19 +106,10 @@ function renderedProxyConfig(region: string): Rendered {
 // ---------------------------------------------------------------- processes
 
 /** Every child this run started, so a signal or a crash still stops them all. */
-const LIVE = new Set<Child>();
+const CHILDREN = new ChildGroup();
+const startChild = CHILDREN.start.bind(CHILDREN);
 
-async function startChild(command: string, args: string[], options: StartOptions): Promise<Child> {
-  const c = await spawnChild(command, args, options);
-  LIVE.add(c);
-  c.process.once('exit', () => LIVE.delete(c));
-  return c;
-}
-
-function killAll(): void {
-  for (const c of LIVE) c.process.kill('SIGKILL');
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (killAll(), process.exit(130)));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (CHILDREN.killAll(), process.exit(130)));
 
 /** A loopback /24 of our own, so nothing collides with other runs on the shared machine. */
 function loopbackNet(): string {
@@ -547,15 +537,7 @@ function summarise(
   const lastStatuses: Record<string, number> = {};
   for (const o of outcomes) if (!o.ok) lastStatuses[o.last] = (lastStatuses[o.last] ?? 0) + 1;
   const totalS = phases.reduce((s, p) => s + p.durationS, 0);
-  const series: RunResult['series'] = [];
-  for (let t = 0; t < totalS; t++) {
-    const row: { t: number } & Partial<Record<PriorityClass, number | null>> = { t };
-    for (const c of PRIORITY_CLASSES) {
-      const os = outcomes.filter((o) => o.cls === c && o.atMs >= t * 1000 && o.atMs < (t + 1) * 1000);
-      row[c] = os.length === 0 ? null : round((100 * os.filter((o) => o.ok).length) / os.length, 1);
-    }
-    series.push(row);
-  }
+  const series: RunResult['series'] = successPerSecond(outcomes, totalS);
   return {
     scenario,
     setup,
@@ -677,6 +659,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   console.error(err.stack ?? err.message);
-  killAll();
+  CHILDREN.killAll();
   process.exit(1);
 });

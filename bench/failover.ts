@@ -16,8 +16,8 @@ import type { HealthCheckNumbers } from '../contract/failover-budget';
 import { renderPanels, type Rgb } from './lib/png-chart';
 import { waitForPort } from '../tools/local/ports';
 import { PrivateRabbitMQ } from '../tools/local/private-rabbitmq';
-import { freePort, startChild as spawnChild, type Child, type StartOptions } from './lib/processes';
-import { NAIVE_RETRY, playSchedule, poissonSchedule, type Outcome, type Phase } from './lib/surge-client';
+import { freePort, ChildGroup, type Child } from './lib/processes';
+import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, type Outcome, type Phase } from './lib/surge-client';
 
 /**
  * Failover rehearsal: `npm run bench:failover`.
@@ -78,7 +78,6 @@ const DRAIN_BOUND_MS = 120_000;
 const TARGETS = { recoveryS: 30, criticalPct: 99 };
 const RUN_ID = randomBytes(4).toString('hex');
 
-const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -114,14 +113,9 @@ function readSynth(): Synthesized {
 
 // ---------------------------------------------------------------- processes
 
-const LIVE = new Set<Child>();
-
-async function startChild(command: string, args: string[], options: StartOptions): Promise<Child> {
-  const c = await spawnChild(command, args, options);
-  LIVE.add(c);
-  c.process.once('exit', () => LIVE.delete(c));
-  return c;
-}
+/** Every child this run started, so a signal or a crash still stops them all. */
+const CHILDREN = new ChildGroup();
+const startChild = CHILDREN.start.bind(CHILDREN);
 
 /**
  * The run's own RabbitMQ node (never the shared one on 5672), one vhost per region. It stands for
@@ -134,10 +128,7 @@ function cleanupBroker(): void {
   BROKER = undefined;
 }
 
-function killAll(): void {
-  for (const c of LIVE) c.process.kill('SIGKILL');
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (killAll(), cleanupBroker(), process.exit(130)));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (CHILDREN.killAll(), cleanupBroker(), process.exit(130)));
 
 
 function haproxyCheck(c: HealthCheckNumbers): string {
@@ -642,7 +633,7 @@ async function main(): Promise<void> {
     watch.stop();
     result = summarise(outcomes, jobs.jobs, servedCounts(Object.values(regions)), marks as Required<typeof marks>, watch, killed, totalS, loadStart, synth);
   } finally {
-    for (const c of [...LIVE].reverse()) await c.stop().catch(() => undefined);
+    for (const c of [...CHILDREN.live].reverse()) await c.stop().catch(() => undefined);
     cleanupBroker();
     if (process.env.FAILOVER_KEEP_LOGS !== '1') rmSync(base, { recursive: true, force: true });
     else console.log(`logs kept in ${base}`);
@@ -677,17 +668,7 @@ function summarise(
   const upAgainAt = transitions.find((t) => t.region === killed && t.status === 'UP' && t.atMs >= marks.restoreAtMs)?.atMs;
 
   // success per arrival second and class
-  const series: Array<{ t: number } & Partial<Record<PriorityClass | 'all', number | null>>> = [];
-  for (let t = 0; t < totalS; t++) {
-    const row: { t: number } & Partial<Record<PriorityClass | 'all', number | null>> = { t };
-    const inSecond = outcomes.filter((o) => o.atMs >= t * 1000 && o.atMs < (t + 1) * 1000);
-    for (const c of PRIORITY_CLASSES) {
-      const os = inSecond.filter((o) => o.cls === c);
-      row[c] = os.length === 0 ? null : round((100 * os.filter((o) => o.ok).length) / os.length, 1);
-    }
-    row.all = inSecond.length === 0 ? null : round((100 * inSecond.filter((o) => o.ok).length) / inSecond.length, 1);
-    series.push(row);
-  }
+  const series = successPerSecond(outcomes, totalS, true);
   // recovery: from the kill to the start of the first second from which every second is >= 99 % again (until the restore)
   const window = series.filter((r) => r.t >= Math.floor(killS) && r.t < Math.floor(restoreS));
   const lastBad = [...window].reverse().find((r) => r.all !== null && r.all !== undefined && r.all < 99);
@@ -878,7 +859,7 @@ function write(r: Doc): void {
 
 main().catch((err: Error) => {
   console.error(err.stack ?? err.message);
-  killAll();
+  CHILDREN.killAll();
   cleanupBroker();
   process.exit(1);
 });

@@ -7,7 +7,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
 import { quantile } from './lib/loadgen';
 import { renderPanels, type Rgb } from './lib/png-chart';
 import { freePort, startChild, type Child } from './lib/processes';
-import { NAIVE_RETRY, playSchedule, poissonSchedule, type Arrival, type Outcome, type Phase } from './lib/surge-client';
+import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, type Arrival, type Outcome, type Phase } from './lib/surge-client';
 
 /**
  * Surge benchmark: `npm run bench:surge`.
@@ -67,7 +67,6 @@ interface SetupResult {
   readonly series: Array<{ t: number } & Partial<Record<PriorityClass, number | null>>>;
 }
 
-const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 
 async function startSimulators(dir: string): Promise<{ children: Child[]; urls: string[] }> {
   const children: Child[] = [];
@@ -256,15 +255,7 @@ function summarise(setup: SetupName, outcomes: Outcome[], upstreamAttempts: numb
   const completedInSurge = outcomes.filter((o) => o.ok && o.doneAtMs >= surgeStart && o.doneAtMs < surgeEnd).length;
   const perSecond = completedInSurge / phases[1].durationS;
   const totalS = phases.reduce((s, p) => s + p.durationS, 0);
-  const series: SetupResult['series'] = [];
-  for (let t = 0; t < totalS; t++) {
-    const row: { t: number } & Partial<Record<PriorityClass, number | null>> = { t };
-    for (const c of PRIORITY_CLASSES) {
-      const os = outcomes.filter((o) => o.cls === c && o.atMs >= t * 1000 && o.atMs < (t + 1) * 1000);
-      row[c] = os.length === 0 ? null : round((100 * os.filter((o) => o.ok).length) / os.length, 1);
-    }
-    series.push(row);
-  }
+  const series: SetupResult['series'] = successPerSecond(outcomes, totalS);
   return {
     setup,
     classes,

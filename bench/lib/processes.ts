@@ -76,4 +76,21 @@ function safeRead(file: string): string {
   }
 }
 
+/** Every child a run started, so a signal or a crash still stops them all. */
+export class ChildGroup {
+  readonly live = new Set<Child>();
+
+  /** `startChild`, remembered until it exits. */
+  async start(command: string, args: string[], options: StartOptions): Promise<Child> {
+    const c = await startChild(command, args, options);
+    this.live.add(c);
+    c.process.once('exit', () => this.live.delete(c));
+    return c;
+  }
+
+  killAll(): void {
+    for (const c of this.live) c.process.kill('SIGKILL');
+  }
+}
+
 export { freePort } from '../../tools/local/ports';

@@ -162,3 +162,23 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
     return { index: a.index, cls: a.cls, atMs: a.atMs, ok: false, latencyMs: end - arrivedAt, doneAtMs: end - start, tries, last };
   }
 }
+
+/** `n` rounded to `d` decimals; null when it is not a finite number (printed as "-"). */
+export const round = (n: number, d = 1): number | null => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+
+/** Success % of the requests that arrived in second `t`, per class (null: none arrived). */
+export type SecondRow = { t: number } & Partial<Record<PriorityClass | 'all', number | null>>;
+
+/** One row per arrival second of the run, per class, and over every class with `withAll`. */
+export function successPerSecond(outcomes: readonly Outcome[], totalS: number, withAll = false): SecondRow[] {
+  const pct = (os: readonly Outcome[]) => (os.length === 0 ? null : round((100 * os.filter((o) => o.ok).length) / os.length, 1));
+  const rows: SecondRow[] = [];
+  for (let t = 0; t < totalS; t++) {
+    const inSecond = outcomes.filter((o) => o.atMs >= t * 1000 && o.atMs < (t + 1) * 1000);
+    const row: SecondRow = { t };
+    for (const c of PRIORITY_CLASSES) row[c] = pct(inSecond.filter((o) => o.cls === c));
+    if (withAll) row.all = pct(inSecond);
+    rows.push(row);
+  }
+  return rows;
+}
