@@ -69,7 +69,7 @@ export class PriorityWaitQueue<E extends QueueEntry> {
   peek(): E | undefined {
     const top = this.lanes.findIndex((l) => l.length > 0);
     if (top < 0) return undefined;
-    if (this.lowerClassShare > 0 && this.credit + this.lowerClassShare >= 1) {
+    if (this.credit + this.lowerClassShare >= 1) {
       const lower = this.oldestBelow(top);
       if (lower) return lower;
     }
@@ -109,6 +109,7 @@ export class PriorityWaitQueue<E extends QueueEntry> {
     let oldest: E | undefined;
     for (let r = top + 1; r < this.lanes.length; r++) {
       const head = this.lanes[r][0];
+      // Stryker disable next-line EqualityOperator: seq is unique per arrival (the controller numbers its waiters), so `<` and `<=` never differ
       if (head && (!oldest || head.seq < oldest.seq)) oldest = head;
     }
     return oldest;
