@@ -109,7 +109,6 @@ export class PriorityWaitQueue<E extends QueueEntry> {
     let oldest: E | undefined;
     for (let r = top + 1; r < this.lanes.length; r++) {
       const head = this.lanes[r][0];
-      // Stryker disable next-line EqualityOperator: seq is unique per arrival (the controller numbers its waiters), so `<` and `<=` never differ
       if (head && (!oldest || head.seq < oldest.seq)) oldest = head;
     }
     return oldest;
