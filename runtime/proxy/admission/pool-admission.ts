@@ -73,6 +73,7 @@ export class PoolAdmission {
           pool.members.map((u) => ({
             url: `${u.origin}/metrics`,
             onFigures: (f) => learnSlots(u, f, deps.clock.now(), recentMs),
+            slots: () => u.knownSlots,
           })),
         intervalMs: cfg.saturation.intervalMs,
         timeoutMs: cfg.saturation.timeoutMs,
