@@ -112,6 +112,8 @@ export class AimdLimiter {
   private baselinePrevious = Infinity;
   private baselineWindowStart: number;
   private lastCeiling: number | undefined;
+  /** Whether `lastCeiling` was a known capacity (not the unknown-capacity bound). */
+  private lastKnown = false;
   /** Completions that found the limit in use since the last growth step. */
   private growthCredit = 0;
 
@@ -150,7 +152,8 @@ export class AimdLimiter {
   }
 
   onSample(sample: LimiterSample): void {
-    if (!this.cfg.adaptive.enabled) return;
+    // nothing to learn of a pool no member serves (its last requests failing as it went)
+    if (!this.cfg.adaptive.enabled || this.ceiling() === 0) return;
     switch (sample.kind) {
       case 'overload': {
         // Within a known share a refusal is a member's, not the pool's: the pool had room.
@@ -226,14 +229,19 @@ export class AimdLimiter {
     return this.cfg.maxConcurrency ?? this.cfg.adaptive.max;
   }
 
-  /** The ceiling now; capacity added since the last look raises the adaptive value by as much. */
+  /**
+   * The ceiling now; known capacity added since the last look raises the adaptive value by as
+   * much. No capacity at all (no member serves) leaves the adaptive value as it was, so that a
+   * pool whose members come back, with or without known slots, resumes where it stood.
+   */
   private ceiling(): number {
     const known = this.capacity?.();
     let ceiling = known === undefined ? this.unknownCeiling() : known;
     if (this.cfg.maxConcurrency !== undefined) ceiling = Math.min(ceiling, this.cfg.maxConcurrency);
-    if (this.lastCeiling !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
+    if (this.lastCeiling !== undefined && this.lastKnown && known !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
     this.lastCeiling = ceiling;
-    if (this.value > ceiling) this.value = ceiling;
+    this.lastKnown = known !== undefined;
+    if (this.value > ceiling && ceiling > 0) this.value = ceiling;
     return ceiling;
   }
 

@@ -248,6 +248,19 @@ describe('AimdLimiter', () => {
     });
   });
 
+  it('resumes its adaptive value when members serve again after none did, slots known or not', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined;
+    const limiter = new AimdLimiter(parseAdmissionConfig({ adaptive: { initial: 20 } }), clock, undefined, () => capacity);
+    limiter.onSample({ kind: 'overload', latencyMs: 1, inflight: 13 });
+    expect(limiter.limit).toBe(12);
+    capacity = 0; // every member gone
+    expect(limiter.limit).toBe(0);
+    limiter.onSample({ kind: 'overload', latencyMs: 1, inflight: 3 }); // its last requests failing: nothing to learn
+    capacity = undefined; // back, slots still unknown: where it stood, not the unknown-capacity bound
+    expect(limiter.limit).toBe(12);
+  });
+
   it('takes the capacity of members found after start-up at once, even before its first look', () => {
     const clock = new FakeClock();
     let capacity: number | undefined = 0; // started before discovery resolved any member
