@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ArtifactStore } from '../constructs/artifacts/artifact-store';
 import { ClusterAutoscalerRole } from '../constructs/addons/cluster-autoscaler-role';
 import { METRICS_ADAPTER_SERVICE_ACCOUNT } from '../constructs/addons/prometheus-adapter';
+import { SecretsStoreCsi } from '../constructs/addons/secrets-store-csi';
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
@@ -63,6 +64,11 @@ export class PlatformStack extends TerraformStack {
   public readonly modelWeights: ModelWeightsBucket;
   /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
   public readonly modelWeightsUri: string;
+  /**
+   * Secret delivery (Secrets Store CSI driver + AWS provider, an EKS add-on): here, not in the add-ons
+   * stack, because it is an AWS resource; its CRD exists before the workloads stack is planned.
+   */
+  public readonly secretsStore: SecretsStoreCsi;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
   /**
@@ -185,6 +191,12 @@ export class PlatformStack extends TerraformStack {
       metricsAdapter: role('metrics-adapter-role', METRICS_ADAPTER_SERVICE_ACCOUNT.namespace, METRICS_ADAPTER_SERVICE_ACCOUNT.name),
     };
     this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
+    // The proxy and worker (CPU pool) mount secrets: the driver's DaemonSets need the CPU nodes.
+    this.secretsStore = new SecretsStoreCsi(this, 'secrets-store', {
+      clusterName: this.cluster.clusterName,
+      kubernetesVersion: env.kubernetesVersion,
+      dependsOn: [this.cluster.cpuNodeGroup],
+    });
 
     if (env.backend.type === 's3') {
       const kubernetesStacks = [stackNames.addons(env.name, region.region), stackNames.workloads(env.name, region.region)];
