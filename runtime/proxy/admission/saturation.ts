@@ -12,7 +12,8 @@ export interface UpstreamSaturation {
   readonly kvCacheUsage?: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
+/** A sample line: leading whitespace is ignored (text format); comments and blank lines do not match. */
+const SAMPLE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
 
 /** Parses the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
 export function parseVllmMetrics(text: string): UpstreamSaturation {
@@ -20,7 +21,6 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
   let running = 0;
   let kv: number | undefined;
   for (const line of text.split('\n')) {
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
     const m = SAMPLE.exec(line);
     if (!m) continue;
     const value = Number(m[3]);
