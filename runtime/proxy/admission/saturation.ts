@@ -100,7 +100,7 @@ export interface SlotLearner {
 export function learnSlots(member: SlotLearner, figures: UpstreamSaturation, now: number, recentMs: number): void {
   const full = figures.waiting > 0 || now - member.lastOverloadAt <= recentMs;
   if (!full || figures.running <= 0) return;
-  if (member.learnedSlots === undefined || figures.running > member.learnedSlots) member.learnedSlots = figures.running;
+  member.learnedSlots = Math.max(member.learnedSlots ?? 0, figures.running);
 }
 
 export interface SaturationScraperOptions {
