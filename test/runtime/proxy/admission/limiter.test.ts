@@ -258,6 +258,20 @@ describe('AimdLimiter', () => {
       expect(limiter.limit).toBe(27);
     });
 
+    it('with a full KV cache, keeps what the members run even when they hold exactly their slots', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32); // 32 held of 32 slots, 28 running: 32 x 28/32
+      expect(limiter.limit).toBe(28);
+    });
+
+    it('reads waiting on every member as saturation when the members do not say what they run (held unknown)', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32); // backoffRatio 0.9: 28.8
+      expect(limiter.limit).toBe(28);
+    });
+
     it('returns to a known ceiling one step per completion once the signal clears, not one per round trip', () => {
       const { limiter, clock, changes } = known(() => 11);
       limiter.onSaturation(pool(8, 2), 11);
