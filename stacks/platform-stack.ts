@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ArtifactStore } from '../constructs/artifacts/artifact-store';
 import { ClusterAutoscalerRole } from '../constructs/addons/cluster-autoscaler-role';
 import { METRICS_ADAPTER_SERVICE_ACCOUNT } from '../constructs/addons/prometheus-adapter';
+import { SecretsStoreCsi } from '../constructs/addons/secrets-store-csi';
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
@@ -65,6 +66,11 @@ export class PlatformStack extends TerraformStack {
   public readonly modelWeights: ModelWeightsBucket;
   /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
   public readonly modelWeightsUri: string;
+  /**
+   * Secret delivery (Secrets Store CSI driver + AWS provider, an EKS add-on): here, not in the add-ons
+   * stack, because it is an AWS resource; its CRD exists before the workloads stack is planned.
+   */
+  public readonly secretsStore: SecretsStoreCsi;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
   /** The external provider's API key (the secret the environment names), readable by the proxy role only. */
@@ -202,6 +208,12 @@ export class PlatformStack extends TerraformStack {
       this.externalProviderKey = new ExistingSecret(this, 'external-provider-key', { name: env.externalProvider.apiKeySecretName });
       this.externalProviderKey.grantRead(this.workloadRoles.proxy.name, 'proxy-read');
     }
+    // The proxy and worker (CPU pool) mount secrets: the driver's DaemonSets need the CPU nodes.
+    this.secretsStore = new SecretsStoreCsi(this, 'secrets-store', {
+      clusterName: this.cluster.clusterName,
+      kubernetesVersion: env.kubernetesVersion,
+      dependsOn: [this.cluster.cpuNodeGroup],
+    });
 
     if (env.backend.type === 's3') {
       const kubernetesStacks = [stackNames.addons(env.name, region.region), stackNames.workloads(env.name, region.region)];

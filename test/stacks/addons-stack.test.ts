@@ -11,9 +11,9 @@ import {
   RegionStacks,
   stackOrderViolations,
   unpinnedAddonImages,
+  unpinnedEksAddons,
   valuesOf,
 } from '../support/cluster-rules';
-import { UNPINNED_CHART_IMAGES } from '../../constructs/addons/charts';
 import { synthApp, SynthesizedApp, TfJson } from '../support/synth';
 
 jest.setTimeout(60_000);
@@ -136,41 +136,57 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
   });
 
   describe('every add-on image runs by digest (Kubernetes objects are checked at synth by ImagesPinnedByDigest)', () => {
-    it('holds for every release of every region: each image its chart renders is pinned, or a listed exemption', () => {
-      const releasedCharts = new Set<string>();
-      for (const { stacks } of cells()) {
-        expect(unpinnedAddonImages(stacks.addons)).toEqual([]);
-        for (const r of Object.values(stacks.addons.resource!.helm_release) as any[]) releasedCharts.add(r.chart);
-      }
-      // No stale exemption: each names a chart that is installed.
-      for (const e of UNPINNED_CHART_IMAGES) expect(releasedCharts).toContain(e.chart);
-      const driver = valuesOf(Object.values(region('prod', 'us-east-1').addons.resource!.helm_release).find((r: any) => r.chart === 'secrets-store-csi-driver'));
-      expect(driver.linux.image).toEqual({ repository: 'registry.k8s.io/csi-secrets-store/driver', tag: expect.stringMatching(/^v1\.4\.6@sha256:[0-9a-f]{64}$/) });
+    it('holds for every release of every region, with no exemption: each image its chart renders is pinned', () => {
+      for (const { stacks } of cells()) expect(unpinnedAddonImages(stacks.addons)).toEqual([]);
+      const adapter = valuesOf(Object.values(region('prod', 'us-east-1').addons.resource!.helm_release).find((r: any) => r.chart === 'prometheus-adapter'));
+      expect(adapter.image).toEqual({ repository: 'registry.k8s.io/prometheus-adapter/prometheus-adapter', tag: expect.stringMatching(/^v0\.12\.0@sha256:[0-9a-f]{64}$/) });
     });
 
     it('fails for a chart image left at its default, a tag without digest, an unpinned sidecar, and a chart with no image table', () => {
       const addons = region('prod', 'us-east-1').addons;
       const doctored = withValues(
-        withValues(addons, 'secrets-store-csi-driver', (v) => {
-          delete v.linux.registrarImage;
-          v.linux.image.tag = 'v1.4.6';
-        }),
+        withValues(addons, 'metrics-server', (v) => delete v.image),
         'prometheus-adapter',
-        (v) => (v.extraContainers[0].image = 'public.ecr.aws/aws-observability/aws-sigv4-proxy:1.11.1'),
+        (v) => {
+          v.image.tag = 'v0.12.0';
+          v.extraContainers[0].image = 'public.ecr.aws/aws-observability/aws-sigv4-proxy:1.11.1';
+        },
       );
       expect(unpinnedAddonImages(doctored).sort()).toEqual([
+        expect.stringMatching(/metrics-server .*: image is the chart default \(a tag\)$/),
         expect.stringMatching(/prometheus-adapter .*: extraContainers\[0\]\.image "public\.ecr\.aws\/aws-observability\/aws-sigv4-proxy:1\.11\.1" has no digest$/),
-        expect.stringMatching(/secrets-store-csi-driver .*: linux\.image tag "v1\.4\.6" has no digest$/),
-        expect.stringMatching(/secrets-store-csi-driver .*: linux\.registrarImage is the chart default \(a tag\)$/),
+        expect.stringMatching(/prometheus-adapter .*: image tag "v0\.12\.0" has no digest$/),
       ]);
       const unknown = clone(addons);
       Object.values(unknown.resource!.helm_release as Record<string, any>)[0].chart = 'some-new-chart';
       expect(unpinnedAddonImages(unknown)).toEqual([expect.stringContaining('its chart\'s images are not listed in CHART_IMAGES')]);
     });
+
+    it('pins every EKS add-on of every cluster to an exact add-on version (its images are that version\'s)', () => {
+      for (const { stacks } of cells()) expect(unpinnedEksAddons(stacks.platform)).toEqual([]);
+      const names = Object.values(region('prod', 'us-east-1').platform.resource!.aws_eks_addon).map((a: any) => `${a.addon_name} ${a.addon_version}`);
+      expect(names.sort()).toEqual([
+        'aws-secrets-store-csi-driver-provider v2.2.2-eksbuild.1',
+        'coredns v1.11.4-eksbuild.24',
+        'kube-proxy v1.32.9-eksbuild.2',
+        'vpc-cni v1.20.1-eksbuild.3',
+      ]);
+    });
+
+    it('fails for an add-on without a version or with a version that is not exact', () => {
+      const platform = clone(region('prod', 'us-east-1').platform);
+      const addons = Object.values(platform.resource!.aws_eks_addon) as any[];
+      delete addons.find((a) => a.addon_name === 'vpc-cni').addon_version;
+      addons.find((a) => a.addon_name === 'aws-secrets-store-csi-driver-provider').addon_version = 'latest';
+      expect(unpinnedEksAddons(platform).sort()).toEqual([
+        'aws_eks_addon aws-secrets-store-csi-driver-provider: addon_version "latest" is not exact',
+        'aws_eks_addon vpc-cni: no addon_version (EKS picks one at create time)',
+      ]);
+    });
   });
 
   describe('no kubernetes_manifest of a kind whose CRD is created in the same apply', () => {
-    it('holds for every stack: the SecretProviderClass CRD comes from the add-ons stack the workloads depend on', () => {
+    it('holds for every stack: the SecretProviderClass CRD comes from the platform stack\'s EKS add-on, which the workloads depend on', () => {
       for (const name of app.stackNames) {
         const deps = (dependencies[name] ?? []).map((d) => app.stack(d));
         expect(manifestsWithoutInstalledCrd(app.stack(name), deps)).toEqual([]);
@@ -182,12 +198,16 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
     it('fails for a manifest next to the release that installs its CRD, and for one whose CRD nothing before it installs', () => {
       const base = region('prod', 'us-east-1');
       const manifest = Object.values(base.workloads.resource!.kubernetes_manifest)[0];
-      const addons = clone(base.addons);
-      addons.resource!.kubernetes_manifest = { spc: manifest };
-      expect(manifestsWithoutInstalledCrd(addons, [base.platform])).toEqual([
+      const platform = clone(base.platform);
+      platform.resource!.kubernetes_manifest = { spc: manifest };
+      expect(manifestsWithoutInstalledCrd(platform, [])).toEqual([
         'kubernetes_manifest.spc: its CRD (secrets-store.csi.x-k8s.io/SecretProviderClass) is installed in the same stack',
       ]);
-      expect(manifestsWithoutInstalledCrd(base.workloads, [base.platform, without(base.addons, 'secrets-store-csi-driver')])).toEqual([
+      const noAddon = clone(base.platform);
+      for (const [id, a] of Object.entries(noAddon.resource!.aws_eks_addon as Record<string, any>)) {
+        if (a.addon_name === 'aws-secrets-store-csi-driver-provider') delete noAddon.resource!.aws_eks_addon[id];
+      }
+      expect(manifestsWithoutInstalledCrd(base.workloads, [noAddon, base.addons])).toEqual([
         expect.stringContaining('no stack it depends on installs the CRD of secrets-store.csi.x-k8s.io/SecretProviderClass'),
       ]);
     });

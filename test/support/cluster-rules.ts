@@ -4,7 +4,8 @@
  * one readable line each; an empty list means the rule holds. Pure functions of the JSON, so a test
  * can run them on a doctored copy and see them fail.
  */
-import { CHART_CRDS, CHART_IMAGES, UNPINNED_CHART_IMAGES } from '../../constructs/addons/charts';
+import { CHART_CRDS, CHART_IMAGES } from '../../constructs/addons/charts';
+import { EKS_ADDON_CRDS } from '../../constructs/addons/secrets-store-csi';
 import { TfJson } from './synth';
 
 /** The stacks of one region, as synthesized. */
@@ -110,7 +111,11 @@ const manifestKind = (m: any): string => {
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
   return `${group}/${m.manifest.kind}`;
 };
-const crdsInstalledBy = (tf: TfJson): string[] => releases(tf).flatMap((r) => CHART_CRDS[r.chart] ?? []);
+/** CRDs a stack installs: through its Helm releases' charts and its EKS add-ons. */
+const crdsInstalledBy = (tf: TfJson): string[] => [
+  ...releases(tf).flatMap((r) => CHART_CRDS[r.chart] ?? []),
+  ...Object.values(tf.resource?.aws_eks_addon ?? {}).flatMap((a: any) => EKS_ADDON_CRDS[a.addon_name] ?? []),
+];
 
 /**
  * No `kubernetes_manifest` of a kind whose CRD a release of the same stack installs (the provider
@@ -165,9 +170,9 @@ const DIGEST = /@sha256:[0-9a-f]{64}$/;
 
 /**
  * Images of the add-on releases that would run by a mutable tag: for every release, each image its
- * chart renders (`CHART_IMAGES`) must be set by the values to a `<tag>@sha256:` tag unless it is a
- * listed exemption (`UNPINNED_CHART_IMAGES`, left at the chart's default), and every other `image`
- * string in the values (sidecars) must carry a digest. Also reports a chart without an image table.
+ * chart renders (`CHART_IMAGES`) must be set by the values to a `<tag>@sha256:` tag (no exemption),
+ * and every other `image` string in the values (sidecars) must carry a digest. Also reports a chart
+ * without an image table.
  */
 export function unpinnedAddonImages(addons: TfJson): string[] {
   const problems: string[] = [];
@@ -181,9 +186,7 @@ export function unpinnedAddonImages(addons: TfJson): string[] {
     const values = valuesOf(release);
     for (const path of paths) {
       const image = path.split('.').reduce((node: any, key) => node?.[key], values);
-      const exempt = UNPINNED_CHART_IMAGES.find((e) => e.chart === release.chart && e.path === path);
       if (typeof image?.tag === 'string' && DIGEST.test(image.tag)) continue;
-      if (exempt && image === undefined) continue;
       problems.push(`${where}: ${path} ${image === undefined ? 'is the chart default (a tag)' : `tag "${image.tag}" has no digest`}`);
     }
     const walk = (node: unknown, at: string): void => {
@@ -199,4 +202,16 @@ export function unpinnedAddonImages(addons: TfJson): string[] {
     walk(values, '');
   }
   return problems;
+}
+
+/**
+ * EKS add-ons whose images are not fixed: an `aws_eks_addon` runs the images of its add-on version, so
+ * an add-on without an exact `addon_version` runs whatever version EKS picks when it is created.
+ * `exempt` names add-ons knowingly left at EKS's default (reported by the caller, not here).
+ */
+export function unpinnedEksAddons(stack: TfJson, exempt: readonly string[] = []): string[] {
+  return Object.values(stack.resource?.aws_eks_addon ?? {})
+    .filter((a: any) => !exempt.includes(a.addon_name))
+    .filter((a: any) => typeof a.addon_version !== 'string' || !/^v\d+\.\d+\.\d+-eksbuild\.\d+$/.test(a.addon_version))
+    .map((a: any) => `aws_eks_addon ${a.addon_name}: ${a.addon_version === undefined ? 'no addon_version (EKS picks one at create time)' : `addon_version "${a.addon_version}" is not exact`}`);
 }
