@@ -101,8 +101,19 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     for (const days of LOG_RETENTION_DAYS) accepted('prod', (c) => (c.logRetentionDays = days));
   });
 
-  it('accepts a state bucket in every known region', () => {
-    for (const region of KNOWN_REGIONS) accepted('prod', (c) => ((c.backend as { region: string }).region = region));
+  it('accepts a state bucket and a deployment in every commercial region with EKS and GPU instances', () => {
+    // written out, not read from KNOWN_REGIONS: a region dropped or misspelt there must fail here
+    const regions = [
+      'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
+      'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+      'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3',
+      'ap-south-1', 'ap-south-2', 'ap-east-1', 'me-central-1', 'me-south-1', 'af-south-1', 'il-central-1',
+    ];
+    expect([...KNOWN_REGIONS].sort()).toEqual([...regions].sort());
+    for (const region of regions) {
+      accepted('prod', (c) => ((c.backend as { region: string }).region = region));
+      accepted('dev', (c) => (c.regions[0].region = region));
+    }
   });
 });
 
