@@ -430,6 +430,8 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
     trace?.start();
+    const probe = proxyOrigins.length > 0 ? new PodProbe(proxyOrigins, () => local.filter((s) => s.alive), simSlots, t0, surgeStartMs, surgeStartMs + phases[1].durationS * 1000) : undefined;
+    probe?.start();
     // the client measures latencies on its own event loop: a delay there is added to every figure
     const clientLag = monitorEventLoopDelay({ resolution: 10 });
     clientLag.enable();
@@ -443,9 +445,11 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     });
     await event;
     trace?.stop();
+    probe?.stop();
     clientLag.disable();
     if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total; worst replica event-loop delay ms): ${trace.line()}`);
     if (trace) console.log(`  admission limit changes by cause (model-servers, summed over replicas): ${JSON.stringify(trace.changes)}`);
+    if (probe) console.log(`  pods vs permits during the surge: ${probe.summary()}`);
     console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
@@ -493,6 +497,73 @@ class AdmissionTrace {
       }
     } catch {
       this.samples.push('?');
+    }
+  }
+}
+
+/**
+ * Samples, every 100 ms during the surge, what the model servers hold (vLLM running + waiting
+ * from each pod's /metrics) next to the permits the replicas hold for the model-servers pool:
+ * tells real over-admission (the pods hold more than the permits, or more than their slots)
+ * from imbalance (a pod queues while another has a free slot). The reads of one sample are
+ * concurrent, not atomic: a difference of one or two is the skew between them.
+ */
+class PodProbe {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly rows: Array<{ held: number; permits: number; slots: number; allWaiting: boolean; imbalance: boolean }> = [];
+  private busy = false;
+  constructor(
+    private readonly origins: readonly string[],
+    private readonly pods: () => readonly Sim[],
+    private readonly slotsPerPod: number,
+    private readonly t0: number,
+    private readonly fromMs: number,
+    private readonly toMs: number,
+  ) {}
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), 100);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  summary(): string {
+    const n = this.rows.length;
+    if (n === 0) return 'no samples';
+    const excess = this.rows.map((r) => r.held - r.permits).sort((a, b) => a - b);
+    const over = this.rows.map((r) => r.held - r.slots).sort((a, b) => a - b);
+    const pct = (k: number) => `${((100 * k) / n).toFixed(1)} %`;
+    const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+    return (
+      `${n} samples; pods' running+waiting minus permits: median ${q(excess, 0.5)}, p99 ${q(excess, 0.99)}, max ${excess[n - 1]}, min ${excess[0]}; ` +
+      `minus the pods' slots: median ${q(over, 0.5)}, max ${over[n - 1]}; every pod waiting in ${pct(this.rows.filter((r) => r.allWaiting).length)} of samples; ` +
+      `a pod waiting while another had a free slot in ${pct(this.rows.filter((r) => r.imbalance).length)}; permits < slots in ${pct(this.rows.filter((r) => r.permits < r.slots).length)}`
+    );
+  }
+  private async sample(): Promise<void> {
+    const at = performance.now() - this.t0;
+    if (at < this.fromMs || at >= this.toMs || this.busy) return;
+    this.busy = true;
+    try {
+      const pods = this.pods();
+      const [figures, texts] = await Promise.all([
+        Promise.all(pods.map(async (s) => (await request(`${s.url}/metrics`, { headersTimeout: 1_000, bodyTimeout: 1_000 })).body.text())),
+        Promise.all(this.origins.map(async (o) => (await request(`${o}/metrics`, { headersTimeout: 1_000, bodyTimeout: 1_000 })).body.text())),
+      ]);
+      const gauge = (t: string, name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(t)?.[1] ?? 0);
+      const per = figures.map((t) => ({ running: gauge(t, 'vllm:num_requests_running'), waiting: gauge(t, 'vllm:num_requests_waiting') }));
+      const permits = texts.reduce((n, t) => n + Number(/^surgeguard_proxy_admitted_in_flight\{[^}]*pool="model-servers"[^}]*\} (\S+)$/m.exec(t)?.[1] ?? 0), 0);
+      const held = per.reduce((n, p) => n + p.running + p.waiting, 0);
+      this.rows.push({
+        held,
+        permits,
+        slots: pods.length * this.slotsPerPod,
+        allWaiting: per.length > 0 && per.every((p) => p.waiting > 0),
+        imbalance: per.some((p) => p.waiting > 0) && per.some((p) => p.running < this.slotsPerPod),
+      });
+    } catch {
+      // a sample a pod or a replica did not answer in time is left out
+    } finally {
+      this.busy = false;
     }
   }
 }

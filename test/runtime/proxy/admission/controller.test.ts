@@ -378,3 +378,29 @@ describe('AdmissionController', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('AdmissionController with the pool\'s capacity known', () => {
+  it('keeps the limit at the share when one member answers 503 while the pool has room, and hands the slot to the next waiter', async () => {
+    const clock = new FakeClock(1_000);
+    const ctl = new AdmissionController(parseAdmissionConfig({ queue: { lowerClassShare: 0 } }), clock, {}, () => 11);
+    const held: Permit[] = [];
+    for (let i = 0; i < 11; i++) held.push(await permit(ctl.acquire({ cls: 'high' })));
+    const waiter = track(ctl.acquire({ cls: 'critical' }));
+    await flush();
+    expect(waiter.value).toBeUndefined();
+    held[0].release({ kind: 'overload', latencyMs: 2 }); // one member was full (requests stacked on it)
+    await flush();
+    expect(ctl.limit).toBe(11);
+    expect(waiter.value?.kind).toBe('permit');
+    expect(ctl.inflight).toBe(11);
+  });
+
+  it('still lowers the limit for 503s while the capacity is unknown (the adaptive limit finds it)', async () => {
+    const clock = new FakeClock(1_000);
+    const ctl = new AdmissionController(parseAdmissionConfig({ adaptive: { initial: 11 } }), clock, {}, () => undefined);
+    const held: Permit[] = [];
+    for (let i = 0; i < 11; i++) held.push(await permit(ctl.acquire({ cls: 'high' })));
+    held[0].release({ kind: 'overload', latencyMs: 2 });
+    expect(ctl.limit).toBe(10);
+  });
+});

@@ -1,5 +1,5 @@
 import { FakeClock } from '../../../../runtime/common/clock';
-import { ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import { ReplicaShare, memberShares } from '../../../../runtime/proxy/admission/replica-share';
 import type { ScriptRunner } from '../../../../runtime/proxy/ratelimit/redis-script';
 
 /**
@@ -100,5 +100,34 @@ describe('ReplicaShare', () => {
     expect(clock.pendingTimers).toBe(0);
     clock.advance(1_000);
     expect(calls).toHaveLength(2);
+  });
+});
+
+describe('memberShares: each replica\'s part of each member\'s slots', () => {
+  const parts = (slots: number[], replicas: number) => Array.from({ length: replicas }, (_, rank) => memberShares(slots, rank, replicas));
+
+  it('gives every member exactly its slots over the replicas, and every replica its share of the pool', () => {
+    for (const [slots, replicas] of [
+      [[8, 8, 8, 8], 3],
+      [[8, 8], 3],
+      [[256, 256, 256], 20],
+      [[3, 5, 1, 7], 4],
+      [[2], 3],
+      [[8, 0, 8], 2],
+    ] as Array<[number[], number]>) {
+      const byReplica = parts(slots, replicas);
+      slots.forEach((s, m) => expect(byReplica.reduce((n, p) => n + p[m], 0)).toBe(s));
+      const total = slots.reduce((a, b) => a + b, 0);
+      byReplica.forEach((p, rank) => expect(p.reduce((a, b) => a + b, 0)).toBe(Math.floor(total / replicas) + (rank < total % replicas ? 1 : 0)));
+    }
+  });
+
+  it('spreads a replica\'s part over the members instead of filling one member first', () => {
+    expect(parts([8, 8, 8, 8], 3)).toEqual([
+      [3, 3, 2, 3],
+      [3, 2, 3, 3],
+      [2, 3, 3, 2],
+    ]);
+    expect(memberShares([8, 8, 8, 8], 0, 1)).toEqual([8, 8, 8, 8]);
   });
 });
