@@ -4,6 +4,7 @@ import { ENVIRONMENTS } from '../../envs';
 import { stackNames } from '../../stacks';
 import {
   containerLogViolations,
+  deployDocViolations,
   fluentBitSections,
   hpaMetrics,
   hpaMetricsWithoutProvider,
@@ -287,6 +288,19 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
     it('applies platform, then add-ons, then workloads, in every region of every environment', () => {
       for (const env of Object.keys(ENVIRONMENTS)) expect(stackOrderViolations(dependencies, env, regionsOf(env))).toEqual([]);
       expect(dependencies['prod-us-east-1-addons']).toEqual(['prod-us-east-1']);
+    });
+
+    it('is the order docs/deploying.md gives, with the prerequisites of a fresh account', () => {
+      const page = readFileSync(join(__dirname, '..', '..', 'docs', 'deploying.md'), 'utf8');
+      expect(deployDocViolations(page, dependencies, 'prod', 'us-east-1')).toEqual([]);
+      const swapped = page.replace('`<env>-<region>-addons` → `<env>-<region>-workloads`', '`<env>-<region>-workloads` → `<env>-<region>-addons`');
+      expect(swapped).not.toBe(page);
+      expect(deployDocViolations(swapped, dependencies, 'prod', 'us-east-1')).toEqual([
+        'the Order section lists prod-us-east-1-workloads before prod-us-east-1-addons, which it depends on',
+      ]);
+      expect(deployDocViolations(page.replace(/L-417A185B/g, 'L-XXXX'), dependencies, 'prod', 'us-east-1')).toEqual([
+        'the prerequisites do not name the P-instance quotas (L-417A185B, L-7212CCBC)',
+      ]);
     });
 
     it('fails when the workloads stack does not wait for the add-ons, or the add-ons stack is missing', () => {

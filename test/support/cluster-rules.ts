@@ -333,3 +333,38 @@ export function containerLogViolations(region: RegionStacks): string[] {
   }
   return problems;
 }
+
+/**
+ * The deploy page lists the stacks in an order the synth's dependencies allow (every stack after the
+ * stacks it depends on) and names the prerequisites a fresh account needs: the P-instance quotas, a
+ * delegated domain and, for a private API endpoint, the in-VPC runner.
+ */
+export function deployDocViolations(markdown: string, dependencies: Readonly<Record<string, readonly string[]>>, env: string, region: string): string[] {
+  const problems: string[] = [];
+  const section = (title: string) => {
+    const start = markdown.indexOf(`### ${title}\n`);
+    if (start < 0) return undefined;
+    const rest = markdown.slice(start + title.length + 5);
+    const end = rest.search(/^#{2,3} /m);
+    return end < 0 ? rest : rest.slice(0, end);
+  };
+  const order = section('Order');
+  if (order === undefined) return ['no "### Order" section'];
+  const firstParagraph = order.trim().split(/\n\s*\n/)[0];
+  const listed = [...firstParagraph.matchAll(/`(<env>[^`]*)`/g)].map((m) => m[1].replace('<env>', env).replace('<region>', region));
+  if (listed.length === 0) problems.push('the Order section lists no stacks');
+  const expected = Object.keys(dependencies).filter((s) => s === `${env}-dns` || s === `${env}-global` || s.startsWith(`${env}-${region}`));
+  for (const s of expected) if (!listed.includes(s)) problems.push(`the Order section does not list ${s}`);
+  listed.forEach((s, i) => {
+    // Other regions' stacks stand for themselves (`<region>` is one region of several).
+    for (const dep of (dependencies[s] ?? []).filter((d) => expected.includes(d))) {
+      const at = listed.indexOf(dep);
+      if (at < 0 || at > i) problems.push(`the Order section lists ${s} before ${dep}, which it depends on`);
+    }
+  });
+  const prerequisites = section('Prerequisites') ?? '';
+  if (!/L-417A185B/.test(prerequisites) || !/L-7212CCBC/.test(prerequisites)) problems.push('the prerequisites do not name the P-instance quotas (L-417A185B, L-7212CCBC)');
+  if (!/delegate/i.test(prerequisites)) problems.push('the prerequisites do not say to delegate the domain');
+  if (!/deploy runner/i.test(markdown)) problems.push('the page does not describe the deploy runner');
+  return problems;
+}
