@@ -41,7 +41,7 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  *
  * Env knobs: CELL_PHASES="warm,surge,cool" seconds (default 5,15,5), CELL_SCENARIOS (comma list
  * of queue,reject,kill,add,spill), CELL_SETUPS (surgeguard,nginx), CELL_REGION (us-east-1),
- * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED.
+ * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
