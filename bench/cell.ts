@@ -41,7 +41,7 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  *
  * Env knobs: CELL_PHASES="warm,surge,cool" seconds (default 5,15,5), CELL_SCENARIOS (comma list
  * of queue,reject,kill,add,spill), CELL_SETUPS (surgeguard,nginx), CELL_REGION (us-east-1),
- * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED.
+ * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -60,6 +60,8 @@ const SEED = Number(process.env.CELL_SEED ?? 42);
 const SCENARIOS = (process.env.CELL_SCENARIOS ?? 'queue,reject,kill,add,spill').split(',') as ScenarioName[];
 const SETUPS = (process.env.CELL_SETUPS ?? 'surgeguard,nginx').split(',') as SetupName[];
 const REPLICAS = 3;
+/** Period of the pods-vs-permits probe (it reads the replicas' and pods' /metrics: a little load of its own). */
+const PROBE_MS = Number(process.env.CELL_PROBE_MS ?? 250);
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -311,7 +313,7 @@ function selfSignedPem(dir: string, name: string): { pem: string; ca: string } {
 interface RunResult {
   readonly scenario: ScenarioName;
   readonly setup: SetupName;
-  readonly classes: Record<PriorityClass, { requests: number; successPct: number; p50Ms: number; p99Ms: number; surgeSuccessPct: number; surgeP99Ms: number }>;
+  readonly classes: Record<PriorityClass, { requests: number; successPct: number; p50Ms: number; p99Ms: number; surgeSuccessPct: number; surgeP99Ms: number; surgeRetriedPct: number }>;
   readonly requests: number;
   readonly upstreamAttemptsPerRequest: number;
   readonly goodput: { perSecond: number; aliveCapacityPerSecond: number; ofAlivePct: number };
@@ -450,6 +452,7 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total; worst replica event-loop delay ms): ${trace.line()}`);
     if (trace) console.log(`  admission limit changes by cause (model-servers, summed over replicas): ${JSON.stringify(trace.changes)}`);
     if (probe) console.log(`  pods vs permits during the surge: ${probe.summary()}`);
+    if (trace) console.log(`  sheds by pool/class/reason: ${JSON.stringify(trace.sheds)}; retry budget refusals ${trace.budgetExhausted}; last-resort attempts ${trace.lastResort}`);
     console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
@@ -477,6 +480,11 @@ class AdmissionTrace {
   }
   /** Limit changes of the model-servers pool by cause, summed over the replicas (last sample). */
   readonly changes: Record<string, number> = {};
+  /** Sheds by pool/class/reason, summed over the replicas (last sample). */
+  sheds: Record<string, number> = {};
+  /** Retry-budget refusals and last-resort attempts, summed over the replicas (last sample). */
+  budgetExhausted = 0;
+  lastResort = 0;
   line(): string {
     return this.samples.join(' ');
   }
@@ -492,6 +500,16 @@ class AdmissionTrace {
       // the replicas' worst event-loop delay since the last scrape: a busy CPU shows here first
       const lagMs = Math.max(...texts.map((t) => Number(/^surgeguard_proxy_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000));
       this.samples.push(`${limit}/${inflight}/${queued}/${shed}/${Math.round(lagMs)}`);
+      this.sheds = {};
+      for (const t of texts) {
+        for (const m of t.matchAll(/^surgeguard_proxy_shed_total\{([^}]*)\} (\S+)$/gm)) {
+          const label = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(m[1])?.[1] ?? '?';
+          const k = `${label('pool')}/${label('class')}/${label('reason')}`;
+          this.sheds[k] = (this.sheds[k] ?? 0) + Number(m[2]);
+        }
+      }
+      this.budgetExhausted = sum(/^surgeguard_proxy_retry_budget_exhausted_total\{[^}]*\} (\S+)$/gm);
+      this.lastResort = sum(/^surgeguard_proxy_last_resort_attempts_total\{[^}]*\} (\S+)$/gm);
       for (const cause of ['overload', 'latency', 'saturation', 'growth']) {
         this.changes[cause] = sum(new RegExp(`^surgeguard_proxy_concurrency_limit_changes_total\\{[^}]*${pool}[^}]*cause="${cause}"[^}]*\\} (\\S+)$`, 'gm'));
       }
@@ -502,7 +520,7 @@ class AdmissionTrace {
 }
 
 /**
- * Samples, every 100 ms during the surge, what the model servers hold (vLLM running + waiting
+ * Samples, every CELL_PROBE_MS (250 ms) during the surge, what the model servers hold (vLLM running + waiting
  * from each pod's /metrics) next to the permits the replicas hold for the model-servers pool:
  * tells real over-admission (the pods hold more than the permits, or more than their slots)
  * from imbalance (a pod queues while another has a free slot). The reads of one sample are
@@ -521,7 +539,7 @@ class PodProbe {
     private readonly toMs: number,
   ) {}
   start(): void {
-    this.timer = setInterval(() => void this.sample(), 100);
+    this.timer = setInterval(() => void this.sample(), PROBE_MS);
   }
   stop(): void {
     clearInterval(this.timer);
@@ -595,7 +613,10 @@ function summarise(
     const os = outcomes.filter((o) => o.cls === c);
     const all = fig(os);
     const surge = fig(os.filter((o) => o.atMs >= surgeStart && o.atMs < surgeEnd));
-    classes[c] = { requests: all.n, successPct: all.pct, p50Ms: all.p50, p99Ms: all.p99, surgeSuccessPct: surge.pct, surgeP99Ms: surge.p99 };
+    const surgeOs = os.filter((o) => o.atMs >= surgeStart && o.atMs < surgeEnd);
+    // share of the surge's requests the client had to send more than once (a shed or an error reached it)
+    const surgeRetriedPct = round((100 * surgeOs.filter((o) => o.tries > 1).length) / Math.max(1, surgeOs.length), 1)!;
+    classes[c] = { requests: all.n, successPct: all.pct, p50Ms: all.p50, p99Ms: all.p99, surgeSuccessPct: surge.pct, surgeP99Ms: surge.p99, surgeRetriedPct };
   }
   // alive capacity integrated over the surge window, in requests
   let capacity = 0;
@@ -636,11 +657,11 @@ function printScenario(results: RunResult[]): void {
   const pad = (s: string | number | null, n: number) => String(s ?? '-').padStart(n);
   const s = results[0].scenario;
   console.log(`\n### ${s}: ${SCENARIO_TEXT[s]}`);
-  console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p99 ms', 8)}  | surge:${pad('ok %', 7)}${pad('p99 ms', 8)}`);
+  console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p99 ms', 8)}  | surge:${pad('ok %', 7)}${pad('p99 ms', 8)}${pad('>1 try %', 10)}`);
   for (const r of results) {
     for (const c of PRIORITY_CLASSES) {
       const f = r.classes[c];
-      console.log(`${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p99Ms, 8)}  |       ${pad(f.surgeSuccessPct, 7)}${pad(f.surgeP99Ms, 8)}`);
+      console.log(`${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p99Ms, 8)}  |       ${pad(f.surgeSuccessPct, 7)}${pad(f.surgeP99Ms, 8)}${pad(f.surgeRetriedPct, 10)}`);
     }
     console.log(
       `${r.setup.padEnd(11)}surge goodput ${r.goodput.perSecond} req/s of ${r.goodput.aliveCapacityPerSecond} alive = ${r.goodput.ofAlivePct} %; upstream attempts/request ${r.upstreamAttemptsPerRequest}; failures by last status ${JSON.stringify(r.lastStatuses)}`,

@@ -105,9 +105,9 @@ export class ReplicaShare {
   async beat(): Promise<void> {
     try {
       const raw = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
-      const ids = raw.map(String).sort();
+      const ids = raw.map(String);
       if (!ids.includes(this.opts.id)) ids.push(this.opts.id);
-      ids.sort();
+      ids.sort(); // Redis answers by heartbeat time; the shares go by id
       const before = this.ids.length;
       this.ids = ids;
       if (ids.length !== before) this.opts.onChange?.(ids.length);

@@ -230,7 +230,8 @@ export class OverloadControl {
    * the first pool that has capacity at all; `low` neither spills nor waits anywhere but the
    * first pool. When that wait ends in a shed, the later pools get their chance before the
    * request is shed (low excepted). Pools in `exclude` (already failed this request) are
-   * skipped. When none of the pools it may use has any capacity (all their members gone) it is
+   * skipped, and so is a later pool none of whose members can take a request now (unreachable,
+   * breaker open, cooling after a Retry-After). When none of the pools it may use has any capacity (all their members gone) it is
    * shed at once (`no_capacity`): there is nothing to wait for. Undefined when admission is off:
    * the dispatcher walks the whole chain.
    * With a client deadline the request must be able to finish by it; otherwise the class
@@ -245,7 +246,11 @@ export class OverloadControl {
     }
     if (guarded.length === 0) return undefined;
     const cls = ctx.priorityClass;
-    const candidates = cls === 'low' ? guarded.slice(0, 1) : guarded;
+    // a later pool none of whose members takes requests now, by what its last attempts said
+    // (breaker open after failures, ejected, cooling after a Retry-After: an unreachable region)
+    // is no place to spill to: the attempt would fail, come back, and cost a retry of the
+    // budget; the first pool keeps the dispatcher's last resort
+    const candidates = cls === 'low' ? guarded.slice(0, 1) : guarded.filter((g, i) => i === 0 || g.pool.takesRequests());
     for (const g of candidates) {
       const permit = g.ctl.tryAcquireNow(cls);
       if (permit) return Promise.resolve({ kind: 'permit', permit, pool: g.pool });

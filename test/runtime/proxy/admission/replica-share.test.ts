@@ -70,7 +70,7 @@ describe('ReplicaShare', () => {
     await s.beat();
     expect(s.replicas).toBe(3);
     expect(calls[0]).toEqual(['admission:replicas:p', 'b', 300]);
-    expect(s.shareOf(4)).toBe(1); // b is second of a, b, c: 4 = 2 + 1 + 1
+    expect(s.shareOf(5)).toBe(2); // b is second of a, b, c: 5 = 2 + 2 + 1
   });
 
   it('tells about a change of the replica count only, and keeps the last count when Redis fails', async () => {
@@ -100,6 +100,30 @@ describe('ReplicaShare', () => {
     expect(clock.pendingTimers).toBe(0);
     clock.advance(1_000);
     expect(calls).toHaveLength(2);
+  });
+
+  it('schedules no heartbeat after stop, even when stopped while a heartbeat waits for Redis', async () => {
+    const { s, calls, clock } = share([['b'], ['b']]);
+    s.start(); // the first heartbeat is now waiting for its answer
+    s.stop();
+    await settled();
+    expect(calls).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(1_000);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('beats again when started after a stop', async () => {
+    const { s, calls, clock } = share([['b'], ['b'], ['b']]);
+    s.start();
+    await settled();
+    s.stop();
+    s.start();
+    await settled();
+    expect(calls).toHaveLength(2);
+    clock.advance(100);
+    expect(calls).toHaveLength(3);
+    s.stop();
   });
 });
 
