@@ -41,7 +41,7 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  *
  * Env knobs: CELL_PHASES="warm,surge,cool" seconds (default 5,15,5), CELL_SCENARIOS (comma list
  * of queue,reject,kill,add,spill), CELL_SETUPS (surgeguard,nginx), CELL_REGION (us-east-1),
- * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED.
+ * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -60,6 +60,8 @@ const SEED = Number(process.env.CELL_SEED ?? 42);
 const SCENARIOS = (process.env.CELL_SCENARIOS ?? 'queue,reject,kill,add,spill').split(',') as ScenarioName[];
 const SETUPS = (process.env.CELL_SETUPS ?? 'surgeguard,nginx').split(',') as SetupName[];
 const REPLICAS = 3;
+/** Period of the pods-vs-permits probe (it reads the replicas' and pods' /metrics: a little load of its own). */
+const PROBE_MS = Number(process.env.CELL_PROBE_MS ?? 250);
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -311,7 +313,7 @@ function selfSignedPem(dir: string, name: string): { pem: string; ca: string } {
 interface RunResult {
   readonly scenario: ScenarioName;
   readonly setup: SetupName;
-  readonly classes: Record<PriorityClass, { requests: number; successPct: number; p50Ms: number; p99Ms: number; surgeSuccessPct: number; surgeP99Ms: number }>;
+  readonly classes: Record<PriorityClass, { requests: number; successPct: number; p50Ms: number; p99Ms: number; surgeSuccessPct: number; surgeP99Ms: number; surgeRetriedPct: number }>;
   readonly requests: number;
   readonly upstreamAttemptsPerRequest: number;
   readonly goodput: { perSecond: number; aliveCapacityPerSecond: number; ofAlivePct: number };
@@ -430,6 +432,8 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
     trace?.start();
+    const probe = proxyOrigins.length > 0 ? new PodProbe(proxyOrigins, () => local.filter((s) => s.alive), simSlots, t0, surgeStartMs, surgeStartMs + phases[1].durationS * 1000) : undefined;
+    probe?.start();
     // the client measures latencies on its own event loop: a delay there is added to every figure
     const clientLag = monitorEventLoopDelay({ resolution: 10 });
     clientLag.enable();
@@ -443,9 +447,12 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     });
     await event;
     trace?.stop();
+    probe?.stop();
     clientLag.disable();
     if (trace) console.log(`  admission, every 2 s (limit/in flight/queued of the model-servers pool, summed over replicas; shed total; worst replica event-loop delay ms): ${trace.line()}`);
     if (trace) console.log(`  admission limit changes by cause (model-servers, summed over replicas): ${JSON.stringify(trace.changes)}`);
+    if (probe) console.log(`  pods vs permits during the surge: ${probe.summary()}`);
+    if (trace) console.log(`  sheds by pool/class/reason: ${JSON.stringify(trace.sheds)}; retry budget refusals ${trace.budgetExhausted}; last-resort attempts ${trace.lastResort}`);
     console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
@@ -473,6 +480,11 @@ class AdmissionTrace {
   }
   /** Limit changes of the model-servers pool by cause, summed over the replicas (last sample). */
   readonly changes: Record<string, number> = {};
+  /** Sheds by pool/class/reason, summed over the replicas (last sample). */
+  sheds: Record<string, number> = {};
+  /** Retry-budget refusals and last-resort attempts, summed over the replicas (last sample). */
+  budgetExhausted = 0;
+  lastResort = 0;
   line(): string {
     return this.samples.join(' ');
   }
@@ -488,11 +500,88 @@ class AdmissionTrace {
       // the replicas' worst event-loop delay since the last scrape: a busy CPU shows here first
       const lagMs = Math.max(...texts.map((t) => Number(/^surgeguard_proxy_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000));
       this.samples.push(`${limit}/${inflight}/${queued}/${shed}/${Math.round(lagMs)}`);
+      this.sheds = {};
+      for (const t of texts) {
+        for (const m of t.matchAll(/^surgeguard_proxy_shed_total\{([^}]*)\} (\S+)$/gm)) {
+          const label = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(m[1])?.[1] ?? '?';
+          const k = `${label('pool')}/${label('class')}/${label('reason')}`;
+          this.sheds[k] = (this.sheds[k] ?? 0) + Number(m[2]);
+        }
+      }
+      this.budgetExhausted = sum(/^surgeguard_proxy_retry_budget_exhausted_total\{[^}]*\} (\S+)$/gm);
+      this.lastResort = sum(/^surgeguard_proxy_last_resort_attempts_total\{[^}]*\} (\S+)$/gm);
       for (const cause of ['overload', 'latency', 'saturation', 'growth']) {
         this.changes[cause] = sum(new RegExp(`^surgeguard_proxy_concurrency_limit_changes_total\\{[^}]*${pool}[^}]*cause="${cause}"[^}]*\\} (\\S+)$`, 'gm'));
       }
     } catch {
       this.samples.push('?');
+    }
+  }
+}
+
+/**
+ * Samples, every CELL_PROBE_MS (250 ms) during the surge, what the model servers hold (vLLM running + waiting
+ * from each pod's /metrics) next to the permits the replicas hold for the model-servers pool:
+ * tells real over-admission (the pods hold more than the permits, or more than their slots)
+ * from imbalance (a pod queues while another has a free slot). The reads of one sample are
+ * concurrent, not atomic: a difference of one or two is the skew between them.
+ */
+class PodProbe {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly rows: Array<{ held: number; permits: number; slots: number; allWaiting: boolean; imbalance: boolean }> = [];
+  private busy = false;
+  constructor(
+    private readonly origins: readonly string[],
+    private readonly pods: () => readonly Sim[],
+    private readonly slotsPerPod: number,
+    private readonly t0: number,
+    private readonly fromMs: number,
+    private readonly toMs: number,
+  ) {}
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), PROBE_MS);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  summary(): string {
+    const n = this.rows.length;
+    if (n === 0) return 'no samples';
+    const excess = this.rows.map((r) => r.held - r.permits).sort((a, b) => a - b);
+    const over = this.rows.map((r) => r.held - r.slots).sort((a, b) => a - b);
+    const pct = (k: number) => `${((100 * k) / n).toFixed(1)} %`;
+    const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+    return (
+      `${n} samples; pods' running+waiting minus permits: median ${q(excess, 0.5)}, p99 ${q(excess, 0.99)}, max ${excess[n - 1]}, min ${excess[0]}; ` +
+      `minus the pods' slots: median ${q(over, 0.5)}, max ${over[n - 1]}; every pod waiting in ${pct(this.rows.filter((r) => r.allWaiting).length)} of samples; ` +
+      `a pod waiting while another had a free slot in ${pct(this.rows.filter((r) => r.imbalance).length)}; permits < slots in ${pct(this.rows.filter((r) => r.permits < r.slots).length)}`
+    );
+  }
+  private async sample(): Promise<void> {
+    const at = performance.now() - this.t0;
+    if (at < this.fromMs || at >= this.toMs || this.busy) return;
+    this.busy = true;
+    try {
+      const pods = this.pods();
+      const [figures, texts] = await Promise.all([
+        Promise.all(pods.map(async (s) => (await request(`${s.url}/metrics`, { headersTimeout: 1_000, bodyTimeout: 1_000 })).body.text())),
+        Promise.all(this.origins.map(async (o) => (await request(`${o}/metrics`, { headersTimeout: 1_000, bodyTimeout: 1_000 })).body.text())),
+      ]);
+      const gauge = (t: string, name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(t)?.[1] ?? 0);
+      const per = figures.map((t) => ({ running: gauge(t, 'vllm:num_requests_running'), waiting: gauge(t, 'vllm:num_requests_waiting') }));
+      const permits = texts.reduce((n, t) => n + Number(/^surgeguard_proxy_admitted_in_flight\{[^}]*pool="model-servers"[^}]*\} (\S+)$/m.exec(t)?.[1] ?? 0), 0);
+      const held = per.reduce((n, p) => n + p.running + p.waiting, 0);
+      this.rows.push({
+        held,
+        permits,
+        slots: pods.length * this.slotsPerPod,
+        allWaiting: per.length > 0 && per.every((p) => p.waiting > 0),
+        imbalance: per.some((p) => p.waiting > 0) && per.some((p) => p.running < this.slotsPerPod),
+      });
+    } catch {
+      // a sample a pod or a replica did not answer in time is left out
+    } finally {
+      this.busy = false;
     }
   }
 }
@@ -524,7 +613,10 @@ function summarise(
     const os = outcomes.filter((o) => o.cls === c);
     const all = fig(os);
     const surge = fig(os.filter((o) => o.atMs >= surgeStart && o.atMs < surgeEnd));
-    classes[c] = { requests: all.n, successPct: all.pct, p50Ms: all.p50, p99Ms: all.p99, surgeSuccessPct: surge.pct, surgeP99Ms: surge.p99 };
+    const surgeOs = os.filter((o) => o.atMs >= surgeStart && o.atMs < surgeEnd);
+    // share of the surge's requests the client had to send more than once (a shed or an error reached it)
+    const surgeRetriedPct = round((100 * surgeOs.filter((o) => o.tries > 1).length) / Math.max(1, surgeOs.length), 1)!;
+    classes[c] = { requests: all.n, successPct: all.pct, p50Ms: all.p50, p99Ms: all.p99, surgeSuccessPct: surge.pct, surgeP99Ms: surge.p99, surgeRetriedPct };
   }
   // alive capacity integrated over the surge window, in requests
   let capacity = 0;
@@ -565,11 +657,11 @@ function printScenario(results: RunResult[]): void {
   const pad = (s: string | number | null, n: number) => String(s ?? '-').padStart(n);
   const s = results[0].scenario;
   console.log(`\n### ${s}: ${SCENARIO_TEXT[s]}`);
-  console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p99 ms', 8)}  | surge:${pad('ok %', 7)}${pad('p99 ms', 8)}`);
+  console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p99 ms', 8)}  | surge:${pad('ok %', 7)}${pad('p99 ms', 8)}${pad('>1 try %', 10)}`);
   for (const r of results) {
     for (const c of PRIORITY_CLASSES) {
       const f = r.classes[c];
-      console.log(`${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p99Ms, 8)}  |       ${pad(f.surgeSuccessPct, 7)}${pad(f.surgeP99Ms, 8)}`);
+      console.log(`${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p99Ms, 8)}  |       ${pad(f.surgeSuccessPct, 7)}${pad(f.surgeP99Ms, 8)}${pad(f.surgeRetriedPct, 10)}`);
     }
     console.log(
       `${r.setup.padEnd(11)}surge goodput ${r.goodput.perSecond} req/s of ${r.goodput.aliveCapacityPerSecond} alive = ${r.goodput.ofAlivePct} %; upstream attempts/request ${r.upstreamAttemptsPerRequest}; failures by last status ${JSON.stringify(r.lastStatuses)}`,

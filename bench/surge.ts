@@ -350,7 +350,9 @@ async function main(): Promise<void> {
         const limits = trace.samples.map((x) => x.limit);
         const full = trace.samples.filter((x) => x.queued > 0);
         console.log(
-          `  admission: limit min ${Math.min(...limits)} / mean ${round(limits.reduce((a, b) => a + b, 0) / limits.length)} of ${SIM.count * SIM.slots}; ` +
+          `  admission: limit min ${Math.min(...limits)} / mean ${round(limits.reduce((a, b) => a + b, 0) / limits.length)} of ${SIM.count * SIM.slots} ` +
+            `(while requests queued, i.e. the limit in use: min ${full.length > 0 ? Math.min(...full.map((x) => x.limit)) : '-'} / mean ${round(full.reduce((a, b) => a + b.limit, 0) / Math.max(1, full.length))}; ` +
+            `before the first queueing the capacity is unknown and the limit, not in use, is adaptive.initial); ` +
             `permits in flight while requests queued: mean ${round(full.reduce((a, b) => a + b.inflight, 0) / Math.max(1, full.length))}; ` +
             `upstream running+waiting while queued: mean ${round(full.reduce((a, b) => a + [...b.upstreamRunning, ...b.upstreamWaiting].reduce((x, y) => x + y, 0), 0) / Math.max(1, full.length))}, ` +
             `samples with every upstream waiting: ${full.filter((x) => Math.min(...x.upstreamWaiting) > 0).length}/${full.length}`,

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ArtifactStore } from '../constructs/artifacts/artifact-store';
 import { ClusterAutoscalerRole } from '../constructs/addons/cluster-autoscaler-role';
 import { METRICS_ADAPTER_SERVICE_ACCOUNT } from '../constructs/addons/prometheus-adapter';
+import { SecretsStoreCsi } from '../constructs/addons/secrets-store-csi';
 import { InferenceCluster } from '../constructs/cluster/inference-cluster';
 import { Network } from '../constructs/network/network';
 import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer';
@@ -11,6 +12,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
+import { ContainerLogGroups, ContainerLogStream } from '../constructs/monitoring/container-logs';
 import { RedisCluster } from '../constructs/data/redis-cluster';
 import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
@@ -19,6 +21,18 @@ import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
 import { WEIGHTS_STAGER_NAME } from '../constructs/workloads/weights-staging';
 import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
+
+/**
+ * Where the cell's container logs go: one log group per surgeguard namespace (proxy and worker; model
+ * servers and the weights Job; Grafana and the monitoring pods) and one for every other namespace
+ * (kube-system, the add-ons).
+ */
+export const CELL_CONTAINER_LOG_STREAMS: readonly ContainerLogStream[] = [
+  { key: 'app', namespaces: [NAMESPACES.app.name] },
+  { key: 'inference', namespaces: [NAMESPACES.inference.name] },
+  { key: 'monitoring', namespaces: [NAMESPACES.monitoring.name] },
+  { key: 'system', namespaces: 'rest' },
+];
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -63,6 +77,13 @@ export class PlatformStack extends TerraformStack {
   public readonly modelWeights: ModelWeightsBucket;
   /** `s3://<bucket>/<model id>/`: where this environment's model is staged in the region. */
   public readonly modelWeightsUri: string;
+  /**
+   * Secret delivery (Secrets Store CSI driver + AWS provider, an EKS add-on): here, not in the add-ons
+   * stack, because it is an AWS resource; its CRD exists before the workloads stack is planned.
+   */
+  public readonly secretsStore: SecretsStoreCsi;
+  /** Container log groups (KMS, retention) and the shipper's role; the add-ons stack installs the shipper. */
+  public readonly containerLogs: ContainerLogGroups;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
   /**
@@ -132,6 +153,14 @@ export class PlatformStack extends TerraformStack {
       loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
       logRetentionDays: env.logRetentionDays,
     });
+    // Created before any shipper runs: the shipper may not create groups, so none is ever unencrypted or kept forever.
+    this.containerLogs = new ContainerLogGroups(this, 'container-logs', {
+      name: this.baseName,
+      region: region.region,
+      cluster: this.cluster,
+      streams: CELL_CONTAINER_LOG_STREAMS,
+      retentionDays: env.logRetentionDays,
+    });
     const alarmTopicArn = this.monitoring.alarmTopic.arn;
     this.redis = new RedisCluster(this, 'redis', {
       name: this.baseName,
@@ -185,6 +214,12 @@ export class PlatformStack extends TerraformStack {
       metricsAdapter: role('metrics-adapter-role', METRICS_ADAPTER_SERVICE_ACCOUNT.namespace, METRICS_ADAPTER_SERVICE_ACCOUNT.name),
     };
     this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
+    // The proxy and worker (CPU pool) mount secrets: the driver's DaemonSets need the CPU nodes.
+    this.secretsStore = new SecretsStoreCsi(this, 'secrets-store', {
+      clusterName: this.cluster.clusterName,
+      kubernetesVersion: env.kubernetesVersion,
+      dependsOn: [this.cluster.cpuNodeGroup],
+    });
 
     if (env.backend.type === 's3') {
       const kubernetesStacks = [stackNames.addons(env.name, region.region), stackNames.workloads(env.name, region.region)];

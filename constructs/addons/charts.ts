@@ -5,8 +5,10 @@
  * Images: every image a pinned chart renders is listed in `CHART_IMAGES` with the values path that
  * sets it, and surgeguard overrides each with a digest (`<tag>@sha256:…`, which the charts render as
  * `<repository>:<tag>@sha256:…`); each digest's source is noted next to it. Re-check them with
- * `crane digest <image>:<tag>` when bumping. Two chart images have no digest source yet and keep
- * their chart's tag, listed with the reason in `UNPINNED_CHART_IMAGES` (a test fails on any other).
+ * `crane digest <image>:<tag>` when bumping. There is no exemption: a test fails on any chart image
+ * without a digest. The Secrets Store CSI driver and its AWS provider are not charts here: they come
+ * as the EKS add-on `aws-secrets-store-csi-driver-provider`, pinned by add-on version
+ * (`constructs/addons/secrets-store-csi.ts`), because AWS publishes no digest of the provider image.
  */
 export interface HelmChart {
   /** Helm repository URL. */
@@ -34,10 +36,8 @@ export const ADDON_CHARTS = {
   clusterAutoscaler: { repository: 'https://kubernetes.github.io/autoscaler', chart: 'cluster-autoscaler', version: '9.46.6' },
   /** prometheus-adapter (custom.metrics.k8s.io and external.metrics.k8s.io from Prometheus), app v0.12.0. */
   prometheusAdapter: { repository: 'https://prometheus-community.github.io/helm-charts', chart: 'prometheus-adapter', version: '5.3.0' },
-  /** Secrets Store CSI driver (installs the SecretProviderClass CRDs), app v1.4.6. */
-  secretsStoreCsiDriver: { repository: 'https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts', chart: 'secrets-store-csi-driver', version: '1.4.6' },
-  /** AWS provider of the Secrets Store CSI driver (ASCP): Secrets Manager / Parameter Store through the pod's IRSA role. */
-  secretsStoreAwsProvider: { repository: 'https://aws.github.io/secrets-store-csi-driver-provider-aws', chart: 'secrets-store-csi-driver-provider-aws', version: '0.3.6' },
+  /** Fluent Bit (container stdout/stderr to CloudWatch Logs), app v3.2.10. */
+  fluentBit: { repository: 'https://fluent.github.io/helm-charts', chart: 'fluent-bit', version: '0.48.10' },
 } as const satisfies Record<string, HelmChart>;
 
 export const ADDON_IMAGES = {
@@ -55,31 +55,29 @@ export const ADDON_IMAGES = {
     tag: 'v1.32.1@sha256:dfc7e06c58b3757e530a0be1b8af6f6fe38926f0f4da35d6f1b8a9a9e0bb78de',
   },
   /**
-   * Secrets Store CSI driver v1.4.6 (chart 1.4.6's `linux.image`). Digest from the image promotion
-   * manifest kubernetes/k8s.io `registry.k8s.io/images/k8s-staging-csi-secrets-store/images.yaml`
-   * (commit 024a6a655d1ffcc69015729c8e086a93f6585c2f), which maps each registry.k8s.io digest to its tag.
+   * prometheus-adapter v0.12.0 (chart 5.3.0's `image`; the chart renders `<repository>:<tag>`). Digest
+   * from scality/metalk8s `buildchain/buildchain/versions.py` (commit 81173e2ef61536533b83cae37dfe79299fd87cb1,
+   * "bump prometheus-adapter to 4.11.0", kept unchanged through its later releases), whose build pulls
+   * `registry.k8s.io/prometheus-adapter/prometheus-adapter` by that digest; its earlier entries for
+   * v0.9.1 and v0.10.0 equal the digests of the kubernetes/k8s.io promotion manifest
+   * (`registry.k8s.io/images/k8s-staging-prometheus-adapter/images.yaml`), so it records the same
+   * (multi-arch index) digests the registry serves.
    */
-  secretsStoreDriver: {
-    repository: 'registry.k8s.io/csi-secrets-store/driver',
-    tag: 'v1.4.6@sha256:bbca998bc8803f0ffe9f5955a326eb6a7bf8bb0c42e44468317f6621b14b03a1',
-  },
-  /** The driver chart's CRD install/upgrade hook job (`linux.crds.image`), v1.4.6; same source as above. */
-  secretsStoreDriverCrds: {
-    repository: 'registry.k8s.io/csi-secrets-store/driver-crds',
-    tag: 'v1.4.6@sha256:030feaeead7f3c7311418b6ef289f4ee83d95d06f5f8c22acd1ff4cfcea6583d',
+  prometheusAdapter: {
+    repository: 'registry.k8s.io/prometheus-adapter/prometheus-adapter',
+    tag: 'v0.12.0@sha256:932eae60e2bcf9c4660d6442da066ef1a79b4ea7cc232c61c7303069216ca006',
   },
   /**
-   * Node driver registrar v2.11.1 (`linux.registrarImage`). Digest from kubernetes/k8s.io
-   * `registry.k8s.io/images/k8s-staging-sig-storage/images.yaml` (commit 0279c5e0c09cb9a8736659960cf0de2a2f27abaa).
+   * Fluent Bit 3.2.10 (chart 0.48.10's `image`; with `digest` unset the chart renders `<repository>:<tag>`).
+   * The same index digest is pinned by several unrelated public projects for `fluent/fluent-bit:3.2.10`
+   * and `cr.fluentbit.io/fluent/fluent-bit:3.2.10` (Fluent Bit pushes one manifest to both registries),
+   * e.g. a compose image table reading
+   * `cr.fluentbit.io/fluent/fluent-bit:3.2.10@sha256:d6dec000…` and test harnesses pinning
+   * `fluent/fluent-bit@sha256:d6dec000…` with linux/amd64 child `sha256:41370c4e…`.
    */
-  csiNodeDriverRegistrar: {
-    repository: 'registry.k8s.io/sig-storage/csi-node-driver-registrar',
-    tag: 'v2.11.1@sha256:e01facb9fb9cffaf52d0053bdb979fbd8c505c8e411939a6e026dd061a6b4fbe',
-  },
-  /** CSI liveness probe v2.13.1 (`linux.livenessProbeImage`); same source as the registrar. */
-  csiLivenessProbe: {
-    repository: 'registry.k8s.io/sig-storage/livenessprobe',
-    tag: 'v2.13.1@sha256:d2a9027a4876e039185e9bef7c61a0142c8ea14e7440860285c34ac73fee4ffb',
+  fluentBit: {
+    repository: 'cr.fluentbit.io/fluent/fluent-bit',
+    tag: '3.2.10@sha256:d6dec000c4929a439562525728c708f6e99800d7ddc82efd6aa4f45f3a20b562',
   },
   /** SigV4-signing sidecar in front of Amazon Managed Prometheus for prometheus-adapter. */
   sigv4Proxy: {
@@ -99,29 +97,9 @@ export const CHART_IMAGES: Readonly<Record<string, readonly string[]>> = {
   [ADDON_CHARTS.metricsServer.chart]: ['image'],
   [ADDON_CHARTS.clusterAutoscaler.chart]: ['image'],
   [ADDON_CHARTS.prometheusAdapter.chart]: ['image'],
-  [ADDON_CHARTS.secretsStoreCsiDriver.chart]: ['linux.image', 'linux.crds.image', 'linux.registrarImage', 'linux.livenessProbeImage'],
-  [ADDON_CHARTS.secretsStoreAwsProvider.chart]: ['image'],
+  // The chart's test hook (`testFramework.image`, busybox:latest) is disabled.
+  [ADDON_CHARTS.fluentBit.chart]: ['image'],
 };
-
-/**
- * Chart images still run by their chart's tag, each with why. The only exemptions from "images by
- * digest"; a test fails on any other unpinned chart image (and on an exemption that is no longer used).
- */
-export const UNPINNED_CHART_IMAGES: ReadonlyArray<{ readonly chart: string; readonly path: string; readonly image: string; readonly reason: string }> = [
-  {
-    chart: ADDON_CHARTS.prometheusAdapter.chart,
-    path: 'image',
-    image: 'registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0',
-    reason:
-      'no published digest of v0.12.0 could be found (the stored kubernetes/k8s.io promotion manifest of k8s-staging-prometheus-adapter stops at v0.10.0); pin it with `crane digest` before production',
-  },
-  {
-    chart: ADDON_CHARTS.secretsStoreAwsProvider.chart,
-    path: 'image',
-    image: 'public.ecr.aws/aws-secrets-manager/secrets-store-csi-driver-provider-aws:1.0.r2-58-g4ddce6a-2024.01.31.21.42',
-    reason: 'AWS publishes no digest list for the ASCP image on Public ECR and none was found in public manifests; pin it with `crane digest` before production',
-  },
-];
 
 /** Chart values are written as JSON (a YAML subset): deterministic, and parseable by tests. */
 export function helmValues(values: Record<string, unknown>): string {
@@ -131,10 +109,9 @@ export function helmValues(values: Record<string, unknown>): string {
 /**
  * The CustomResourceDefinitions a chart installs. A stack that installs one of these must not hold a
  * `kubernetes_manifest` of that kind: the Kubernetes provider reads a manifest's CRD at plan time.
+ * (None of the charts installs one; the SecretProviderClass CRD comes from an EKS add-on: `EKS_ADDON_CRDS`.)
  */
-export const CHART_CRDS: Readonly<Record<string, readonly string[]>> = {
-  [ADDON_CHARTS.secretsStoreCsiDriver.chart]: ['secrets-store.csi.x-k8s.io/SecretProviderClass', 'secrets-store.csi.x-k8s.io/SecretProviderClassPodStatus'],
-};
+export const CHART_CRDS: Readonly<Record<string, readonly string[]>> = {};
 
 /** Settings every add-on release shares: roll back a failed install or upgrade, keep a short history. */
 export function releaseDefaults(chart: HelmChart) {

@@ -1,3 +1,4 @@
+import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
 import { NODE_POOL_LABEL } from '../cluster/node-group';
@@ -93,6 +94,8 @@ export interface PrometheusAdapterProps {
   readonly nodeSelector?: Readonly<Record<string, string>>;
   /** SigV4 proxy sidecar image, pinned by digest. @default ADDON_IMAGES.sigv4Proxy */
   readonly sigv4ProxyImage?: PinnedImage;
+  /** The adapter's image, pinned by digest. @default ADDON_IMAGES.prometheusAdapter */
+  readonly image?: PinnedImage;
 }
 
 /**
@@ -119,6 +122,12 @@ export class PrometheusAdapter extends Construct {
     if (props.metrics.length === 0) throw new Error(`PrometheusAdapter ${this.node.path}: metrics must list at least one metric`);
     this.rules = adapterRules(props.metrics);
     const sidecar = props.sigv4ProxyImage ?? ADDON_IMAGES.sigv4Proxy;
+    const image = props.image ?? ADDON_IMAGES.prometheusAdapter;
+    for (const [field, pinned] of [['image', image], ['sigv4ProxyImage', sidecar]] as const) {
+      if (!Token.isUnresolved(pinned.tag) && !/@sha256:[0-9a-f]{64}$/.test(pinned.tag)) {
+        throw new Error(`PrometheusAdapter ${this.node.path}: ${field}.tag "${pinned.tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
+      }
+    }
     // The adapter's own container runs as 10001 (chart default); the sidecar too, so both can read
     // the projected IRSA token.
     const securityContext = {
@@ -136,6 +145,7 @@ export class PrometheusAdapter extends Construct {
       values: [
         helmValues({
           fullnameOverride: 'prometheus-adapter',
+          image: { repository: image.repository, tag: image.tag },
           replicas,
           podDisruptionBudget: replicas > 1 ? { enabled: true, maxUnavailable: 1 } : { enabled: false },
           metricsRelistInterval: props.relistInterval ?? '1m',

@@ -22,6 +22,19 @@ import { NodeGroup, NodeGroupSize, validateNodeGroupSize } from './node-group';
 import { NODE_TERMINATION_HANDLER_SERVICE_ACCOUNT, SpotInterruptionQueue } from './spot-interruption-queue';
 
 /** All EKS control-plane log types. */
+/**
+ * Versions of the cluster's core EKS add-ons per Kubernetes minor version. An add-on version fixes the
+ * images it runs (AWS's registry, by the digests that version names), and EKS refuses a version it does
+ * not list as compatible, so pinning it keeps a re-created cluster on the reviewed images instead of
+ * whatever default EKS picks that day. 1.32: the "latest version of the Amazon EKS add-on type for each
+ * Kubernetes version" tables of the Amazon EKS User Guide (pages "Assign IPs to Pods with the Amazon VPC
+ * CNI", "Manage kube-proxy in Amazon EKS clusters", "Manage CoreDNS for DNS in Amazon EKS clusters").
+ * Re-check with `aws eks describe-addon-versions --addon-name <name> --kubernetes-version <minor>`.
+ */
+export const CORE_ADDON_VERSIONS: Readonly<Record<string, { readonly vpcCni: string; readonly kubeProxy: string; readonly coreDns: string }>> = {
+  '1.32': { vpcCni: 'v1.20.1-eksbuild.3', kubeProxy: 'v1.32.9-eksbuild.2', coreDns: 'v1.11.4-eksbuild.24' },
+};
+
 export const ALL_CONTROL_PLANE_LOG_TYPES: readonly string[] = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 
 
@@ -155,6 +168,13 @@ export class InferenceCluster extends Construct {
     const v = new PropsValidator('InferenceCluster', id);
     v.matches('name', name, /^[a-z][a-z0-9-]{0,39}$/, `"${name}" must be 1-40 lower-case letters, digits or dashes`);
     v.matches('kubernetesVersion', props.kubernetesVersion, /^1\.\d{2}$/, `"${props.kubernetesVersion}" is not an EKS version like 1.32`);
+    v.check(
+      'kubernetesVersion',
+      props.kubernetesVersion,
+      (k) => CORE_ADDON_VERSIONS[k] !== undefined,
+      (k) => `${k}: no core add-on versions (vpc-cni, kube-proxy, coredns) are known for it; add them to CORE_ADDON_VERSIONS`,
+    );
+    const addonVersions = CORE_ADDON_VERSIONS[props.kubernetesVersion];
     v.atLeast('subnetIds', props.subnetIds, 2, 'must list subnets in at least two zones');
     this.publicAccessCidrs = props.publicAccessCidrs ?? [];
     v.check('publicAccessCidrs', this.publicAccessCidrs, (cidrs) => !cidrs.includes('0.0.0.0/0'), 'must not contain 0.0.0.0/0 (list the networks that need the API)');
@@ -286,6 +306,7 @@ export class InferenceCluster extends Construct {
     const vpcCni = new EksAddon(this, 'addon-vpc-cni', {
       clusterName: this.cluster.name,
       addonName: 'vpc-cni',
+      addonVersion: addonVersions?.vpcCni,
       serviceAccountRoleArn: cniRole.arn,
       // Enforce Kubernetes NetworkPolicies (InferenceWorkloads: only the proxy and worker reach the model servers).
       configurationValues: JSON.stringify({ enableNetworkPolicy: 'true' }),
@@ -296,6 +317,7 @@ export class InferenceCluster extends Construct {
     new EksAddon(this, 'addon-kube-proxy', {
       clusterName: this.cluster.name,
       addonName: 'kube-proxy',
+      addonVersion: addonVersions?.kubeProxy,
       resolveConflictsOnCreate: 'OVERWRITE',
       resolveConflictsOnUpdate: 'PRESERVE',
       tags: tags(),
@@ -355,6 +377,7 @@ export class InferenceCluster extends Construct {
     new EksAddon(this, 'addon-coredns', {
       clusterName: this.cluster.name,
       addonName: 'coredns',
+      addonVersion: addonVersions?.coreDns,
       resolveConflictsOnCreate: 'OVERWRITE',
       resolveConflictsOnUpdate: 'PRESERVE',
       tags: tags(),

@@ -72,11 +72,11 @@ describe('npm run manifests: every Kubernetes object, rendered and validated aga
       expect(charts).toContainEqual({ repository: r.repository, chart: r.chart, version: r.version });
       expect(r.namespace).toBe('kube-system');
     }
-    const driver = result.helmReleases.find((r) => r.chart === 'secrets-store-csi-driver')!;
-    expect(driver.values).toMatchObject({ syncSecret: { enabled: true }, linux: { image: { repository: 'registry.k8s.io/csi-secrets-store/driver' } } });
+    const adapter = result.helmReleases.find((r) => r.chart === 'prometheus-adapter')!;
+    expect(adapter.values).toMatchObject({ rules: { default: false }, image: { repository: 'registry.k8s.io/prometheus-adapter/prometheus-adapter' } });
     const comments = helmReleasesToYamlComments(result.helmReleases);
-    expect(comments).toContain('# release kube-system/secrets-store-csi-driver: chart secrets-store-csi-driver 1.4.6 from https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts');
-    expect(comments).toContain('#       repository: registry.k8s.io/csi-secrets-store/driver');
+    expect(comments).toContain('# release kube-system/prometheus-adapter: chart prometheus-adapter 5.3.0 from https://prometheus-community.github.io/helm-charts');
+    expect(comments).toContain('#     repository: registry.k8s.io/prometheus-adapter/prometheus-adapter');
     // Appended to the objects, the releases change nothing a YAML reader (or kubectl) sees.
     const withReleases = parseAllDocuments(toYaml(result.objects) + comments).map((d) => d.toJS());
     expect(withReleases).toEqual(result.objects.map((o) => o.object));

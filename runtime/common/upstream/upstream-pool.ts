@@ -131,6 +131,16 @@ export class UpstreamPool {
     return u.healthy && !this.outliers.isEjected(u) && u.breaker.state !== 'open';
   }
 
+  /**
+   * Whether a member takes requests now by the evidence of real attempts: not cooling after a
+   * Retry-After, not ejected, breaker admits. Active health is left out (the dispatcher still
+   * tries an unhealthy member as a last resort).
+   */
+  takesRequests(): boolean {
+    const now = this.clock.now();
+    return this.current.some((u) => u.coolingUntil <= now && !this.outliers.isEjected(u) && u.breaker.canAttempt());
+  }
+
   /** Available members not in `exclude`. */
   available(exclude: ReadonlySet<Upstream>): Upstream[] {
     const out: Upstream[] = [];

@@ -39,6 +39,13 @@ export class Upstream implements OutlierTarget {
   learnedSlots: number | undefined;
   /** Set when discovery dropped it: no new requests, in-flight ones finish. */
   removed = false;
+  /**
+   * This process's part of the member's slots, when admission divides the pool's known
+   * capacity among proxy replicas member by member (see the proxy's `memberShares`); the
+   * least-outstanding balancer then keeps each member within it, so replicas that balance
+   * independently never stack requests on one member. Undefined: no part assigned.
+   */
+  share: number | undefined;
 
   constructor(
     readonly pool: string,

@@ -17,9 +17,11 @@ export type ShedReason =
   /** The deadline passed while waiting. */
   | 'timeout'
   /** The caller gave up (client disconnected). */
-  | 'aborted';
+  | 'aborted'
+  /** No pool it may use has any capacity (every member gone): nothing to wait for. */
+  | 'no_capacity';
 
-export const SHED_REASONS: readonly ShedReason[] = ['queue_full', 'evicted', 'deadline', 'timeout', 'aborted'];
+export const SHED_REASONS: readonly ShedReason[] = ['queue_full', 'evicted', 'deadline', 'timeout', 'aborted', 'no_capacity'];
 
 export interface AcquireContext {
   readonly cls: PriorityClass;

@@ -34,8 +34,23 @@ export interface SaturationSignal {
   readonly minWaiting?: number;
   /** Highest `vllm:gpu_cache_usage_perc` (0..1) over the pool, if exported. */
   readonly kvCacheUsage?: number;
+  /**
+   * Lowest `vllm:gpu_cache_usage_perc` over the pool (every member exports it), so that a full
+   * KV cache counts only when every member's is full: one member full (and queueing) next to
+   * members with room is imbalance, like one queueing member.
+   * @default kvCacheUsage
+   */
+  readonly minKvCacheUsage?: number;
   /** Sum of `vllm:num_requests_running` over the pool, if exported. */
   readonly running?: number;
+  /**
+   * Slots (configured or learned) of the members these figures came from, summed; undefined
+   * when one of them has none known. With it, waiting on every member is told apart: more
+   * requests at the members than their slots is over-admission; fewer, with the KV cache not
+   * full, is a request between two scheduler steps (vLLM lists a request as waiting until its
+   * next step schedules it, free slot or not), not overload.
+   */
+  readonly slots?: number;
 }
 
 /**
@@ -48,12 +63,14 @@ export type CapacitySource = () => number | undefined;
 /**
  * Concurrency limit for one pool: the pool's capacity when the members make it known, bounded
  * by an adaptive limit (AIMD with a latency guard, in the manner of Netflix concurrency-limits'
- * `AIMDLimit`) that catches what the capacity figure does not.
+ * `AIMDLimit`) that finds the capacity where nothing makes it known.
  *
  * Capacity: `CapacitySource` answers the slots of the members that serve (configured, e.g. a
  * vLLM server's `--max-num-seqs`, or learned from their `/metrics`), divided among the proxy
- * replicas. It is the ceiling of the limit: a member lost lowers it at once, a member added
- * raises it (and the adaptive value with it) at once. Without it the ceiling is
+ * replicas. It is the ceiling of the limit and, while known, authoritative: a member lost
+ * lowers it at once, a member added raises it (and the adaptive value with it) at once, and
+ * only proof that the members hold more than they take (or run fewer than their slots while
+ * requests wait, with the KV cache full) moves the limit below it. Without it the ceiling is
  * `maxConcurrency`, else `adaptive.max`, and the adaptive value finds the capacity.
  *
  * Why AIMD and not a gradient controller (Netflix `Gradient2`, Envoy adaptive concurrency):
@@ -61,20 +78,28 @@ export type CapacitySource = () => number | undefined;
  * latency varies by two orders of magnitude with output length, so that ratio is dominated by
  * the request mix. Inference servers give explicit overload signals instead, and the limit
  * moves on those:
- * - an upstream 503/429 or timeout is proof that the requests in flight when it came were more
+ * - an upstream 503/429 or timeout while the capacity is unknown (or while this replica holds
+ *   more than its known share) is proof that the requests in flight when it came were more
  *   than the upstreams take: the limit drops to that concurrency less one, at once (each
  *   further rejection of the same burst lowers it by the one request it stood for, so a burst
  *   of n rejections takes the limit to exactly what was served, whether the upstreams reject
- *   at once or after queueing);
- * - vLLM's waiting queue on every member: the limit drops to this replica's in-flight requests
- *   times the share the upstreams run (running / (running + waiting)), at most once per
- *   `decreaseCooldownMs` (a scrape is a sample, not proof);
+ *   at once or after queueing). Within a known share it is not: one member refused while the
+ *   pool had room (requests stacked on it, another replica's excess), which the member's own
+ *   state (Retry-After, breaker) and the request's re-admission absorb; cutting the pool's limit
+ *   for it would leave free slots idle;
+ * - vLLM's waiting queue on every member, on two scrapes in a row: the limit drops to this
+ *   replica's in-flight requests times the share the upstreams can take (their slots, or what
+ *   they run, over what they hold), at most once per `decreaseCooldownMs`. With known slots,
+ *   waiting that does not exceed them (and no full KV cache) is a request between two scheduler
+ *   steps, not saturation;
  * - latency beyond `latencyTolerance` x its windowed minimum (and `latencySlackMs` above it):
  *   x `backoffRatio`, at most once per cooldown;
- * - growth: +1 per limit's worth of completions that found the limit in use (one per round
- *   trip, additive), never while the upstreams report saturation. Probing above a capacity
- *   the upstreams enforce therefore costs one rejected attempt per round trip, not one per
- *   completion.
+ * - growth, never while the upstreams report saturation: below a known ceiling, +1 per
+ *   completion (a cut is undone within a round trip, as TCP's slow start returns to a known
+ *   window); above it nothing (the ceiling is the capacity); with the capacity unknown, +1 per
+ *   limit's worth of completions that found the limit in use (one per round trip, additive),
+ *   so probing above a capacity the upstreams enforce costs one rejected attempt per round
+ *   trip, not one per completion.
  *
  * Pure decision logic: no I/O, time from the injected clock.
  */
@@ -87,6 +112,8 @@ export class AimdLimiter {
   private baselinePrevious = Infinity;
   private baselineWindowStart: number;
   private lastCeiling: number | undefined;
+  /** Whether `lastCeiling` was a known capacity (not the unknown-capacity bound). */
+  private lastKnown = false;
   /** Completions that found the limit in use since the last growth step. */
   private growthCredit = 0;
 
@@ -125,21 +152,32 @@ export class AimdLimiter {
   }
 
   onSample(sample: LimiterSample): void {
-    if (!this.cfg.adaptive.enabled) return;
+    // nothing to learn of a pool no member serves (its last requests failing as it went)
+    if (!this.cfg.adaptive.enabled || this.ceiling() === 0) return;
     switch (sample.kind) {
-      case 'overload':
+      case 'overload': {
+        // Within a known share a refusal is a member's, not the pool's: the pool had room.
+        const known = this.capacity?.();
+        if (known !== undefined && sample.inflight <= this.ceiling()) return;
         // the upstreams refused while `inflight` requests were out: they take fewer
         this.lower(Math.max(this.cfg.adaptive.min, sample.inflight - 1), 'overload');
         return;
+      }
       case 'success': {
         if (sample.latencyMs !== undefined && this.latencyOverloaded(sample.latencyMs)) {
           this.decrease(this.value * this.cfg.adaptive.backoffRatio, 'latency');
           return;
         }
-        // Only grow while the limit is actually in use (app-limited otherwise), and not
-        // while the upstreams report saturation.
+        // Not while the upstreams report saturation. Below a known ceiling: back to it, one
+        // per completion. Otherwise only while the limit is actually in use (app-limited
+        // otherwise), one per round trip.
         const limit = this.limit;
-        if (this.saturated || sample.inflight < limit || limit === 0) return;
+        if (this.saturated || limit === 0) return;
+        if (this.capacity?.() !== undefined) {
+          if (limit < this.ceiling()) this.set(this.value + 1, 'growth');
+          return;
+        }
+        if (sample.inflight < limit) return;
         if (++this.growthCredit < limit) return;
         this.growthCredit = 0;
         this.set(this.value + 1, 'growth');
@@ -155,19 +193,35 @@ export class AimdLimiter {
    * saturated scrape stops the limit growing; two in a row shrink it. A single scrape often
    * lands in the instant between a slot freeing and the next request taking it (a momentary
    * `waiting` of 1), which is not overload. KV-cache usage counts only while requests wait: a
-   * full cache that admits every request is a well-used GPU, not an overloaded one.
+   * full cache that admits every request is a well-used GPU, not an overloaded one. Both count
+   * only on every member: one member queueing (or full) while another has room is imbalance.
+   *
+   * With the members' slots known (`signal.slots`), every member waiting means one of two
+   * things: the members hold more requests than their slots (over-admission: this replica
+   * keeps its part of what they take, `inflight x slots / (running + waiting)`), or they run
+   * fewer than their slots while requests wait, which is saturation only with the KV cache full
+   * (the GPU takes fewer sequences than configured); otherwise it is vLLM's scheduler step
+   * (a request is listed waiting until the next step schedules it) and the known slots stand.
    */
   onSaturation(signal: SaturationSignal, inflight = this.limit): void {
     const s = this.cfg.saturation;
-    const saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || ((signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage && signal.waiting > 0);
+    // every member's cache full while requests wait at every member (not the fullest member's
+    // cache next to the pool's total waiting: that is one full member, i.e. imbalance)
+    const kvFull = (signal.minKvCacheUsage ?? signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage && (signal.minWaiting ?? signal.waiting) > 0;
+    let saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || kvFull;
+    const held = (signal.running ?? 0) + signal.waiting;
+    if (saturated && signal.slots !== undefined && signal.running !== undefined && held <= signal.slots && !kvFull) saturated = false;
     const sustained = saturated && this.saturated;
     this.saturated = saturated;
     if (!sustained || !this.cfg.adaptive.enabled) return;
     const running = signal.running;
-    const target =
-      running !== undefined && running + signal.waiting > 0
-        ? Math.max(this.cfg.adaptive.min, Math.floor((inflight * running) / (running + signal.waiting)))
-        : this.value * this.cfg.adaptive.backoffRatio;
+    let target: number;
+    if (running === undefined || held === 0) target = this.value * this.cfg.adaptive.backoffRatio;
+    else {
+      // what the members take of what they hold: their slots when over-admitted, else what they run
+      const takes = signal.slots !== undefined && held > signal.slots ? signal.slots : running;
+      target = Math.max(this.cfg.adaptive.min, Math.floor((inflight * takes) / held));
+    }
     this.decrease(target, 'saturation');
   }
 
@@ -175,14 +229,19 @@ export class AimdLimiter {
     return this.cfg.maxConcurrency ?? this.cfg.adaptive.max;
   }
 
-  /** The ceiling now; capacity added since the last look raises the adaptive value by as much. */
+  /**
+   * The ceiling now; known capacity added since the last look raises the adaptive value by as
+   * much. No capacity at all (no member serves) leaves the adaptive value as it was, so that a
+   * pool whose members come back, with or without known slots, resumes where it stood.
+   */
   private ceiling(): number {
     const known = this.capacity?.();
     let ceiling = known === undefined ? this.unknownCeiling() : known;
     if (this.cfg.maxConcurrency !== undefined) ceiling = Math.min(ceiling, this.cfg.maxConcurrency);
-    if (this.lastCeiling !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
+    if (this.lastCeiling !== undefined && this.lastKnown && known !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
     this.lastCeiling = ceiling;
-    if (this.value > ceiling) this.value = ceiling;
+    this.lastKnown = known !== undefined;
+    if (this.value > ceiling && ceiling > 0) this.value = ceiling;
     return ceiling;
   }
 

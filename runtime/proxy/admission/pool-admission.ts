@@ -5,7 +5,8 @@ import type { ScriptRunner } from '../ratelimit/redis-script';
 import type { TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from './config';
 import { AdmissionController, type AdmissionObserver } from './controller';
-import { ReplicaShare } from './replica-share';
+import { ReplicaShare, memberShares } from './replica-share';
+import type { Upstream } from '../../common/upstream/upstream';
 import { SaturationScraper, learnSlots } from './saturation';
 
 /**
@@ -61,7 +62,11 @@ export class PoolAdmission {
         : undefined;
     const capacity = () => {
       const c = pool.capacity();
-      if (!c.known) return undefined;
+      if (!c.known) {
+        this.clearShares();
+        return undefined;
+      }
+      this.assignShares();
       return this.share ? this.share.shareOf(c.slots) : c.slots;
     };
     this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity);
@@ -73,6 +78,7 @@ export class PoolAdmission {
           pool.members.map((u) => ({
             url: `${u.origin}/metrics`,
             onFigures: (f) => learnSlots(u, f, deps.clock.now(), recentMs),
+            slots: () => u.knownSlots,
           })),
         intervalMs: cfg.saturation.intervalMs,
         timeoutMs: cfg.saturation.timeoutMs,
@@ -80,6 +86,51 @@ export class PoolAdmission {
         onSignal: (s) => this.controller.onSaturation(s),
       });
     }
+  }
+
+  /** Members in their common order (by name, the same in every replica), per membership. */
+  private ordered: { of: readonly Upstream[]; sorted: readonly Upstream[] } | undefined;
+  /** What the member parts were last dealt from: per ordered member its slots, -1 if not serving. */
+  private dealtFrom: number[] = [];
+  private dealtReplicas = { rank: -1, count: -1 };
+
+  /**
+   * Deals this replica's part of each serving member's slots (`Upstream.share`), which the
+   * balancer keeps each member within; recomputed only when the members, their serving state or
+   * slots, or the replicas changed (it runs wherever the capacity is read).
+   */
+  private assignShares(): void {
+    const members = this.pool.members;
+    if (this.ordered?.of !== members) {
+      this.ordered = { of: members, sorted: [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+      this.dealtFrom = [];
+    }
+    const sorted = this.ordered.sorted;
+    const rank = this.share?.rank ?? 0;
+    const count = this.share?.replicas ?? 1;
+    let changed = this.dealtFrom.length !== sorted.length || this.dealtReplicas.rank !== rank || this.dealtReplicas.count !== count;
+    for (let i = 0; i < sorted.length; i++) {
+      const u = sorted[i];
+      const slots = this.pool.isServing(u) ? (u.knownSlots ?? 0) : -1;
+      if (this.dealtFrom[i] !== slots) {
+        this.dealtFrom[i] = slots;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.dealtReplicas = { rank, count };
+    const parts = memberShares(
+      this.dealtFrom.map((s) => Math.max(0, s)),
+      rank,
+      count,
+    );
+    sorted.forEach((u, i) => (u.share = this.dealtFrom[i] < 0 ? undefined : parts[i]));
+  }
+
+  private clearShares(): void {
+    if (this.dealtFrom.length === 0) return;
+    for (const u of this.pool.members) u.share = undefined;
+    this.dealtFrom = [];
   }
 
   start(): void {

@@ -69,7 +69,7 @@ export class PriorityWaitQueue<E extends QueueEntry> {
   peek(): E | undefined {
     const top = this.lanes.findIndex((l) => l.length > 0);
     if (top < 0) return undefined;
-    if (this.lowerClassShare > 0 && this.credit + this.lowerClassShare >= 1) {
+    if (this.credit + this.lowerClassShare >= 1) {
       const lower = this.oldestBelow(top);
       if (lower) return lower;
     }

@@ -33,6 +33,26 @@ export interface ReplicaShareOptions {
 }
 
 /**
+ * Replica `rank`'s part of each member's slots, `slots` in the members' common order (by name):
+ * the pool's slots are dealt round robin to the replicas (slot i to replica i mod n), so the
+ * parts of one member over the replicas add up to its slots, and the parts of one replica over
+ * the members add up to its share of the pool (`ReplicaShare.shareOf`, less its floor of one).
+ * A replica that keeps each member within its part never makes a member queue or refuse while
+ * the pool has free slots, whatever the other replicas do within theirs.
+ */
+export function memberShares(slots: readonly number[], rank: number, replicas: number): number[] {
+  // slots among the first x of the pool that go to `rank`
+  const dealt = (x: number) => (x <= rank ? 0 : Math.floor((x - rank - 1) / replicas) + 1);
+  const out: number[] = [];
+  let offset = 0;
+  for (const s of slots) {
+    out.push(dealt(offset + s) - dealt(offset));
+    offset += s;
+  }
+  return out;
+}
+
+/**
  * How proxy replicas share a pool's capacity: each one renews its presence in Redis every
  * `heartbeatMs` and takes `floor(capacity / n)` slots, the first `capacity mod n` replicas (by
  * id) one more, so the shares add up to exactly the capacity. A replica that dies drops out
@@ -53,6 +73,11 @@ export class ReplicaShare {
   /** Replicas counted now (this one included). */
   get replicas(): number {
     return this.ids.length;
+  }
+
+  /** This replica's place among the replicas counted now (by id), from 0. */
+  get rank(): number {
+    return Math.max(0, this.ids.indexOf(this.opts.id));
   }
 
   /** This replica's slots of `capacity`. At least one while there is any capacity. */
@@ -80,9 +105,9 @@ export class ReplicaShare {
   async beat(): Promise<void> {
     try {
       const raw = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
-      const ids = raw.map(String).sort();
+      const ids = raw.map(String);
       if (!ids.includes(this.opts.id)) ids.push(this.opts.id);
-      ids.sort();
+      ids.sort(); // Redis answers by heartbeat time; the shares go by id
       const before = this.ids.length;
       this.ids = ids;
       if (ids.length !== before) this.opts.onChange?.(ids.length);

@@ -12,7 +12,8 @@ export interface UpstreamSaturation {
   readonly kvCacheUsage?: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
+/** A sample line: leading whitespace is ignored (text format); comments and blank lines do not match. */
+const SAMPLE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
 
 /** Parses the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
 export function parseVllmMetrics(text: string): UpstreamSaturation {
@@ -20,7 +21,6 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
   let running = 0;
   let kv: number | undefined;
   for (const line of text.split('\n')) {
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
     const m = SAMPLE.exec(line);
     if (!m) continue;
     const value = Number(m[3]);
@@ -42,24 +42,36 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
   return kv === undefined ? { waiting, running } : { waiting, running, kvCacheUsage: kv };
 }
 
+/** One member's figures with its known slots (configured or learned), if any. */
+export interface MemberSaturation extends UpstreamSaturation {
+  readonly slots?: number;
+}
+
 /**
  * Combines the upstreams of one pool into one signal: waiting summed and at its least-queued
  * member (saturation means every member queues, as the Kubernetes inference gateway reads it),
- * KV-cache usage at its worst.
+ * KV-cache usage at its worst and at its least full member (a full cache counts only when
+ * every member's is), slots summed when every member's are known.
  */
-export function combineSaturation(parts: readonly UpstreamSaturation[]): SaturationSignal {
+export function combineSaturation(parts: readonly MemberSaturation[]): SaturationSignal {
   let waiting = 0;
   let minWaiting = Infinity;
   let kv: number | undefined;
+  let minKv = Infinity;
   let running = 0;
+  let slots: number | undefined = parts.length > 0 ? 0 : undefined;
   for (const p of parts) {
     waiting += p.waiting;
     running += p.running;
     minWaiting = Math.min(minWaiting, p.waiting);
     if (p.kvCacheUsage !== undefined) kv = Math.max(kv ?? 0, p.kvCacheUsage);
+    // a member that does not export the gauge is not known to be full
+    minKv = Math.min(minKv, p.kvCacheUsage ?? 0);
+    slots = slots === undefined || p.slots === undefined ? undefined : slots + p.slots;
   }
-  const base = { waiting, minWaiting: Number.isFinite(minWaiting) ? minWaiting : 0, running };
-  return kv === undefined ? base : { ...base, kvCacheUsage: kv };
+  const base: SaturationSignal = { waiting, minWaiting: Number.isFinite(minWaiting) ? minWaiting : 0, running };
+  const withKv = kv === undefined ? base : { ...base, kvCacheUsage: kv, minKvCacheUsage: minKv };
+  return slots === undefined ? withKv : { ...withKv, slots };
 }
 
 /** One scrape target: a member's `/metrics` URL and what to do with its own figures. */
@@ -67,6 +79,8 @@ export interface ScrapeTarget {
   readonly url: string;
   /** Receives the member's figures (e.g. to learn its slots). */
   readonly onFigures?: (figures: UpstreamSaturation) => void;
+  /** The member's known slots (configured or learned), read after `onFigures`. */
+  readonly slots?: () => number | undefined;
 }
 
 /** What a member's slots are learned from (kept on the member). */
@@ -86,7 +100,7 @@ export interface SlotLearner {
 export function learnSlots(member: SlotLearner, figures: UpstreamSaturation, now: number, recentMs: number): void {
   const full = figures.waiting > 0 || now - member.lastOverloadAt <= recentMs;
   if (!full || figures.running <= 0) return;
-  if (member.learnedSlots === undefined || figures.running > member.learnedSlots) member.learnedSlots = figures.running;
+  member.learnedSlots = Math.max(member.learnedSlots ?? 0, figures.running);
 }
 
 export interface SaturationScraperOptions {
@@ -126,11 +140,13 @@ export class SaturationScraper {
     const results = await Promise.all(
       this.opts.targets().map(async (t) => {
         const figures = await this.scrape(t.url);
-        if (figures) t.onFigures?.(figures);
-        return figures;
+        if (!figures) return undefined;
+        t.onFigures?.(figures);
+        const slots = t.slots?.();
+        return slots === undefined ? figures : { ...figures, slots };
       }),
     );
-    const ok = results.filter((r): r is UpstreamSaturation => r !== undefined);
+    const ok = results.filter((r): r is MemberSaturation => r !== undefined);
     if (ok.length === 0) return undefined;
     const signal = combineSaturation(ok);
     this.opts.onSignal(signal);

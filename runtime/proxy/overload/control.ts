@@ -230,7 +230,10 @@ export class OverloadControl {
    * the first pool that has capacity at all; `low` neither spills nor waits anywhere but the
    * first pool. When that wait ends in a shed, the later pools get their chance before the
    * request is shed (low excepted). Pools in `exclude` (already failed this request) are
-   * skipped. Undefined when admission is off: the dispatcher walks the whole chain.
+   * skipped, and so is a later pool none of whose members can take a request now (unreachable,
+   * breaker open, cooling after a Retry-After). When none of the pools it may use has any capacity (all their members gone) it is
+   * shed at once (`no_capacity`): there is nothing to wait for. Undefined when admission is off:
+   * the dispatcher walks the whole chain.
    * With a client deadline the request must be able to finish by it; otherwise the class
    * default bounds its wait for a slot.
    */
@@ -243,7 +246,11 @@ export class OverloadControl {
     }
     if (guarded.length === 0) return undefined;
     const cls = ctx.priorityClass;
-    const candidates = cls === 'low' ? guarded.slice(0, 1) : guarded;
+    // a later pool none of whose members takes requests now, by what its last attempts said
+    // (breaker open after failures, ejected, cooling after a Retry-After: an unreachable region)
+    // is no place to spill to: the attempt would fail, come back, and cost a retry of the
+    // budget; the first pool keeps the dispatcher's last resort
+    const candidates = cls === 'low' ? guarded.slice(0, 1) : guarded.filter((g, i) => i === 0 || g.pool.takesRequests());
     for (const g of candidates) {
       const permit = g.ctl.tryAcquireNow(cls);
       if (permit) return Promise.resolve({ kind: 'permit', permit, pool: g.pool });
@@ -254,7 +261,8 @@ export class OverloadControl {
   private async waitForSlot(ctx: RequestContext, candidates: readonly { pool: UpstreamPool; ctl: AdmissionController }[]): Promise<Admitted | Shed> {
     const clientDeadline = parseRequestTimeout(ctx.headers) !== undefined;
     // the first pool with any capacity queues the request; a pool with none (no member serves) would only time it out
-    const start = Math.max(0, candidates.findIndex((g) => g.ctl.limit > 0));
+    const start = candidates.findIndex((g) => g.ctl.limit > 0);
+    if (start === -1) return this.noCapacity(ctx, candidates[0]);
     let shed: Shed | undefined;
     for (const g of candidates.slice(start)) {
       const cfg = this.deps.config.admission.pools[g.pool.name] ?? this.deps.config.admission.defaults;
@@ -265,6 +273,18 @@ export class OverloadControl {
       if (r.reason === 'aborted' || r.reason === 'timeout') break;
     }
     return shed!;
+  }
+
+  /**
+   * No pool the request may use has any capacity (every member of each gone: a region whose
+   * model servers are all down, a spilled request there): shed at once, so the caller — a
+   * client, or the spilling proxy of another region — moves on (its next pool, its own shed by
+   * class) instead of waiting for a pod until the deadline. Retry-After is the first pool's.
+   */
+  private noCapacity(ctx: RequestContext, first: { pool: UpstreamPool; ctl: AdmissionController }): Shed {
+    const cls = ctx.priorityClass;
+    this.metrics.shed.inc({ pool: first.pool.name, class: cls, reason: 'no_capacity' });
+    return { kind: 'shed', cls, reason: 'no_capacity', retryAfterSeconds: first.ctl.retryAfterSeconds(cls), queuedMs: 0 };
   }
 
   private rateLimitRequest(ctx: RequestContext) {

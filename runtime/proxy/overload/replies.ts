@@ -28,6 +28,7 @@ export function shedReply(shed: Shed): LocalReply {
     deadline: 'it could not be served before its deadline',
     timeout: 'its deadline passed while it waited',
     aborted: 'the client went away',
+    no_capacity: 'no model server is serving it now',
   };
   return {
     status: 503,

@@ -7,12 +7,13 @@ import { ADDON_CHARTS, ADDON_IMAGES } from '../../../constructs/addons/charts';
 import { CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, ClusterAutoscaler, ClusterAutoscalerProps, managedNodeGroupAsgPattern } from '../../../constructs/addons/cluster-autoscaler';
 import { MetricsServer } from '../../../constructs/addons/metrics-server';
 import { NvidiaDevicePlugin } from '../../../constructs/addons/nvidia-device-plugin';
-import { adapterRules, METRICS_ADAPTER_SERVICE_ACCOUNT } from '../../../constructs/addons/prometheus-adapter';
+import { adapterRules, METRICS_ADAPTER_SERVICE_ACCOUNT, PrometheusAdapter } from '../../../constructs/addons/prometheus-adapter';
 import { SecretsStoreCsi } from '../../../constructs/addons/secrets-store-csi';
+import { ContainerLogShipper, fluentBitConfig } from '../../../constructs/addons/fluent-bit';
 import { ENVIRONMENTS } from '../../../envs';
 import { HPA_ADAPTER_METRICS } from '../../../stacks';
 import { valuesOf } from '../../support/cluster-rules';
-import { onlyResource, resourceList, synthApp, synthConstruct } from '../../support/synth';
+import { onlyResource, synthApp, synthConstruct } from '../../support/synth';
 
 const release = (build: Parameters<typeof synthConstruct>[0]) => onlyResource(synthConstruct(build), 'helm_release');
 
@@ -82,30 +83,63 @@ describe('Helm releases of the add-ons', () => {
     });
   });
 
-  it('installs the CSI driver with secret sync before its AWS provider, which does not install a second driver', () => {
-    const tf = synthConstruct((s) => new SecretsStoreCsi(s, 'ss'));
-    const [provider, driver] = resourceList(tf, 'helm_release').sort((a, b) => a.name.localeCompare(b.name)).reverse();
-    expect(driver.chart).toBe('secrets-store-csi-driver');
-    expect(valuesOf(driver)).toMatchObject({ syncSecret: { enabled: true }, enableSecretRotation: true });
-    expect(provider.chart).toBe('secrets-store-csi-driver-provider-aws');
-    expect(provider.depends_on).toEqual([expect.stringMatching(/^helm_release\.ss_driver_/)]);
-    expect(valuesOf(provider)['secrets-store-csi-driver']).toEqual({ install: false });
+  it('installs the CSI driver and its AWS provider as the EKS add-on, pinned by add-on version, with secret sync and rotation', () => {
+    const addon = onlyResource(synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { clusterName: 'c', kubernetesVersion: '1.32' })), 'aws_eks_addon');
+    expect(addon).toMatchObject({ cluster_name: 'c', addon_name: 'aws-secrets-store-csi-driver-provider', addon_version: 'v2.2.2-eksbuild.1' });
+    expect(JSON.parse(addon.configuration_values)).toEqual({
+      'secrets-store-csi-driver': { syncSecret: { enabled: true }, enableSecretRotation: true, rotationPollInterval: '2m' },
+    });
   });
 
-  it('runs every image of the CSI driver chart by digest, and refuses an image without one', () => {
-    const tf = synthConstruct((s) => new SecretsStoreCsi(s, 'ss'));
-    const driver = resourceList(tf, 'helm_release').find((r) => r.chart === 'secrets-store-csi-driver');
-    const { linux } = valuesOf(driver);
-    const rendered = [linux.image, linux.crds.image, linux.registrarImage, linux.livenessProbeImage].map((i) => `${i.repository}:${i.tag}`);
-    expect(rendered).toEqual([
-      'registry.k8s.io/csi-secrets-store/driver:v1.4.6@sha256:bbca998bc8803f0ffe9f5955a326eb6a7bf8bb0c42e44468317f6621b14b03a1',
-      'registry.k8s.io/csi-secrets-store/driver-crds:v1.4.6@sha256:030feaeead7f3c7311418b6ef289f4ee83d95d06f5f8c22acd1ff4cfcea6583d',
-      'registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.11.1@sha256:e01facb9fb9cffaf52d0053bdb979fbd8c505c8e411939a6e026dd061a6b4fbe',
-      'registry.k8s.io/sig-storage/livenessprobe:v2.13.1@sha256:d2a9027a4876e039185e9bef7c61a0142c8ea14e7440860285c34ac73fee4ffb',
-    ]);
-    const tagged = { repository: 'registry.k8s.io/sig-storage/livenessprobe', tag: 'v2.13.1' };
-    const images = { driver: ADDON_IMAGES.secretsStoreDriver, crds: ADDON_IMAGES.secretsStoreDriverCrds, registrar: ADDON_IMAGES.csiNodeDriverRegistrar, livenessProbe: tagged };
-    expect(() => synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { images }))).toThrow('SecretsStoreCsi test/ss: images.livenessProbe.tag "v2.13.1" must pin a digest');
+  it('refuses a Kubernetes version without a known add-on version, a version that is not exact, and a bad rotation interval', () => {
+    expect(() => synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { clusterName: 'c', kubernetesVersion: '1.99' }))).toThrow(
+      'SecretsStoreCsi test/ss: no aws-secrets-store-csi-driver-provider add-on version is known for Kubernetes 1.99 (kubernetesVersion)',
+    );
+    expect(() => synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { clusterName: 'c', kubernetesVersion: '1.32', addonVersion: 'latest' }))).toThrow(
+      'SecretsStoreCsi test/ss: addonVersion "latest" must be an exact add-on version like v2.2.2-eksbuild.1',
+    );
+    expect(() => synthConstruct((s) => new SecretsStoreCsi(s, 'ss', { clusterName: 'c', kubernetesVersion: '1.32', rotationPollInterval: 'often' }))).toThrow(
+      'SecretsStoreCsi test/ss: rotationPollInterval "often" must be a duration like 2m',
+    );
+  });
+
+  it('runs prometheus-adapter v0.12.0 by digest, and refuses an adapter image without one', () => {
+    const build = (image?: { repository: string; tag: string }) => (s: Parameters<Parameters<typeof synthConstruct>[0]>[0]) =>
+      new PrometheusAdapter(s, 'pa', { region: 'us-east-1', workspaceId: 'ws-1', roleArn: 'arn:aws:iam::1:role/r', metrics: HPA_ADAPTER_METRICS, image });
+    const { image } = valuesOf(release(build()));
+    expect(`${image.repository}:${image.tag}`).toBe(
+      'registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0@sha256:932eae60e2bcf9c4660d6442da066ef1a79b4ea7cc232c61c7303069216ca006',
+    );
+    expect(() => synthConstruct(build({ repository: 'registry.k8s.io/prometheus-adapter/prometheus-adapter', tag: 'v0.12.0' }))).toThrow(
+      'PrometheusAdapter test/pa: image.tag "v0.12.0" must pin a digest',
+    );
+  });
+
+  describe('container log shipper (Fluent Bit)', () => {
+    const streams = [
+      { key: 'app', namespaces: ['surgeguard'], logGroupName: '/surgeguard/x/containers/app' },
+      { key: 'system', namespaces: 'rest' as const, logGroupName: '/surgeguard/x/containers/system' },
+    ];
+    const shipper = (props: Partial<ConstructorParameters<typeof ContainerLogShipper>[2]> = {}) =>
+      synthConstruct((s) => new ContainerLogShipper(s, 'logs', { region: 'us-east-1', streams, roleArn: 'arn:aws:iam::1:role/r', ...props }));
+
+    it('reads each namespace by its log file names, the rest stream everything else, and writes existing groups only', () => {
+      const config = fluentBitConfig({ region: 'us-east-1', streams });
+      expect(config.inputs).toContain('Path /var/log/containers/*_surgeguard_*.log');
+      expect(config.inputs).toContain('Path /var/log/containers/*.log\n    Exclude_Path /var/log/containers/*_surgeguard_*.log');
+      expect(config.outputs.match(/auto_create_group false/g)).toHaveLength(2);
+      expect(config.outputs).not.toMatch(/log_retention_days|auto_create_group true/);
+      const v = valuesOf(onlyResource(shipper(), 'helm_release'));
+      expect(v.serviceAccount).toEqual({ create: true, name: 'fluent-bit', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/r' } });
+      expect(v.testFramework).toEqual({ enabled: false });
+    });
+
+    it('refuses an image without digest, two rest streams, a namespace in two streams and a bad group name', () => {
+      expect(() => shipper({ image: { repository: 'cr.fluentbit.io/fluent/fluent-bit', tag: '3.2.10' } })).toThrow('ContainerLogShipper logs: image.tag "3.2.10" must pin a digest');
+      expect(() => shipper({ streams: [...streams, { key: 'more', namespaces: 'rest', logGroupName: '/x' }] })).toThrow('ContainerLogShipper logs: streams must have exactly one "rest" stream');
+      expect(() => shipper({ streams: [...streams, { key: 'again', namespaces: ['surgeguard'], logGroupName: '/x' }] })).toThrow('ContainerLogShipper logs: streams namespace "surgeguard" is in two streams');
+      expect(() => shipper({ streams: [{ ...streams[0], logGroupName: 'bad group!' }, streams[1]] })).toThrow('ContainerLogShipper logs: streams app: "bad group!" is not a log group name');
+    });
   });
 
   describe('prometheus-adapter rules', () => {

@@ -79,7 +79,7 @@ describe('three proxy replicas running the rendered cell config', () => {
     urls = [];
   });
 
-  it('admit up to the capacity of the pods with one critical-tier key, and no further (no per-key rate limit in the way)', async () => {
+  it('admit up to the capacity of the pods with one critical-tier key, and no further, without stacking requests on one pod (no per-key rate limit in the way)', async () => {
     const capacity = SLOTS * PODS;
     // the replicas found the four pods and each other: their shares add up to the capacity
     await eventually(
@@ -90,7 +90,11 @@ describe('three proxy replicas running the rendered cell config', () => {
     // what the pods hold (running + waiting), sampled while the requests run
     const held = () => sims.reduce((n, s) => n + s.stats().inFlight + s.stats().waiting, 0);
     let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, held())), 5);
+    let mostWaiting = 0;
+    const sampler = setInterval(() => {
+      most = Math.max(most, held());
+      mostWaiting = Math.max(mostWaiting, ...sims.map((s) => s.stats().waiting));
+    }, 5);
     try {
       // twice the capacity at once, round robin over the replicas like the L4 balancer, every class asked for (the key may lower its class)
       const classes = ['critical', 'high', 'medium', 'low'];
@@ -108,6 +112,9 @@ describe('three proxy replicas running the rendered cell config', () => {
     }
     // ... and never more: the replicas' shares add up to the slots, nothing waits in a pod's queue beyond them
     expect(most).toBe(capacity);
+    // ... and no pod queued while another had a free slot: the replicas, balancing on their own,
+    // kept each pod within its part of the pod's slots (no stacking)
+    expect(mostWaiting).toBe(0);
     expect(sims.reduce((n, s) => n + s.stats().received, 0)).toBe(2 * capacity);
   });
 });

@@ -1,6 +1,9 @@
 import { FakeClock } from '../../../../runtime/common/clock';
 import { DrainMeter } from '../../../../runtime/proxy/admission/drain-meter';
 
+/** Completion stamps the meter holds in memory (white-box on purpose: memory has no public figure). */
+const held = (m: DrainMeter) => (m as unknown as { stamps: number[] }).stamps.length;
+
 describe('DrainMeter', () => {
   it('knows nothing before a completion with a latency or minSamples completions', () => {
     const clock = new FakeClock(0);
@@ -59,6 +62,34 @@ describe('DrainMeter', () => {
     // 2 completions per ms; at t = 6000 the window (5000, 6000] holds those of 5001..5999,
     // whatever was compacted away before
     expect(m.ratePerSecond(1)).toBe(1_998);
+  });
+
+  it.each([
+    [1, 1_000],
+    [4, 4_000],
+  ])('holds about a window of completions in memory over a long surge of %i per ms, even when nobody reads the rate', (perMs, inWindow) => {
+    const clock = new FakeClock(0);
+    const m = new DrainMeter(clock, 1_000, 5);
+    for (let t = 0; t < 20_000; t++) {
+      for (let i = 0; i < perMs; i++) m.record();
+      clock.advance(1);
+    }
+    // 20 000 ms of completions: what is held is the window's plus at most as many expired ones
+    // (or about a thousand for a small window) before they are dropped, not the whole surge
+    expect(held(m)).toBeLessThanOrEqual(Math.max(2 * inWindow, inWindow + 1_025));
+    expect(m.ratePerSecond(1)).toBe(inWindow - perMs); // the window (19 000, 20 000] holds 19 001..19 999
+  });
+
+  it('counts only the new completions after a quiet spell longer than the window', () => {
+    const clock = new FakeClock(0);
+    const m = new DrainMeter(clock, 1_000, 2);
+    clock.advance(5_000);
+    for (let i = 0; i < 3; i++) m.record();
+    clock.advance(2_000);
+    expect(m.ratePerSecond(1)).toBeUndefined(); // all three slid out
+    m.record();
+    m.record();
+    expect(m.ratePerSecond(1)).toBe(2);
   });
 
   it('smooths latency with a 0.2 weight on the newest sample and ignores a missing or negative one', () => {

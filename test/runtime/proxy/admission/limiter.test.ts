@@ -51,6 +51,34 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(100);
   });
 
+  it('counts a whole round trip at the new limit before each further step', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    expect(limiter.limit).toBe(11);
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 11 });
+    expect(limiter.limit).toBe(11); // ten of the eleven completions of a round trip at 11
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 11 });
+    expect(limiter.limit).toBe(12);
+  });
+
+  it('starts counting the round trip afresh after a cut', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 9; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    limiter.onSample({ kind: 'overload', inflight: 10 }); // to 9; the nine completions counted before do not carry over
+    expect(limiter.limit).toBe(9);
+    for (let i = 0; i < 8; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
+    expect(limiter.limit).toBe(9);
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
+    expect(limiter.limit).toBe(10);
+  });
+
+  it('keeps a whole-number limit when a backoff leaves a fraction', () => {
+    const { limiter } = setup({ adaptive: { initial: 25 }, saturation: { enabled: true, maxWaiting: 0 } });
+    limiter.onSaturation({ waiting: 5 }, 25);
+    limiter.onSaturation({ waiting: 5 }, 25); // 25 x 0.5 = 12.5
+    expect(limiter.limit).toBe(12);
+  });
+
   it('does not grow while the pool is not using its limit (application-limited)', () => {
     const { limiter } = setup({ adaptive: { initial: 10 } });
     for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
@@ -125,6 +153,13 @@ describe('AimdLimiter', () => {
     expect(limiter.baselineLatencyMs).toBeCloseTo(110, 9);
   });
 
+  it('leaves the latency baseline as it was on a completion that carries no latency', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 } });
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 1 });
+    limiter.onSample({ kind: 'success', inflight: 1 });
+    expect(limiter.baselineLatencyMs).toBe(100);
+  });
+
   it('decreases on latency or saturation at most once per cooldown, and again exactly a cooldown later', () => {
     const { limiter, clock } = setup({ adaptive: { initial: 64 }, saturation: { enabled: true, maxWaiting: 0 } });
     const saturate = () => limiter.onSaturation({ waiting: 10, running: 10 }, limiter.limit);
@@ -146,9 +181,11 @@ describe('AimdLimiter', () => {
       limiter.onSaturation(signal, 40);
     };
     twice({ waiting: 10, minWaiting: 2, running: 40 }); // at maxWaiting: not saturated
-    twice({ waiting: 10, kvCacheUsage: 0.9, minWaiting: 0, running: 40 }); // at maxKvCacheUsage: not saturated
+    twice({ waiting: 10, kvCacheUsage: 0.9, minKvCacheUsage: 0.9, minWaiting: 1, running: 40 }); // at maxKvCacheUsage: not saturated
+    twice({ waiting: 10, kvCacheUsage: 1, minKvCacheUsage: 0.91, minWaiting: 0, running: 40 }); // a member with nobody waiting: imbalance
+    twice({ waiting: 10, kvCacheUsage: 1, minKvCacheUsage: 0.5, minWaiting: 1, running: 40 }); // one member's cache full: imbalance
     expect(limiter.limit).toBe(40);
-    twice({ waiting: 10, kvCacheUsage: 0.91, minWaiting: 0, running: 40 }); // 40 x 40/50
+    twice({ waiting: 10, kvCacheUsage: 0.95, minKvCacheUsage: 0.91, minWaiting: 1, running: 40 }); // every member full and waiting: 40 x 40/50
     expect(limiter.limit).toBe(32);
   });
 
@@ -166,14 +203,111 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(32);
     capacity = 16; // two of four members gone
     expect(limiter.limit).toBe(16);
-    limiter.onSample({ kind: 'overload', inflight: 15 }); // the adaptive value below the capacity...
-    expect(limiter.limit).toBe(14);
+    limiter.onSaturation({ waiting: 4, minWaiting: 1, running: 12, slots: 16, kvCacheUsage: 1 }, 16);
+    limiter.onSaturation({ waiting: 4, minWaiting: 1, running: 12, slots: 16, kvCacheUsage: 1 }, 16); // the adaptive value below the capacity...
+    expect(limiter.limit).toBe(12);
     capacity = 24; // ...rises with capacity added
-    expect(limiter.limit).toBe(22);
+    expect(limiter.limit).toBe(20);
     capacity = 0; // no member serves
     expect(limiter.limit).toBe(0);
     capacity = 8;
     expect(limiter.limit).toBe(8);
+  });
+
+  describe('with the capacity known (configured or learned slots), the share is authoritative', () => {
+    const known = (capacity: () => number | undefined, input: AdmissionConfigInput = {}) => {
+      const clock = new FakeClock();
+      const changes: string[] = [];
+      const limiter = new AimdLimiter(parseAdmissionConfig({ saturation: { maxWaiting: 0 }, ...input }), clock, (l, cause) => changes.push(`${cause}:${l}`), capacity);
+      return { clock, limiter, changes };
+    };
+    /** Four 8-slot members, each with the given running/waiting, as the scraper combines them. */
+    const pool = (running: number, waiting: number, kvCacheUsage?: number) =>
+      combineSaturation(Array.from({ length: 4 }, () => ({ running, waiting, slots: 8, ...(kvCacheUsage === undefined ? {} : { kvCacheUsage }) })));
+
+    it('does not cut the limit for a 503 from one member while this replica is within its share (the pool had room)', () => {
+      const { limiter, changes } = known(() => 11);
+      for (const inflight of [11, 10, 9, 11]) limiter.onSample({ kind: 'overload', latencyMs: 1, inflight });
+      expect(limiter.limit).toBe(11);
+      expect(changes).toEqual([]);
+    });
+
+    it('does not lose capacity to waiting that does not exceed the slots (a request between two scheduler steps)', () => {
+      const { limiter, clock, changes } = known(() => 32);
+      for (let i = 0; i < 5; i++) {
+        limiter.onSaturation(pool(7, 1), 32); // every member shows one waiting, 32 held of 32 slots
+        clock.advance(1_000);
+      }
+      expect(limiter.limit).toBe(32);
+      expect(changes).toEqual([]);
+    });
+
+    it('still cuts on real over-admission: the members hold more than their slots on two scrapes in a row', () => {
+      const { limiter, changes } = known(() => 11);
+      limiter.onSaturation(pool(8, 2), 11); // 40 held of 32 slots: one scrape is a sample
+      expect(limiter.limit).toBe(11);
+      limiter.onSaturation(pool(8, 2), 11); // sustained: this replica keeps 11 x 32/40
+      expect(limiter.limit).toBe(8);
+      expect(changes).toEqual(['saturation:8']);
+    });
+
+    it('cuts when the members run fewer than their slots while requests wait with the KV cache full', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation(pool(6, 1, 0.99), 32);
+      limiter.onSaturation(pool(6, 1, 0.99), 32); // 32 x 24/28
+      expect(limiter.limit).toBe(27);
+    });
+
+    it('with a full KV cache, keeps what the members run even when they hold exactly their slots', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32); // 32 held of 32 slots, 28 running: 32 x 28/32
+      expect(limiter.limit).toBe(28);
+    });
+
+    it('reads waiting on every member as saturation when the members do not say what they run (held unknown)', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32); // backoffRatio 0.9: 28.8
+      expect(limiter.limit).toBe(28);
+    });
+
+    it('returns to a known ceiling one step per completion once the signal clears, not one per round trip', () => {
+      const { limiter, clock, changes } = known(() => 11);
+      limiter.onSaturation(pool(8, 2), 11);
+      limiter.onSaturation(pool(8, 2), 11);
+      expect(limiter.limit).toBe(8);
+      limiter.onSample({ kind: 'success', latencyMs: 750, inflight: 8 }); // still saturated: no growth
+      expect(limiter.limit).toBe(8);
+      clock.advance(1_000);
+      limiter.onSaturation(pool(8, 0), 8);
+      for (let i = 0; i < 3; i++) limiter.onSample({ kind: 'success', latencyMs: 750, inflight: 8 - i });
+      expect(limiter.limit).toBe(11);
+      for (let i = 0; i < 20; i++) limiter.onSample({ kind: 'success', latencyMs: 750, inflight: 11 });
+      expect(limiter.limit).toBe(11); // never above the known capacity
+      expect(changes).toEqual(['saturation:8', 'growth:9', 'growth:10', 'growth:11']);
+    });
+
+    it('cuts on a 503 while holding more than a share that has just shrunk, down to the share', () => {
+      let capacity = 16;
+      const { limiter } = known(() => capacity);
+      capacity = 11; // a replica joined
+      limiter.onSample({ kind: 'overload', latencyMs: 1, inflight: 16 });
+      expect(limiter.limit).toBe(11);
+    });
+  });
+
+  it('resumes its adaptive value when members serve again after none did, slots known or not', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined;
+    const limiter = new AimdLimiter(parseAdmissionConfig({ adaptive: { initial: 20 } }), clock, undefined, () => capacity);
+    limiter.onSample({ kind: 'overload', latencyMs: 1, inflight: 13 });
+    expect(limiter.limit).toBe(12);
+    capacity = 0; // every member gone
+    expect(limiter.limit).toBe(0);
+    limiter.onSample({ kind: 'overload', latencyMs: 1, inflight: 3 }); // its last requests failing: nothing to learn
+    capacity = undefined; // back, slots still unknown: where it stood, not the unknown-capacity bound
+    expect(limiter.limit).toBe(12);
   });
 
   it('takes the capacity of members found after start-up at once, even before its first look', () => {
@@ -208,14 +342,27 @@ describe('vLLM saturation metrics', () => {
     expect(parseVllmMetrics('vllm:kv_cache_usage_perc 0.9\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0.9 });
   });
 
-  it('sums waiting over a pool and keeps the worst KV-cache usage', () => {
+  it('sums waiting over a pool and keeps the worst and the least KV-cache usage', () => {
     expect(
       combineSaturation([
         { waiting: 1, running: 4, kvCacheUsage: 0.3 },
         { waiting: 2, running: 4, kvCacheUsage: 0.8 },
         { waiting: 0, running: 1 },
       ]),
-    ).toEqual({ waiting: 3, minWaiting: 0, running: 9, kvCacheUsage: 0.8 });
+    ).toEqual({ waiting: 3, minWaiting: 0, running: 9, kvCacheUsage: 0.8, minKvCacheUsage: 0 });
+  });
+
+  it('does not read one full member (its KV cache full, requests queued at it) next to members with room as saturation', () => {
+    // what bench:cell's queue scenario scraped half the time: requests stacked on one pod
+    const { limiter } = setup({ adaptive: { initial: 40 }, saturation: { enabled: true, maxWaiting: 0, maxKvCacheUsage: 0.95 } });
+    const oneFull = combineSaturation([
+      { waiting: 2, running: 8, kvCacheUsage: 1 },
+      { waiting: 0, running: 6, kvCacheUsage: 0.75 },
+      { waiting: 0, running: 8, kvCacheUsage: 1 },
+      { waiting: 0, running: 7, kvCacheUsage: 0.875 },
+    ]);
+    for (let i = 0; i < 3; i++) limiter.onSaturation(oneFull, 40);
+    expect(limiter.limit).toBe(40);
   });
 
   it('does not call a pool saturated while one member still has room', () => {

@@ -60,6 +60,23 @@ describe('PriorityWaitQueue', () => {
     expect(served).toEqual(['c1', 'l1', 'c2', 'm1', 'c3', 'c4']);
   });
 
+  it('hands the lower-class turn to the oldest waiter below the top even when the older one is of the higher lower class', () => {
+    const q = new PriorityWaitQueue<Named>(20, 0.5);
+    for (const [cls, name] of [['medium', 'm1'], ['low', 'l1'], ['critical', 'c1'], ['critical', 'c2'], ['critical', 'c3']] as const) q.push(entry(cls, name));
+    const served: string[] = [];
+    while (q.size > 0) served.push(q.shift()!.name);
+    expect(served).toEqual(['c1', 'm1', 'c2', 'l1', 'c3']);
+  });
+
+  it('shares dispatches below the highest class waiting when that is not critical', () => {
+    const q = new PriorityWaitQueue<Named>(20, 0.5);
+    for (const [cls, name] of [['high', 'h1'], ['high', 'h2'], ['high', 'h3'], ['high', 'h4'], ['low', 'l1']] as const) q.push(entry(cls, name));
+    const served: string[] = [];
+    while (q.size > 0) served.push(q.shift()!.name);
+    // h1 earns half a turn, so the second dispatch is l1's; high is the top class, never the "lower" one
+    expect(served).toEqual(['h1', 'l1', 'h2', 'h3', 'h4']);
+  });
+
   it('earns no credit while nothing lower waits, so a lower waiter arriving later waits its turn', () => {
     const q = new PriorityWaitQueue<Named>(20, 0.5);
     for (const name of ['c1', 'c2', 'c3']) q.push(entry('critical', name));
@@ -75,5 +92,17 @@ describe('PriorityWaitQueue', () => {
     for (const e of [c1, h1, h2, l1]) q.push(e);
     expect([q.ahead(c1), q.ahead(h1), q.ahead(h2), q.ahead(l1)]).toEqual([0, 1, 2, 3]);
     expect(q.ahead(entry('high'))).toBe(3); // not queued: behind every high
+  });
+
+  it('lists its entries as a snapshot, so a caller may remove each one while iterating (the deadline sweep does)', () => {
+    const q = new PriorityWaitQueue<Named>(10, 0);
+    for (const [cls, name] of [['high', 'h1'], ['high', 'h2'], ['high', 'h3'], ['low', 'l1']] as const) q.push(entry(cls, name));
+    const visited: string[] = [];
+    for (const e of q.entries()) {
+      visited.push(e.name);
+      q.remove(e);
+    }
+    expect(visited).toEqual(['h1', 'h2', 'h3', 'l1']);
+    expect(q.size).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { FakeClock } from '../../../../runtime/common/clock';
-import { ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import { ReplicaShare, memberShares } from '../../../../runtime/proxy/admission/replica-share';
 import type { ScriptRunner } from '../../../../runtime/proxy/ratelimit/redis-script';
 
 /**
@@ -70,7 +70,7 @@ describe('ReplicaShare', () => {
     await s.beat();
     expect(s.replicas).toBe(3);
     expect(calls[0]).toEqual(['admission:replicas:p', 'b', 300]);
-    expect(s.shareOf(4)).toBe(1); // b is second of a, b, c: 4 = 2 + 1 + 1
+    expect(s.shareOf(5)).toBe(2); // b is second of a, b, c: 5 = 2 + 2 + 1
   });
 
   it('tells about a change of the replica count only, and keeps the last count when Redis fails', async () => {
@@ -100,5 +100,58 @@ describe('ReplicaShare', () => {
     expect(clock.pendingTimers).toBe(0);
     clock.advance(1_000);
     expect(calls).toHaveLength(2);
+  });
+
+  it('schedules no heartbeat after stop, even when stopped while a heartbeat waits for Redis', async () => {
+    const { s, calls, clock } = share([['b'], ['b']]);
+    s.start(); // the first heartbeat is now waiting for its answer
+    s.stop();
+    await settled();
+    expect(calls).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(1_000);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('beats again when started after a stop', async () => {
+    const { s, calls, clock } = share([['b'], ['b'], ['b']]);
+    s.start();
+    await settled();
+    s.stop();
+    s.start();
+    await settled();
+    expect(calls).toHaveLength(2);
+    clock.advance(100);
+    expect(calls).toHaveLength(3);
+    s.stop();
+  });
+});
+
+describe('memberShares: each replica\'s part of each member\'s slots', () => {
+  const parts = (slots: number[], replicas: number) => Array.from({ length: replicas }, (_, rank) => memberShares(slots, rank, replicas));
+
+  it('gives every member exactly its slots over the replicas, and every replica its share of the pool', () => {
+    for (const [slots, replicas] of [
+      [[8, 8, 8, 8], 3],
+      [[8, 8], 3],
+      [[256, 256, 256], 20],
+      [[3, 5, 1, 7], 4],
+      [[2], 3],
+      [[8, 0, 8], 2],
+    ] as Array<[number[], number]>) {
+      const byReplica = parts(slots, replicas);
+      slots.forEach((s, m) => expect(byReplica.reduce((n, p) => n + p[m], 0)).toBe(s));
+      const total = slots.reduce((a, b) => a + b, 0);
+      byReplica.forEach((p, rank) => expect(p.reduce((a, b) => a + b, 0)).toBe(Math.floor(total / replicas) + (rank < total % replicas ? 1 : 0)));
+    }
+  });
+
+  it('spreads a replica\'s part over the members instead of filling one member first', () => {
+    expect(parts([8, 8, 8, 8], 3)).toEqual([
+      [3, 3, 2, 3],
+      [3, 2, 3, 3],
+      [2, 3, 3, 2],
+    ]);
+    expect(memberShares([8, 8, 8, 8], 0, 1)).toEqual([8, 8, 8, 8]);
   });
 });

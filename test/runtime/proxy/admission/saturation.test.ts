@@ -76,20 +76,33 @@ describe('parseVllmMetrics', () => {
     expect(parseVllmMetrics(text)).toEqual({ waiting: 1, running: 0 });
   });
 
+  it('reads samples with leading or trailing whitespace and skips indented comments (the text format ignores that whitespace)', () => {
+    const text = ['  vllm:num_requests_waiting{model_name="a"} 2', '\tvllm:num_requests_running 3 ', '  # vllm:num_requests_waiting 40', '   ', 'vllm:num_requests_waiting 1\r'].join('\n');
+    expect(parseVllmMetrics(text)).toEqual({ waiting: 3, running: 3 });
+  });
+
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
     expect(parseVllmMetrics('vllm:gpu_cache_usage_perc 0\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0 });
   });
 });
 
 describe('combineSaturation', () => {
-  it('sums waiting and running, keeps the least-queued member and the worst KV-cache usage', () => {
+  it('sums waiting and running, keeps the least-queued member and the worst and least KV-cache usage (none exported counts as not full)', () => {
     expect(
       combineSaturation([
         { waiting: 4, running: 8, kvCacheUsage: 0.5 },
         { waiting: 1, running: 6 },
         { waiting: 2, running: 7, kvCacheUsage: 0.9 },
       ]),
-    ).toEqual({ waiting: 7, minWaiting: 1, running: 21, kvCacheUsage: 0.9 });
+    ).toEqual({ waiting: 7, minWaiting: 1, running: 21, kvCacheUsage: 0.9, minKvCacheUsage: 0 });
+    expect(combineSaturation([{ waiting: 1, running: 8, kvCacheUsage: 1, slots: 8 }, { waiting: 0, running: 5, kvCacheUsage: 0.6, slots: 8 }])).toEqual({
+      waiting: 1,
+      minWaiting: 0,
+      running: 13,
+      kvCacheUsage: 1,
+      minKvCacheUsage: 0.6,
+      slots: 16,
+    });
   });
 
   it('answers zeros and no KV-cache figure for no member', () => {

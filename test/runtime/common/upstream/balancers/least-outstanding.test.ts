@@ -52,3 +52,40 @@ describe('LeastOutstandingBalancer', () => {
     expect(new LeastOutstandingBalancer(draws(0, 0)).pick([x, y])).toBe(x);
   });
 });
+
+describe('LeastOutstandingBalancer with parts of the members\' slots assigned (proxy replicas sharing a pool)', () => {
+  const withShare = (name: string, share: number, outstanding: number) => {
+    const u = member(name, 1, outstanding);
+    u.share = share;
+    return u;
+  };
+
+  it('picks the member with the most of its part free, whatever the sample draws', () => {
+    const a = withShare('a', 3, 3);
+    const b = withShare('b', 3, 1);
+    const c = withShare('c', 2, 1);
+    for (const r of [0, 0.3, 0.6, 0.99]) expect(new LeastOutstandingBalancer(draws(r)).pick([a, b, c])).toBe(b);
+  });
+
+  it('never puts more on a member than its part while another member has room in its own', () => {
+    const members = [withShare('a', 3, 0), withShare('b', 3, 0), withShare('c', 2, 0), withShare('d', 3, 0)];
+    const balancer = new LeastOutstandingBalancer(draws(0.1, 0.7, 0.4, 0.95));
+    for (let i = 0; i < 11; i++) balancer.pick(members).outstanding++;
+    expect(members.map((u) => u.outstanding)).toEqual([3, 3, 2, 3]);
+  });
+
+  it('breaks ties at random among the members with the most room', () => {
+    const a = withShare('a', 3, 1);
+    const b = withShare('b', 3, 1);
+    expect(new LeastOutstandingBalancer(draws(0.9)).pick([a, b])).toBe(a); // 0.9 x 2 >= 1: keeps a
+    expect(new LeastOutstandingBalancer(draws(0.4)).pick([a, b])).toBe(b);
+  });
+
+  it('falls back to power of two choices when every part is in use, or a member has no part', () => {
+    const full = [withShare('a', 2, 2), withShare('b', 2, 3)];
+    expect(new LeastOutstandingBalancer(draws(0.6, 0)).pick(full)).toBe(full[0]);
+    const mixed = [withShare('a', 2, 0), member('b', 1, 5)];
+    expect(new LeastOutstandingBalancer(draws(0.6, 0)).pick(mixed)).toBe(mixed[0]);
+    expect(new LeastOutstandingBalancer(draws(0, 0)).pick([member('x', 1, 4), withShare('y', 4, 0)]).name).toBe('y');
+  });
+});
