@@ -41,7 +41,7 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  *
  * Env knobs: CELL_PHASES="warm,surge,cool" seconds (default 5,15,5), CELL_SCENARIOS (comma list
  * of queue,reject,kill,add,spill), CELL_SETUPS (surgeguard,nginx), CELL_REGION (us-east-1),
- * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED.
+ * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -60,6 +60,8 @@ const SEED = Number(process.env.CELL_SEED ?? 42);
 const SCENARIOS = (process.env.CELL_SCENARIOS ?? 'queue,reject,kill,add,spill').split(',') as ScenarioName[];
 const SETUPS = (process.env.CELL_SETUPS ?? 'surgeguard,nginx').split(',') as SetupName[];
 const REPLICAS = 3;
+/** Period of the pods-vs-permits probe (it reads the replicas' and pods' /metrics: a little load of its own). */
+const PROBE_MS = Number(process.env.CELL_PROBE_MS ?? 250);
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -522,7 +524,7 @@ class AdmissionTrace {
 }
 
 /**
- * Samples, every 100 ms during the surge, what the model servers hold (vLLM running + waiting
+ * Samples, every CELL_PROBE_MS (250 ms) during the surge, what the model servers hold (vLLM running + waiting
  * from each pod's /metrics) next to the permits the replicas hold for the model-servers pool:
  * tells real over-admission (the pods hold more than the permits, or more than their slots)
  * from imbalance (a pod queues while another has a free slot). The reads of one sample are
@@ -541,7 +543,7 @@ class PodProbe {
     private readonly toMs: number,
   ) {}
   start(): void {
-    this.timer = setInterval(() => void this.sample(), 100);
+    this.timer = setInterval(() => void this.sample(), PROBE_MS);
   }
   stop(): void {
     clearInterval(this.timer);

@@ -17,6 +17,7 @@ export * from './data/redis-cluster';
 export * from './data/message-queue';
 export * from './monitoring/monitoring';
 export * from './monitoring/cluster-monitoring';
+export * from './monitoring/container-logs';
 export * from './workloads/names';
 export * from './workloads/cell-policies';
 export * from './workloads/model-server';

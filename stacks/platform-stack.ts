@@ -14,6 +14,7 @@ import { ExistingSecret } from '../constructs/data/existing-secret';
 import { GeneratedSecret } from '../constructs/data/generated-secret';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
+import { ContainerLogGroups, ContainerLogStream } from '../constructs/monitoring/container-logs';
 import { RedisCluster } from '../constructs/data/redis-cluster';
 import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
@@ -22,6 +23,18 @@ import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
 import { WEIGHTS_STAGER_NAME } from '../constructs/workloads/weights-staging';
 import { addAwsProvider, addBackend, crossRegionKeySecretName, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
+
+/**
+ * Where the cell's container logs go: one log group per surgeguard namespace (proxy and worker; model
+ * servers and the weights Job; Grafana and the monitoring pods) and one for every other namespace
+ * (kube-system, the add-ons).
+ */
+export const CELL_CONTAINER_LOG_STREAMS: readonly ContainerLogStream[] = [
+  { key: 'app', namespaces: [NAMESPACES.app.name] },
+  { key: 'inference', namespaces: [NAMESPACES.inference.name] },
+  { key: 'monitoring', namespaces: [NAMESPACES.monitoring.name] },
+  { key: 'system', namespaces: 'rest' },
+];
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -71,6 +84,8 @@ export class PlatformStack extends TerraformStack {
    * stack, because it is an AWS resource; its CRD exists before the workloads stack is planned.
    */
   public readonly secretsStore: SecretsStoreCsi;
+  /** Container log groups (KMS, retention) and the shipper's role; the add-ons stack installs the shipper. */
+  public readonly containerLogs: ContainerLogGroups;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
   /** The external provider's API key (the secret the environment names), readable by the proxy role only. */
@@ -149,6 +164,14 @@ export class PlatformStack extends TerraformStack {
       scraperSecurityGroupIds: [this.cluster.clusterSecurityGroupId],
       loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
       logRetentionDays: env.logRetentionDays,
+    });
+    // Created before any shipper runs: the shipper may not create groups, so none is ever unencrypted or kept forever.
+    this.containerLogs = new ContainerLogGroups(this, 'container-logs', {
+      name: this.baseName,
+      region: region.region,
+      cluster: this.cluster,
+      streams: CELL_CONTAINER_LOG_STREAMS,
+      retentionDays: env.logRetentionDays,
     });
     const alarmTopicArn = this.monitoring.alarmTopic.arn;
     this.redis = new RedisCluster(this, 'redis', {

@@ -6,7 +6,7 @@ import { ProxyConfigSchema, type ProxyConfigInput } from '../../runtime/proxy/co
 import { WorkerConfigSchema } from '../../runtime/worker/config';
 import { JOB_QUEUE_TOPOLOGY } from '../../contract/queue-topology';
 import { CROSS_REGION_KEY_NAME, RUNTIME_SECRET_ENV } from '../../contract/secrets';
-import { WORKER_CONTRACT } from '../../contract/service';
+import { PROXY_CONTRACT, WORKER_CONTRACT } from '../../contract/service';
 import { REDIS_PORT } from '../data/redis-cluster';
 
 /** What the runtime config files of one cell are made from. */
@@ -155,7 +155,11 @@ export function proxyRuntimeConfig(i: RuntimeConfigInputs): ProxyConfigInput {
     const name = regionPoolName(other.region);
     // another region's proxies: one member behind its NLB, called with the cross-region key; its
     // own admission answers 503 when full or when nothing serves there
-    pools[name] = { upstreams: [{ url: other.url, name: other.region, region: other.region, apiKey: { fromEnv: RUNTIME_SECRET_ENV.crossRegionKey } }] };
+    pools[name] = {
+      upstreams: [{ url: other.url, name: other.region, region: other.region, apiKey: { fromEnv: RUNTIME_SECRET_ENV.crossRegionKey } }],
+      // its proxies' readiness: ready while a model server serves there; a region that cannot serve is not spilled to
+      health: { path: PROXY_CONTRACT.readyPath },
+    };
     // its /metrics is not served on the public endpoint: nothing to learn from, nothing to scrape
     admissionPools[name] = { saturation: { enabled: false } };
   }

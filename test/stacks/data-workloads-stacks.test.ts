@@ -117,10 +117,17 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     expect(groups.length).toBeGreaterThan(0);
     for (const [id, group] of groups) {
       // The writer refers to the group (its arn/name as a destination, or depends_on where the service
-      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack.
+      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack,
+      // or a policy document grants a role of the stack the right to write it (the container log
+      // shipper runs in the cluster; the add-ons stack's rules check it ships to exactly these groups).
       const others = Object.entries(tf.resource!).flatMap(([type, byId]) =>
         Object.entries(byId as Record<string, unknown>).filter(([otherId]) => !(type === 'aws_cloudwatch_log_group' && otherId === id)).map(([, r]) => JSON.stringify(r)),
       );
+      const grants = Object.values((tf.data?.aws_iam_policy_document ?? {}) as Record<string, any>)
+        .flatMap((d) => (d.statement ?? []) as any[])
+        .filter((st) => (st.actions ?? []).includes('logs:PutLogEvents'))
+        .map((st) => JSON.stringify(st.resources ?? []));
+      others.push(...grants);
       const writers = others.filter((r) => r.includes(`aws_cloudwatch_log_group.${id}`));
       expect({ group: group.name, written: writers.length > 0 }).toEqual({ group: group.name, written: true });
     }

@@ -12,7 +12,8 @@ export interface UpstreamSaturation {
   readonly kvCacheUsage?: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
+/** A sample line: leading whitespace is ignored (text format); comments and blank lines do not match. */
+const SAMPLE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
 
 /** Parses the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
 export function parseVllmMetrics(text: string): UpstreamSaturation {
@@ -20,7 +21,6 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
   let running = 0;
   let kv: number | undefined;
   for (const line of text.split('\n')) {
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
     const m = SAMPLE.exec(line);
     if (!m) continue;
     const value = Number(m[3]);
@@ -100,7 +100,7 @@ export interface SlotLearner {
 export function learnSlots(member: SlotLearner, figures: UpstreamSaturation, now: number, recentMs: number): void {
   const full = figures.waiting > 0 || now - member.lastOverloadAt <= recentMs;
   if (!full || figures.running <= 0) return;
-  if (member.learnedSlots === undefined || figures.running > member.learnedSlots) member.learnedSlots = figures.running;
+  member.learnedSlots = Math.max(member.learnedSlots ?? 0, figures.running);
 }
 
 export interface SaturationScraperOptions {

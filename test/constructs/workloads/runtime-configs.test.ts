@@ -86,6 +86,8 @@ describe('runtime configs rendered by the stacks', () => {
   it('call the other regions with the cross-region key and accept it from them at the class a spilled request carries, for the local pool only', () => {
     const rendered = proxyRuntimeConfig(inputs);
     for (const region of ['eu-west-1', 'ap-northeast-1']) {
+      // probed at the other region's readiness: unready while no model server serves there
+      expect(rendered.pools![`region-${region}`].health).toEqual({ path: '/readyz' });
       expect(rendered.pools![`region-${region}`].upstreams).toEqual([
         { url: `https://${region}.api.example.com`, name: region, region, apiKey: { fromEnv: RUNTIME_SECRET_ENV.crossRegionKey } },
       ]);
@@ -152,7 +154,7 @@ describe('runtime configs rendered by the stacks', () => {
       for (const region of ['eu-west-1', 'ap-northeast-1']) {
         expect(parsed.pools[`region-${region}`].upstreams[0].slots).toBeUndefined();
         expect(parsed.admission.pools[`region-${region}`].saturation.enabled).toBe(false);
-        expect(parsed.pools[`region-${region}`].health.enabled).toBe(true);
+        expect(parsed.pools[`region-${region}`].health).toMatchObject({ enabled: true, path: '/readyz' });
       }
       // the provider: its slots are the region's cap, divided among the replicas; no /metrics, no /health of its own
       expect(parsed.pools[EXTERNAL_PROVIDER_POOL].upstreams[0].slots).toBe(40);

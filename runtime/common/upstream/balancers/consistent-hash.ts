@@ -44,11 +44,14 @@ export class ConsistentHashBalancer implements Balancer {
   }
 
   pick(candidates: readonly Upstream[], key: string | undefined): Upstream {
-    if (key === undefined || candidates.length === 1) return key === undefined ? leastLoaded(candidates) : candidates[0];
+    if (key === undefined) return leastLoaded(candidates);
+    // Stryker disable next-line ConditionalExpression: a speed shortcut: with one candidate and loadFactor >= 1 the bound is above its load, so the ring walk below ends on it too (or, if it is not on the ring, the fallback does)
+    if (candidates.length === 1) return candidates[0];
     let total = 0;
     for (const c of candidates) total += c.outstanding;
     const bound = Math.ceil((this.loadFactor * (total + 1)) / candidates.length);
     // no allocation on the hot path: when every member is a candidate the membership test is free
+    // Stryker disable next-line ConditionalExpression: false only makes the membership test run when every member is a candidate, which it then passes
     const all = candidates.length === this.memberCount;
     const start = this.firstIndexAtOrAfter(fnv1a32(key));
     for (let k = 0; k < this.ring.length; k++) {

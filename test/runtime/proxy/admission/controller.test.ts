@@ -377,6 +377,48 @@ describe('AdmissionController', () => {
     clock.advance(250);
     expect(clock.pendingTimers).toBe(0);
   });
+  it('sheds with timeout at once a request whose deadline is already now, even with a slot free, and admits one a millisecond later', async () => {
+    const { ctl, clock } = setup();
+    expect(await ctl.acquire({ cls: 'critical', deadlineAt: clock.now() })).toMatchObject({ kind: 'shed', reason: 'timeout', queuedMs: 0 });
+    expect(await ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 1 })).toMatchObject({ kind: 'permit' });
+    expect(ctl.inflight).toBe(1);
+  });
+
+  it('answers aborted at once to a caller that gave up before asking, even with a slot free', async () => {
+    const { ctl, sheds } = setup();
+    const ac = new AbortController();
+    ac.abort();
+    expect(await ctl.acquire({ cls: 'critical', signal: ac.signal })).toMatchObject({ kind: 'shed', reason: 'aborted', queuedMs: 0 });
+    expect(ctl.inflight).toBe(0);
+    expect(sheds).toEqual([['critical', 'aborted']]);
+  });
+
+  it('rounds Retry-After up to whole seconds and keeps it within its bounds', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 20, lowerClassShare: 0 }, earlyShedding: false, retryAfter: { minSeconds: 2, maxSeconds: 8 } });
+    await measureDrain(ctl, clock, 10, 500); // 2 per second
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    for (let i = 0; i < 10; i++) track(ctl.acquire({ cls: 'low' }));
+    expect(ctl.retryAfterSeconds('low')).toBe(6); // 11 at 2 per second: 5.5 s
+    expect(ctl.retryAfterSeconds('critical')).toBe(2); // 0.5 s, raised to the minimum
+    for (let i = 0; i < 10; i++) track(ctl.acquire({ cls: 'low' }));
+    expect(ctl.retryAfterSeconds('low')).toBe(8); // 10.5 s, capped at the maximum
+  });
+
+  it('leaves a waiter that cannot make its deadline in the queue until it times out when early shedding is off', async () => {
+    const { ctl, clock } = setup({ earlyShedding: false, queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500); // 2 per second
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    for (let i = 0; i < 6; i++) track(ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 60_000 }));
+    const low = track(ctl.acquire({ cls: 'low', deadlineAt: clock.now() + 2_000 })); // 7 ahead: 3.5 s
+    clock.advance(250); // a sweep
+    await flush();
+    expect(low.value).toBeUndefined();
+    clock.advance(1_750);
+    await flush();
+    expect(low.value).toMatchObject({ kind: 'shed', reason: 'timeout', queuedMs: 2_000 });
+  });
 });
 
 describe('AdmissionController with the pool\'s capacity known', () => {

@@ -51,6 +51,34 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(100);
   });
 
+  it('counts a whole round trip at the new limit before each further step', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    expect(limiter.limit).toBe(11);
+    for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 11 });
+    expect(limiter.limit).toBe(11); // ten of the eleven completions of a round trip at 11
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 11 });
+    expect(limiter.limit).toBe(12);
+  });
+
+  it('starts counting the round trip afresh after a cut', () => {
+    const { limiter } = setup({ adaptive: { initial: 10 } });
+    for (let i = 0; i < 9; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
+    limiter.onSample({ kind: 'overload', inflight: 10 }); // to 9; the nine completions counted before do not carry over
+    expect(limiter.limit).toBe(9);
+    for (let i = 0; i < 8; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
+    expect(limiter.limit).toBe(9);
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
+    expect(limiter.limit).toBe(10);
+  });
+
+  it('keeps a whole-number limit when a backoff leaves a fraction', () => {
+    const { limiter } = setup({ adaptive: { initial: 25 }, saturation: { enabled: true, maxWaiting: 0 } });
+    limiter.onSaturation({ waiting: 5 }, 25);
+    limiter.onSaturation({ waiting: 5 }, 25); // 25 x 0.5 = 12.5
+    expect(limiter.limit).toBe(12);
+  });
+
   it('does not grow while the pool is not using its limit (application-limited)', () => {
     const { limiter } = setup({ adaptive: { initial: 10 } });
     for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 9 });
@@ -123,6 +151,13 @@ describe('AimdLimiter', () => {
     clock.advance(1); // the window of the 100 ms minimum is now two windows old: forgotten
     limiter.onSample({ kind: 'success', latencyMs: 200, inflight: 1 }); // smoothed 127.1
     expect(limiter.baselineLatencyMs).toBeCloseTo(110, 9);
+  });
+
+  it('leaves the latency baseline as it was on a completion that carries no latency', () => {
+    const { limiter } = setup({ adaptive: { initial: 40 } });
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 1 });
+    limiter.onSample({ kind: 'success', inflight: 1 });
+    expect(limiter.baselineLatencyMs).toBe(100);
   });
 
   it('decreases on latency or saturation at most once per cooldown, and again exactly a cooldown later', () => {
@@ -221,6 +256,20 @@ describe('AimdLimiter', () => {
       limiter.onSaturation(pool(6, 1, 0.99), 32);
       limiter.onSaturation(pool(6, 1, 0.99), 32); // 32 x 24/28
       expect(limiter.limit).toBe(27);
+    });
+
+    it('with a full KV cache, keeps what the members run even when they hold exactly their slots', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32);
+      limiter.onSaturation(pool(7, 1, 0.99), 32); // 32 held of 32 slots, 28 running: 32 x 28/32
+      expect(limiter.limit).toBe(28);
+    });
+
+    it('reads waiting on every member as saturation when the members do not say what they run (held unknown)', () => {
+      const { limiter } = known(() => 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32);
+      limiter.onSaturation({ waiting: 8, minWaiting: 2, slots: 32 }, 32); // backoffRatio 0.9: 28.8
+      expect(limiter.limit).toBe(28);
     });
 
     it('returns to a known ceiling one step per completion once the signal clears, not one per round trip', () => {

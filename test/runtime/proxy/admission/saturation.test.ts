@@ -76,6 +76,11 @@ describe('parseVllmMetrics', () => {
     expect(parseVllmMetrics(text)).toEqual({ waiting: 1, running: 0 });
   });
 
+  it('reads samples with leading or trailing whitespace and skips indented comments (the text format ignores that whitespace)', () => {
+    const text = ['  vllm:num_requests_waiting{model_name="a"} 2', '\tvllm:num_requests_running 3 ', '  # vllm:num_requests_waiting 40', '   ', 'vllm:num_requests_waiting 1\r'].join('\n');
+    expect(parseVllmMetrics(text)).toEqual({ waiting: 3, running: 3 });
+  });
+
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
     expect(parseVllmMetrics('vllm:gpu_cache_usage_perc 0\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0 });
   });
