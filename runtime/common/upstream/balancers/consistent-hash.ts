@@ -54,6 +54,7 @@ export class ConsistentHashBalancer implements Balancer {
     // Stryker disable next-line ConditionalExpression: false only makes the membership test run when every member is a candidate, which it then passes
     const all = candidates.length === this.memberCount;
     const start = this.firstIndexAtOrAfter(fnv1a32(key));
+    // Stryker disable next-line EqualityOperator: with <=, the extra step lands on the start point again ((start + length) % length), already refused
     for (let k = 0; k < this.ring.length; k++) {
       const u = this.ring[(start + k) % this.ring.length].upstream;
       if ((all || candidates.includes(u)) && u.outstanding < bound) return u;
@@ -61,6 +62,7 @@ export class ConsistentHashBalancer implements Balancer {
     return leastLoaded(candidates);
   }
 
+  /** Index of the first ring point at or after `point`; `ring.length` past the last (pick() wraps it). */
   private firstIndexAtOrAfter(point: number): number {
     let lo = 0;
     let hi = this.ring.length;
@@ -69,7 +71,7 @@ export class ConsistentHashBalancer implements Balancer {
       if (this.ring[mid].point < point) lo = mid + 1;
       else hi = mid;
     }
-    return lo === this.ring.length ? 0 : lo;
+    return lo;
   }
 }
 
