@@ -6,6 +6,7 @@ import { ClusterAutoscaler, NodeGroupPriority } from '../constructs/addons/clust
 import { MetricsServer } from '../constructs/addons/metrics-server';
 import { NvidiaDevicePlugin } from '../constructs/addons/nvidia-device-plugin';
 import { AdapterMetric, PrometheusAdapter } from '../constructs/addons/prometheus-adapter';
+import { ContainerLogShipper } from '../constructs/addons/fluent-bit';
 import { EnvironmentConfig } from '../envs/types';
 import { METRIC } from '../contract/metrics';
 import { addHelmProvider } from './cluster-access';
@@ -38,7 +39,8 @@ export interface AddonsStackProps {
  * `<env>-<region>-addons`: the cluster add-ons the workloads need, applied after the platform stack
  * (the cluster, its node groups and the add-ons' IAM roles) and before the workloads stack:
  * the NVIDIA device plugin, metrics-server, the Cluster Autoscaler, prometheus-adapter over Amazon
- * Managed Prometheus. (The Secrets Store
+ * Managed Prometheus, and Fluent Bit shipping every container's logs to the platform stack's CloudWatch
+ * Logs groups. (The Secrets Store
  * CSI driver and its AWS provider are an EKS add-on of the platform stack, `SecretsStoreCsi`: AWS
  * resources stay out of this stack.) Helm releases only — no AWS resources, so no AWS credentials beyond
  * the state backend and an EKS token; the Helm provider authenticates with `aws eks get-token`.
@@ -56,6 +58,8 @@ export class AddonsStack extends TerraformStack {
   public readonly clusterAutoscaler: ClusterAutoscaler;
   /** Custom and external metrics for HPAs. */
   public readonly metricsAdapter: PrometheusAdapter;
+  /** Container stdout/stderr -> the platform stack's CloudWatch Logs groups. */
+  public readonly containerLogs: ContainerLogShipper;
 
   constructor(scope: Construct, props: AddonsStackProps) {
     const env = props.environment;
@@ -91,6 +95,12 @@ export class AddonsStack extends TerraformStack {
       workspaceId: platform.monitoring.workspace.id,
       roleArn: platform.addonRoles.metricsAdapter.arn,
       metrics: HPA_ADAPTER_METRICS,
+    });
+    const logs = platform.containerLogs;
+    this.containerLogs = new ContainerLogShipper(this, 'container-logs', {
+      region,
+      streams: logs.streams.map((s) => ({ ...s, logGroupName: logs.groupNames[s.key] })),
+      roleArn: logs.shipperRole.arn,
     });
   }
 }

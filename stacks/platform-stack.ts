@@ -10,8 +10,11 @@ import { RegionalLoadBalancer } from '../constructs/entry/regional-load-balancer
 import { acceleratorDomainName } from '../constructs/gslb/global-traffic-manager';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { GRAFANA_SERVICE_ACCOUNT } from '../constructs/monitoring/cluster-monitoring';
+import { ExistingSecret } from '../constructs/data/existing-secret';
+import { GeneratedSecret } from '../constructs/data/generated-secret';
 import { MessageQueue } from '../constructs/data/message-queue';
 import { Monitoring } from '../constructs/monitoring/monitoring';
+import { ContainerLogGroups, ContainerLogStream } from '../constructs/monitoring/container-logs';
 import { RedisCluster } from '../constructs/data/redis-cluster';
 import { ModelWeightsBucket } from '../constructs/data/model-weights-bucket';
 import { weightsPrefix } from '../envs/serving-plan';
@@ -19,7 +22,19 @@ import { NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
 import { EnvironmentConfig, RegionConfig } from '../envs/types';
 import { DeployRunner } from '../constructs/deploy/deploy-runner';
 import { WEIGHTS_STAGER_NAME } from '../constructs/workloads/weights-staging';
-import { addAwsProvider, addBackend, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
+import { addAwsProvider, addBackend, crossRegionKeySecretName, deployBundleKey, regionalDomainName, shortRegion, stackNames, stateKey } from './common';
+
+/**
+ * Where the cell's container logs go: one log group per surgeguard namespace (proxy and worker; model
+ * servers and the weights Job; Grafana and the monitoring pods) and one for every other namespace
+ * (kube-system, the add-ons).
+ */
+export const CELL_CONTAINER_LOG_STREAMS: readonly ContainerLogStream[] = [
+  { key: 'app', namespaces: [NAMESPACES.app.name] },
+  { key: 'inference', namespaces: [NAMESPACES.inference.name] },
+  { key: 'monitoring', namespaces: [NAMESPACES.monitoring.name] },
+  { key: 'system', namespaces: 'rest' },
+];
 
 export interface PlatformStackProps {
   /** The (validated) environment. */
@@ -69,8 +84,20 @@ export class PlatformStack extends TerraformStack {
    * stack, because it is an AWS resource; its CRD exists before the workloads stack is planned.
    */
   public readonly secretsStore: SecretsStoreCsi;
+  /** Container log groups (KMS, retention) and the shipper's role; the add-ons stack installs the shipper. */
+  public readonly containerLogs: ContainerLogGroups;
   /** IRSA roles of the cluster add-ons (deployed by the add-ons stack). */
   public readonly addonRoles: { readonly clusterAutoscaler: ClusterAutoscalerRole; readonly metricsAdapter: IamRole };
+  /** The external provider's API key (the secret the environment names), readable by the proxy role only. */
+  public readonly externalProviderKey?: ExistingSecret;
+  /**
+   * The environment's cross-region key, when this is the cell that holds it (the first region of
+   * a multi-region environment; see {@link PlatformStack.holdCrossRegionKey}).
+   */
+  public get crossRegionKey(): GeneratedSecret | undefined {
+    return this._crossRegionKey;
+  }
+  private _crossRegionKey: GeneratedSecret | undefined;
   /**
    * The in-VPC runner that applies the add-ons and workloads stacks through the private API endpoint
    * (environments with S3 state only: the runner needs the state where it can read it).
@@ -138,6 +165,14 @@ export class PlatformStack extends TerraformStack {
       loadBalancer: { albArnSuffix: this.loadBalancer.alb.arnSuffix, targetGroupArnSuffix: this.loadBalancer.proxyTargetGroup.arnSuffix },
       logRetentionDays: env.logRetentionDays,
     });
+    // Created before any shipper runs: the shipper may not create groups, so none is ever unencrypted or kept forever.
+    this.containerLogs = new ContainerLogGroups(this, 'container-logs', {
+      name: this.baseName,
+      region: region.region,
+      cluster: this.cluster,
+      streams: CELL_CONTAINER_LOG_STREAMS,
+      retentionDays: env.logRetentionDays,
+    });
     const alarmTopicArn = this.monitoring.alarmTopic.arn;
     this.redis = new RedisCluster(this, 'redis', {
       name: this.baseName,
@@ -191,6 +226,11 @@ export class PlatformStack extends TerraformStack {
       metricsAdapter: role('metrics-adapter-role', METRICS_ADAPTER_SERVICE_ACCOUNT.namespace, METRICS_ADAPTER_SERVICE_ACCOUNT.name),
     };
     this.monitoring.grantQuery(this.addonRoles.metricsAdapter.name, 'metrics-adapter-query');
+    if (env.externalProvider) {
+      // the secret the user created in this region: its ARN only, for the proxies only
+      this.externalProviderKey = new ExistingSecret(this, 'external-provider-key', { name: env.externalProvider.apiKeySecretName });
+      this.externalProviderKey.grantRead(this.workloadRoles.proxy.name, 'proxy-read');
+    }
     // The proxy and worker (CPU pool) mount secrets: the driver's DaemonSets need the CPU nodes.
     this.secretsStore = new SecretsStoreCsi(this, 'secrets-store', {
       clusterName: this.cluster.clusterName,
@@ -229,5 +269,34 @@ export class PlatformStack extends TerraformStack {
     out('model_weights_uri', this.modelWeightsUri, 'Where to stage the model weights of this region (docs/weights-staging.md)');
     out('regional_domain_name', this.regionalDomainName, 'DNS name of this region only');
     if (this.deployRunner) out('deploy_runner_project', this.deployRunner.projectName, 'CodeBuild project that applies the add-ons and workloads stacks from inside the VPC');
+  }
+  /**
+   * Makes this cell hold the environment's cross-region key: the key a region's proxies send when
+   * they spill to another region, and accept from the others (`RUNTIME_SECRET_ENV.crossRegionKey`).
+   * One value generated by AWS (never in synth output), kept in Secrets Manager as
+   * `crossRegionKeySecretName(env)` here, with a replica in every other cell's region that AWS keeps
+   * in sync; each copy is encrypted with its region's Redis key (the key of the cell's other
+   * runtime secret), and each region's proxy role may read the copy of its own region only.
+   * Called on the first region's cell once every cell exists: this stack then depends on the
+   * others (their keys and proxy roles), so it is applied after them (`cdktf deploy` orders it).
+   */
+  public holdCrossRegionKey(cells: readonly PlatformStack[]): GeneratedSecret {
+    if (this._crossRegionKey) throw new Error(`PlatformStack ${this.node.id}: holds the cross-region key already`);
+    const others = cells.filter((c) => c !== this);
+    const env = this.environment.name;
+    const key = new GeneratedSecret(this, 'cross-region-key', {
+      name: crossRegionKeySecretName(env),
+      description: `Key the regions of surgeguard environment ${env} call each other with (cross-region spill)`,
+      // an Authorization header value: letters and digits only
+      length: 64,
+      excludePunctuation: true,
+      kmsKeyArn: this.redis.kmsKeyArn,
+      region: this.region.region,
+      replicas: others.map((c) => ({ region: c.region.region, kmsKeyArn: c.redis.kmsKeyArn })),
+    });
+    key.grantRead(this.workloadRoles.proxy.name, 'proxy-read', this.region.region);
+    for (const c of others) key.grantRead(c.workloadRoles.proxy.name, `proxy-read-${c.region.region}`, c.region.region);
+    this._crossRegionKey = key;
+    return key;
   }
 }

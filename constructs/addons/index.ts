@@ -5,3 +5,4 @@ export * from './cluster-autoscaler';
 export * from './cluster-autoscaler-role';
 export * from './prometheus-adapter';
 export * from './secrets-store-csi';
+export * from './fluent-bit';

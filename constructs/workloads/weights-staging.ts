@@ -15,6 +15,13 @@ export const WEIGHTS_STAGER_NAME = 'surgeguard-weights-stager';
 /** Object written last under the prefix: which commit is staged and every file's content id. */
 export const WEIGHTS_MANIFEST_FILE = '.surgeguard-staged.json';
 
+/**
+ * Kubernetes Secret (in the Job's namespace, key `token`) whose value the Job passes to the hub as
+ * `HF_TOKEN`, for gated models. Optional: without it the Job downloads anonymously. Created by hand
+ * (`kubectl create secret generic`), so the token is in neither Terraform's state nor the synth output.
+ */
+export const HUB_TOKEN_SECRET = { name: 'surgeguard-hf-token', key: 'token' } as const;
+
 /** Where the script is mounted in the staging container. */
 const SCRIPT_DIR = '/opt/surgeguard';
 
@@ -224,6 +231,8 @@ export class WeightsStagingJob extends Construct {
                   { name: 'TMPDIR', value: SCRATCH_DIR },
                   { name: 'HF_HOME', value: `${SCRATCH_DIR}/huggingface` },
                   { name: 'HF_HUB_ENABLE_HF_TRANSFER', value: '1' },
+                  // huggingface_hub reads HF_TOKEN for every call; absent secret = anonymous (public models).
+                  { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: HUB_TOKEN_SECRET.name, key: HUB_TOKEN_SECRET.key, optional: true } } },
                   { name: 'HF_HUB_DISABLE_TELEMETRY', value: '1' },
                   { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
                 ],

@@ -26,7 +26,13 @@ function rejectedAt(base: Base, change: (c: Cfg) => void): string | undefined {
     validateEnvironment(config as EnvironmentConfig);
   } catch (e) {
     expect(e).toBeInstanceOf(EnvironmentConfigError);
-    return (e as EnvironmentConfigError).field;
+    const err = e as EnvironmentConfigError;
+    expect(err.name).toBe('EnvironmentConfigError');
+    // names where and says what is wrong: never an empty problem after the field
+    const prefix = `environment "${config.name}": ${err.field}: `;
+    expect(err.message.startsWith(prefix)).toBe(true);
+    expect(err.message.length - prefix.length).toBeGreaterThan(10);
+    return err.field;
   }
   return undefined;
 }
@@ -40,6 +46,7 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     ['a one-letter name', 'prod', (c) => (c.name = 'p')],
     ['a 16-character name with digits and dashes', 'prod', (c) => (c.name = 'eu-prod-2-abcdef')],
     ['a domain of three labels with dashes', 'prod', (c) => (c.domain = 'llm-gw.corp-example.co.uk')],
+    ['a domain with one-character labels', 'prod', (c) => (c.domain = 'a.b.example.com')],
     ['a Route 53 zone id', 'prod', (c) => (c.hostedZoneId = 'Z0123456789ABCDEFGHIJ')],
     ['a two-digit EKS minor version', 'prod', (c) => (c.kubernetesVersion = '1.33')],
     ['a public API open to an office range and a single address', 'prod', (c) => (c.clusterPublicAccessCidrs = ['203.0.113.0/24', '198.51.100.7/32'])],
@@ -72,6 +79,7 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     ['three zones in dev', 'dev', (c) => (c.regions[0].azCount = 3)],
     ['a CPU group of fixed size 1', 'prod', (c) => Object.assign(c.regions[0].cpuNodes, { min: 1, max: 1, desired: 1 })],
     ['a CPU group from zero, desired at its max', 'prod', (c) => Object.assign(c.regions[0].cpuNodes, { min: 0, max: 3, desired: 3 })],
+    ['a single GPU node in all (on-demand max 1, spot max 0)', 'prod', (c) => (Object.assign(c.regions[0].gpu.onDemand, { min: 0, max: 1, desired: 0 }), Object.assign(c.regions[0].gpu.spot, { min: 0, max: 0, desired: 0 }))],
     ['no on-demand GPUs while spot has capacity', 'prod', (c) => Object.assign(c.regions[0].gpu.onDemand, { min: 0, max: 0, desired: 0 })],
     ['no spot GPUs while on-demand has capacity', 'prod', (c) => Object.assign(c.regions[0].gpu.spot, { min: 0, max: 0, desired: 0 })],
     ['one Redis shard and 500', 'prod', (c) => ((c.regions[0].redis.shards = 1), (c.regions[1].redis.shards = 500))],
@@ -101,8 +109,32 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     for (const days of LOG_RETENTION_DAYS) accepted('prod', (c) => (c.logRetentionDays = days));
   });
 
-  it('accepts a state bucket in every known region', () => {
-    for (const region of KNOWN_REGIONS) accepted('prod', (c) => ((c.backend as { region: string }).region = region));
+  const provider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: 'surgeguard/prod/deepseek-api-key', maxConcurrency: 32 };
+
+  it('accepts an external provider by origin (with a port, too), its secret by name, with or without classes and a model name', () => {
+    accepted('prod', (c) => (c.externalProvider = { ...provider }));
+    accepted('prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://llm.internal.example.com:8443/', model: 'deepseek-chat', classes: ['critical'], maxConcurrency: 1 }));
+    accepted('dev', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'provider_key+v2=x.y@z-1', classes: ['critical', 'high', 'medium', 'low'] }));
+  });
+
+  it('accepts a multi-region environment with API keys, and a single-region dev one without', () => {
+    accepted('staging', () => undefined);
+    accepted('dev', (c) => (c.apiKeys = []));
+  });
+
+  it('accepts a state bucket and a deployment in every commercial region with EKS and GPU instances', () => {
+    // written out, not read from KNOWN_REGIONS: a region dropped or misspelt there must fail here
+    const regions = [
+      'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
+      'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
+      'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3',
+      'ap-south-1', 'ap-south-2', 'ap-east-1', 'me-central-1', 'me-south-1', 'af-south-1', 'il-central-1',
+    ];
+    expect([...KNOWN_REGIONS].sort()).toEqual([...regions].sort());
+    for (const region of regions) {
+      accepted('prod', (c) => ((c.backend as { region: string }).region = region));
+      accepted('dev', (c) => (c.regions[0].region = region));
+    }
   });
 });
 
@@ -111,11 +143,21 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['a 17-character name', 'prod', (c) => (c.name = 'eu-prod-2-abcdefg'), 'name'],
     ['a name starting with a digit', 'prod', (c) => (c.name = '1prod'), 'name'],
     ['a domain label starting with a dash', 'prod', (c) => (c.domain = '-api.example.com'), 'domain'],
+    ['a domain with something after its top-level label', 'prod', (c) => (c.domain = 'api.example.com/v1'), 'domain'],
+    ['a domain of 254 characters', 'prod', (c) => (c.domain = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.example.com`), 'domain'],
+    ['an instance type with an upper-case family', 'prod', (c) => (c.regions[0].cpuNodes.instanceTypes = ['M7i.2xlarge']), 'regions[0].cpuNodes.instanceTypes'],
+    ['an instance type with trailing text', 'prod', (c) => (c.regions[0].cpuNodes.instanceTypes = ['m7i.2xlarge spot']), 'regions[0].cpuNodes.instanceTypes'],
     ['a zone id not starting with Z', 'prod', (c) => (c.hostedZoneId = 'A0123456789'), 'hostedZoneId'],
+    ['a zone id with a prefix before the Z', 'prod', (c) => (c.hostedZoneId = '/hostedzone/Z0123456789'), 'hostedZoneId'],
+    ['a zone id with lower-case letters after it', 'prod', (c) => (c.hostedZoneId = 'Z0123456789abc'), 'hostedZoneId'],
     ['an EKS version 2.x', 'prod', (c) => (c.kubernetesVersion = '2.10'), 'kubernetesVersion'],
+    ['an EKS version with a v prefix', 'prod', (c) => (c.kubernetesVersion = 'v1.32'), 'kubernetesVersion'],
+    ['an EKS version with a patch number', 'prod', (c) => (c.kubernetesVersion = '1.32.1'), 'kubernetesVersion'],
     ['a public CIDR with host bits set', 'prod', (c) => (c.clusterPublicAccessCidrs = ['203.0.113.7/24']), 'clusterPublicAccessCidrs'],
     ['an IAM ARN with an 11-digit account', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::12345678901:role/x']), 'clusterAdminPrincipalArns'],
     ['an IAM group, which cannot be a cluster admin', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::123456789012:group/admins']), 'clusterAdminPrincipalArns'],
+    ['an IAM ARN with a prefix', 'prod', (c) => (c.clusterAdminPrincipalArns = ['role=arn:aws:iam::123456789012:role/x']), 'clusterAdminPrincipalArns'],
+    ['an IAM ARN followed by a space and more', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::123456789012:role/x y']), 'clusterAdminPrincipalArns'],
     ['an STS session ARN', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:sts::123456789012:assumed-role/r/s']), 'clusterAdminPrincipalArns'],
     ['one bad ARN among good ones', 'prod', (c) => (c.clusterAdminPrincipalArns = ['arn:aws:iam::123456789012:role/ok', 'role/bad']), 'clusterAdminPrincipalArns'],
     ['an empty local state directory', 'dev', (c) => (c.backend = { type: 'local', directory: '' }), 'backend.directory'],
@@ -125,6 +167,7 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['a 64-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = `s${'x'.repeat(62)}1`), 'backend.bucket'],
     ['a model image by tag only', 'prod', (c) => (c.model.image = 'vllm/vllm-openai:v0.8.5'), 'model.image'],
     ['a model image with a short digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST.slice(0, -1)}`), 'model.image'],
+    ['a model image with a long digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST}0`), 'model.image'],
     ['a model revision that is no git ref', 'prod', (c) => (c.model.revision = 'main; rm -rf /'), 'model.revision'],
     ['a model length of 0', 'prod', (c) => (c.model.maxModelLength = 0), 'model.maxModelLength'],
     ['a fractional model length', 'prod', (c) => (c.model.maxModelLength = 1024.5), 'model.maxModelLength'],
@@ -145,9 +188,57 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['an API key name of 65 characters', 'prod', (c) => ((c.apiKeys![0] as { name: string }).name = `K${'a'.repeat(63)}9`), 'apiKeys[0].name'],
     ['an API key name starting with a dot', 'prod', (c) => ((c.apiKeys![0] as { name: string }).name = '.hidden'), 'apiKeys[0].name'],
     ['an upper-case hex hash', 'prod', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = 'AB'.repeat(32)), 'apiKeys[0].sha256'],
+    ['a hash of 65 hex digits', 'prod', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = `a${'ab'.repeat(32)}`), 'apiKeys[0].sha256'],
+    ['a hash of 64 hex digits after a prefix', 'prod', (c) => ((c.apiKeys![0] as { sha256: string }).sha256 = `sha256:${'ab'.repeat(32)}`), 'apiKeys[0].sha256'],
+    ['a model that does not fit the on-demand GPUs', 'prod', (c) => (c.regions[0].gpu.gpusPerReplica = 1), 'regions[0].gpu.onDemand.instanceTypes'],
+    ['a model that does not fit the spot GPUs', 'prod', (c) => (Object.assign(c.regions[0].gpu.onDemand, { min: 0, max: 0, desired: 0 }), (c.regions[0].gpu.spot.instanceTypes = ['g6e.xlarge']), (c.regions[0].gpu.gpusPerReplica = 1)), 'regions[0].gpu.spot.instanceTypes'],
   ];
+
+  const provider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: 'surgeguard/prod/deepseek-api-key', maxConcurrency: 32 };
+  cases.push(
+    ['a dev environment of two regions without API keys (a spill would be spilled back)', 'dev', (c) => (c.regions.push({ ...structuredClone(c.regions[0]), region: 'eu-west-1', vpcCidr: '10.99.0.0/16' })), 'apiKeys'],
+    ['an API key named like the cross-region key', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], name: 'cross-region' }]), 'apiKeys[0].name'],
+    ['an external provider over http', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'http://api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with a path', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.openai.com/v1' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with credentials', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://user:sk-123@api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL that is no URL', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider\'s secret given by ARN', 'prod', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf' }), 'externalProvider.apiKeySecretName'],
+    ['an external provider\'s key instead of its secret\'s name', 'prod', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'sk-live 0123456789abcdef' }), 'externalProvider.apiKeySecretName'],
+    ['an external provider with no class', 'prod', (c) => (c.externalProvider = { ...provider, classes: [] }), 'externalProvider.classes'],
+    ['an external provider with an unknown class', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['urgent' as 'low'] }), 'externalProvider.classes'],
+    ['an external provider with a class twice', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['high', 'high'] }), 'externalProvider.classes'],
+    ['an external provider with 0 requests in flight', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 0 }), 'externalProvider.maxConcurrency'],
+    ['an external provider with a fractional limit', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 2.5 }), 'externalProvider.maxConcurrency'],
+  );
 
   it.each(cases)('rejects %s', (_what, base, change, field) => {
     expect(rejectedAt(base, change)).toBe(field);
+  });
+});
+
+describe('validateEnvironment explains what to change', () => {
+  const messageOf = (base: Base, change: (c: Cfg) => void): string => {
+    const config = copy(base);
+    change(config);
+    try {
+      validateEnvironment(config as EnvironmentConfig);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('the config was accepted');
+  };
+
+  it('reports every GPU type the model does not fit, each with its numbers', () => {
+    const message = messageOf('prod', (c) => (c.regions[0].gpu.gpusPerReplica = 1));
+    expect(message).toMatch(/does not fit p5en\.48xlarge: .*; .*does not fit p5e\.48xlarge: /);
+  });
+
+  it('lists the retentions CloudWatch Logs accepts', () => {
+    expect(messageOf('prod', (c) => (c.logRetentionDays = 2))).toContain(`(${LOG_RETENTION_DAYS.join(', ')})`);
+  });
+
+  it('says when min above max comes from the on-demand base, and only there', () => {
+    expect(messageOf('prod', (c) => Object.assign(c.regions[0].gpu.onDemand, { min: 5, max: 4, desired: 4 }))).toMatch(/min \(5\) is greater than max \(4\): the on-demand base is above the maximum$/);
+    expect(messageOf('prod', (c) => Object.assign(c.regions[0].cpuNodes, { min: 5, max: 4, desired: 4 }))).toMatch(/min \(5\) is greater than max \(4\)$/);
   });
 });

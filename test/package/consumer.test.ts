@@ -161,7 +161,8 @@ describe('the packed library, installed and composed by a fresh cdktf project ou
       contract: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
       bundle: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
-  });
+    // Loading the entry loads the provider packages: seconds on a quiet machine, many more on a busy one.
+  }, 120_000);
 
   it('compiles the example against the package\'s declarations with classic and node16 module resolution', () => {
     expect(compiledWithNode16.trim()).toBe('');

@@ -3,6 +3,9 @@ import { join } from 'path';
 import { ENVIRONMENTS } from '../../envs';
 import { stackNames } from '../../stacks';
 import {
+  containerLogViolations,
+  deployDocViolations,
+  fluentBitSections,
   hpaMetrics,
   hpaMetricsWithoutProvider,
   manifestsWithoutInstalledCrd,
@@ -185,6 +188,74 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
     });
   });
 
+  describe('container logs shipped to encrypted CloudWatch Logs groups Terraform made', () => {
+    const prod = () => region('prod', 'us-east-1');
+    const groupId = (tf: TfJson, suffix: string) => Object.entries(tf.resource!.aws_cloudwatch_log_group).find(([, g]: [string, any]) => g.name.endsWith(`/containers/${suffix}`))![0];
+
+    it('holds in every region of every environment: every namespace read once, every group pre-made, encrypted, retained, written by a role scoped to it', () => {
+      for (const { stacks } of cells()) expect(containerLogViolations(stacks)).toEqual([]);
+      const values = valuesOf(prod().addons.resource!.helm_release[releaseId(prod().addons, 'fluent-bit')]);
+      const outputs = fluentBitSections(values.config.outputs);
+      expect(outputs.map((o) => o.entries.log_group_name)).toEqual(['app', 'inference', 'monitoring', 'system'].map((k) => `/surgeguard/surgeguard-prod-use1/containers/${k}`));
+      // Every node, the tainted GPU nodes too; the logs read-only; no Kubernetes API access.
+      expect(values.tolerations).toEqual([{ operator: 'Exists' }]);
+      expect(values.rbac).toEqual({ create: false });
+      expect(values.daemonSetVolumeMounts).toContainEqual({ name: 'varlog', mountPath: '/var/log', readOnly: true });
+      expect(values.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(values.image.tag).toMatch(/^3\.2\.10@sha256:[0-9a-f]{64}$/);
+    });
+
+    it('fails without the shipper, for a namespace no input reads, and for an output that may create its group', () => {
+      const base = prod();
+      expect(containerLogViolations({ ...base, addons: without(base.addons, 'fluent-bit') })).toEqual(['no fluent-bit release in the add-ons stack: container logs are not shipped']);
+      const noRest = withValues(base.addons, 'fluent-bit', (v) => {
+        v.config.inputs = v.config.inputs.split('\n\n').filter((s: string) => !s.includes('Alias containers-system')).join('\n\n');
+      });
+      expect(containerLogViolations({ ...base, addons: noRest })).toEqual(['namespace kube-system: no tail input reads its containers\' logs']);
+      // The proxy and worker's namespace (a namespace of the workloads stack) without its input: the catch-all excludes it.
+      const noApp = withValues(base.addons, 'fluent-bit', (v) => {
+        v.config.inputs = v.config.inputs.split('\n\n').filter((s: string) => !s.includes('Alias containers-app')).join('\n\n');
+      });
+      expect(containerLogViolations({ ...base, addons: noApp })).toEqual(['namespace surgeguard: no tail input reads its containers\' logs']);
+      const autoCreate = withValues(base.addons, 'fluent-bit', (v) => (v.config.outputs = v.config.outputs.replace(/auto_create_group false/g, 'auto_create_group true')));
+      expect(containerLogViolations({ ...base, addons: autoCreate })).toHaveLength(4);
+      expect(containerLogViolations({ ...base, addons: autoCreate })[0]).toMatch(/auto_create_group is true/);
+    });
+
+    it('fails for a group the platform stack does not make, a group without its key or retention, and a key that does not admit CloudWatch Logs', () => {
+      const base = prod();
+      const noGroup = clone(base.platform);
+      delete noGroup.resource!.aws_cloudwatch_log_group[groupId(noGroup, 'inference')];
+      expect(containerLogViolations({ ...base, platform: noGroup })).toEqual([
+        'output cloudwatch-inference: log group /surgeguard/surgeguard-prod-use1/containers/inference is not created by the platform stack',
+        expect.stringMatching(/the shipper's role is granted resource \$\{aws_cloudwatch_log_group\.container-logs_group-inference_[0-9A-F]+\.arn\}:\*, not one of the shipped groups/),
+      ]);
+      const wrongKey = clone(base.platform);
+      const other = Object.keys(wrongKey.resource!.aws_kms_key).find((k) => !k.startsWith('container-logs'))!;
+      wrongKey.resource!.aws_cloudwatch_log_group[groupId(wrongKey, 'app')].kms_key_id = `\${aws_kms_key.${other}.arn}`;
+      delete wrongKey.resource!.aws_cloudwatch_log_group[groupId(wrongKey, 'system')].kms_key_id;
+      delete wrongKey.resource!.aws_cloudwatch_log_group[groupId(wrongKey, 'monitoring')].retention_in_days;
+      expect(containerLogViolations({ ...base, platform: wrongKey })).toEqual([
+        'output cloudwatch-app: the key policy of /surgeguard/surgeguard-prod-use1/containers/app does not let CloudWatch Logs use it for that group',
+        'output cloudwatch-monitoring: log group /surgeguard/surgeguard-prod-use1/containers/monitoring has no retention',
+        'output cloudwatch-system: log group /surgeguard/surgeguard-prod-use1/containers/system is not encrypted with a customer-managed key of the stack (kms_key_id unset)',
+      ]);
+    });
+
+    it('fails for a wildcard resource, another action, or a group the role may not write', () => {
+      const base = prod();
+      const docId = Object.keys(base.platform.data!.aws_iam_policy_document).find((k) => k.startsWith('container-logs_shipper-policy-doc'))!;
+      const wildcard = clone(base.platform);
+      const st = wildcard.data!.aws_iam_policy_document[docId].statement[0];
+      st.resources = ['*'];
+      st.actions = [...st.actions, 'logs:CreateLogGroup'];
+      const found = containerLogViolations({ ...base, platform: wildcard });
+      expect(found).toContain("the shipper's role may logs:CreateLogGroup");
+      expect(found).toContain("the shipper's role is granted resource *, not one of the shipped groups");
+      expect(found).toContain("the shipper's role may not logs:PutLogEvents to /surgeguard/surgeguard-prod-use1/containers/app");
+    });
+  });
+
   describe('no kubernetes_manifest of a kind whose CRD is created in the same apply', () => {
     it('holds for every stack: the SecretProviderClass CRD comes from the platform stack\'s EKS add-on, which the workloads depend on', () => {
       for (const name of app.stackNames) {
@@ -217,6 +288,19 @@ describe('cluster add-ons: every environment can run, feed and scale what it dec
     it('applies platform, then add-ons, then workloads, in every region of every environment', () => {
       for (const env of Object.keys(ENVIRONMENTS)) expect(stackOrderViolations(dependencies, env, regionsOf(env))).toEqual([]);
       expect(dependencies['prod-us-east-1-addons']).toEqual(['prod-us-east-1']);
+    });
+
+    it('is the order docs/deploying.md gives, with the prerequisites of a fresh account', () => {
+      const page = readFileSync(join(__dirname, '..', '..', 'docs', 'deploying.md'), 'utf8');
+      expect(deployDocViolations(page, dependencies, 'prod', 'us-east-1')).toEqual([]);
+      const swapped = page.replace('`<env>-<region>-addons` → `<env>-<region>-workloads`', '`<env>-<region>-workloads` → `<env>-<region>-addons`');
+      expect(swapped).not.toBe(page);
+      expect(deployDocViolations(swapped, dependencies, 'prod', 'us-east-1')).toEqual([
+        'the Order section lists prod-us-east-1-workloads before prod-us-east-1-addons, which it depends on',
+      ]);
+      expect(deployDocViolations(page.replace(/L-417A185B/g, 'L-XXXX'), dependencies, 'prod', 'us-east-1')).toEqual([
+        'the prerequisites do not name the P-instance quotas (L-417A185B, L-7212CCBC)',
+      ]);
     });
 
     it('fails when the workloads stack does not wait for the add-ons, or the add-ons stack is missing', () => {

@@ -117,21 +117,33 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
     expect(groups.length).toBeGreaterThan(0);
     for (const [id, group] of groups) {
       // The writer refers to the group (its arn/name as a destination, or depends_on where the service
-      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack.
+      // writes by a fixed name, as EKS does for control-plane logs) from another resource of the stack,
+      // or a policy document grants a role of the stack the right to write it (the container log
+      // shipper runs in the cluster; the add-ons stack's rules check it ships to exactly these groups).
       const others = Object.entries(tf.resource!).flatMap(([type, byId]) =>
         Object.entries(byId as Record<string, unknown>).filter(([otherId]) => !(type === 'aws_cloudwatch_log_group' && otherId === id)).map(([, r]) => JSON.stringify(r)),
       );
+      const grants = Object.values((tf.data?.aws_iam_policy_document ?? {}) as Record<string, any>)
+        .flatMap((d) => (d.statement ?? []) as any[])
+        .filter((st) => (st.actions ?? []).includes('logs:PutLogEvents'))
+        .map((st) => JSON.stringify(st.resources ?? []));
+      others.push(...grants);
       const writers = others.filter((r) => r.includes(`aws_cloudwatch_log_group.${id}`));
       expect({ group: group.name, written: writers.length > 0 }).toEqual({ group: group.name, written: true });
     }
   });
 
   it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
-    const policies = all('prod-us-east-1', 'aws_iam_role_policy');
-    const roles = (pattern: RegExp) => policies.filter((p) => pattern.test(p.role)).length;
-    expect(roles(/proxy-role/)).toBe(2);
-    expect(roles(/worker-role/)).toBe(2);
-    expect(roles(/grafana-role/)).toBe(1);
+    // the first cell holds the cross-region key: it also grants its own proxy role and each other
+    // region's (those roles by cross-stack reference) their copy of it; the workers get none
+    const own = (stack: string, pattern: RegExp) => all(stack, 'aws_iam_role_policy').filter((p) => pattern.test(p.role) && !p.role.includes('terraform_remote_state')).length;
+    expect(own('prod-us-east-1', /proxy-role/)).toBe(3);
+    expect(all('prod-us-east-1', 'aws_iam_role_policy').filter((p) => /terraform_remote_state.*proxy-role/.test(p.role))).toHaveLength(prod.regions.length - 1);
+    expect(own('prod-us-east-1', /worker-role/)).toBe(2);
+    expect(own('prod-us-east-1', /grafana-role/)).toBe(1);
+    // another cell: Redis and AMQP only; its key copy is granted by the first cell
+    expect(own('prod-eu-west-1', /proxy-role/)).toBe(2);
+    expect(own('prod-eu-west-1', /worker-role/)).toBe(2);
   });
 
   it.each(['prod-us-east-1', 'dev-us-east-1'])(

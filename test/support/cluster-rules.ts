@@ -215,3 +215,156 @@ export function unpinnedEksAddons(stack: TfJson, exempt: readonly string[] = [])
     .filter((a: any) => typeof a.addon_version !== 'string' || !/^v\d+\.\d+\.\d+-eksbuild\.\d+$/.test(a.addon_version))
     .map((a: any) => `aws_eks_addon ${a.addon_name}: ${a.addon_version === undefined ? 'no addon_version (EKS picks one at create time)' : `addon_version "${a.addon_version}" is not exact`}`);
 }
+
+/** The sections of a classic-mode Fluent Bit configuration: `[NAME]` and its `Key value` lines (keys lower-cased). */
+export function fluentBitSections(config: string): { name: string; entries: Record<string, string> }[] {
+  const sections: { name: string; entries: Record<string, string> }[] = [];
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const head = /^\[([A-Z_]+)\]$/.exec(line);
+    if (head) sections.push({ name: head[1], entries: {} });
+    else if (sections.length > 0) {
+      const [key, ...rest] = line.split(/\s+/);
+      sections[sections.length - 1].entries[key.toLowerCase()] = rest.join(' ');
+    }
+  }
+  return sections;
+}
+
+/** A Fluent Bit path glob (`*` within a file name) as a regular expression. */
+const globRegex = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+/** A Fluent Bit `Match` pattern (`*` matches anything) as a regular expression. */
+const matchRegex = (pattern: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+
+/**
+ * Container logs reach CloudWatch Logs, and only groups Terraform made: the add-ons stack runs a
+ * Fluent Bit release whose tail inputs take the log file of every container of every namespace (the
+ * workloads stack's and kube-system), each routed to a `cloudwatch_logs` output that never creates a
+ * group (`auto_create_group false`); each output's group exists in the platform stack with a retention
+ * and a rotated customer-managed key whose policy lets CloudWatch Logs use it for that group; and the
+ * shipper's IRSA role may only create streams in and put events to those groups (no wildcard resource,
+ * no other action).
+ */
+export function containerLogViolations(region: RegionStacks): string[] {
+  const problems: string[] = [];
+  const release = releaseOf(region.addons, 'fluent-bit');
+  if (!release) return ['no fluent-bit release in the add-ons stack: container logs are not shipped'];
+  const values = valuesOf(release);
+  const inputs = fluentBitSections(values.config?.inputs ?? '').filter((s) => s.name === 'INPUT' && s.entries.name === 'tail');
+  const outputs = fluentBitSections(values.config?.outputs ?? '').filter((s) => s.name === 'OUTPUT');
+  const groups = Object.entries(region.platform.resource?.aws_cloudwatch_log_group ?? {}) as [string, any][];
+  const keys = (region.platform.resource?.aws_kms_key ?? {}) as Record<string, any>;
+  const docs = (region.platform.data?.aws_iam_policy_document ?? {}) as Record<string, any>;
+  const docOf = (ref: string) => docs[/^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/.exec(ref)?.[1] ?? ''];
+
+  // Every namespace's containers are read by some input.
+  const namespaces = [
+    'kube-system',
+    ...Object.values(region.workloads.resource?.kubernetes_namespace_v1 ?? {}).map((n: any) => n.metadata.name as string),
+    ...Object.values(region.workloads.resource?.kubernetes_namespace ?? {}).map((n: any) => n.metadata.name as string),
+  ];
+  for (const ns of namespaces) {
+    const file = `/var/log/containers/pod-0_${ns}_main-${'0'.repeat(64)}.log`;
+    const readers = inputs.filter(
+      (i) => (i.entries.path ?? '').split(',').some((g) => globRegex(g).test(file)) && !(i.entries.exclude_path ?? '').split(',').filter(Boolean).some((g) => globRegex(g).test(file)),
+    );
+    if (readers.length === 0) problems.push(`namespace ${ns}: no tail input reads its containers' logs`);
+    if (readers.length > 1) problems.push(`namespace ${ns}: read by ${readers.length} inputs (shipped twice)`);
+  }
+  // Every input's records reach a CloudWatch Logs output.
+  for (const i of inputs) {
+    const tag = (i.entries.tag ?? '').replace(/\*$/, 'var.log.containers.x.log');
+    if (!outputs.some((o) => o.entries.name === 'cloudwatch_logs' && matchRegex(o.entries.match ?? '').test(tag))) problems.push(`input ${i.entries.alias ?? i.entries.tag}: no cloudwatch_logs output matches tag ${i.entries.tag}`);
+  }
+  // Every output writes an existing, encrypted group with a retention, and never creates one.
+  const shipped: string[] = [];
+  for (const o of outputs) {
+    const where = `output ${o.entries.alias ?? o.entries.match}`;
+    if (o.entries.name !== 'cloudwatch_logs') {
+      problems.push(`${where}: ${o.entries.name} is not CloudWatch Logs`);
+      continue;
+    }
+    if (o.entries.auto_create_group !== 'false') problems.push(`${where}: auto_create_group is ${o.entries.auto_create_group ?? 'unset'} (the agent could create an unencrypted group kept forever)`);
+    if (o.entries.log_retention_days !== undefined) problems.push(`${where}: sets log_retention_days (retention is Terraform's)`);
+    const found = groups.find(([, g]) => g.name === o.entries.log_group_name);
+    if (!found) {
+      problems.push(`${where}: log group ${o.entries.log_group_name} is not created by the platform stack`);
+      continue;
+    }
+    const [gid, group] = found;
+    shipped.push(gid);
+    if (!(group.retention_in_days > 0)) problems.push(`${where}: log group ${group.name} has no retention`);
+    const keyId = /^\$\{aws_kms_key\.([^.]+)\.arn\}$/.exec(group.kms_key_id ?? '')?.[1];
+    const key = keyId ? keys[keyId] : undefined;
+    if (!key) problems.push(`${where}: log group ${group.name} is not encrypted with a customer-managed key of the stack (kms_key_id ${group.kms_key_id ?? 'unset'})`);
+    else {
+      if (key.enable_key_rotation !== true) problems.push(`${where}: the key of ${group.name} is not rotated`);
+      const statements = (docOf(key.policy)?.statement ?? []) as any[];
+      const lets = statements.some(
+        (s) =>
+          (s.principals ?? []).some((p: any) => (p.identifiers ?? []).some((i: string) => /^logs\.[a-z0-9-]+\.amazonaws\.com$/.test(i))) &&
+          (s.condition ?? []).some((c: any) => c.variable === 'kms:EncryptionContext:aws:logs:arn' && (c.values ?? []).some((v: string) => v.endsWith(`:log-group:${group.name}`))),
+      );
+      if (!lets) problems.push(`${where}: the key policy of ${group.name} does not let CloudWatch Logs use it for that group`);
+    }
+  }
+  // The shipper's role: create streams in and put events to exactly those groups.
+  const roleRef = resolveRemote(values.serviceAccount?.annotations?.['eks.amazonaws.com/role-arn'] ?? '', region.platform);
+  const roleId = /^\$\{aws_iam_role\.([^.]+)\.arn\}$/.exec(roleRef ?? '')?.[1];
+  if (!roleId) problems.push(`the fluent-bit service account's role (${values.serviceAccount?.annotations?.['eks.amazonaws.com/role-arn']}) is not a role of the platform stack`);
+  else {
+    const policies = Object.values(region.platform.resource?.aws_iam_role_policy ?? {}).filter((p: any) => p.role === `\${aws_iam_role.${roleId}.id}` || p.role === `\${aws_iam_role.${roleId}.name}`) as any[];
+    const attached = Object.values(region.platform.resource?.aws_iam_role_policy_attachment ?? {}).filter((p: any) => (p.role ?? '').includes(`aws_iam_role.${roleId}.`));
+    if (attached.length > 0) problems.push(`the shipper's role has ${attached.length} attached managed policies`);
+    const statements = policies.flatMap((p) => (docOf(p.policy)?.statement ?? []) as any[]);
+    const allowed = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    const granted = new Set<string>();
+    for (const s of statements) {
+      if (s.effect === 'Deny') continue;
+      for (const a of s.actions ?? []) if (!allowed.includes(a)) problems.push(`the shipper's role may ${a}`);
+      for (const r of s.resources ?? []) {
+        const gid = /^\$\{aws_cloudwatch_log_group\.([^.]+)\.arn\}:\*$/.exec(r)?.[1];
+        if (!gid || !shipped.includes(gid)) problems.push(`the shipper's role is granted resource ${r}, not one of the shipped groups`);
+        else for (const a of s.actions ?? []) granted.add(`${gid} ${a}`);
+      }
+    }
+    for (const gid of shipped) for (const a of allowed) if (!granted.has(`${gid} ${a}`)) problems.push(`the shipper's role may not ${a} to ${groups.find(([id]) => id === gid)![1].name}`);
+  }
+  return problems;
+}
+
+/**
+ * The deploy page lists the stacks in an order the synth's dependencies allow (every stack after the
+ * stacks it depends on) and names the prerequisites a fresh account needs: the P-instance quotas, a
+ * delegated domain and, for a private API endpoint, the in-VPC runner.
+ */
+export function deployDocViolations(markdown: string, dependencies: Readonly<Record<string, readonly string[]>>, env: string, region: string): string[] {
+  const problems: string[] = [];
+  const section = (title: string) => {
+    const start = markdown.indexOf(`### ${title}\n`);
+    if (start < 0) return undefined;
+    const rest = markdown.slice(start + title.length + 5);
+    const end = rest.search(/^#{2,3} /m);
+    return end < 0 ? rest : rest.slice(0, end);
+  };
+  const order = section('Order');
+  if (order === undefined) return ['no "### Order" section'];
+  const firstParagraph = order.trim().split(/\n\s*\n/)[0];
+  const listed = [...firstParagraph.matchAll(/`(<env>[^`]*)`/g)].map((m) => m[1].replace('<env>', env).replace('<region>', region));
+  if (listed.length === 0) problems.push('the Order section lists no stacks');
+  const expected = Object.keys(dependencies).filter((s) => s === `${env}-dns` || s === `${env}-global` || s.startsWith(`${env}-${region}`));
+  for (const s of expected) if (!listed.includes(s)) problems.push(`the Order section does not list ${s}`);
+  listed.forEach((s, i) => {
+    // Other regions' stacks stand for themselves (`<region>` is one region of several).
+    for (const dep of (dependencies[s] ?? []).filter((d) => expected.includes(d))) {
+      const at = listed.indexOf(dep);
+      if (at < 0 || at > i) problems.push(`the Order section lists ${s} before ${dep}, which it depends on`);
+    }
+  });
+  const prerequisites = section('Prerequisites') ?? '';
+  if (!/L-417A185B/.test(prerequisites) || !/L-7212CCBC/.test(prerequisites)) problems.push('the prerequisites do not name the P-instance quotas (L-417A185B, L-7212CCBC)');
+  if (!/delegate/i.test(prerequisites)) problems.push('the prerequisites do not say to delegate the domain');
+  if (!/deploy runner/i.test(markdown)) problems.push('the page does not describe the deploy runner');
+  return problems;
+}

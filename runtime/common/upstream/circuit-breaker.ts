@@ -49,8 +49,11 @@ export class CircuitBreaker {
   /** Bumped on every state change: permits of an earlier period free no slot of this one. */
   private generation = 0;
   private readonly bucketMs: number;
+  // Stryker disable next-line ArrayDeclaration: record() zeroes a bucket before its first count and windowCounts() skips a bucket never started, so an empty array answers the same
   private readonly totals = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
+  // Stryker disable next-line ArrayDeclaration: as for totals
   private readonly errors = new Array<number>(CircuitBreaker.BUCKETS).fill(0);
+  // Stryker disable next-line UnaryOperator: a bucket never started holds 0 outcomes, so counting it (a start of +Infinity) adds nothing
   private readonly bucketStart = new Array<number>(CircuitBreaker.BUCKETS).fill(-Infinity);
 
   constructor(
@@ -72,6 +75,7 @@ export class CircuitBreaker {
   /** Whether a request may be sent now, without taking a probe slot. */
   canAttempt(): boolean {
     const s = this.state;
+    // Stryker disable next-line ConditionalExpression: probesInFlight is 0 whenever the breaker is closed (reset on every state change, only half-open permits count), so the half-open answer below is true there as well
     if (s === 'closed') return true;
     if (s === 'open') return false;
     return this.probesInFlight < this.config.halfOpenProbes;
@@ -83,6 +87,7 @@ export class CircuitBreaker {
    */
   tryAcquire(): BreakerPermit | undefined {
     if (!this.canAttempt()) return undefined;
+    // Stryker disable next-line ConditionalExpression: a closed-period permit counted as a probe changes nothing: probes are read only in half-open, and the next state change zeroes them and makes the permit one of an earlier period
     return this.permit(this.current === 'half-open');
   }
 
@@ -105,6 +110,7 @@ export class CircuitBreaker {
   }
 
   private permit(probe: boolean): BreakerPermit {
+    // Stryker disable next-line ConditionalExpression: counting a non-probe (closed, or forced while open) changes nothing: probes are read only in half-open, and entering it zeroes them
     if (probe) this.probesInFlight++;
     const generation = this.generation;
     let settled = false;
@@ -126,8 +132,8 @@ export class CircuitBreaker {
       if (!probe) return;
       this.probeSuccesses++;
       if (this.probeSuccesses >= this.config.halfOpenProbes) this.transition('closed');
-    } else if (this.current === 'open') {
-      this.transition('closed');
+    } else {
+      this.transition('closed'); // an open breaker closes (a forced attempt or a late verdict succeeded); closed stays closed
     }
   }
 
@@ -154,24 +160,22 @@ export class CircuitBreaker {
 
   private transition(to: BreakerState): void {
     const from = this.current;
-    if (from === to) {
-      if (to === 'open') this.resetWindow();
-      return;
-    }
+    if (from === to) return;
     this.current = to;
+    // Stryker disable next-line UpdateOperator: the generation is only compared for equality, and counting down gives every period a distinct value too
     this.generation++;
     this.probesInFlight = 0;
     this.probeSuccesses = 0;
-    if (to !== 'half-open') {
-      this.consecutive = 0;
-      this.resetWindow();
-    }
+    // every state starts from a clean count: closed must not reopen on errors from before it opened
+    this.consecutive = 0;
+    this.resetWindow();
     this.onStateChange?.(to, from);
   }
 
   private resetWindow(): void {
     this.totals.fill(0);
     this.errors.fill(0);
+    // Stryker disable next-line UnaryOperator: the counts were just zeroed, so counting these buckets (a start of +Infinity) adds nothing
     this.bucketStart.fill(-Infinity);
   }
 
@@ -193,12 +197,12 @@ export class CircuitBreaker {
     const oldest = this.clock.now() - this.config.windowMs;
     let total = 0;
     let errors = 0;
-    for (let i = 0; i < CircuitBreaker.BUCKETS; i++) {
-      if (this.bucketStart[i] + this.bucketMs > oldest) {
+    this.bucketStart.forEach((start, i) => {
+      if (start + this.bucketMs > oldest) {
         total += this.totals[i];
         errors += this.errors[i];
       }
-    }
+    });
     return { total, errors };
   }
 }

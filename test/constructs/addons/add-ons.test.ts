@@ -9,6 +9,7 @@ import { MetricsServer } from '../../../constructs/addons/metrics-server';
 import { NvidiaDevicePlugin } from '../../../constructs/addons/nvidia-device-plugin';
 import { adapterRules, METRICS_ADAPTER_SERVICE_ACCOUNT, PrometheusAdapter } from '../../../constructs/addons/prometheus-adapter';
 import { SecretsStoreCsi } from '../../../constructs/addons/secrets-store-csi';
+import { ContainerLogShipper, fluentBitConfig } from '../../../constructs/addons/fluent-bit';
 import { ENVIRONMENTS } from '../../../envs';
 import { HPA_ADAPTER_METRICS } from '../../../stacks';
 import { valuesOf } from '../../support/cluster-rules';
@@ -112,6 +113,33 @@ describe('Helm releases of the add-ons', () => {
     expect(() => synthConstruct(build({ repository: 'registry.k8s.io/prometheus-adapter/prometheus-adapter', tag: 'v0.12.0' }))).toThrow(
       'PrometheusAdapter test/pa: image.tag "v0.12.0" must pin a digest',
     );
+  });
+
+  describe('container log shipper (Fluent Bit)', () => {
+    const streams = [
+      { key: 'app', namespaces: ['surgeguard'], logGroupName: '/surgeguard/x/containers/app' },
+      { key: 'system', namespaces: 'rest' as const, logGroupName: '/surgeguard/x/containers/system' },
+    ];
+    const shipper = (props: Partial<ConstructorParameters<typeof ContainerLogShipper>[2]> = {}) =>
+      synthConstruct((s) => new ContainerLogShipper(s, 'logs', { region: 'us-east-1', streams, roleArn: 'arn:aws:iam::1:role/r', ...props }));
+
+    it('reads each namespace by its log file names, the rest stream everything else, and writes existing groups only', () => {
+      const config = fluentBitConfig({ region: 'us-east-1', streams });
+      expect(config.inputs).toContain('Path /var/log/containers/*_surgeguard_*.log');
+      expect(config.inputs).toContain('Path /var/log/containers/*.log\n    Exclude_Path /var/log/containers/*_surgeguard_*.log');
+      expect(config.outputs.match(/auto_create_group false/g)).toHaveLength(2);
+      expect(config.outputs).not.toMatch(/log_retention_days|auto_create_group true/);
+      const v = valuesOf(onlyResource(shipper(), 'helm_release'));
+      expect(v.serviceAccount).toEqual({ create: true, name: 'fluent-bit', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/r' } });
+      expect(v.testFramework).toEqual({ enabled: false });
+    });
+
+    it('refuses an image without digest, two rest streams, a namespace in two streams and a bad group name', () => {
+      expect(() => shipper({ image: { repository: 'cr.fluentbit.io/fluent/fluent-bit', tag: '3.2.10' } })).toThrow('ContainerLogShipper logs: image.tag "3.2.10" must pin a digest');
+      expect(() => shipper({ streams: [...streams, { key: 'more', namespaces: 'rest', logGroupName: '/x' }] })).toThrow('ContainerLogShipper logs: streams must have exactly one "rest" stream');
+      expect(() => shipper({ streams: [...streams, { key: 'again', namespaces: ['surgeguard'], logGroupName: '/x' }] })).toThrow('ContainerLogShipper logs: streams namespace "surgeguard" is in two streams');
+      expect(() => shipper({ streams: [{ ...streams[0], logGroupName: 'bad group!' }, streams[1]] })).toThrow('ContainerLogShipper logs: streams app: "bad group!" is not a log group name');
+    });
   });
 
   describe('prometheus-adapter rules', () => {

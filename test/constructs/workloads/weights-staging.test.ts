@@ -112,6 +112,11 @@ describe('WeightsStagingJob', () => {
     expect(container.command).toEqual(['python3', '/opt/surgeguard/stage_weights.py']);
     expect(container.security_context).toMatchObject({ read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ['ALL'] } });
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
+    // A gated model's hub token comes from an optional Secret made by hand: never a value in the synth.
+    expect(container.env.find((e: any) => e.name === 'HF_TOKEN')).toEqual({
+      name: 'HF_TOKEN',
+      value_from: { secret_key_ref: { name: 'surgeguard-hf-token', key: 'token', optional: true } },
+    });
     expect(env).toMatchObject({ MODEL_ID: 'deepseek-ai/DeepSeek-V3', MODEL_REVISION: 'main', WEIGHTS_PREFIX: 'deepseek-ai/DeepSeek-V3', WEIGHTS_KMS_KEY_ARN: props.kmsKeyArn, TMPDIR: '/scratch' });
     const sa = onlyResource(tf, 'kubernetes_service_account_v1');
     expect(sa.metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': props.roleArn });

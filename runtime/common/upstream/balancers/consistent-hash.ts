@@ -44,13 +44,17 @@ export class ConsistentHashBalancer implements Balancer {
   }
 
   pick(candidates: readonly Upstream[], key: string | undefined): Upstream {
-    if (key === undefined || candidates.length === 1) return key === undefined ? leastLoaded(candidates) : candidates[0];
+    if (key === undefined) return leastLoaded(candidates);
+    // Stryker disable next-line ConditionalExpression: a speed shortcut: with one candidate and loadFactor >= 1 the bound is above its load, so the ring walk below ends on it too (or, if it is not on the ring, the fallback does)
+    if (candidates.length === 1) return candidates[0];
     let total = 0;
     for (const c of candidates) total += c.outstanding;
     const bound = Math.ceil((this.loadFactor * (total + 1)) / candidates.length);
     // no allocation on the hot path: when every member is a candidate the membership test is free
+    // Stryker disable next-line ConditionalExpression: false only makes the membership test run when every member is a candidate, which it then passes
     const all = candidates.length === this.memberCount;
     const start = this.firstIndexAtOrAfter(fnv1a32(key));
+    // Stryker disable next-line EqualityOperator: with <=, the extra step lands on the start point again ((start + length) % length), already refused
     for (let k = 0; k < this.ring.length; k++) {
       const u = this.ring[(start + k) % this.ring.length].upstream;
       if ((all || candidates.includes(u)) && u.outstanding < bound) return u;
@@ -58,6 +62,7 @@ export class ConsistentHashBalancer implements Balancer {
     return leastLoaded(candidates);
   }
 
+  /** Index of the first ring point at or after `point`; `ring.length` past the last (pick() wraps it). */
   private firstIndexAtOrAfter(point: number): number {
     let lo = 0;
     let hi = this.ring.length;
@@ -66,7 +71,7 @@ export class ConsistentHashBalancer implements Balancer {
       if (this.ring[mid].point < point) lo = mid + 1;
       else hi = mid;
     }
-    return lo === this.ring.length ? 0 : lo;
+    return lo;
   }
 }
 

@@ -140,7 +140,7 @@ describe('CircuitBreaker', () => {
   it('starts a fresh window when it closes again, so old errors cannot reopen it', () => {
     const { b, clock } = breaker({ minRequests: 3, errorRatio: 0.5, consecutiveFailures: 100, openMs: 1_000 });
     b.onFailure();
-    b.onSuccess();
+    b.onFailure();
     b.onFailure();
     expect(b.state).toBe('open');
     clock.advance(1_000);
@@ -148,7 +148,7 @@ describe('CircuitBreaker', () => {
     expect(b.state).toBe('closed');
     b.onSuccess();
     b.onSuccess();
-    b.onFailure(); // 1 of 3 in the new window; with the old window it would be 3 of 6
+    b.onFailure(); // 1 error of 3 in the new window; with the old one kept, 4 of 7 (the probe's success included)
     expect(b.state).toBe('closed');
   });
 
@@ -245,5 +245,26 @@ describe('CircuitBreaker', () => {
     fresh[0].success();
     fresh[1].success();
     expect(b.state).toBe('closed');
+  });
+  it('keeps the open period from the trip: failures reported while open do not extend it', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000 });
+    const late = b.tryAcquire()!;
+    b.onFailure();
+    expect(b.state).toBe('open');
+    clock.advance(600);
+    late.failure(); // an attempt allowed before the trip fails while open
+    b.onFailure();
+    clock.advance(400);
+    expect(b.state).toBe('half-open');
+  });
+
+  it('reports no state change for outcomes that leave the state as it is', () => {
+    const { b, transitions } = breaker({ consecutiveFailures: 3, minRequests: 100 });
+    b.onSuccess();
+    b.tryAcquire()!.success();
+    b.onFailure();
+    b.onSuccess();
+    expect(b.state).toBe('closed');
+    expect(transitions).toEqual([]);
   });
 });

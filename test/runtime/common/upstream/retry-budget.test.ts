@@ -69,4 +69,17 @@ describe('RetryBudget', () => {
     expect(budget.tryAcquireRetry()).toBeDefined(); // 2 retries = 0.25 x 8
     expect(budget.tryAcquireRetry()).toBeUndefined();
   });
+  it('counts the window the same at a wall-clock time as at t = 0 (buckets are placed by real time)', () => {
+    // the proxy's clock reads Date.now(): a bucket's start must be a time, not just a slot number
+    const clock = new FakeClock(Date.UTC(2026, 11, 5, 12, 0, 0));
+    const budget = new RetryBudget(RetryBudgetSchema.parse({ ratio: 0.5, minConcurrent: 0, windowMs: 10_000 }), clock);
+    for (let i = 0; i < 4; i++) budget.onRequest();
+    clock.advance(9_000);
+    expect(budget.stats.requests).toBe(4);
+    expect(budget.tryAcquireRetry()).toBeDefined();
+    expect(budget.tryAcquireRetry()).toBeDefined();
+    expect(budget.tryAcquireRetry()).toBeUndefined();
+    clock.advance(2_000); // t + 11 s: the requests' bucket slid out; the retries' bucket (t + 9 s) still counts
+    expect(budget.stats).toEqual({ requests: 0, retries: 2, retriesInFlight: 2 });
+  });
 });

@@ -86,4 +86,16 @@ describe('ConsistentHashBalancer', () => {
     e.outstanding = 1;
     expect(balancer.pick([d, e], 'user-1')).toBe(e);
   });
+  it('places each member at the points "<name>#0" to "<name>#(virtualNodes x weight - 1)", a key going to the first point at or after its hash', () => {
+    // the ring's layout is what keeps users on their member across restarts and versions
+    const members = upstreams(1, 2, 1);
+    const virtualNodes = 3;
+    const balancer = new ConsistentHashBalancer(members, 100, virtualNodes);
+    const labels = members.flatMap((u) => Array.from({ length: virtualNodes * u.weight }, (_, v) => ({ label: `${u.name}#${v}`, u })));
+    const points = labels.map(({ label, u }) => ({ point: fnv1a32(label), u })).sort((x, y) => x.point - y.point);
+    const expected = (key: string) => (points.find((p) => p.point >= fnv1a32(key)) ?? points[0]).u;
+    for (const key of Array.from({ length: 300 }, (_, i) => `user-${i}`)) expect(balancer.pick(members, key)).toBe(expected(key));
+    // a key that hashes exactly onto a ring point belongs to that point's member
+    for (const { label, u } of labels) expect(balancer.pick(members, label)).toBe(u);
+  });
 });
