@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { parse } from 'yaml';
 import { seededRandom } from '../runtime/common/clock';
 import { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';
-import { RUNTIME_SECRET_ENV } from '../contract/secrets';
+import { CROSS_REGION_KEY_NAME, RUNTIME_SECRET_ENV } from '../contract/secrets';
 import { ARTIFACT_MANIFEST_FILE, DEFAULT_ARTIFACT_SUBDIR } from '../constructs/artifacts/runtime-artifacts';
 import { HOSTS_OVERRIDE_ENV } from '../runtime/common/upstream/resolver';
 import { waitForPort } from '../tools/local/ports';
@@ -213,7 +213,8 @@ async function startRegion(dir: string, o: RegionOptions, started: Child[]): Pro
     c.pools['model-servers'].discover = c.pools['model-servers'].discover.map((d: { slots: number }) => ({ ...d, slots: o.simSlots }));
     c.redis = { ...c.redis, host: '127.0.0.1', port: 6379, tls: false, cluster: false, password: undefined, keyPrefix: o.keyPrefix };
     c.jobs = { ...c.jobs, amqp: { ...c.jobs.amqp, topologyPrefix: o.keyPrefix.replace(/:$/, '').replace(/:/g, '.') } };
-    if (c.auth !== 'none') c.auth = { ...c.auth, keys: c.auth.keys.map((k2: { name: string }) => ({ ...k2, sha256: createHash('sha256').update(o.keys[k2.name]).digest('hex') })) };
+    // a key the config reads from a variable (the cross-region key) keeps its `key`: its value goes into that variable below
+    if (c.auth !== 'none') c.auth = { ...c.auth, keys: c.auth.keys.map((k2: { name: string; key?: unknown }) => (k2.key ? k2 : { ...k2, sha256: createHash('sha256').update(o.keys[k2.name]).digest('hex') })) };
     c.logging = { ...c.logging, accessLog: false, level: 'warn' };
     const file = join(dir, `${o.name}-proxy-${k}.json`);
     writeFileSync(file, JSON.stringify(c, null, 2));
@@ -224,6 +225,9 @@ async function startRegion(dir: string, o: RegionOptions, started: Child[]): Pro
       [RUNTIME_SECRET_ENV.amqpUrl]: 'amqp://guest:guest@127.0.0.1:5672',
       [RUNTIME_SECRET_ENV.redisAuthToken]: '',
       ...(o.caFile ? { NODE_EXTRA_CA_CERTS: o.caFile } : {}),
+      // the keys the rendered config names by variable (as the workloads' Secret does): the same
+      // cross-region key in every region, which its region pools send and its auth accepts
+      ...Object.fromEntries((c.auth === 'none' ? [] : (c.auth.keys as { name: string; key?: { fromEnv: string } }[])).filter((k2) => k2.key).map((k2) => [k2.key!.fromEnv, o.keys[k2.name]])),
     };
     proxies.push(
       await startChild(process.execPath, [join(ROOT, 'dist', 'runtime', 'proxy', 'main.js'), '--config', file], {
@@ -588,7 +592,8 @@ class PodProbe {
 
 function criticalKeyName(r: Rendered): string {
   const keys = (r.config.auth?.keys ?? []) as { name: string; tier: string }[];
-  const k = keys.find((x) => x.tier === 'critical');
+  // a client's key: not the one the regions call each other with
+  const k = keys.find((x) => x.tier === 'critical' && x.name !== CROSS_REGION_KEY_NAME);
   if (!k) throw new Error('the rendered config has no critical-tier API key');
   return k.name;
 }

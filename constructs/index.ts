@@ -12,6 +12,7 @@ export * from './entry/regional-load-balancer';
 export * from './gslb/global-traffic-manager';
 export * from './cluster/node-termination-handler';
 export * from './data/generated-secret';
+export * from './data/existing-secret';
 export * from './data/redis-cluster';
 export * from './data/message-queue';
 export * from './monitoring/monitoring';
@@ -31,5 +32,5 @@ export * from './artifacts/runtime-artifact-objects';
 export * from './artifacts/runtime-artifacts';
 // What the constructs and the runtimes agree on, for consumers wiring roles, secrets and names.
 export { PROXY_CONTRACT, WORKER_CONTRACT, MODEL_SERVER_CONTRACT, NAMESPACES, WORKLOAD_NAMES } from '../contract/service';
-export { RUNTIME_SECRET_ENV, type RuntimeSecretEnv } from '../contract/secrets';
+export { CROSS_REGION_KEY_NAME, RUNTIME_SECRET_ENV, type RuntimeSecretEnv } from '../contract/secrets';
 export { PRIORITY_CLASSES, type PriorityClass } from '../contract/priority';

@@ -166,6 +166,39 @@ export interface ApiKeyConfig {
   readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number };
 }
 
+/**
+ * An OpenAI-compatible hosted API the cells fall back to when their own model servers and the
+ * other regions are full: the last pool of every cell's route.
+ */
+export interface ExternalProviderConfig {
+  /**
+   * HTTPS origin of the provider's API, e.g. `https://api.deepseek.com`: scheme and host (and a
+   * port), no path, no credentials. Requests keep their path (`/v1/chat/completions`).
+   */
+  readonly baseUrl: string;
+  /** The provider's name for the model. @default - `model.name` */
+  readonly model?: string;
+  /**
+   * Name of the Secrets Manager secret holding the provider's API key (its `SecretString` is the
+   * key). You create it, in every region of the environment under this same name (one secret with
+   * replicas: `aws secretsmanager create-secret --add-replica-regions`), encrypted with the
+   * `aws/secretsmanager` key. A name, never the key; each region's proxies may read that region's
+   * copy only.
+   */
+  readonly apiKeySecretName: string;
+  /**
+   * Priority classes whose requests may go to the provider (it costs money per token).
+   * @default ['critical', 'high', 'medium'] - not low
+   */
+  readonly classes?: readonly ('critical' | 'high' | 'medium' | 'low')[];
+  /**
+   * Requests in flight to the provider from one region at most (its proxy replicas divide it):
+   * the pool's admission limit, so a surge cannot run past the provider's own rate limits. It is
+   * lowered further by the provider's 429/503 answers.
+   */
+  readonly maxConcurrency: number;
+}
+
 export interface EnvironmentConfig {
   /** Environment name: 1-16 lower-case letters, digits, dashes. Prefix of every stack. */
   readonly name: string;
@@ -209,6 +242,12 @@ export interface EnvironmentConfig {
    * @default [] - the proxy runs without authentication (acceptable for dev only)
    */
   readonly apiKeys?: readonly ApiKeyConfig[];
+  /**
+   * A hosted provider as the last pool of every cell's route (after the local model servers and
+   * the other regions).
+   * @default - none: a request no region can serve is shed
+   */
+  readonly externalProvider?: ExternalProviderConfig;
   /** Extra tags on every resource. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }

@@ -1,7 +1,9 @@
 import { isPriorityClass, PRIORITY_CLASSES } from '../contract/priority';
 import { parseCidr } from '../constructs/private/cidr';
+import { SECRET_NAME } from '../constructs/data/existing-secret';
 import { LOG_RETENTION_DAYS } from '../constructs/private/validation';
 import { checkServingPlan } from './serving-plan';
+import { CROSS_REGION_KEY_NAME } from '../contract/secrets';
 import { EnvironmentConfig, NodeGroupConfig } from './types';
 
 export { parseCidr };
@@ -163,11 +165,14 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
   const apiKeys = config.apiKeys ?? [];
   // Security by default: only a developer's sandbox may run the proxy without authentication.
   if (apiKeys.length === 0 && env !== 'dev') fail('apiKeys', 'must list at least one API key outside dev (the proxy would accept anonymous traffic)');
+  // The regions call each other with a key of their own: a spilled request must be told from a client's.
+  if (apiKeys.length === 0 && config.regions.length > 1) fail('apiKeys', 'must list at least one API key when there is more than one region (without authentication a request spilled to another region would be spilled again)');
   const keyNames = new Set<string>();
   apiKeys.forEach((k, i) => {
     const at = `apiKeys[${i}]`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(k.name)) fail(`${at}.name`, `"${k.name}" must be 1-64 letters, digits, dots, dashes or underscores`);
     if (keyNames.has(k.name)) fail(`${at}.name`, `duplicate key name "${k.name}"`);
+    if (k.name === CROSS_REGION_KEY_NAME && config.regions.length > 1) fail(`${at}.name`, `"${CROSS_REGION_KEY_NAME}" is the name of the key the regions call each other with`);
     keyNames.add(k.name);
     if (!/^[0-9a-f]{64}$/.test(k.sha256)) fail(`${at}.sha256`, 'must be the lower-case hex SHA-256 of the key (64 characters), never the key itself');
     if (!isPriorityClass(k.tier)) fail(`${at}.tier`, `"${k.tier}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
@@ -176,5 +181,36 @@ export function validateEnvironment(config: EnvironmentConfig): EnvironmentConfi
       if (!(Number.isFinite(k.rateLimit.burst) && k.rateLimit.burst >= 1)) fail(`${at}.rateLimit.burst`, `must be at least 1 request (got ${k.rateLimit.burst})`);
     }
   });
+  if (config.externalProvider !== undefined) checkExternalProvider(config.externalProvider, fail);
   return config;
+}
+
+/** The external provider: an https origin, a secret by name (never a key), classes, a positive limit. */
+function checkExternalProvider(p: NonNullable<EnvironmentConfig['externalProvider']>, fail: (field: string, problem: string) => never): void {
+  const at = 'externalProvider';
+  let url: URL | undefined;
+  try {
+    url = new URL(p.baseUrl);
+  } catch {
+    fail(`${at}.baseUrl`, `"${p.baseUrl}" is not a URL`);
+  }
+  if (url!.protocol !== 'https:') fail(`${at}.baseUrl`, `"${p.baseUrl}" must be https: the API key travels with every request`);
+  if (url!.username !== '' || url!.password !== '') fail(`${at}.baseUrl`, 'must not hold credentials: the key comes from apiKeySecretName');
+  if ((url!.pathname !== '/' && url!.pathname !== '') || url!.search !== '' || url!.hash !== '') {
+    fail(`${at}.baseUrl`, `"${p.baseUrl}" must be an origin (https://host[:port]) without a path: requests keep theirs (/v1/chat/completions)`);
+  }
+  if (p.model !== undefined && !/^\S{1,256}$/.test(p.model)) fail(`${at}.model`, `"${p.model}" is not a model name`);
+  if (!SECRET_NAME.test(p.apiKeySecretName) || p.apiKeySecretName.startsWith('arn:')) {
+    fail(`${at}.apiKeySecretName`, `"${p.apiKeySecretName.slice(0, 12)}…" is not a Secrets Manager secret name (letters, digits and /_+=.@-): give the secret's name, never the key`);
+  }
+  if (p.classes !== undefined) {
+    if (p.classes.length === 0) fail(`${at}.classes`, 'must list at least one class (leave it out for critical, high and medium)');
+    const seen = new Set<string>();
+    for (const c of p.classes) {
+      if (!isPriorityClass(c)) fail(`${at}.classes`, `"${String(c)}" is not one of ${PRIORITY_CLASSES.join(', ')}`);
+      if (seen.has(c)) fail(`${at}.classes`, `"${c}" is listed twice`);
+      seen.add(c);
+    }
+  }
+  if (!Number.isInteger(p.maxConcurrency) || p.maxConcurrency < 1) fail(`${at}.maxConcurrency`, `must be a whole number of requests >= 1, got ${p.maxConcurrency}`);
 }

@@ -31,6 +31,15 @@ export function regionalDomainName(region: string, domain: string): string {
   return `${region}.${domain}`;
 }
 
+/**
+ * Name of the environment's cross-region key in Secrets Manager, the same in every region (the
+ * primary in the first region, a replica in each other): the workloads name it in their
+ * SecretProviderClass, and the CSI driver reads the copy of the pod's region.
+ */
+export function crossRegionKeySecretName(env: string): string {
+  return `surgeguard/${env}/cross-region-key`;
+}
+
 /** Tags every resource of the environment carries (through the provider's `default_tags`). */
 export function defaultTags(env: EnvironmentConfig, region: string): Record<string, string> {
   return {

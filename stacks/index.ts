@@ -41,8 +41,11 @@ export function buildEnvironment(scope: Construct, config: EnvironmentConfig): E
   const dns = env.hostedZoneId === undefined ? new DnsStack(scope, { environment: env }) : undefined;
   const hostedZoneId = dns?.zoneId ?? env.hostedZoneId!;
   const platforms = env.regions.map((region) => new PlatformStack(scope, { environment: env, region, hostedZoneId }));
+  // Regions spill to each other with one key: the first cell holds it, replicated to the others.
+  const keyHolder = platforms.length > 1 ? platforms[0] : undefined;
+  keyHolder?.holdCrossRegionKey(platforms);
   const addons = platforms.map((platform) => new AddonsStack(scope, { environment: env, platform }));
-  const workloads = platforms.map((platform, i) => new WorkloadsStack(scope, { environment: env, platform, addons: addons[i] }));
+  const workloads = platforms.map((platform, i) => new WorkloadsStack(scope, { environment: env, platform, addons: addons[i], crossRegionKeyHolder: keyHolder }));
   const global = new GlobalStack(scope, { environment: env, platforms, hostedZoneId });
   // Policy checks on every stack: app.synth() fails on a violation that has no reasoned suppression.
   for (const stack of [...(dns ? [dns] : []), ...platforms, ...addons, ...workloads, global]) addPolicyChecks(stack, env);

@@ -15,7 +15,7 @@ import { estimateStartupSeconds, resolveFootprint, weightsPrefix } from '../envs
 import { WeightsStagingJob } from '../constructs/workloads/weights-staging';
 import { AddonsStack } from './addons-stack';
 import { addKubernetesProvider } from './cluster-access';
-import { addAwsProvider, addBackend, regionalDomainName, stackNames } from './common';
+import { addAwsProvider, addBackend, crossRegionKeySecretName, regionalDomainName, stackNames } from './common';
 import { ImagesPinnedByDigest } from './images-pinned';
 import { PlatformStack } from './platform-stack';
 
@@ -31,6 +31,12 @@ export interface WorkloadsStackProps {
    * delivery): applied before this one.
    */
   readonly addons?: AddonsStack;
+  /**
+   * The cell holding the environment's cross-region key (a multi-region environment): applied
+   * before this stack, so the key's replica in this region exists when the proxies mount it.
+   * @default - the proxies get the key only if the environment has more than one region; no ordering is added
+   */
+  readonly crossRegionKeyHolder?: PlatformStack;
 }
 
 /**
@@ -64,6 +70,7 @@ export class WorkloadsStack extends TerraformStack {
     this.platform = props.platform;
     this.addDependency(props.platform);
     if (props.addons) this.addDependency(props.addons);
+    if (props.crossRegionKeyHolder && props.crossRegionKeyHolder !== props.platform) this.addDependency(props.crossRegionKeyHolder);
     addAwsProvider(this, env, region);
     addBackend(this, env, name);
     // Every image by digest, checked over everything this stack declares (the proxy and worker run
@@ -104,11 +111,23 @@ export class WorkloadsStack extends TerraformStack {
       region,
       apiKeys: env.apiKeys,
       workerDrainSeconds,
+      externalProvider: env.externalProvider && {
+        url: env.externalProvider.baseUrl,
+        model: env.externalProvider.model,
+        classes: env.externalProvider.classes,
+        maxConcurrency: env.externalProvider.maxConcurrency,
+      },
     };
     const secrets = {
       redis: { envName: RUNTIME_SECRET_ENV.redisAuthToken, secretArn: platform.redis.authToken.secretArn },
       amqp: { envName: RUNTIME_SECRET_ENV.amqpUrl, secretArn: platform.messageQueue.connectionUrlSecretArn },
     };
+    // By name, not ARN: the CSI driver reads the copy in the pod's region (the replica), and this
+    // stack needs no state of the cell holding the key (the deploy runner reads this cell's only).
+    const proxyOnly = [
+      ...(env.regions.length > 1 ? [{ envName: RUNTIME_SECRET_ENV.crossRegionKey, secretArn: crossRegionKeySecretName(env.name) }] : []),
+      ...(env.externalProvider ? [{ envName: RUNTIME_SECRET_ENV.externalProviderKey, secretArn: env.externalProvider.apiKeySecretName }] : []),
+    ];
     // The exact bytes `npm run bundle` built, uploaded under their SHA-256 and read by their own role.
     const bundles = props.artifacts ?? loadRuntimeArtifacts();
     const store = platform.artifactStore;
@@ -160,7 +179,7 @@ export class WorkloadsStack extends TerraformStack {
       proxy: {
         artifact: this.artifacts.proxy,
         config: proxyRuntimeConfig(configInputs),
-        secretEnv: [secrets.redis, secrets.amqp],
+        secretEnv: [secrets.redis, secrets.amqp, ...proxyOnly],
         roleArn: platform.workloadRoles.proxy.arn,
       },
       worker: {

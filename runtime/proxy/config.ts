@@ -116,14 +116,27 @@ export const RouteSchema = z
             .object({
               pool: z.string().min(1).describe('Pool name.'),
               model: z.string().min(1).optional().describe('Model name this pool knows the model by (e.g. an external provider\'s name).'),
+              classes: z
+                .array(z.enum(PRIORITY_CLASSES))
+                .min(1)
+                .optional()
+                .describe('Classes whose requests may use this pool (e.g. an external provider kept for critical, high and medium). Default: every class.'),
             })
             .strict(),
         ]),
       )
       .min(1)
-      .describe('Fallback chain in preference order: a pool name or { pool, model }.'),
+      .describe('Fallback chain in preference order: a pool name or { pool, model, classes }.'),
   })
-  .strict();
+  .strict()
+  .superRefine((route, ctx) => {
+    // every class must have a pool to go to
+    for (const cls of PRIORITY_CLASSES) {
+      if (!route.pools.some((e) => typeof e === 'string' || e.classes === undefined || e.classes.includes(cls))) {
+        ctx.addIssue({ code: 'custom', path: ['pools'], message: `no pool of the route takes ${cls} requests (every entry's classes leave it out)` });
+      }
+    }
+  });
 
 export const ProxyConfigSchema = z
   .object({

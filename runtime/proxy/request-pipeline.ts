@@ -294,7 +294,7 @@ export class RequestPipeline {
       return undefined;
     }
     const model = body.model as string;
-    const route = this.deps.router.resolve(model, caller.key?.firstPoolOnly === true);
+    const route = this.deps.router.resolve(model, caller.key?.firstPoolOnly === true, caller.priorityClass);
     if (!route) {
       this.reply(res, { status: 404, body: openAIError(`The model ${model} does not exist.`, 'not_found_error', 'model_not_found', 'model') });
       return undefined;

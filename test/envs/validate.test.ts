@@ -109,6 +109,19 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     for (const days of LOG_RETENTION_DAYS) accepted('prod', (c) => (c.logRetentionDays = days));
   });
 
+  const provider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: 'surgeguard/prod/deepseek-api-key', maxConcurrency: 32 };
+
+  it('accepts an external provider by origin (with a port, too), its secret by name, with or without classes and a model name', () => {
+    accepted('prod', (c) => (c.externalProvider = { ...provider }));
+    accepted('prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://llm.internal.example.com:8443/', model: 'deepseek-chat', classes: ['critical'], maxConcurrency: 1 }));
+    accepted('dev', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'provider_key+v2=x.y@z-1', classes: ['critical', 'high', 'medium', 'low'] }));
+  });
+
+  it('accepts a multi-region environment with API keys, and a single-region dev one without', () => {
+    accepted('staging', () => undefined);
+    accepted('dev', (c) => (c.apiKeys = []));
+  });
+
   it('accepts a state bucket and a deployment in every commercial region with EKS and GPU instances', () => {
     // written out, not read from KNOWN_REGIONS: a region dropped or misspelt there must fail here
     const regions = [
@@ -180,6 +193,23 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['a model that does not fit the on-demand GPUs', 'prod', (c) => (c.regions[0].gpu.gpusPerReplica = 1), 'regions[0].gpu.onDemand.instanceTypes'],
     ['a model that does not fit the spot GPUs', 'prod', (c) => (Object.assign(c.regions[0].gpu.onDemand, { min: 0, max: 0, desired: 0 }), (c.regions[0].gpu.spot.instanceTypes = ['g6e.xlarge']), (c.regions[0].gpu.gpusPerReplica = 1)), 'regions[0].gpu.spot.instanceTypes'],
   ];
+
+  const provider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: 'surgeguard/prod/deepseek-api-key', maxConcurrency: 32 };
+  cases.push(
+    ['a dev environment of two regions without API keys (a spill would be spilled back)', 'dev', (c) => (c.regions.push({ ...structuredClone(c.regions[0]), region: 'eu-west-1', vpcCidr: '10.99.0.0/16' })), 'apiKeys'],
+    ['an API key named like the cross-region key', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], name: 'cross-region' }]), 'apiKeys[0].name'],
+    ['an external provider over http', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'http://api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with a path', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.openai.com/v1' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with credentials', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://user:sk-123@api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL that is no URL', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider\'s secret given by ARN', 'prod', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf' }), 'externalProvider.apiKeySecretName'],
+    ['an external provider\'s key instead of its secret\'s name', 'prod', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'sk-live 0123456789abcdef' }), 'externalProvider.apiKeySecretName'],
+    ['an external provider with no class', 'prod', (c) => (c.externalProvider = { ...provider, classes: [] }), 'externalProvider.classes'],
+    ['an external provider with an unknown class', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['urgent' as 'low'] }), 'externalProvider.classes'],
+    ['an external provider with a class twice', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['high', 'high'] }), 'externalProvider.classes'],
+    ['an external provider with 0 requests in flight', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 0 }), 'externalProvider.maxConcurrency'],
+    ['an external provider with a fractional limit', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 2.5 }), 'externalProvider.maxConcurrency'],
+  );
 
   it.each(cases)('rejects %s', (_what, base, change, field) => {
     expect(rejectedAt(base, change)).toBe(field);

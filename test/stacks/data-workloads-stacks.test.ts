@@ -134,11 +134,16 @@ describe('data stores, monitoring and workloads in the environment stacks', () =
   });
 
   it('grants the proxy and worker IRSA roles read access to exactly the secrets they mount', () => {
-    const policies = all('prod-us-east-1', 'aws_iam_role_policy');
-    const roles = (pattern: RegExp) => policies.filter((p) => pattern.test(p.role)).length;
-    expect(roles(/proxy-role/)).toBe(2);
-    expect(roles(/worker-role/)).toBe(2);
-    expect(roles(/grafana-role/)).toBe(1);
+    // the first cell holds the cross-region key: it also grants its own proxy role and each other
+    // region's (those roles by cross-stack reference) their copy of it; the workers get none
+    const own = (stack: string, pattern: RegExp) => all(stack, 'aws_iam_role_policy').filter((p) => pattern.test(p.role) && !p.role.includes('terraform_remote_state')).length;
+    expect(own('prod-us-east-1', /proxy-role/)).toBe(3);
+    expect(all('prod-us-east-1', 'aws_iam_role_policy').filter((p) => /terraform_remote_state.*proxy-role/.test(p.role))).toHaveLength(prod.regions.length - 1);
+    expect(own('prod-us-east-1', /worker-role/)).toBe(2);
+    expect(own('prod-us-east-1', /grafana-role/)).toBe(1);
+    // another cell: Redis and AMQP only; its key copy is granted by the first cell
+    expect(own('prod-eu-west-1', /proxy-role/)).toBe(2);
+    expect(own('prod-eu-west-1', /worker-role/)).toBe(2);
   });
 
   it.each(['prod-us-east-1', 'dev-us-east-1'])(
