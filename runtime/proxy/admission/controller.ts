@@ -150,8 +150,17 @@ export class AdmissionController {
     this.pump();
   }
 
-  /** The capacity may have changed (members came or went, slots learned): hand out what is free. */
+  /**
+   * The capacity may have changed (members came or went, slots learned): hand out what is free.
+   * When no member serves any more, the waiters have nothing to wait for: each is shed with
+   * `no_capacity` at once, so that it moves on to the route's next pool (another region, a
+   * provider) or gets its 503 now, instead of waiting for a pod until its deadline.
+   */
   capacityChanged(): void {
+    if (this.limit === 0) {
+      for (const w of [...this.queue.entries()]) this.dropWaiter(w, 'no_capacity');
+      return;
+    }
     this.pump();
   }
 

@@ -445,4 +445,27 @@ describe('AdmissionController with the pool\'s capacity known', () => {
     held[0].release({ kind: 'overload', latencyMs: 2 });
     expect(ctl.limit).toBe(10);
   });
+
+  it('sheds every waiter with no_capacity when the last member goes, and keeps them while any capacity is left', async () => {
+    const clock = new FakeClock(1_000);
+    let capacity = 2;
+    const ctl = new AdmissionController(parseAdmissionConfig({ queue: { lowerClassShare: 0 } }), clock, {}, () => capacity);
+    const held = [await permit(ctl.acquire({ cls: 'high' })), await permit(ctl.acquire({ cls: 'high' }))];
+    const critical = track(ctl.acquire({ cls: 'critical' }));
+    const medium = track(ctl.acquire({ cls: 'medium' }));
+    await flush();
+    capacity = 1; // one member of two left: the waiters can still be served
+    ctl.capacityChanged();
+    await flush();
+    expect(critical.value).toBeUndefined();
+    expect(medium.value).toBeUndefined();
+    capacity = 0; // no member serves: nothing to wait for
+    ctl.capacityChanged();
+    await flush();
+    expect(critical.value).toMatchObject({ kind: 'shed', reason: 'no_capacity' });
+    expect(medium.value).toMatchObject({ kind: 'shed', reason: 'no_capacity' });
+    expect(ctl.snapshot().queued).toEqual({ critical: 0, high: 0, medium: 0, low: 0 });
+    held.forEach((p) => p.release({ kind: 'cancelled' }));
+    expect(ctl.inflight).toBe(0);
+  });
 });
