@@ -29,12 +29,12 @@ export class SingleFlight<T> {
       return { value: await existing.promise, role: 'follower' };
     }
     const promise = (async () => work())();
-    const flight = { promise, waiters: 0 };
-    this.flights.set(key, flight);
+    this.flights.set(key, { promise, waiters: 0 });
     try {
       return { value: await promise, role: 'leader' };
     } finally {
-      if (this.flights.get(key) === flight) this.flights.delete(key);
+      // no other flight of this key can have started meanwhile: callers of a key in flight follow it
+      this.flights.delete(key);
     }
   }
 }
