@@ -59,8 +59,11 @@ export class ReadmittingSender {
         return { kind: 'shed', shed: admitted };
       }
       const chain = admitted ? [admitted.pool] : ctx.route.chain;
+      // with another pool of the route left, a pool whose members all failed sends the request
+      // back here (and on) rather than into its dead members as a last resort
+      const elsewhere = admitted !== undefined && ctx.route.chain.some((p) => p !== admitted.pool && !failed.has(p));
       const sentAt = this.deps.clock.now();
-      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0);
+      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0, !elsewhere);
       attempts += result.attempts;
       record.attempts = attempts;
       const permit = admitted?.permit;
@@ -86,7 +89,8 @@ export class ReadmittingSender {
         if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
         continue;
       }
-      if (again && result.reason === 'upstream-error') {
+      if (again && (result.reason === 'upstream-error' || (result.reason === 'no-upstream' && elsewhere))) {
+        // it failed, or no member of it can be tried (all gone, failed or unhealthy): the next pools
         failed.add(admitted.pool);
         if (this.mayReadmit(ctx, undefined, failed)) continue;
       }
@@ -141,7 +145,7 @@ export class ReadmittingSender {
    * client's, or the shared one of a coalesced fetch), so the dispatcher aborts it itself when
    * the deadline passes instead of following it with a cancellation of its own.
    */
-  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false): Promise<DispatchResult> {
+  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false, lastResort = true): Promise<DispatchResult> {
     // the class it is served at: a proxy upstream (another region's) serves it at the same class
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId, 'x-priority': ctx.priorityClass };
     if (ctx.stream) headers.accept = 'text/event-stream';
@@ -154,6 +158,7 @@ export class ReadmittingSender {
       maxAttempts,
       retryWhenFull,
       furtherRound,
+      lastResort,
       userKey: ctx.userKey,
       deadline: ctx.deadline,
       cancellation: ctx.cancellation,

@@ -87,6 +87,55 @@ describe('admission as the cell runs it (capacity from the members, every pool g
     expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
   });
 
+  it('sends a request whose pool\'s pods are gone (connections refused, DNS and health checks not caught up) on to the next pool, not into the dead pods as a last resort', async () => {
+    const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`]; // nothing listens
+    h = await startHarness([{ slots: 2, tokensPerSecond: 40, outputTokens: 8 }], (urls) => ({
+      auth: 'none',
+      pools: {
+        // health checks on but far apart (the last probe said healthy): only the attempts find out
+        local: quietPool(dead, { upstreams: dead.map((url, i) => ({ url, name: `pod${i}`, slots: 2 })), health: { enabled: true, intervalMs: 600_000 } }),
+        'other-region': quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0' }] }),
+      },
+      routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
+    }));
+    const local = h.proxy.pools.get('local')!;
+    const reply = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-sim-name']).toBe('sim0');
+    // each refused pod is out of the capacity at once, so the pool admits nothing more
+    expect(local.members.map((u) => u.healthy)).toEqual([false, false]);
+    expect(h.proxy.overload!.admission.get('local')!.limit).toBe(0);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'pod0' }) ?? 0).toBe(0);
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'pod1' }) ?? 0).toBe(0);
+    // the next request goes to the other region without trying the dead pods
+    const next = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+    expect(next.status).toBe(200);
+    expect(metricValue((await get(`${h.url}/metrics`)).text, 'surgeguard_proxy_admitted_total', { pool: 'local', class: 'critical' })).toBe(1);
+  });
+
+  it('does not spill to a later pool whose only member its health checks found down (a region whose endpoint does not answer): the request waits for the first', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    h = await startHarness([{ slots: 1, tokensPerSecond: 10, outputTokens: 8 }], (urls) => ({
+      auth: 'none',
+      pools: {
+        local: quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0', slots: 1 }] }),
+        'other-region': quietPool([dead], { upstreams: [{ url: dead, name: 'gone' }], health: { enabled: true, intervalMs: 600_000 } }),
+      },
+      routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
+    }));
+    h.proxy.pools.get('other-region')!.members[0].health.markDown(); // its probes failed; nothing was sent to it yet
+    const first = post(api(h), chat(), { 'x-priority': 'critical' });
+    await eventually(() => h!.sims[0].stats().inFlight === 1, 2_000, 'local slot taken');
+    const critical = await post(api(h), chat(), { 'x-priority': 'critical' });
+    expect(critical.status).toBe(200);
+    expect(critical.headers['x-sim-name']).toBe('sim0');
+    expect((await first).status).toBe(200);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' }) ?? 0).toBe(0);
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
+  });
+
   it('learns a member\'s slots from its /metrics once it is full, and then follows them', async () => {
     h = await startHarness([{ slots: 3, queueSize: 64, tokensPerSecond: 20, outputTokens: 8 }], (urls) => ({
       auth: 'none',
