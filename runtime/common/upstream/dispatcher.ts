@@ -1,4 +1,5 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { SHED_HEADER, isClassShed } from '../../../contract/priority';
 import { Cancellation } from '../cancellation';
 import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
@@ -260,7 +261,7 @@ export class UpstreamDispatcher {
       sent?.done();
 
       const status = reply.statusCode;
-      const retryAfter = honoursRetryAfter(status) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
+      const retryAfter = honoursRetryAfter(status) && !classShed(reply) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
       if (honoursRetryAfter(status)) upstream.lastOverloadAt = clock.now();
       if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
       if (status >= 500) this.recordFailure(pool, upstream, verdict);
@@ -413,6 +414,18 @@ export class UpstreamDispatcher {
     for (const p of chain) for (const u of p.members) if (u.coolingUntil > now) min = Math.min(min ?? Infinity, u.coolingUntil - now);
     return min;
   }
+}
+
+/**
+ * Whether a 503 is another surgeguard proxy's shed of this request's class (its queue for that
+ * class is full, or the class cannot be served by its deadline): its Retry-After is for that
+ * class, not for the member. Cooling the member on it would stop every class, critical
+ * included, from reaching a region that still serves them (one shed medium request of a spill
+ * held back the spilled critical ones). Only `no_capacity` (nothing serves there) is the
+ * member's own state.
+ */
+function classShed(reply: UpstreamReply): boolean {
+  return isClassShed(reply.headers[SHED_HEADER]);
 }
 
 /** Whether an attempt error is a refused connection: nothing listens at the member's address. */

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../common/clock';
 import type { BodyOutcome, DispatchResult, UpstreamDispatcher } from '../../common/upstream/dispatcher';
 import type { UpstreamPool } from '../../common/upstream/upstream-pool';
+import { SHED_HEADER, isClassShed } from '../../../contract/priority';
 import type { Shed } from '../admission/controller';
 import type { ProxyConfig } from '../config';
 import type { ProxyMetrics } from '../metrics';
@@ -72,7 +73,16 @@ export class ReadmittingSender {
       if (result.ok) {
         record.pool = result.pool.name;
         record.upstream = result.upstream.name;
-        if (again && (result.statusCode === 503 || result.statusCode === 429) && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
+        // another region's proxies shed this request's class: not again there (its Retry-After is
+        // that class's); the route's next pool, else that 503 goes to the caller
+        const classShed = again && result.statusCode === 503 && isClassShed(result.headers[SHED_HEADER]);
+        if (classShed) failed.add(admitted.pool);
+        if (
+          again &&
+          (result.statusCode === 503 || result.statusCode === 429) &&
+          (classShed || this.coolWait(admitted.pool) !== undefined) &&
+          this.mayReadmit(ctx, classShed ? undefined : admitted.pool, failed)
+        ) {
           await result.body.dump?.({ limit: 64 * 1024 }).catch(() => undefined);
           result.finish('complete');
           release('complete');

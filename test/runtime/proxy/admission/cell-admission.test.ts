@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../../runtime/common/config/upstream';
@@ -134,6 +136,48 @@ describe('admission as the cell runs it (capacity from the members, every pool g
     const metrics = (await get(`${h.url}/metrics`)).text;
     expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' }) ?? 0).toBe(0);
     expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
+  });
+
+  it('keeps sending critical work to another region whose proxies shed one medium request (their Retry-After is that class\'s, not the region\'s)', async () => {
+    // the other region's proxies, as they answer: a shed medium request (503, Retry-After,
+    // x-surgeguard-shed: deadline), every other class served
+    const seen: string[] = [];
+    const region: Server = createServer((req, res) => {
+      const cls = String(req.headers['x-priority']);
+      seen.push(cls);
+      req.resume();
+      req.on('end', () => {
+        if (cls === 'medium') {
+          res.writeHead(503, { 'retry-after': '5', 'x-surgeguard-shed': 'deadline', 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'shed', type: 'service_unavailable' } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'x-sim-name': 'eu-west-1' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'sim-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] }));
+      });
+    });
+    await new Promise<void>((r) => region.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(region.address() as AddressInfo).port}`;
+      h = await startHarness([], () => ({
+        auth: 'none',
+        pools: { 'region-eu-west-1': quietPool([url], { upstreams: [{ url, name: 'eu-west-1' }] }) },
+        routes: [{ model: 'sim-model', pools: ['region-eu-west-1'] }],
+        admission: { pools: { 'region-eu-west-1': { saturation: { enabled: false } } } },
+      }));
+      const medium = await post(api(h), chat(), { 'x-priority': 'medium', 'x-request-timeout': '10' });
+      expect(medium.status).toBe(503);
+      expect(medium.headers['retry-after']).toBe('5');
+      expect(seen).toEqual(['medium']); // not sent there again: that region shed it
+      const critical = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+      expect(critical.status).toBe(200);
+      expect(critical.headers['x-sim-name']).toBe('eu-west-1');
+      expect(h.proxy.pools.get('region-eu-west-1')!.members[0].coolingUntil).toBe(0);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await new Promise<void>((r) => region.close(() => r()));
+    }
   });
 
   it('learns a member\'s slots from its /metrics once it is full, and then follows them', async () => {
