@@ -66,6 +66,8 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     ],
     ['a relative local state directory', 'dev', (c) => (c.backend = { type: 'local', directory: 'state/dev' })],
     ['a local state directory above the checkout', 'dev', (c) => (c.backend = { type: 'local', directory: '../terraform-state' })],
+    // a local copy of an S3 state bucket keeps the S3 backend's workspace prefix `env:/`: only a drive at the start is absolute
+    ['a relative state directory with a colon and slash after a letter later in it', 'dev', (c) => (c.backend = { type: 'local', directory: 'state-copy/env:/dev' })],
     ['local state in the default place', 'dev', (c) => (c.backend = { type: 'local' })],
     ['a three-character state bucket with dots and dashes elsewhere', 'prod', (c) => ((c.backend as { bucket: string }).bucket = 'a.b')],
     ['a 63-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = `s${'x'.repeat(61)}1`)],
