@@ -1,4 +1,3 @@
-import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
 import { CONTAINER_LOG_SHIPPER_SERVICE_ACCOUNT, ContainerLogStream, validateContainerLogStreams } from '../monitoring/container-logs';
@@ -113,7 +112,7 @@ export class ContainerLogShipper extends Construct {
     validateContainerLogStreams(v, props.streams);
     for (const s of props.streams) v.matches('streams', s.logGroupName, /^[\w\-/.#]{1,512}$/, `${s.key}: "${s.logGroupName}" is not a log group name`);
     const image = props.image ?? ADDON_IMAGES.fluentBit;
-    if (!Token.isUnresolved(image.tag)) v.matches('image.tag', image.tag, /@sha256:[0-9a-f]{64}$/, `"${image.tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
+    v.pinnedDigest('image.tag', image.tag);
     const config = fluentBitConfig({ region: props.region, streams: props.streams });
     this.release = new Release(this, 'release', {
       ...releaseDefaults(ADDON_CHARTS.fluentBit),

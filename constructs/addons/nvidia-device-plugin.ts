@@ -1,7 +1,7 @@
-import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
 import { GPU_TAINT, NODE_POOL_LABEL } from '../cluster/node-group';
+import { PropsValidator } from '../private/validation';
 import { ADDON_CHARTS, ADDON_IMAGES, helmValues, PinnedImage, releaseDefaults } from './charts';
 
 export interface NvidiaDevicePluginProps {
@@ -40,9 +40,7 @@ export class NvidiaDevicePlugin extends Construct {
     const label = props.gpuNodeLabel ?? { key: NODE_POOL_LABEL, values: ['gpu'] };
     if (label.values.length === 0) throw new Error(`NvidiaDevicePlugin ${this.node.path}: gpuNodeLabel.values must list at least one value`);
     const image = props.image ?? ADDON_IMAGES.nvidiaDevicePlugin;
-    if (!Token.isUnresolved(image.tag) && !/@sha256:[0-9a-f]{64}$/.test(image.tag)) {
-      throw new Error(`NvidiaDevicePlugin ${this.node.path}: image.tag "${image.tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
-    }
+    new PropsValidator('NvidiaDevicePlugin', this.node.path).pinnedDigest('image.tag', image.tag);
     this.release = new Release(this, 'release', {
       ...releaseDefaults(ADDON_CHARTS.nvidiaDevicePlugin),
       name: 'nvidia-device-plugin',

@@ -1,7 +1,7 @@
-import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
 import { NODE_POOL_LABEL } from '../cluster/node-group';
+import { PropsValidator } from '../private/validation';
 import { ADDON_CHARTS, ADDON_IMAGES, helmValues, PinnedImage, releaseDefaults } from './charts';
 
 /** Namespace and service account of the metrics adapter (the IRSA trust of its role names them). */
@@ -123,11 +123,9 @@ export class PrometheusAdapter extends Construct {
     this.rules = adapterRules(props.metrics);
     const sidecar = props.sigv4ProxyImage ?? ADDON_IMAGES.sigv4Proxy;
     const image = props.image ?? ADDON_IMAGES.prometheusAdapter;
-    for (const [field, pinned] of [['image', image], ['sigv4ProxyImage', sidecar]] as const) {
-      if (!Token.isUnresolved(pinned.tag) && !/@sha256:[0-9a-f]{64}$/.test(pinned.tag)) {
-        throw new Error(`PrometheusAdapter ${this.node.path}: ${field}.tag "${pinned.tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
-      }
-    }
+    const v = new PropsValidator('PrometheusAdapter', this.node.path);
+    v.pinnedDigest('image.tag', image.tag);
+    v.pinnedDigest('sigv4ProxyImage.tag', sidecar.tag);
     // The adapter's own container runs as 10001 (chart default); the sidecar too, so both can read
     // the projected IRSA token.
     const securityContext = {

@@ -4,16 +4,10 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
-import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
-import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
-import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
-import { S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncryptionConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
-import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { accountAdministersKey } from '../private/kms-key-policy';
-import { privateBucketDenyStatements } from '../private/s3-bucket-policy';
+import { makeBucketPrivate } from '../private/s3-bucket';
 
 export interface ArtifactStoreProps {
   /** Name prefix of the bucket and key alias (`surgeguard-dev-use1`): lower-case letters, digits, dashes, at most 26 characters. */
@@ -66,34 +60,12 @@ export class ArtifactStore extends Construct {
     new KmsAlias(this, 'key-alias', { name: `alias/${props.name}-artifacts`, targetKeyId: this.key.keyId });
 
     this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: `${props.name}-artifacts-`, tags: { Name: `${props.name}-artifacts` } });
-    new S3BucketOwnershipControls(this, 'ownership', { bucket: this.bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } });
-    new S3BucketPublicAccessBlock(this, 'public-access', {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
-    new S3BucketServerSideEncryptionConfiguration(this, 'encryption', {
-      bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }],
-    });
-    new S3BucketVersioning(this, 'versioning', { bucket: this.bucket.id, versioningConfiguration: { status: 'Enabled' } });
-    new S3BucketLifecycleConfiguration(this, 'lifecycle', {
-      bucket: this.bucket.id,
-      rule: [
-        {
-          id: 'expire-replaced-versions',
-          status: 'Enabled',
-          filter: [{ prefix: '' }],
-          noncurrentVersionExpiration: [{ noncurrentDays }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
-        },
-      ],
-    });
-    const policy = new DataAwsIamPolicyDocument(this, 'bucket-policy-doc', {
-      statement: privateBucketDenyStatements(this.bucket.arn, this.key.arn),
-    });
-    new S3BucketPolicy(this, 'bucket-policy', { bucket: this.bucket.id, policy: policy.json });
+    makeBucketPrivate(
+      this,
+      this.bucket,
+      this.key,
+      { ownership: 'ownership', publicAccess: 'public-access', encryption: 'encryption', versioning: 'versioning', lifecycle: 'lifecycle', policyDocument: 'bucket-policy-doc', policy: 'bucket-policy' },
+      { ruleId: 'expire-replaced-versions', noncurrentDays, abortIncompleteUploadDays: 1 },
+    );
   }
 }

@@ -4,16 +4,10 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
-import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
-import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
-import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
-import { S3BucketServerSideEncryptionConfigurationA as S3BucketServerSideEncryptionConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
-import { S3BucketVersioningA as S3BucketVersioning } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { accountAdministersKey } from '../private/kms-key-policy';
-import { privateBucketDenyStatements } from '../private/s3-bucket-policy';
+import { makeBucketPrivate } from '../private/s3-bucket';
 
 export interface ModelWeightsBucketProps {
   /** Base name (`surgeguard-<env>-<short region>`): the bucket name starts with `<name>-weights-`. */
@@ -68,35 +62,13 @@ export class ModelWeightsBucket extends Construct {
       forceDestroy: props.forceDestroy ?? false,
       tags: { Name: `${props.name}-weights` },
     });
-    new S3BucketOwnershipControls(this, 'Ownership', { bucket: this.bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } });
-    new S3BucketPublicAccessBlock(this, 'PublicAccess', {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
-    new S3BucketServerSideEncryptionConfiguration(this, 'Encryption', {
-      bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }],
-    });
-    new S3BucketVersioning(this, 'Versioning', { bucket: this.bucket.id, versioningConfiguration: { status: 'Enabled' } });
-    new S3BucketLifecycleConfiguration(this, 'Lifecycle', {
-      bucket: this.bucket.id,
-      rule: [
-        {
-          id: 'old-versions-and-aborted-uploads',
-          status: 'Enabled',
-          filter: [{ prefix: '' }],
-          noncurrentVersionExpiration: [{ noncurrentDays: days }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        },
-      ],
-    });
-    const policy = new DataAwsIamPolicyDocument(this, 'PolicyDocument', {
-      statement: privateBucketDenyStatements(this.bucket.arn, this.key.arn),
-    });
-    new S3BucketPolicy(this, 'Policy', { bucket: this.bucket.id, policy: policy.json });
+    makeBucketPrivate(
+      this,
+      this.bucket,
+      this.key,
+      { ownership: 'Ownership', publicAccess: 'PublicAccess', encryption: 'Encryption', versioning: 'Versioning', lifecycle: 'Lifecycle', policyDocument: 'PolicyDocument', policy: 'Policy' },
+      { ruleId: 'old-versions-and-aborted-uploads', noncurrentDays: days, abortIncompleteUploadDays: 7 },
+    );
     new TerraformOutput(this, 'BucketName', { value: this.bucket.bucket, description: `S3 bucket of the model weights of ${props.name} (docs/weights-staging.md)` });
   }
 

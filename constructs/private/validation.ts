@@ -67,6 +67,11 @@ export class PropsValidator {
     this.check(prop, value, (s) => pattern.test(s), problem);
   }
 
+  /** An image tag that pins a digest (`<tag>@sha256:<64 hex>`), so a pull can never get other bytes. */
+  public pinnedDigest(prop: string, tag: string): void {
+    this.matches(prop, tag, /@sha256:[0-9a-f]{64}$/, `"${tag}" must pin a digest (<tag>@sha256:<64 hex>)`);
+  }
+
   /** A list of at least `min` entries (a token list passes). */
   public atLeast(prop: string, list: readonly unknown[], min: number, problem: string): void {
     this.check(prop, list, (l) => l.length >= min, problem);
