@@ -62,6 +62,8 @@ const SETUPS = (process.env.CELL_SETUPS ?? 'surgeguard,nginx').split(',') as Set
 const REPLICAS = 3;
 /** Period of the pods-vs-permits probe (it reads the replicas' and pods' /metrics: a little load of its own). */
 const PROBE_MS = Number(process.env.CELL_PROBE_MS ?? 250);
+/** Diagnosis: the replicas' access logs on and every request's tries kept in the logs directory (with CELL_KEEP_LOGS=1). */
+const ACCESS_LOG = process.env.CELL_ACCESS_LOG === '1';
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -215,7 +217,8 @@ async function startRegion(dir: string, o: RegionOptions, started: Child[]): Pro
     c.jobs = { ...c.jobs, amqp: { ...c.jobs.amqp, topologyPrefix: o.keyPrefix.replace(/:$/, '').replace(/:/g, '.') } };
     // a key the config reads from a variable (the cross-region key) keeps its `key`: its value goes into that variable below
     if (c.auth !== 'none') c.auth = { ...c.auth, keys: c.auth.keys.map((k2: { name: string; key?: unknown }) => (k2.key ? k2 : { ...k2, sha256: createHash('sha256').update(o.keys[k2.name]).digest('hex') })) };
-    c.logging = { ...c.logging, accessLog: false, level: 'warn' };
+    // CELL_ACCESS_LOG=1 (a diagnosis run: it costs the shared CPU): every request's pool, upstream, status and attempts
+    c.logging = { ...c.logging, accessLog: ACCESS_LOG, level: ACCESS_LOG ? 'info' : 'warn' };
     const file = join(dir, `${o.name}-proxy-${k}.json`);
     writeFileSync(file, JSON.stringify(c, null, 2));
     const port = c.server.port ?? 8080;
@@ -436,6 +439,12 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
     trace?.start();
+    // the spill: the spilling side's pool of the second region, and the second region's own model servers
+    const spillPool = remoteRegion ? Object.keys(rendered.config.pools as Record<string, unknown>).find((n) => n !== 'model-servers') : undefined;
+    const spillTrace = remoteRegion && spillPool ? new AdmissionTrace(proxyOrigins, spillPool) : undefined;
+    const remoteTrace = remoteRegion ? new AdmissionTrace(remoteRegion.proxyOrigins) : undefined;
+    spillTrace?.start();
+    remoteTrace?.start();
     const probe = proxyOrigins.length > 0 ? new PodProbe(proxyOrigins, () => local.filter((s) => s.alive), simSlots, t0, surgeStartMs, surgeStartMs + phases[1].durationS * 1000) : undefined;
     probe?.start();
     // the client measures latencies on its own event loop: a delay there is added to every figure
@@ -450,6 +459,11 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
       headers: { authorization: `Bearer ${keys[criticalKeyName(rendered)]}` },
     });
     await event;
+    spillTrace?.stop();
+    remoteTrace?.stop();
+    if (spillTrace) console.log(`  admission of the spilling side's ${spillPool} pool, every 2 s (as above): ${spillTrace.line()}; sheds ${JSON.stringify(spillTrace.sheds)}`);
+    if (remoteTrace) console.log(`  admission of the second region's model-servers pool, every 2 s (as above): ${remoteTrace.line()}; changes ${JSON.stringify(remoteTrace.changes)}; sheds ${JSON.stringify(remoteTrace.sheds)}`);
+    if (ACCESS_LOG) writeFileSync(join(dir, `${id}-outcomes.json`), JSON.stringify({ startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(), surgeStartMs, alive: aliveLog, outcomes }));
     trace?.stop();
     probe?.stop();
     clientLag.disable();
@@ -475,7 +489,10 @@ function regionEndpoints(r: Rendered): string[] {
 class AdmissionTrace {
   private readonly samples: string[] = [];
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly origins: readonly string[]) {}
+  constructor(
+    private readonly origins: readonly string[],
+    private readonly poolName = 'model-servers',
+  ) {}
   start(): void {
     this.timer = setInterval(() => void this.sample(), 2_000);
   }
@@ -496,7 +513,7 @@ class AdmissionTrace {
     try {
       const texts = await Promise.all(this.origins.map(async (o) => (await request(`${o}/metrics`, { headersTimeout: 1_500, bodyTimeout: 1_500 })).body.text()));
       const sum = (re: RegExp) => texts.reduce((n, t) => n + [...t.matchAll(re)].reduce((m, x) => m + Number(x[1]), 0), 0);
-      const pool = 'pool="model-servers"';
+      const pool = `pool="${this.poolName}"`;
       const limit = sum(new RegExp(`^surgeguard_proxy_concurrency_limit\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const inflight = sum(new RegExp(`^surgeguard_proxy_admitted_in_flight\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const queued = sum(new RegExp(`^surgeguard_proxy_queue_depth\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));

@@ -66,6 +66,8 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     ],
     ['a relative local state directory', 'dev', (c) => (c.backend = { type: 'local', directory: 'state/dev' })],
     ['a local state directory above the checkout', 'dev', (c) => (c.backend = { type: 'local', directory: '../terraform-state' })],
+    // a local copy of an S3 state bucket keeps the S3 backend's workspace prefix `env:/`: only a drive at the start is absolute
+    ['a relative state directory with a colon and slash after a letter later in it', 'dev', (c) => (c.backend = { type: 'local', directory: 'state-copy/env:/dev' })],
     ['local state in the default place', 'dev', (c) => (c.backend = { type: 'local' })],
     ['a three-character state bucket with dots and dashes elsewhere', 'prod', (c) => ((c.backend as { bucket: string }).bucket = 'a.b')],
     ['a 63-character state bucket', 'prod', (c) => ((c.backend as { bucket: string }).bucket = `s${'x'.repeat(61)}1`)],
@@ -100,6 +102,9 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
           tier,
         }))),
     ],
+    ['a key quota of half a request per second with a burst of exactly one', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: 0.5, burst: 1 } }])],
+    // the name is reserved only where the regions call each other
+    ['an API key named like the cross-region key in a single-region environment', 'dev', (c) => (c.apiKeys = [{ name: 'cross-region', sha256: 'ab'.repeat(32), tier: 'high' }])],
   ];
 
   it.each(cases)('accepts %s', (_what, base, change) => accepted(base, change));
@@ -115,6 +120,8 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     accepted('prod', (c) => (c.externalProvider = { ...provider }));
     accepted('prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://llm.internal.example.com:8443/', model: 'deepseek-chat', classes: ['critical'], maxConcurrency: 1 }));
     accepted('dev', (c) => (c.externalProvider = { ...provider, apiKeySecretName: 'provider_key+v2=x.y@z-1', classes: ['critical', 'high', 'medium', 'low'] }));
+    accepted('prod', (c) => (c.externalProvider = { ...provider, model: 'meta-llama/Llama-3.1-8B-Instruct' }));
+    accepted('prod', (c) => (c.externalProvider = { ...provider, model: 'm'.repeat(256) }));
   });
 
   it('accepts a multi-region environment with API keys, and a single-region dev one without', () => {
@@ -207,6 +214,14 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['an external provider with no class', 'prod', (c) => (c.externalProvider = { ...provider, classes: [] }), 'externalProvider.classes'],
     ['an external provider with an unknown class', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['urgent' as 'low'] }), 'externalProvider.classes'],
     ['an external provider with a class twice', 'prod', (c) => (c.externalProvider = { ...provider, classes: ['high', 'high'] }), 'externalProvider.classes'],
+    ['an API key quota of infinite requests per second', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: Infinity, burst: 10 } }]), 'apiKeys[0].rateLimit.requestsPerSecond'],
+    ['an API key quota with an infinite burst', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: 5, burst: Infinity } }]), 'apiKeys[0].rateLimit.burst'],
+    ['an external provider URL with the key as its user name', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://sk-123@api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with the key in its query', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.deepseek.com/?api_key=sk-123' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with a fragment', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.deepseek.com/#models' }), 'externalProvider.baseUrl'],
+    ['an external provider with an empty model name', 'prod', (c) => (c.externalProvider = { ...provider, model: '' }), 'externalProvider.model'],
+    ['an external provider with a model name of two words', 'prod', (c) => (c.externalProvider = { ...provider, model: 'deepseek chat' }), 'externalProvider.model'],
+    ['an external provider with a model name of 257 characters', 'prod', (c) => (c.externalProvider = { ...provider, model: 'm'.repeat(257) }), 'externalProvider.model'],
     ['an external provider with 0 requests in flight', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 0 }), 'externalProvider.maxConcurrency'],
     ['an external provider with a fractional limit', 'prod', (c) => (c.externalProvider = { ...provider, maxConcurrency: 2.5 }), 'externalProvider.maxConcurrency'],
   );
@@ -231,6 +246,13 @@ describe('validateEnvironment explains what to change', () => {
   it('reports every GPU type the model does not fit, each with its numbers', () => {
     const message = messageOf('prod', (c) => (c.regions[0].gpu.gpusPerReplica = 1));
     expect(message).toMatch(/does not fit p5en\.48xlarge: .*; .*does not fit p5e\.48xlarge: /);
+  });
+
+  it('never repeats a key given where the external provider\'s secret name belongs', () => {
+    const key = 'sk-live 0123456789abcdef0123456789abcdef';
+    const message = messageOf('prod', (c) => (c.externalProvider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: key, maxConcurrency: 8 }));
+    expect(message).toContain('"sk-live 0123…" is not a Secrets Manager secret name');
+    expect(message).not.toContain('0123456789abcdef');
   });
 
   it('lists the retentions CloudWatch Logs accepts', () => {

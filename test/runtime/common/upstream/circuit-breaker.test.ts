@@ -125,6 +125,23 @@ describe('CircuitBreaker', () => {
     expect(run(10_000)).toBe('closed');
   });
 
+  it('forgets a bucket once its last millisecond left the window, even when no newer outcome took its place', () => {
+    // ten 1 s buckets: errors recorded in [t, t + 1 s) count while the window (now - 10 s, now]
+    // still holds part of that second, so up to t + 11 s if a quiet spell left its slot alone
+    const run = (later: number) => {
+      const { b, clock } = breaker({ minRequests: 3, errorRatio: 0.5, consecutiveFailures: 100, windowMs: 10_000 });
+      clock.advance(-(1_000_000 % 1_000)); // start on a bucket boundary
+      b.onFailure();
+      b.onFailure();
+      clock.advance(later); // quiet in between
+      b.onSuccess();
+      b.onFailure(); // with the two old errors: 3 of 4; without them: 2 outcomes, below minRequests
+      return b.state;
+    };
+    expect(run(1_500)).toBe('open');
+    expect(run(11_000)).toBe('closed');
+  });
+
   it('counts failures in a row only: a success in between starts the count again', () => {
     const { b } = breaker({ consecutiveFailures: 3, minRequests: 100 });
     b.onFailure();
@@ -256,6 +273,30 @@ describe('CircuitBreaker', () => {
     b.onFailure();
     clock.advance(400);
     expect(b.state).toBe('half-open');
+  });
+
+  it('starts each half-open period with no successful probe: a success before a failed probe does not carry over', () => {
+    const { b, clock } = breaker({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 2 });
+    b.onFailure();
+    clock.advance(1_000);
+    const [good, bad] = [b.tryAcquire()!, b.tryAcquire()!];
+    good.success();
+    bad.failure(); // reopens
+    clock.advance(1_000);
+    b.tryAcquire()!.success();
+    expect(b.state).toBe('half-open'); // one of two in this period
+    b.tryAcquire()!.success();
+    expect(b.state).toBe('closed');
+  });
+
+  it('works without a state-change listener', () => {
+    const clock = new FakeClock(0);
+    const b = new CircuitBreaker(CircuitBreakerSchema.parse({ consecutiveFailures: 1, openMs: 1_000, halfOpenProbes: 1 }), clock);
+    b.onFailure();
+    expect(b.state).toBe('open');
+    clock.advance(1_000);
+    b.tryAcquire()!.success();
+    expect(b.state).toBe('closed');
   });
 
   it('reports no state change for outcomes that leave the state as it is', () => {

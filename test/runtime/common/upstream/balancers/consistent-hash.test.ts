@@ -78,6 +78,30 @@ describe('ConsistentHashBalancer', () => {
     expect(rest).toContain(picked);
   });
 
+  it('moves only the users of a member that stops being a candidate, each to the next candidate clockwise on the ring', () => {
+    // what consistent hashing is for: a member drained or broken sends its users on, the others keep theirs
+    const members = upstreams(1, 1, 1, 1);
+    const virtualNodes = 5;
+    const balancer = new ConsistentHashBalancer(members, 100, virtualNodes);
+    const points = members
+      .flatMap((u) => Array.from({ length: virtualNodes }, (_, v) => ({ point: fnv1a32(`${u.name}#${v}`), u })))
+      .sort((x, y) => x.point - y.point);
+    const [gone, ...rest] = [members[2], members[0], members[1], members[3]];
+    let moved = 0;
+    for (const key of Array.from({ length: 400 }, (_, i) => `user-${i}`)) {
+      const before = balancer.pick(members, key);
+      const after = balancer.pick(rest, key);
+      if (before !== gone) {
+        expect(after).toBe(before);
+        continue;
+      }
+      moved++;
+      const clockwise = [...points.filter((p) => p.point >= fnv1a32(key)), ...points].find((p) => p.u !== gone)!.u;
+      expect(after).toBe(clockwise);
+    }
+    expect(moved).toBeGreaterThan(40); // the removed member held a fair share of the users
+  });
+
   it('falls back to the least loaded candidate when no candidate is on its ring', () => {
     // (candidates are a subset of the members the ring was built from, except in this test)
     const [a, b, c, d, e] = upstreams(1, 1, 1, 1, 1);
