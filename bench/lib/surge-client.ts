@@ -44,6 +44,8 @@ export interface Outcome {
    * `x-request-id: r<index>t<try>`, so it can be found in the proxies' access logs.
    */
   readonly trace: readonly TryRecord[];
+  /** `x-sim-name` of the answer that succeeded: which simulated server served it. */
+  readonly servedBy?: string;
 }
 
 export interface TryRecord {
@@ -153,7 +155,8 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
           trace.push({ atMs: sentAt - start, ms: performance.now() - sentAt, status: last, ...(typeof shed === 'string' ? { shed } : {}) });
           if (res.statusCode >= 200 && res.statusCode < 300) {
             const now = performance.now();
-            if (now <= deadlineAt) return { index: a.index, cls: a.cls, atMs: a.atMs, ok: true, latencyMs: now - arrivedAt, doneAtMs: now - start, tries, last, trace };
+            const servedBy = res.headers['x-sim-name'];
+            if (now <= deadlineAt) return { index: a.index, cls: a.cls, atMs: a.atMs, ok: true, latencyMs: now - arrivedAt, doneAtMs: now - start, tries, last, trace, ...(typeof servedBy === 'string' ? { servedBy } : {}) };
             break;
           }
           if (!RETRIABLE.has(res.statusCode)) break;
