@@ -79,6 +79,8 @@ describe('LeastOutstandingBalancer with parts of the members\' slots assigned (p
     const b = withShare('b', 3, 1);
     expect(new LeastOutstandingBalancer(draws(0.9)).pick([a, b])).toBe(a); // 0.9 x 2 >= 1: keeps a
     expect(new LeastOutstandingBalancer(draws(0.4)).pick([a, b])).toBe(b);
+    // the k-th tied member takes the draws in [0, 1/k): exactly 1/2 keeps the first of two
+    expect(new LeastOutstandingBalancer(draws(0.5)).pick([a, b])).toBe(a);
   });
 
   it('falls back to power of two choices when every part is in use, or a member has no part', () => {
