@@ -41,9 +41,9 @@ export interface ReplicaShareOptions {
  * the pool has free slots, whatever the other replicas do within theirs.
  */
 export function memberShares(slots: readonly number[], rank: number, replicas: number): number[] {
-  // slots among the first x of the pool that go to `rank`: the i < x with i mod replicas = rank
+  // slots among the first x of the pool that go to `rank`: rank, rank + replicas, ... below x
   // (none while x <= rank, as rank < replicas)
-  const dealt = (x: number) => Math.floor((x - rank - 1) / replicas) + 1;
+  const dealt = (x: number) => Math.ceil((x - rank) / replicas);
   const out: number[] = [];
   let offset = 0;
   for (const s of slots) {

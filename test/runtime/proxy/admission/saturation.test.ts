@@ -18,12 +18,17 @@ describe('parseVllmMetrics', () => {
 
   it('leaves KV-cache usage out when the server does not expose it, and ignores other metrics, comments and bad values', () => {
     const text = 'vllm:num_requests_waiting 1\nvllm:num_requests_waiting NaN\nvllm:num_requests_running +Inf\nprocess_cpu_seconds_total 9\n# vllm:num_requests_running 5\nnot a sample\n';
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 1, running: 0 });
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 1, running: 0 });
   });
 
   it('reads samples with leading or trailing whitespace and skips indented comments (the text format ignores that whitespace)', () => {
     const text = ['  vllm:num_requests_waiting{model_name="a"} 2', '\tvllm:num_requests_running 3 ', '  # vllm:num_requests_waiting 40', '   ', 'vllm:num_requests_waiting 1\r'].join('\n');
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 3, running: 3 });
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 3, running: 3 });
+  });
+
+  it('reads a value separated from the name or labels by several blanks or tabs (the text format allows any number)', () => {
+    const text = 'vllm:num_requests_waiting{model_name="a"}   2\nvllm:num_requests_running\t\t5\n';
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 2, running: 5 });
   });
 
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
@@ -54,13 +59,13 @@ describe('combineSaturation', () => {
     const known = { waiting: 0, running: 4, slots: 8 };
     const unknown = { waiting: 0, running: 4 };
     for (const parts of [[known, unknown], [unknown, known], [known, unknown, known]]) {
-      expect(combineSaturation(parts)).toEqual({ waiting: 0, minWaiting: 0, running: parts.length * 4 });
+      expect(combineSaturation(parts)).toStrictEqual({ waiting: 0, minWaiting: 0, running: parts.length * 4 });
     }
     expect(combineSaturation([known, known])).toEqual({ waiting: 0, minWaiting: 0, running: 8, slots: 16 });
   });
 
   it('answers zeros and no KV-cache figure for no member', () => {
-    expect(combineSaturation([])).toEqual({ waiting: 0, minWaiting: 0, running: 0 });
+    expect(combineSaturation([])).toStrictEqual({ waiting: 0, minWaiting: 0, running: 0 });
   });
 });
 
