@@ -17,7 +17,8 @@ module.exports = {
     '<rootDir>/test/runtime/proxy/admission/limiter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/priority-queue.test.ts',
     '<rootDir>/test/runtime/proxy/admission/replica-share.test.ts',
-    // also scrapes in-process simulators on 127.0.0.1 (no services)
+    // the pure parsing, combining and slot learning; the scraper's I/O (in-process simulators,
+    // seconds per run) is in saturation-scraper.test.ts, left out on purpose
     '<rootDir>/test/runtime/proxy/admission/saturation.test.ts',
     '<rootDir>/test/runtime/common/backoff.test.ts',
     '<rootDir>/test/runtime/common/upstream/balancers/*.test.ts',

@@ -62,6 +62,15 @@ const SETUPS = (process.env.CELL_SETUPS ?? 'surgeguard,nginx').split(',') as Set
 const REPLICAS = 3;
 /** Period of the pods-vs-permits probe (it reads the replicas' and pods' /metrics: a little load of its own). */
 const PROBE_MS = Number(process.env.CELL_PROBE_MS ?? 250);
+/** Diagnosis: the replicas' access logs on and every request's tries kept in the logs directory (with CELL_KEEP_LOGS=1). */
+const ACCESS_LOG = process.env.CELL_ACCESS_LOG === '1';
+/**
+ * Scenarios run with the second region as the deployed route has it (the other regions reachable:
+ * a saturated cell spills to them). `spill` always has it. Goodput is then printed twice: of the
+ * local pods (answers they gave / local capacity alive) and of all pods (every answer / the
+ * capacity alive in both regions). CELL_REMOTE=spill runs kill and add with the local region alone.
+ */
+const REMOTE_SCENARIOS = new Set(['spill', ...(process.env.CELL_REMOTE ?? 'kill,add').split(',')]);
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -215,7 +224,8 @@ async function startRegion(dir: string, o: RegionOptions, started: Child[]): Pro
     c.jobs = { ...c.jobs, amqp: { ...c.jobs.amqp, topologyPrefix: o.keyPrefix.replace(/:$/, '').replace(/:/g, '.') } };
     // a key the config reads from a variable (the cross-region key) keeps its `key`: its value goes into that variable below
     if (c.auth !== 'none') c.auth = { ...c.auth, keys: c.auth.keys.map((k2: { name: string; key?: unknown }) => (k2.key ? k2 : { ...k2, sha256: createHash('sha256').update(o.keys[k2.name]).digest('hex') })) };
-    c.logging = { ...c.logging, accessLog: false, level: 'warn' };
+    // CELL_ACCESS_LOG=1 (a diagnosis run: it costs the shared CPU): every request's pool, upstream, status and attempts
+    c.logging = { ...c.logging, accessLog: ACCESS_LOG, level: ACCESS_LOG ? 'info' : 'warn' };
     const file = join(dir, `${o.name}-proxy-${k}.json`);
     writeFileSync(file, JSON.stringify(c, null, 2));
     const port = c.server.port ?? 8080;
@@ -320,7 +330,8 @@ interface RunResult {
   readonly classes: Record<PriorityClass, { requests: number; successPct: number; p50Ms: number; p99Ms: number; surgeSuccessPct: number; surgeP99Ms: number; surgeRetriedPct: number }>;
   readonly requests: number;
   readonly upstreamAttemptsPerRequest: number;
-  readonly goodput: { perSecond: number; aliveCapacityPerSecond: number; ofAlivePct: number };
+  /** Over every pod alive (both regions when the second one runs); `local`: the local pods' answers over their capacity. */
+  readonly goodput: { perSecond: number; aliveCapacityPerSecond: number; ofAlivePct: number; local?: { perSecond: number; aliveCapacityPerSecond: number; ofAlivePct: number } };
   readonly lastStatuses: Record<string, number>;
   readonly series: Array<{ t: number } & Partial<Record<PriorityClass, number | null>>>;
 }
@@ -334,13 +345,13 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
   const started: Child[] = [];
   const allSims: Sim[] = [];
   /** Alive model servers over time (the local ones and, for spill, the remote ones). */
-  const aliveLog: Array<{ atMs: number; alive: number }> = [];
+  const aliveLog: Array<{ atMs: number; alive: number; local: number }> = [];
   try {
     let remoteRegion: Region | undefined;
     let remoteSims: Sim[] = [];
     let tls: { pem: string; ca: string } | undefined;
     const endpoints: Record<string, string[]> = {};
-    if (scenario === 'spill' && remote) {
+    if (REMOTE_SCENARIOS.has(scenario) && remote) {
       const remoteName = Object.values(rendered.config.pools as Record<string, { upstreams?: { url: string; region: string }[] }>).flatMap((p) => p.upstreams ?? [])[0];
       const endpoint = new URL(remoteName.url);
       const rnet = loopbackNet();
@@ -403,10 +414,11 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     }
     allSims.push(...local);
     const aliveNow = () => allSims.filter((s) => s.alive).length;
+    const localAlive = () => local.filter((s) => s.alive).length;
     const clientRandom = seededRandom(SEED + 1);
     const surgeStartMs = phases[0].durationS * 1000;
     const t0 = performance.now();
-    aliveLog.push({ atMs: 0, alive: aliveNow() });
+    aliveLog.push({ atMs: 0, alive: aliveNow(), local: localAlive() });
     const event = (async () => {
       const at = surgeStartMs + (scenario === 'spill' ? 2_000 : EVENT_AFTER_S * 1000);
       if (scenario === 'queue' || scenario === 'reject') return;
@@ -431,11 +443,17 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
           writeHosts(hostsRegion);
         }
       }
-      aliveLog.push({ atMs: performance.now() - t0, alive: aliveNow() });
+      aliveLog.push({ atMs: performance.now() - t0, alive: aliveNow(), local: localAlive() });
     })();
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
     trace?.start();
+    // the spill: the spilling side's pool of the second region, and the second region's own model servers
+    const spillPool = remoteRegion ? Object.keys(rendered.config.pools as Record<string, unknown>).find((n) => n !== 'model-servers') : undefined;
+    const spillTrace = remoteRegion && spillPool ? new AdmissionTrace(proxyOrigins, spillPool) : undefined;
+    const remoteTrace = remoteRegion ? new AdmissionTrace(remoteRegion.proxyOrigins) : undefined;
+    spillTrace?.start();
+    remoteTrace?.start();
     const probe = proxyOrigins.length > 0 ? new PodProbe(proxyOrigins, () => local.filter((s) => s.alive), simSlots, t0, surgeStartMs, surgeStartMs + phases[1].durationS * 1000) : undefined;
     probe?.start();
     // the client measures latencies on its own event loop: a delay there is added to every figure
@@ -450,6 +468,11 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
       headers: { authorization: `Bearer ${keys[criticalKeyName(rendered)]}` },
     });
     await event;
+    spillTrace?.stop();
+    remoteTrace?.stop();
+    if (spillTrace) console.log(`  admission of the spilling side's ${spillPool} pool, every 2 s (as above): ${spillTrace.line()}; sheds ${JSON.stringify(spillTrace.sheds)}`);
+    if (remoteTrace) console.log(`  admission of the second region's model-servers pool, every 2 s (as above): ${remoteTrace.line()}; changes ${JSON.stringify(remoteTrace.changes)}; sheds ${JSON.stringify(remoteTrace.sheds)}`);
+    if (ACCESS_LOG) writeFileSync(join(dir, `${id}-outcomes.json`), JSON.stringify({ startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(), surgeStartMs, alive: aliveLog, outcomes }));
     trace?.stop();
     probe?.stop();
     clientLag.disable();
@@ -460,7 +483,7 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
     console.log(`  load generator's own event-loop delay: p99 ${Math.round(clientLag.percentile(99) / 1e6)} ms, max ${Math.round(clientLag.max / 1e6)} ms`);
     let received = 0;
     for (const s of allSims) received += (await simStats(s)).received;
-    return summarise(scenario, setup, outcomes, received, phases, aliveLog, perSim);
+    return summarise(scenario, setup, outcomes, received, phases, aliveLog, perSim, remoteSims.length > 0);
   } finally {
     for (const c of started.reverse()) await c.stop().catch(() => undefined);
   }
@@ -475,7 +498,10 @@ function regionEndpoints(r: Rendered): string[] {
 class AdmissionTrace {
   private readonly samples: string[] = [];
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly origins: readonly string[]) {}
+  constructor(
+    private readonly origins: readonly string[],
+    private readonly poolName = 'model-servers',
+  ) {}
   start(): void {
     this.timer = setInterval(() => void this.sample(), 2_000);
   }
@@ -496,7 +522,7 @@ class AdmissionTrace {
     try {
       const texts = await Promise.all(this.origins.map(async (o) => (await request(`${o}/metrics`, { headersTimeout: 1_500, bodyTimeout: 1_500 })).body.text()));
       const sum = (re: RegExp) => texts.reduce((n, t) => n + [...t.matchAll(re)].reduce((m, x) => m + Number(x[1]), 0), 0);
-      const pool = 'pool="model-servers"';
+      const pool = `pool="${this.poolName}"`;
       const limit = sum(new RegExp(`^surgeguard_proxy_concurrency_limit\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const inflight = sum(new RegExp(`^surgeguard_proxy_admitted_in_flight\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
       const queued = sum(new RegExp(`^surgeguard_proxy_queue_depth\\{[^}]*${pool}[^}]*\\} (\\S+)$`, 'gm'));
@@ -604,8 +630,9 @@ function summarise(
   outcomes: Outcome[],
   received: number,
   phases: Phase[],
-  aliveLog: Array<{ atMs: number; alive: number }>,
+  aliveLog: Array<{ atMs: number; alive: number; local: number }>,
   perSim: number,
+  withRemote: boolean,
 ): RunResult {
   const surgeStart = phases[0].durationS * 1000;
   const surgeEnd = surgeStart + phases[1].durationS * 1000;
@@ -625,11 +652,16 @@ function summarise(
   }
   // alive capacity integrated over the surge window, in requests
   let capacity = 0;
+  let localCapacity = 0;
   for (let t = surgeStart; t < surgeEnd; t += 100) {
-    const alive = [...aliveLog].reverse().find((e) => e.atMs <= t)?.alive ?? 0;
-    capacity += (alive * perSim) / 10;
+    const at = [...aliveLog].reverse().find((e) => e.atMs <= t);
+    capacity += ((at?.alive ?? 0) * perSim) / 10;
+    localCapacity += ((at?.local ?? 0) * perSim) / 10;
   }
-  const completed = outcomes.filter((o) => o.ok && o.doneAtMs >= surgeStart && o.doneAtMs < surgeEnd).length;
+  const completedOs = outcomes.filter((o) => o.ok && o.doneAtMs >= surgeStart && o.doneAtMs < surgeEnd);
+  const completed = completedOs.length;
+  // the second region's simulators are named <id>-r2-gpu-<i>
+  const completedLocal = completedOs.filter((o) => o.servedBy !== undefined && !o.servedBy.includes('-r2-')).length;
   const seconds = (surgeEnd - surgeStart) / 1000;
   const lastStatuses: Record<string, number> = {};
   for (const o of outcomes) if (!o.ok) lastStatuses[o.last] = (lastStatuses[o.last] ?? 0) + 1;
@@ -641,7 +673,12 @@ function summarise(
     classes,
     requests: outcomes.length,
     upstreamAttemptsPerRequest: round(received / Math.max(1, outcomes.length), 3)!,
-    goodput: { perSecond: round(completed / seconds, 1)!, aliveCapacityPerSecond: round(capacity / seconds, 1)!, ofAlivePct: round((100 * completed) / Math.max(1, capacity), 1)! },
+    goodput: {
+      perSecond: round(completed / seconds, 1)!,
+      aliveCapacityPerSecond: round(capacity / seconds, 1)!,
+      ofAlivePct: round((100 * completed) / Math.max(1, capacity), 1)!,
+      ...(withRemote ? { local: { perSecond: round(completedLocal / seconds, 1)!, aliveCapacityPerSecond: round(localCapacity / seconds, 1)!, ofAlivePct: round((100 * completedLocal) / Math.max(1, localCapacity), 1)! } } : {}),
+    },
     lastStatuses,
     series,
   };
@@ -661,7 +698,7 @@ function targetsOf(r: RunResult): Record<string, { measured: number; target: str
 function printScenario(results: RunResult[]): void {
   const pad = (s: string | number | null, n: number) => String(s ?? '-').padStart(n);
   const s = results[0].scenario;
-  console.log(`\n### ${s}: ${SCENARIO_TEXT[s]}`);
+  console.log(`\n### ${s}: ${SCENARIO_TEXT[s]}${s !== 'spill' && REMOTE_SCENARIOS.has(s) ? '; the second region reachable, as deployed' : ''}`);
   console.log(`${'setup'.padEnd(11)}${'class'.padEnd(9)}${pad('reqs', 6)}${pad('ok %', 8)}${pad('p99 ms', 8)}  | surge:${pad('ok %', 7)}${pad('p99 ms', 8)}${pad('>1 try %', 10)}`);
   for (const r of results) {
     for (const c of PRIORITY_CLASSES) {
@@ -669,7 +706,7 @@ function printScenario(results: RunResult[]): void {
       console.log(`${r.setup.padEnd(11)}${c.padEnd(9)}${pad(f.requests, 6)}${pad(f.successPct, 8)}${pad(f.p99Ms, 8)}  |       ${pad(f.surgeSuccessPct, 7)}${pad(f.surgeP99Ms, 8)}${pad(f.surgeRetriedPct, 10)}`);
     }
     console.log(
-      `${r.setup.padEnd(11)}surge goodput ${r.goodput.perSecond} req/s of ${r.goodput.aliveCapacityPerSecond} alive = ${r.goodput.ofAlivePct} %; upstream attempts/request ${r.upstreamAttemptsPerRequest}; failures by last status ${JSON.stringify(r.lastStatuses)}`,
+      `${r.setup.padEnd(11)}surge goodput ${r.goodput.perSecond} req/s of ${r.goodput.aliveCapacityPerSecond} alive = ${r.goodput.ofAlivePct} %${r.goodput.local ? ` (both regions; local pods: ${r.goodput.local.perSecond} req/s of ${r.goodput.local.aliveCapacityPerSecond} alive = ${r.goodput.local.ofAlivePct} %)` : ''}; upstream attempts/request ${r.upstreamAttemptsPerRequest}; failures by last status ${JSON.stringify(r.lastStatuses)}`,
     );
     const t = targetsOf(r);
     console.log(`${''.padEnd(11)}targets: ${Object.entries(t).map(([k, v]) => `${k} ${v.measured} ${v.met ? 'met' : 'NOT met'}`).join('; ')}`);

@@ -38,6 +38,21 @@ export interface Outcome {
   readonly tries: number;
   /** Last HTTP status, or `error` / `deadline`. */
   readonly last: string;
+  /**
+   * Every try: when it was sent (ms since the run start), how long it took, its status (or
+   * `error` / `deadline`) and the proxy's `x-surgeguard-shed` reason; each try carries
+   * `x-request-id: r<index>t<try>`, so it can be found in the proxies' access logs.
+   */
+  readonly trace: readonly TryRecord[];
+  /** `x-sim-name` of the answer that succeeded: which simulated server served it. */
+  readonly servedBy?: string;
+}
+
+export interface TryRecord {
+  readonly atMs: number;
+  readonly ms: number;
+  readonly status: string;
+  readonly shed?: string;
 }
 
 export interface RetryPolicy {
@@ -119,24 +134,29 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
     const timer = setTimeout(() => abort.abort(), Math.max(0, deadlineAt - performance.now()));
     let tries = 0;
     let last = 'deadline';
+    const trace: TryRecord[] = [];
     try {
       while (tries < options.retry.maxTries && performance.now() < deadlineAt) {
         tries++;
         let retryAfterMs = 0;
+        const sentAt = performance.now();
         try {
           const remainingS = Math.max(0.001, (deadlineAt - performance.now()) / 1000);
           const res = await request(`${options.originFor(a, tries)}/v1/chat/completions`, {
             method: 'POST',
             dispatcher: agent,
             signal: abort.signal,
-            headers: { ...options.headers, 'content-type': 'application/json', 'x-priority': a.cls, 'x-request-timeout': remainingS.toFixed(3), 'x-user-id': `user-${a.index % 997}` },
+            headers: { ...options.headers, 'content-type': 'application/json', 'x-priority': a.cls, 'x-request-timeout': remainingS.toFixed(3), 'x-user-id': `user-${a.index % 997}`, 'x-request-id': `r${a.index}t${tries}` },
             body: options.body(a),
           });
           await res.body.dump();
           last = String(res.statusCode);
+          const shed = res.headers['x-surgeguard-shed'];
+          trace.push({ atMs: sentAt - start, ms: performance.now() - sentAt, status: last, ...(typeof shed === 'string' ? { shed } : {}) });
           if (res.statusCode >= 200 && res.statusCode < 300) {
             const now = performance.now();
-            if (now <= deadlineAt) return { index: a.index, cls: a.cls, atMs: a.atMs, ok: true, latencyMs: now - arrivedAt, doneAtMs: now - start, tries, last };
+            const servedBy = res.headers['x-sim-name'];
+            if (now <= deadlineAt) return { index: a.index, cls: a.cls, atMs: a.atMs, ok: true, latencyMs: now - arrivedAt, doneAtMs: now - start, tries, last, trace, ...(typeof servedBy === 'string' ? { servedBy } : {}) };
             break;
           }
           if (!RETRIABLE.has(res.statusCode)) break;
@@ -145,9 +165,11 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
         } catch {
           if (abort.signal.aborted) {
             last = 'deadline';
+            trace.push({ atMs: sentAt - start, ms: performance.now() - sentAt, status: last });
             break;
           }
           last = 'error';
+          trace.push({ atMs: sentAt - start, ms: performance.now() - sentAt, status: last });
         }
         if (tries >= options.retry.maxTries) break;
         const backoff = options.random() * Math.min(options.retry.capMs, options.retry.baseMs * 2 ** (tries - 1));
@@ -159,7 +181,7 @@ export async function playSchedule(schedule: readonly Arrival[], options: RunOpt
       clearTimeout(timer);
     }
     const end = Math.min(performance.now(), deadlineAt);
-    return { index: a.index, cls: a.cls, atMs: a.atMs, ok: false, latencyMs: end - arrivedAt, doneAtMs: end - start, tries, last };
+    return { index: a.index, cls: a.cls, atMs: a.atMs, ok: false, latencyMs: end - arrivedAt, doneAtMs: end - start, tries, last, trace };
   }
 }
 

@@ -87,7 +87,11 @@ export type { ProxyConfigInput };
 function modelServers(i: RuntimeConfigInputs): PoolInput {
   const h = FAILOVER_BUDGET.proxyUpstream;
   return {
-    discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 5_000 }],
+    // re-resolved every second: a pod Ready since the cluster DNS's answer was cached (the
+    // records' TTL, 5 s with CoreDNS's kubernetes plugin default) is used within about a second
+    // of that answer, not up to 5 s later (docs/cell-capacity.md, "How soon a new pod is used");
+    // one cached lookup per second and replica costs CoreDNS nothing
+    discover: [{ url: i.modelServerUrl, region: i.region, slots: i.modelServerSlots, intervalMs: 1_000 }],
     // The proxy's readiness turns on these checks: part of the failover budget (contract/failover-budget.ts).
     health: { intervalMs: h.intervalSeconds * 1000, timeoutMs: h.timeoutSeconds * 1000, unhealthyThreshold: h.unhealthyThreshold, healthyThreshold: h.healthyThreshold },
   };

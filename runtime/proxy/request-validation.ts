@@ -38,10 +38,8 @@ export function jsonNestingDepth(text: Buffer, max: number): number {
     }
     if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > deepest) {
-        deepest = depth;
-        if (deepest > max) return Infinity;
-      }
+      if (++depth > max) return Infinity;
+      deepest = Math.max(deepest, depth);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return deepest;
@@ -86,7 +84,8 @@ export function requestBodyProblem(body: Readonly<Record<string, unknown>>, endp
     return { message: 'Missing required parameter: model.', code: 'missing_model', param: 'model' };
   }
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') return invalid('stream', '`stream` must be a boolean.');
-  if (body.stream_options !== undefined && body.stream_options !== null && (typeof body.stream_options !== 'object' || Array.isArray(body.stream_options))) {
+  // null passes like an absent field (typeof null is 'object')
+  if (body.stream_options !== undefined && (typeof body.stream_options !== 'object' || Array.isArray(body.stream_options))) {
     return invalid('stream_options', '`stream_options` must be an object.');
   }
   for (const field of ['max_tokens', 'max_completion_tokens'] as const) {

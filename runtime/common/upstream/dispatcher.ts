@@ -1,4 +1,5 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { SHED_HEADER, isClassShed } from '../../../contract/priority';
 import { Cancellation } from '../cancellation';
 import { Clock, RandomSource } from '../clock';
 import { RetryConfig } from '../config/upstream';
@@ -31,6 +32,14 @@ export interface DispatchRequest {
   readonly retryWhenFull?: boolean;
   /** A further round of a request the retry budget already counted (not a new request). */
   readonly furtherRound?: boolean;
+  /**
+   * Whether, with no member of the chain available, the least recently failed one is tried
+   * anyway (health checks and breakers can be wrong). The proxy turns this off for a pool
+   * admission gave a slot in while the route has other pools to go to: a pool whose members
+   * all failed or are gone sends the request back to admission and on to the next pool at
+   * once, instead of into dead members with a backoff before each try. @default true
+   */
+  readonly lastResort?: boolean;
   /** Key for consistent hashing (user id or API key name). */
   readonly userKey?: string;
   /** Absolute time (dispatcher clock) after which the request is abandoned, streaming included. */
@@ -238,8 +247,9 @@ export class UpstreamDispatcher {
           return this.requestError(err instanceof AttemptError ? err.cause : err, attempts - 1, pool, cleanup);
         }
         this.recordFailure(pool, upstream, verdict);
+        if (kind === 'connect' && refused(err)) pool.markRefused(upstream);
         last = { pool, upstream, error: kind };
-        retryPermit = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation);
+        retryPermit = await this.mayRetry(req, pool, upstream, kind, attempts, deadline, cancellation, tried);
         if (!retryPermit) {
           cleanup();
           return cancellation.aborted
@@ -251,7 +261,7 @@ export class UpstreamDispatcher {
       sent?.done();
 
       const status = reply.statusCode;
-      const retryAfter = honoursRetryAfter(status) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
+      const retryAfter = honoursRetryAfter(status) && !classShed(reply) ? parseRetryAfterMs(reply.headers['retry-after'], Date.now()) : undefined;
       if (honoursRetryAfter(status)) upstream.lastOverloadAt = clock.now();
       if (retryAfter !== undefined) upstream.coolingUntil = clock.now() + Math.min(retryAfter, this.retry.maxRetryAfterMs);
       if (status >= 500) this.recordFailure(pool, upstream, verdict);
@@ -261,7 +271,7 @@ export class UpstreamDispatcher {
       if (this.retryStatuses.has(status) && (req.retryWhenFull !== false || (status !== 503 && status !== 429))) {
         upstream.outstanding--;
         last = { pool, upstream, reply };
-        retryPermit = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation);
+        retryPermit = await this.mayRetry(req, pool, upstream, String(status), attempts, deadline, cancellation, tried);
         if (retryPermit) continue;
         upstream.outstanding++;
         if (cancellation.aborted) {
@@ -281,6 +291,7 @@ export class UpstreamDispatcher {
       const candidates = pool.available(tried);
       if (candidates.length > 0) return { pool, upstream: pool.balancer.pick(candidates, req.userKey), lastResort: false };
     }
+    if (req.lastResort === false) return undefined;
     const now = this.deps.clock.now();
     let best: { pool: UpstreamPool; upstream: Upstream } | undefined;
     for (const pool of req.chain) {
@@ -300,15 +311,20 @@ export class UpstreamDispatcher {
     attempts: number,
     deadline: number,
     cancellation: Cancellation,
+    tried: ReadonlySet<Upstream>,
   ): Promise<RetryPermit | undefined> {
     if (attempts >= Math.min(this.retry.maxAttempts, req.maxAttempts ?? Infinity) || cancellation.aborted) return undefined;
     if (!req.chain.some((p) => p.members.some((u) => u !== upstream))) return undefined;
+    // without a last resort, nothing left to try ends the dispatch now, not after a backoff
+    if (req.lastResort === false && !req.chain.some((p) => p.available(tried).length > 0)) return undefined;
     const permit = this.budget.tryAcquireRetry();
     if (!permit) {
       this.deps.events?.onRetryBudgetExhausted?.(pool.name);
       return undefined;
     }
-    const wait = backoffMs(attempts - 1, { baseMs: this.retry.baseBackoffMs, capMs: this.retry.maxBackoffMs }, this.deps.random);
+    // a connect failure never reached the upstream: the next member is tried at once (nginx's
+    // proxy_next_upstream), a backoff protects an upstream that answered or broke mid-request
+    const wait = reason === 'connect' ? 0 : backoffMs(attempts - 1, { baseMs: this.retry.baseBackoffMs, capMs: this.retry.maxBackoffMs }, this.deps.random);
     if (this.deps.clock.now() + wait >= deadline) {
       permit.done();
       return undefined;
@@ -398,6 +414,24 @@ export class UpstreamDispatcher {
     for (const p of chain) for (const u of p.members) if (u.coolingUntil > now) min = Math.min(min ?? Infinity, u.coolingUntil - now);
     return min;
   }
+}
+
+/**
+ * Whether a 503 is another surgeguard proxy's shed of this request's class (its queue for that
+ * class is full, or the class cannot be served by its deadline): its Retry-After is for that
+ * class, not for the member. Cooling the member on it would stop every class, critical
+ * included, from reaching a region that still serves them (one shed medium request of a spill
+ * held back the spilled critical ones). Only `no_capacity` (nothing serves there) is the
+ * member's own state.
+ */
+function classShed(reply: UpstreamReply): boolean {
+  return isClassShed(reply.headers[SHED_HEADER]);
+}
+
+/** Whether an attempt error is a refused connection: nothing listens at the member's address. */
+function refused(err: unknown): boolean {
+  const cause = err instanceof AttemptError ? err.cause : err;
+  return (cause as { code?: string } | undefined)?.code === 'ECONNREFUSED';
 }
 
 async function discard(reply: UpstreamReply | undefined): Promise<void> {

@@ -75,7 +75,10 @@ export class ActiveHealthChecker {
     } catch {
       ok = false;
     }
-    if (!this.stopped && upstream.health.record(ok)) this.events?.onHealthChange?.(pool.name, upstream.name, ok);
+    if (!this.stopped && upstream.health.record(ok)) {
+      this.events?.onHealthChange?.(pool.name, upstream.name, ok);
+      pool.servingChanged();
+    }
     return ok;
   }
 

@@ -16,6 +16,18 @@ export class HealthState {
     return this.healthyNow;
   }
 
+  /**
+   * Passive evidence that the member is gone (a connection refused: nothing listens at its
+   * address): unhealthy at once, back after `healthyThreshold` good probes like any unhealthy
+   * member. Returns true when the verdict changed.
+   */
+  markDown(): boolean {
+    this.streak = 0;
+    if (!this.healthyNow) return false;
+    this.healthyNow = false;
+    return true;
+  }
+
   /** Records one probe; returns true when the verdict changed. */
   record(ok: boolean): boolean {
     if (ok === this.healthyNow) {

@@ -40,6 +40,7 @@ export class UpstreamPool {
   /** Members found per `discover` entry, by address. */
   private readonly discovered: Map<string, Upstream>[];
   private readonly listeners: ((change: MembershipChange) => void)[] = [];
+  private readonly servingListeners: (() => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -56,9 +57,10 @@ export class UpstreamPool {
     this.discovered = config.discover.map(() => new Map());
     this.current = this.staticMembers;
     this.balancerNow = createBalancer(config.balancer, this.current, deps.random);
-    this.outliers = new OutlierDetector(config.outlierDetection, () => this.current, deps.clock, (t, ms) =>
-      deps.events?.onEjection?.(name, (t as Upstream).name, ms),
-    );
+    this.outliers = new OutlierDetector(config.outlierDetection, () => this.current, deps.clock, (t, ms) => {
+      deps.events?.onEjection?.(name, (t as Upstream).name, ms);
+      this.servingChanged();
+    });
   }
 
   /** Current members (a new array after every membership change). */
@@ -110,6 +112,41 @@ export class UpstreamPool {
     const change = { added, removed };
     for (const l of this.listeners) l(change);
     return change;
+  }
+
+  /**
+   * Called whenever a member starts or stops serving (health verdict, breaker opened or closed,
+   * ejection): what the pool can serve changed without a membership change. Admission hands
+   * out the slots of a member back at once, and moves the requests waiting for a pool no member
+   * serves any more on to the route's next pool at once, instead of at the next re-resolution.
+   */
+  onServingChange(listener: () => void): void {
+    this.servingListeners.push(listener);
+  }
+
+  /** Tells the listeners that a member's serving state changed (see `onServingChange`). */
+  servingChanged(): void {
+    for (const l of this.servingListeners) l();
+  }
+
+  /**
+   * An attempt found nothing listening at a member's address (connection refused): the pod or
+   * process is gone, whatever DNS and the last probe said. With active health checks on, the
+   * member is unhealthy at once (its slots leave the capacity now, not after
+   * `unhealthyThreshold` probes or the next re-resolution) and the checks bring it back after
+   * `healthyThreshold` good probes. Without them nothing could bring it back, so only the
+   * breaker and outlier detection count the failure, as before. Returns whether it was marked.
+   */
+  markRefused(u: Upstream): boolean {
+    if (!this.config.health.enabled || !u.health.markDown()) return false;
+    this.deps.events?.onHealthChange?.(this.name, u.name, false);
+    this.servingChanged();
+    return true;
+  }
+
+  /** Whether a member counts towards the capacity now (see `isServing`). */
+  hasServingMember(): boolean {
+    return this.current.some((u) => this.isServing(u));
   }
 
   client(upstream: Upstream): UpstreamHttpClient {
@@ -187,9 +224,11 @@ export class UpstreamPool {
     for (const [h, ref] of Object.entries(u.headers)) headers[h.toLowerCase()] = resolveSecret(ref, this.deps.env, `${path}.headers.${h}`);
     if (u.apiKey !== undefined) headers.authorization = `Bearer ${resolveSecret(u.apiKey, this.deps.env, `${path}.apiKey`)}`;
     const events = this.deps.events;
-    const member = new Upstream(this.name, u, headers, this.config.circuitBreaker, this.config.health, this.clock, (up, to, from) =>
-      events?.onBreakerStateChange?.(this.name, up.name, to, from),
-    );
+    const member = new Upstream(this.name, u, headers, this.config.circuitBreaker, this.config.health, this.clock, (up, to, from) => {
+      events?.onBreakerStateChange?.(this.name, up.name, to, from);
+      // open and closed change what the member serves; half-open does not (`isServing`)
+      if (to === 'open' || from === 'open') this.servingChanged();
+    });
     this.clients.set(member, new UpstreamHttpClient(member.origin, this.config.timeouts, u.connections, servername, this.deps.env));
     return member;
   }

@@ -21,8 +21,6 @@ export type ShedReason =
   /** No pool it may use has any capacity (every member gone): nothing to wait for. */
   | 'no_capacity';
 
-export const SHED_REASONS: readonly ShedReason[] = ['queue_full', 'evicted', 'deadline', 'timeout', 'aborted', 'no_capacity'];
-
 export interface AcquireContext {
   readonly cls: PriorityClass;
   /** Absolute deadline on the admission clock; the class default applies when absent. */
@@ -234,10 +232,11 @@ export class AdmissionController {
     if (this.inflightTotal >= limit) return false;
     const r = this.cfg.reservation;
     if (!r.enabled || this.inflightTotal < limit * r.threshold) return true;
-    // Past the threshold, class c may only use what is not reserved for the classes above it.
+    // Past the threshold, class c may only use what is not reserved for the classes above it
+    // (all of the limit, a whole number of slots, when nothing above it has a share).
     let reservedAbove = 0;
     for (let i = 0; i < priorityRank(cls); i++) reservedAbove += r.shares[PRIORITY_CLASSES[i]];
-    return this.inflightTotal < Math.floor(limit * (1 - reservedAbove)) || reservedAbove === 0;
+    return this.inflightTotal < Math.floor(limit * (1 - reservedAbove));
   }
 
   private grant(cls: PriorityClass, queuedMs: number): Permit {
@@ -289,9 +288,10 @@ export class AdmissionController {
       let chosen: Waiter | undefined;
       if (this.hasRoomFor(next.cls)) chosen = next;
       else {
-        // A lower-class pick blocked by a reservation must not block the highest class.
+        // A lower-class pick blocked by a reservation must not block the highest class (when
+        // the pick is the highest class itself, this asks the same question again: no room).
         const top = this.queue.entries().next().value as Waiter;
-        if (top !== next && this.hasRoomFor(top.cls)) chosen = top;
+        if (this.hasRoomFor(top.cls)) chosen = top;
       }
       if (!chosen) return;
       if (chosen === next) this.queue.shift();

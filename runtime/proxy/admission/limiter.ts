@@ -136,7 +136,7 @@ export class AimdLimiter {
   get limit(): number {
     const ceiling = this.ceiling();
     if (!this.cfg.adaptive.enabled) return ceiling;
-    if (ceiling === 0) return 0;
+    // never above the ceiling, nor below `adaptive.min` unless the ceiling is lower (0: no member serves)
     return Math.max(Math.min(this.cfg.adaptive.min, ceiling), Math.min(ceiling, Math.floor(this.value)));
   }
 
@@ -172,7 +172,7 @@ export class AimdLimiter {
         // per completion. Otherwise only while the limit is actually in use (app-limited
         // otherwise), one per round trip.
         const limit = this.limit;
-        if (this.saturated || limit === 0) return;
+        if (this.saturated) return; // (a limit of 0 is a ceiling of 0, answered above)
         if (this.capacity?.() !== undefined) {
           if (limit < this.ceiling()) this.set(this.value + 1, 'growth');
           return;
@@ -210,7 +210,7 @@ export class AimdLimiter {
     const kvFull = (signal.minKvCacheUsage ?? signal.kvCacheUsage ?? 0) > s.maxKvCacheUsage && (signal.minWaiting ?? signal.waiting) > 0;
     let saturated = (signal.minWaiting ?? signal.waiting) > s.maxWaiting || kvFull;
     const held = (signal.running ?? 0) + signal.waiting;
-    if (saturated && signal.slots !== undefined && signal.running !== undefined && held <= signal.slots && !kvFull) saturated = false;
+    if (signal.slots !== undefined && signal.running !== undefined && held <= signal.slots && !kvFull) saturated = false;
     const sustained = saturated && this.saturated;
     this.saturated = saturated;
     if (!sustained || !this.cfg.adaptive.enabled) return;
@@ -238,10 +238,10 @@ export class AimdLimiter {
     const known = this.capacity?.();
     let ceiling = known === undefined ? this.unknownCeiling() : known;
     if (this.cfg.maxConcurrency !== undefined) ceiling = Math.min(ceiling, this.cfg.maxConcurrency);
-    if (this.lastCeiling !== undefined && this.lastKnown && known !== undefined && ceiling > this.lastCeiling) this.value += ceiling - this.lastCeiling;
+    if (this.lastCeiling !== undefined && this.lastKnown && known !== undefined) this.value += Math.max(0, ceiling - this.lastCeiling);
     this.lastCeiling = ceiling;
     this.lastKnown = known !== undefined;
-    if (this.value > ceiling && ceiling > 0) this.value = ceiling;
+    if (ceiling > 0) this.value = Math.min(this.value, ceiling);
     return ceiling;
   }
 
@@ -254,8 +254,8 @@ export class AimdLimiter {
     }
     this.smoothedLatency = this.smoothedLatency === undefined ? latencyMs : this.smoothedLatency * 0.9 + latencyMs * 0.1;
     this.baselineCurrent = Math.min(this.baselineCurrent, this.smoothedLatency);
-    const baseline = this.baselineLatencyMs;
-    if (baseline === undefined) return false;
+    // at most the smoothed latency just folded in (a comparison with NaN is false: no overload)
+    const baseline = Math.min(this.baselineCurrent, this.baselinePrevious);
     const { latencyTolerance, latencySlackMs } = this.cfg.adaptive;
     return this.smoothedLatency > Math.max(baseline * latencyTolerance, baseline + latencySlackMs);
   }

@@ -71,6 +71,9 @@ export class PoolAdmission {
     };
     this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity);
     pool.onMembershipChange(() => this.controller.capacityChanged());
+    // a member unhealthy, its breaker open or closed, ejected: the capacity moved without a
+    // membership change (the waiters of a pool whose last member stopped serving move on now)
+    pool.onServingChange(() => this.controller.capacityChanged());
     if (cfg.saturation.enabled) {
       const recentMs = 2 * cfg.saturation.intervalMs;
       this.scraper = new SaturationScraper({

@@ -41,8 +41,9 @@ export interface ReplicaShareOptions {
  * the pool has free slots, whatever the other replicas do within theirs.
  */
 export function memberShares(slots: readonly number[], rank: number, replicas: number): number[] {
-  // slots among the first x of the pool that go to `rank`
-  const dealt = (x: number) => (x <= rank ? 0 : Math.floor((x - rank - 1) / replicas) + 1);
+  // slots among the first x of the pool that go to `rank`: rank, rank + replicas, ... below x
+  // (none while x <= rank, as rank < replicas)
+  const dealt = (x: number) => Math.ceil((x - rank) / replicas);
   const out: number[] = [];
   let offset = 0;
   for (const s of slots) {
@@ -84,7 +85,7 @@ export class ReplicaShare {
   shareOf(capacity: number): number {
     if (capacity <= 0) return 0;
     const n = this.ids.length;
-    const rank = Math.max(0, this.ids.indexOf(this.opts.id));
+    const rank = this.rank;
     const share = Math.floor(capacity / n) + (rank < capacity % n ? 1 : 0);
     return Math.max(1, share);
   }

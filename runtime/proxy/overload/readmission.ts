@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../common/clock';
 import type { BodyOutcome, DispatchResult, UpstreamDispatcher } from '../../common/upstream/dispatcher';
 import type { UpstreamPool } from '../../common/upstream/upstream-pool';
+import { SHED_HEADER, isClassShed } from '../../../contract/priority';
 import type { Shed } from '../admission/controller';
 import type { ProxyConfig } from '../config';
 import type { ProxyMetrics } from '../metrics';
@@ -59,8 +60,11 @@ export class ReadmittingSender {
         return { kind: 'shed', shed: admitted };
       }
       const chain = admitted ? [admitted.pool] : ctx.route.chain;
+      // with another pool of the route left, a pool whose members all failed sends the request
+      // back here (and on) rather than into its dead members as a last resort
+      const elsewhere = admitted !== undefined && ctx.route.chain.some((p) => p !== admitted.pool && !failed.has(p));
       const sentAt = this.deps.clock.now();
-      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0);
+      const result = await this.dispatch(ctx, chain, this.deps.config.retry.maxAttempts - attempts, admitted === undefined, attempts > 0, !elsewhere);
       attempts += result.attempts;
       record.attempts = attempts;
       const permit = admitted?.permit;
@@ -69,7 +73,16 @@ export class ReadmittingSender {
       if (result.ok) {
         record.pool = result.pool.name;
         record.upstream = result.upstream.name;
-        if (again && (result.statusCode === 503 || result.statusCode === 429) && this.coolWait(admitted.pool) !== undefined && this.mayReadmit(ctx, admitted.pool, failed)) {
+        // another region's proxies shed this request's class: not again there (its Retry-After is
+        // that class's); the route's next pool, else that 503 goes to the caller
+        const classShed = again && result.statusCode === 503 && isClassShed(result.headers[SHED_HEADER]);
+        if (classShed) failed.add(admitted.pool);
+        if (
+          again &&
+          (result.statusCode === 503 || result.statusCode === 429) &&
+          (classShed || this.coolWait(admitted.pool) !== undefined) &&
+          this.mayReadmit(ctx, classShed ? undefined : admitted.pool, failed)
+        ) {
           await result.body.dump?.({ limit: 64 * 1024 }).catch(() => undefined);
           result.finish('complete');
           release('complete');
@@ -86,7 +99,8 @@ export class ReadmittingSender {
         if (!failed.has(admitted.pool)) await this.untilCooled(admitted.pool, ctx);
         continue;
       }
-      if (again && result.reason === 'upstream-error') {
+      if (again && (result.reason === 'upstream-error' || (result.reason === 'no-upstream' && elsewhere))) {
+        // it failed, or no member of it can be tried (all gone, failed or unhealthy): the next pools
         failed.add(admitted.pool);
         if (this.mayReadmit(ctx, undefined, failed)) continue;
       }
@@ -141,7 +155,7 @@ export class ReadmittingSender {
    * client's, or the shared one of a coalesced fetch), so the dispatcher aborts it itself when
    * the deadline passes instead of following it with a cancellation of its own.
    */
-  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false): Promise<DispatchResult> {
+  private dispatch(ctx: RequestContext, chain: readonly UpstreamPool[] = ctx.route.chain, maxAttempts?: number, retryWhenFull = true, furtherRound = false, lastResort = true): Promise<DispatchResult> {
     // the class it is served at: a proxy upstream (another region's) serves it at the same class
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': ctx.requestId, 'x-priority': ctx.priorityClass };
     if (ctx.stream) headers.accept = 'text/event-stream';
@@ -154,6 +168,7 @@ export class ReadmittingSender {
       maxAttempts,
       retryWhenFull,
       furtherRound,
+      lastResort,
       userKey: ctx.userKey,
       deadline: ctx.deadline,
       cancellation: ctx.cancellation,

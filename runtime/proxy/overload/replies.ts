@@ -1,4 +1,4 @@
-import type { PriorityClass } from '../../../contract/priority';
+import { SHED_HEADER, type PriorityClass } from '../../../contract/priority';
 import type { Shed } from '../admission/controller';
 import { openAIError } from '../errors';
 import type { RateLimitDecision } from '../ratelimit/rate-limiter';
@@ -9,7 +9,7 @@ import type { LocalReply } from '../request-context';
 /** Header reporting how the cache answered: hit, miss, stale, coalesced. */
 export const CACHE_HEADER = 'x-surgeguard-cache';
 /** Header naming why a request was shed (queue_full, deadline, ...). */
-export const SHED_HEADER = 'x-surgeguard-shed';
+export { SHED_HEADER };
 
 /** The 429 answer of a request over its key's rate limit: Retry-After and the requests left. */
 export function rateLimitedReply(cls: PriorityClass, d: RateLimitDecision): LocalReply {

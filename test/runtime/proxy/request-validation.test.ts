@@ -18,6 +18,11 @@ describe('jsonNestingDepth', () => {
     expect(jsonNestingDepth(buf('[[]][[[]]]'), 8)).toBe(3);
   });
 
+  it('counts an object closed as one level less, so sibling objects do not add up', () => {
+    expect(jsonNestingDepth(buf('{"a":{},"b":{},"c":{"d":{}}}'), 8)).toBe(3);
+    expect(jsonNestingDepth(buf('[{},{},{}]'), 2)).toBe(2);
+  });
+
   it('accepts nesting exactly at the bound and answers Infinity one level past it', () => {
     expect(jsonNestingDepth(buf('[[[]]]'), 3)).toBe(3);
     expect(jsonNestingDepth(buf('[[[[]]]]'), 3)).toBe(Infinity);
@@ -75,7 +80,9 @@ describe('requestBodyProblem', () => {
 
   it('accepts stream_options as an object or null and refuses arrays and scalars', () => {
     for (const o of [{ include_usage: true }, null]) expect(requestBodyProblem(chat({ stream_options: o }), '/v1/chat/completions')).toBeUndefined();
-    for (const o of [[], 'x', 1]) expect(requestBodyProblem(chat({ stream_options: o }), '/v1/chat/completions')).toMatchObject({ param: 'stream_options', code: 'invalid_value' });
+    for (const o of [[], 'x', 1]) {
+      expect(requestBodyProblem(chat({ stream_options: o }), '/v1/chat/completions')).toEqual({ message: '`stream_options` must be an object.', code: 'invalid_value', param: 'stream_options' });
+    }
   });
 
   it('accepts max_tokens and max_completion_tokens from 1 (or null) and refuses 0, fractions and strings', () => {
@@ -131,6 +138,8 @@ describe('parseRequestTimeoutHeader', () => {
     expect(parseRequestTimeoutHeader({ 'x-request-timeout': '2500MS' })).toEqual({ ok: true, ms: 2_500 });
     expect(parseRequestTimeoutHeader({ 'x-request-timeout': '3s' })).toEqual({ ok: true, ms: 3_000 });
     expect(parseRequestTimeoutHeader({ 'x-request-timeout': '1ms' })).toEqual({ ok: true, ms: 1 });
+    expect(parseRequestTimeoutHeader({ 'x-request-timeout': '0.125' })).toEqual({ ok: true, ms: 125 });
+    expect(parseRequestTimeoutHeader({ 'x-request-timeout': '12.75ms' })).toEqual({ ok: true, ms: 12.75 });
     expect(parseRequestTimeoutHeader({ 'x-request-timeout': ['4', '9'] } as never)).toEqual({ ok: true, ms: 4_000 });
   });
 

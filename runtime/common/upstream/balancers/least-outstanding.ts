@@ -32,8 +32,8 @@ export class LeastOutstandingBalancer implements Balancer {
     const b = candidates[j];
     const loadA = a.outstanding / a.weight;
     const loadB = b.outstanding / b.weight;
-    if (loadA === loadB) return a.weight >= b.weight ? a : b;
-    return loadA < loadB ? a : b;
+    // fewer in flight per unit of weight; at equal load the heavier member, `a` at equal weight too
+    return loadA < loadB || (loadA === loadB && a.weight >= b.weight) ? a : b;
   }
 
   /** The candidate with the most of its share free, if every one has a share and one has room. */

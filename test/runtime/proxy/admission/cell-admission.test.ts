@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../../runtime/common/config/upstream';
@@ -85,6 +87,97 @@ describe('admission as the cell runs it (capacity from the members, every pool g
     const metrics = (await get(`${h.url}/metrics`)).text;
     expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' }) ?? 0).toBe(0);
     expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
+  });
+
+  it('sends a request whose pool\'s pods are gone (connections refused, DNS and health checks not caught up) on to the next pool, not into the dead pods as a last resort', async () => {
+    const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`]; // nothing listens
+    h = await startHarness([{ slots: 2, tokensPerSecond: 40, outputTokens: 8 }], (urls) => ({
+      auth: 'none',
+      pools: {
+        // health checks on but far apart (the last probe said healthy): only the attempts find out
+        local: quietPool(dead, { upstreams: dead.map((url, i) => ({ url, name: `pod${i}`, slots: 2 })), health: { enabled: true, intervalMs: 600_000 } }),
+        'other-region': quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0' }] }),
+      },
+      routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
+    }));
+    const local = h.proxy.pools.get('local')!;
+    const reply = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-sim-name']).toBe('sim0');
+    // each refused pod is out of the capacity at once, so the pool admits nothing more
+    expect(local.members.map((u) => u.healthy)).toEqual([false, false]);
+    expect(h.proxy.overload!.admission.get('local')!.limit).toBe(0);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'pod0' }) ?? 0).toBe(0);
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'pod1' }) ?? 0).toBe(0);
+    // the next request goes to the other region without trying the dead pods
+    const next = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+    expect(next.status).toBe(200);
+    expect(metricValue((await get(`${h.url}/metrics`)).text, 'surgeguard_proxy_admitted_total', { pool: 'local', class: 'critical' })).toBe(1);
+  });
+
+  it('does not spill to a later pool whose only member its health checks found down (a region whose endpoint does not answer): the request waits for the first', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    h = await startHarness([{ slots: 1, tokensPerSecond: 10, outputTokens: 8 }], (urls) => ({
+      auth: 'none',
+      pools: {
+        local: quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0', slots: 1 }] }),
+        'other-region': quietPool([dead], { upstreams: [{ url: dead, name: 'gone' }], health: { enabled: true, intervalMs: 600_000 } }),
+      },
+      routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
+    }));
+    h.proxy.pools.get('other-region')!.members[0].health.markDown(); // its probes failed; nothing was sent to it yet
+    const first = post(api(h), chat(), { 'x-priority': 'critical' });
+    await eventually(() => h!.sims[0].stats().inFlight === 1, 2_000, 'local slot taken');
+    const critical = await post(api(h), chat(), { 'x-priority': 'critical' });
+    expect(critical.status).toBe(200);
+    expect(critical.headers['x-sim-name']).toBe('sim0');
+    expect((await first).status).toBe(200);
+    const metrics = (await get(`${h.url}/metrics`)).text;
+    expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' }) ?? 0).toBe(0);
+    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
+  });
+
+  it('keeps sending critical work to another region whose proxies shed one medium request (their Retry-After is that class\'s, not the region\'s)', async () => {
+    // the other region's proxies, as they answer: a shed medium request (503, Retry-After,
+    // x-surgeguard-shed: deadline), every other class served
+    const seen: string[] = [];
+    const region: Server = createServer((req, res) => {
+      const cls = String(req.headers['x-priority']);
+      seen.push(cls);
+      req.resume();
+      req.on('end', () => {
+        if (cls === 'medium') {
+          res.writeHead(503, { 'retry-after': '5', 'x-surgeguard-shed': 'deadline', 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'shed', type: 'service_unavailable' } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'x-sim-name': 'eu-west-1' });
+        res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'sim-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] }));
+      });
+    });
+    await new Promise<void>((r) => region.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(region.address() as AddressInfo).port}`;
+      h = await startHarness([], () => ({
+        auth: 'none',
+        pools: { 'region-eu-west-1': quietPool([url], { upstreams: [{ url, name: 'eu-west-1' }] }) },
+        routes: [{ model: 'sim-model', pools: ['region-eu-west-1'] }],
+        admission: { pools: { 'region-eu-west-1': { saturation: { enabled: false } } } },
+      }));
+      const medium = await post(api(h), chat(), { 'x-priority': 'medium', 'x-request-timeout': '10' });
+      expect(medium.status).toBe(503);
+      expect(medium.headers['retry-after']).toBe('5');
+      expect(seen).toEqual(['medium']); // not sent there again: that region shed it
+      const critical = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
+      expect(critical.status).toBe(200);
+      expect(critical.headers['x-sim-name']).toBe('eu-west-1');
+      expect(h.proxy.pools.get('region-eu-west-1')!.members[0].coolingUntil).toBe(0);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await new Promise<void>((r) => region.close(() => r()));
+    }
   });
 
   it('learns a member\'s slots from its /metrics once it is full, and then follows them', async () => {

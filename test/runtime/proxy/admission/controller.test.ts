@@ -166,9 +166,10 @@ describe('AdmissionController', () => {
     for (let i = 0; i < 4; i++) track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 60_000 }));
     const tooShort = await ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 2_000 });
     expect(tooShort).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 0 });
-    const enough = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 3_000 }));
+    // Exactly the expected wait (five places at 500 ms each) is enough.
+    const justEnough = track(ctl.acquire({ cls: 'medium', deadlineAt: clock.now() + 2_500 }));
     await flush();
-    expect(enough.value).toBeUndefined();
+    expect(justEnough.value).toBeUndefined();
     // A critical request jumps the medium queue, so the same short deadline is fine for it.
     const critical = track(ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 2_000 }));
     await flush();
@@ -211,6 +212,25 @@ describe('AdmissionController', () => {
     expect(patient.value).toMatchObject({ kind: 'permit', cls: 'medium' });
   });
 
+  it('hands the slot to a waiter that can finish exactly at its deadline', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    for (let i = 0; i < 20; i++) {
+      const p = await permit(ctl.acquire({ cls: 'critical' }));
+      clock.advance(100);
+      p.release({ kind: 'success', latencyMs: 1_000 });
+    }
+    const a = await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const exact = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'finish' }));
+    await flush();
+    expect(exact.value).toBeUndefined();
+    // The slot frees 0.2 s in: 0.2 s + 1 s of service ends exactly at the deadline.
+    clock.advance(200);
+    a.release({ kind: 'success', latencyMs: 1_000 });
+    await flush();
+    expect(exact.value).toMatchObject({ kind: 'permit', cls: 'high', queuedMs: 200 });
+  });
+
   it('re-checks queued deadlines and sheds a waiter pushed back by higher classes', async () => {
     const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
     await measureDrain(ctl, clock, 10, 500);
@@ -221,6 +241,20 @@ describe('AdmissionController', () => {
     clock.advance(250);
     await flush();
     expect(low.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 250 });
+  });
+
+  it('keeps re-checking queued deadlines every 250 ms while anything waits', async () => {
+    const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
+    await measureDrain(ctl, clock, 10, 500); // 2 per second: the first place costs 500 ms
+    await permit(ctl.acquire({ cls: 'low' }));
+    await permit(ctl.acquire({ cls: 'low' }));
+    const w = track(ctl.acquire({ cls: 'critical', deadlineAt: clock.now() + 900 }));
+    clock.advance(250); // first sweep: 250 + 500 fits 900
+    await flush();
+    expect(w.value).toBeUndefined();
+    clock.advance(250); // second sweep: 500 + 500 no longer does, shed before its deadline
+    await flush();
+    expect(w.value).toMatchObject({ kind: 'shed', reason: 'deadline', queuedMs: 500 });
   });
 
   it('derives Retry-After from the drain rate and the queue ahead', async () => {
@@ -263,6 +297,21 @@ describe('AdmissionController', () => {
     expect(granted.map((p) => p.cls)).toEqual(['critical', 'critical', 'critical', 'low', 'critical', 'critical', 'critical', 'low']);
   });
 
+  it('gives the lower-class turn to the oldest waiter below the top, whichever lower class it is in', async () => {
+    const { ctl } = setup({ maxConcurrency: 1, queue: { maxSize: 100, lowerClassShare: 0.25 } });
+    let held = await permit(ctl.acquire({ cls: 'critical' }));
+    const granted: Permit[] = [];
+    for (let i = 0; i < 8; i++) void ctl.acquire({ cls: 'critical' }).then((p) => granted.push(p as Permit));
+    void ctl.acquire({ cls: 'low' }).then((p) => granted.push(p as Permit)); // arrives first
+    void ctl.acquire({ cls: 'medium' }).then((p) => granted.push(p as Permit));
+    for (let i = 0; i < 8; i++) {
+      held.release({ kind: 'success', latencyMs: 1 });
+      await flush();
+      held = granted[granted.length - 1];
+    }
+    expect(granted.map((p) => p.cls)).toEqual(['critical', 'critical', 'critical', 'low', 'critical', 'critical', 'critical', 'medium']);
+  });
+
   it('serves strictly by class when no share is reserved for lower classes', async () => {
     const { ctl } = setup({ maxConcurrency: 1, queue: { maxSize: 100, lowerClassShare: 0 } });
     let held = await permit(ctl.acquire({ cls: 'critical' }));
@@ -289,6 +338,45 @@ describe('AdmissionController', () => {
     expect(eighthLow.value).toBeUndefined();
     for (let i = 0; i < 3; i++) await permit(ctl.acquire({ cls: 'critical' }));
     expect(ctl.inflight).toBe(10);
+  });
+
+  it('counts requests in flight by class and gives each class its count back on release', async () => {
+    const { ctl } = setup({ maxConcurrency: 4 });
+    const high = await permit(ctl.acquire({ cls: 'high' }));
+    const lows = [await permit(ctl.acquire({ cls: 'low' })), await permit(ctl.acquire({ cls: 'low' }))];
+    expect(ctl.snapshot().inflightByClass).toEqual({ critical: 0, high: 1, medium: 0, low: 2 });
+    lows[0].release({ kind: 'success', latencyMs: 5 });
+    high.release({ kind: 'error', latencyMs: 5 });
+    expect(ctl.snapshot()).toMatchObject({ inflight: 1, inflightByClass: { critical: 0, high: 0, medium: 0, low: 1 } });
+    lows[1].release({ kind: 'cancelled' });
+    expect(ctl.snapshot()).toMatchObject({ inflight: 0, inflightByClass: { critical: 0, high: 0, medium: 0, low: 0 } });
+  });
+
+  it('tells the permit and the observer how long a served waiter queued', async () => {
+    const clock = new FakeClock(1_000);
+    const admitted: Array<[PriorityClass, number]> = [];
+    const ctl = new AdmissionController(parseAdmissionConfig({ maxConcurrency: 1, adaptive: { enabled: false } }), clock, { onAdmit: (c, ms) => admitted.push([c, ms]) });
+    const first = await permit(ctl.acquire({ cls: 'low' }));
+    const waiter = ctl.acquire({ cls: 'high' });
+    clock.advance(40);
+    first.release({ kind: 'success', latencyMs: 40 });
+    expect(await waiter).toMatchObject({ kind: 'permit', cls: 'high', queuedMs: 40 });
+    expect(admitted).toEqual([
+      ['low', 0],
+      ['high', 40],
+    ]);
+  });
+
+  it('does not count a cancelled request as a completion of the drain rate', async () => {
+    const { ctl, clock } = setup();
+    for (let i = 0; i < 10; i++) {
+      const p = await permit(ctl.acquire({ cls: 'critical' }));
+      clock.advance(500);
+      p.release({ kind: 'cancelled' }); // the client went away: nothing drained
+    }
+    expect(ctl.snapshot().drainRatePerSecond).toBeUndefined();
+    await measureDrain(ctl, clock, 5, 500); // answers count: 2 per second (limit 2 / 1 s latency)
+    expect(ctl.snapshot().drainRatePerSecond).toBeCloseTo(2, 5);
   });
 
   it('frees one slot when a permit is released twice, so a double release lets no extra request through', async () => {
@@ -437,13 +525,59 @@ describe('AdmissionController with the pool\'s capacity known', () => {
     expect(ctl.inflight).toBe(11);
   });
 
-  it('still lowers the limit for 503s while the capacity is unknown (the adaptive limit finds it)', async () => {
+  it('still lowers the limit for 503s while the capacity is unknown (the adaptive limit finds it), and tells the observer why', async () => {
     const clock = new FakeClock(1_000);
-    const ctl = new AdmissionController(parseAdmissionConfig({ adaptive: { initial: 11 } }), clock, {}, () => undefined);
+    const changes: Array<[number, string]> = [];
+    const ctl = new AdmissionController(parseAdmissionConfig({ adaptive: { initial: 11 } }), clock, { onLimitChange: (l, cause) => changes.push([l, cause]) }, () => undefined);
     const held: Permit[] = [];
     for (let i = 0; i < 11; i++) held.push(await permit(ctl.acquire({ cls: 'high' })));
     held[0].release({ kind: 'overload', latencyMs: 2 });
     expect(ctl.limit).toBe(10);
+    expect(changes).toEqual([[10, 'overload']]);
+  });
+
+  it('keeps a slot that appears without a completion for the waiters: a newcomer queues behind them, and capacityChanged hands it out at once', async () => {
+    const clock = new FakeClock(1_000);
+    let capacity = 1;
+    const ctl = new AdmissionController(parseAdmissionConfig({ queue: { lowerClassShare: 0 } }), clock, {}, () => capacity);
+    await permit(ctl.acquire({ cls: 'high' }));
+    const first = track(ctl.acquire({ cls: 'medium' }));
+    await flush();
+    capacity = 2; // a member came, not yet announced: a slot is free while `first` waits
+    expect(ctl.tryAcquireNow('medium')).toBeUndefined();
+    expect(ctl.tryAcquireNow('low')).toBeUndefined();
+    const second = track(ctl.acquire({ cls: 'medium' }));
+    await flush();
+    expect(second.value).toBeUndefined();
+    expect(first.value).toBeUndefined();
+    ctl.capacityChanged();
+    await flush();
+    expect(first.value).toMatchObject({ kind: 'permit', cls: 'medium' });
+    expect(second.value).toBeUndefined();
+    expect(ctl.inflight).toBe(2);
+  });
+
+  it('treats the zero drain rate of a pool with no capacity as unknown: the minimum Retry-After and no early shed', async () => {
+    const clock = new FakeClock(1_000);
+    let capacity = 2;
+    const ctl = new AdmissionController(parseAdmissionConfig({ queue: { lowerClassShare: 0 }, retryAfter: { minSeconds: 2, maxSeconds: 30 } }), clock, {}, () => capacity);
+    for (let i = 0; i < 2; i++) {
+      const p = await permit(ctl.acquire({ cls: 'high' }));
+      clock.advance(1_000);
+      p.release({ kind: 'success', latencyMs: 1_000 }); // a mean latency, too few completions to measure a rate
+    }
+    capacity = 0; // every member gone: limit / latency is 0 per second
+    ctl.capacityChanged();
+    expect(ctl.limit).toBe(0);
+    expect(ctl.snapshot().drainRatePerSecond).toBe(0);
+    expect(ctl.retryAfterSeconds('high')).toBe(2);
+    const waiter = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 5_000 }));
+    await flush();
+    expect(waiter.value).toBeUndefined(); // waits for capacity (or capacityChanged's no_capacity)
+    capacity = 2; // the members are back
+    ctl.capacityChanged();
+    await flush();
+    expect(waiter.value).toMatchObject({ kind: 'permit', cls: 'high' });
   });
 
   it('sheds every waiter with no_capacity when the last member goes, and keeps them while any capacity is left', async () => {

@@ -102,6 +102,21 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(20);
   });
 
+  it('reads latency as overload only strictly above both tolerance x baseline and baseline + slack', () => {
+    const { limiter } = setup({ adaptive: { initial: 40, latencyTolerance: 4, latencySlackMs: 100 } });
+    limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 1 }); // baseline 100: the bar is max(400, 200)
+    limiter.onSample({ kind: 'success', latencyMs: 3_100, inflight: 1 }); // smoothed exactly 400
+    expect(limiter.limit).toBe(40);
+    limiter.onSample({ kind: 'success', latencyMs: 3_100, inflight: 1 }); // smoothed 670
+    expect(limiter.limit).toBe(20);
+    const fast = setup({ adaptive: { initial: 40, latencyTolerance: 4, latencySlackMs: 100 } }).limiter;
+    fast.onSample({ kind: 'success', latencyMs: 10, inflight: 1 }); // baseline 10: the bar is max(40, 110)
+    fast.onSample({ kind: 'success', latencyMs: 1_010, inflight: 1 }); // smoothed exactly 110
+    expect(fast.limit).toBe(40);
+    fast.onSample({ kind: 'success', latencyMs: 1_010, inflight: 1 }); // smoothed 200
+    expect(fast.limit).toBe(20);
+  });
+
   it('does not read a few milliseconds of jitter on a fast upstream as overload', () => {
     // A millisecond baseline (cache-warm or tiny answers) plus the proxy's own event-loop delay
     // under CPU load: 4x the baseline, yet far below any real queueing at a model server.
@@ -212,6 +227,39 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(0);
     capacity = 8;
     expect(limiter.limit).toBe(8);
+  });
+
+  it('reports a change only when the whole-number limit moves', () => {
+    const { limiter, changes } = setup({ adaptive: { initial: 19, backoffRatio: 0.9 }, saturation: { enabled: true, maxWaiting: 0 } });
+    limiter.onSaturation({ waiting: 5 }, 19);
+    limiter.onSaturation({ waiting: 5 }, 19); // 19 x 0.9 = 17.1
+    expect(limiter.limit).toBe(17);
+    limiter.onSample({ kind: 'overload', inflight: 18 }); // a cut to 17: the value moves, the limit does not
+    expect(limiter.limit).toBe(17);
+    expect(changes).toEqual([17]);
+  });
+
+  it('backs off from the limit in force after members are lost, not from the value it had before', () => {
+    const clock = new FakeClock();
+    let capacity = 20;
+    const limiter = new AimdLimiter(parseAdmissionConfig({ adaptive: { backoffRatio: 0.5 }, saturation: { maxWaiting: 0 } }), clock, undefined, () => capacity);
+    expect(limiter.limit).toBe(20);
+    capacity = 8; // three members of five gone
+    expect(limiter.limit).toBe(8);
+    limiter.onSaturation({ waiting: 5 }, 8);
+    limiter.onSaturation({ waiting: 5 }, 8); // what they run unknown: 8 x 0.5
+    expect(limiter.limit).toBe(4);
+  });
+
+  it('does not take the unknown-capacity bound for capacity: slots made known above adaptive.max are reached one step per completion', () => {
+    const clock = new FakeClock();
+    let capacity: number | undefined = undefined; // no member has said its slots yet
+    const limiter = new AimdLimiter(parseAdmissionConfig({ adaptive: { initial: 8, max: 8 } }), clock, undefined, () => capacity);
+    expect(limiter.limit).toBe(8);
+    capacity = 12; // the members declare their slots: above the bound the limit probed under
+    expect(limiter.limit).toBe(8);
+    for (let i = 0; i < 4; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 8 });
+    expect(limiter.limit).toBe(12);
   });
 
   describe('with the capacity known (configured or learned slots), the share is authoritative', () => {

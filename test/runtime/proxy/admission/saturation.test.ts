@@ -1,59 +1,4 @@
-import { request } from 'undici';
-import { systemClock } from '../../../../runtime/common/clock';
-import { SaturationScraper, combineSaturation, learnSlots, parseVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
-import type { SaturationSignal } from '../../../../runtime/proxy/admission/limiter';
-import { startSimulator } from '../../../../runtime/simulator/simulator';
-
-jest.setTimeout(20_000);
-
-describe('SaturationScraper against vLLM-style /metrics', () => {
-  it('sums waiting requests over the pool and skips targets that do not answer', async () => {
-    const a = await startSimulator({ name: 'a', slots: 1, tokensPerSecond: 4, outputTokens: 4 });
-    const b = await startSimulator({ name: 'b', slots: 1, tokensPerSecond: 4, outputTokens: 4 });
-    const body = JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'x' }] });
-    const send = (url: string) =>
-      request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.body.dump());
-    // a: one running, two waiting; b: one running, one waiting.
-    const inflight = [send(a.url), send(a.url), send(a.url), send(b.url), send(b.url)];
-    try {
-      const deadline = Date.now() + 5_000;
-      while (a.stats().waiting < 2 || b.stats().waiting < 1) {
-        if (Date.now() > deadline) throw new Error('simulators never queued the requests');
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const signals: SaturationSignal[] = [];
-      const scraper = new SaturationScraper({
-        targets: () => [`${a.url}/metrics`, `${b.url}/metrics`, 'http://127.0.0.1:9/metrics'].map((url) => ({ url })),
-        intervalMs: 1_000,
-        timeoutMs: 1_000,
-        clock: systemClock,
-        onSignal: (s) => signals.push(s),
-      });
-      const signal = await scraper.scrapeOnce();
-      expect(signal).toMatchObject({ waiting: 3, minWaiting: 1 });
-      expect(signals).toHaveLength(1);
-      await Promise.all(inflight);
-    } finally {
-      // When an expectation fails, the requests still queued at the simulators must end within
-      // this test (closed with their simulators), not reject later as unhandled in another one.
-      await Promise.all([a.close(), b.close()]);
-      await Promise.allSettled(inflight);
-    }
-  });
-
-  it('reports nothing when no target answers', async () => {
-    const scraper = new SaturationScraper({
-      targets: () => [{ url: 'http://127.0.0.1:9/metrics' }],
-      intervalMs: 1_000,
-      timeoutMs: 500,
-      clock: systemClock,
-      onSignal: () => {
-        throw new Error('must not be called');
-      },
-    });
-    expect(await scraper.scrapeOnce()).toBeUndefined();
-  });
-});
+import { combineSaturation, learnSlots, parseVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
 
 describe('parseVllmMetrics', () => {
   it('sums waiting and running over label sets and keeps the highest KV-cache usage of either name', () => {
@@ -73,12 +18,17 @@ describe('parseVllmMetrics', () => {
 
   it('leaves KV-cache usage out when the server does not expose it, and ignores other metrics, comments and bad values', () => {
     const text = 'vllm:num_requests_waiting 1\nvllm:num_requests_waiting NaN\nvllm:num_requests_running +Inf\nprocess_cpu_seconds_total 9\n# vllm:num_requests_running 5\nnot a sample\n';
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 1, running: 0 });
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 1, running: 0 });
   });
 
   it('reads samples with leading or trailing whitespace and skips indented comments (the text format ignores that whitespace)', () => {
     const text = ['  vllm:num_requests_waiting{model_name="a"} 2', '\tvllm:num_requests_running 3 ', '  # vllm:num_requests_waiting 40', '   ', 'vllm:num_requests_waiting 1\r'].join('\n');
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 3, running: 3 });
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 3, running: 3 });
+  });
+
+  it('reads a value separated from the name or labels by several blanks or tabs (the text format allows any number)', () => {
+    const text = 'vllm:num_requests_waiting{model_name="a"}   2\nvllm:num_requests_running\t\t5\n';
+    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 2, running: 5 });
   });
 
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
@@ -105,8 +55,17 @@ describe('combineSaturation', () => {
     });
   });
 
+  it('gives no slots figure while any member\'s slots are unknown, whichever member it is', () => {
+    const known = { waiting: 0, running: 4, slots: 8 };
+    const unknown = { waiting: 0, running: 4 };
+    for (const parts of [[known, unknown], [unknown, known], [known, unknown, known]]) {
+      expect(combineSaturation(parts)).toStrictEqual({ waiting: 0, minWaiting: 0, running: parts.length * 4 });
+    }
+    expect(combineSaturation([known, known])).toEqual({ waiting: 0, minWaiting: 0, running: 8, slots: 16 });
+  });
+
   it('answers zeros and no KV-cache figure for no member', () => {
-    expect(combineSaturation([])).toEqual({ waiting: 0, minWaiting: 0, running: 0 });
+    expect(combineSaturation([])).toStrictEqual({ waiting: 0, minWaiting: 0, running: 0 });
   });
 });
 

@@ -88,4 +88,13 @@ describe('LeastOutstandingBalancer with parts of the members\' slots assigned (p
     expect(new LeastOutstandingBalancer(draws(0.6, 0)).pick(mixed)).toBe(mixed[0]);
     expect(new LeastOutstandingBalancer(draws(0, 0)).pick([member('x', 1, 4), withShare('y', 4, 0)]).name).toBe('y');
   });
+
+  it('treats a part exactly in use as full: falls back to power of two choices rather than to the first member sampled', () => {
+    // a runs its 3 of 3, b its 1 of 1: no member has room, so the pick goes by load (b: 1 in flight, a: 3)
+    const a = withShare('a', 3, 3);
+    const b = withShare('b', 1, 1);
+    // draws: i = floor(0.99 * 2) = 1 (b), j = floor(0.99 * 1) = 0 (a)
+    expect(new LeastOutstandingBalancer(draws(0.99, 0.99)).pick([a, b])).toBe(b);
+    expect(new LeastOutstandingBalancer(draws(0, 0)).pick([a, b])).toBe(b);
+  });
 });
