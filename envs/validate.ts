@@ -196,11 +196,11 @@ function checkExternalProvider(p: NonNullable<EnvironmentConfig['externalProvide
   }
   if (url!.protocol !== 'https:') fail(`${at}.baseUrl`, `"${p.baseUrl}" must be https: the API key travels with every request`);
   if (url!.username !== '' || url!.password !== '') fail(`${at}.baseUrl`, 'must not hold credentials: the key comes from apiKeySecretName');
-  if ((url!.pathname !== '/' && url!.pathname !== '') || url!.search !== '' || url!.hash !== '') {
+  if (url!.pathname !== '/' || url!.search !== '' || url!.hash !== '') {
     fail(`${at}.baseUrl`, `"${p.baseUrl}" must be an origin (https://host[:port]) without a path: requests keep theirs (/v1/chat/completions)`);
   }
   if (p.model !== undefined && !/^\S{1,256}$/.test(p.model)) fail(`${at}.model`, `"${p.model}" is not a model name`);
-  if (!SECRET_NAME.test(p.apiKeySecretName) || p.apiKeySecretName.startsWith('arn:')) {
+  if (!SECRET_NAME.test(p.apiKeySecretName)) {
     fail(`${at}.apiKeySecretName`, `"${p.apiKeySecretName.slice(0, 12)}…" is not a Secrets Manager secret name (letters, digits and /_+=.@-): give the secret's name, never the key`);
   }
   if (p.classes !== undefined) {

@@ -74,6 +74,7 @@ describe('validateEnvironment accepts what a user legitimately writes', () => {
     ['a state bucket in another known region', 'prod', (c) => ((c.backend as { region: string }).region = 'eu-central-2')],
     ['one concurrent sequence', 'prod', (c) => (c.model.maxConcurrentSequences = 1)],
     ['a model image from a private registry, pinned with a tag and a digest', 'prod', (c) => (c.model.image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/vllm/vllm-openai:v0.8.5@${DIGEST}`)],
+    ['a model image with a tag of upper-case letters and underscores, pinned by digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai:v0.8.5_CUDA-12.4@${DIGEST}`)],
     ['a model image pinned by digest only', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST}`)],
     ['a model revision pinned to a hub commit', 'prod', (c) => (c.model.revision = '0cf17482555fbf7bc49273e499647cc71c2bd7a7')],
     ['the smallest model length, weights and KV-cache figures', 'prod', (c) => Object.assign(c.model, { maxModelLength: 1, weightsGB: 0.5, kvCacheBytesPerToken: 1 })],
@@ -175,6 +176,10 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['a model image by tag only', 'prod', (c) => (c.model.image = 'vllm/vllm-openai:v0.8.5'), 'model.image'],
     ['a model image with a short digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST.slice(0, -1)}`), 'model.image'],
     ['a model image with a long digest', 'prod', (c) => (c.model.image = `vllm/vllm-openai@${DIGEST}0`), 'model.image'],
+    ['a model image with text before it', 'prod', (c) => (c.model.image = `docker pull vllm/vllm-openai@${DIGEST}`), 'model.image'],
+    ['a model revision starting with a dash (read as an option)', 'prod', (c) => (c.model.revision = '--upload-pack=touch'), 'model.revision'],
+    ['an ACM certificate ARN with text before it', 'prod', (c) => (c.regions[0].certificateArn = 'cert=arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789'), 'regions[0].certificateArn'],
+    ['an ACM certificate ARN with text after it', 'prod', (c) => (c.regions[0].certificateArn = 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789 (old)'), 'regions[0].certificateArn'],
     ['a model revision that is no git ref', 'prod', (c) => (c.model.revision = 'main; rm -rf /'), 'model.revision'],
     ['a model length of 0', 'prod', (c) => (c.model.maxModelLength = 0), 'model.maxModelLength'],
     ['a fractional model length', 'prod', (c) => (c.model.maxModelLength = 1024.5), 'model.maxModelLength'],
@@ -217,6 +222,7 @@ describe('validateEnvironment rejects just past each edge', () => {
     ['an API key quota of infinite requests per second', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: Infinity, burst: 10 } }]), 'apiKeys[0].rateLimit.requestsPerSecond'],
     ['an API key quota with an infinite burst', 'prod', (c) => (c.apiKeys = [{ ...c.apiKeys![0], rateLimit: { requestsPerSecond: 5, burst: Infinity } }]), 'apiKeys[0].rateLimit.burst'],
     ['an external provider URL with the key as its user name', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://sk-123@api.deepseek.com' }), 'externalProvider.baseUrl'],
+    ['an external provider URL with the key as its password alone', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://:sk-123@api.deepseek.com' }), 'externalProvider.baseUrl'],
     ['an external provider URL with the key in its query', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.deepseek.com/?api_key=sk-123' }), 'externalProvider.baseUrl'],
     ['an external provider URL with a fragment', 'prod', (c) => (c.externalProvider = { ...provider, baseUrl: 'https://api.deepseek.com/#models' }), 'externalProvider.baseUrl'],
     ['an external provider with an empty model name', 'prod', (c) => (c.externalProvider = { ...provider, model: '' }), 'externalProvider.model'],
@@ -253,6 +259,11 @@ describe('validateEnvironment explains what to change', () => {
     const message = messageOf('prod', (c) => (c.externalProvider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: key, maxConcurrency: 8 }));
     expect(message).toContain('"sk-live 0123…" is not a Secrets Manager secret name');
     expect(message).not.toContain('0123456789abcdef');
+  });
+
+  it('lists the classes an external provider may serve', () => {
+    const message = messageOf('prod', (c) => (c.externalProvider = { baseUrl: 'https://api.deepseek.com', apiKeySecretName: 'k', maxConcurrency: 8, classes: ['urgent' as 'low'] }));
+    expect(message).toContain('"urgent" is not one of critical, high, medium, low');
   });
 
   it('lists the retentions CloudWatch Logs accepts', () => {

@@ -357,10 +357,11 @@ describe('AdmissionController', () => {
     const admitted: Array<[PriorityClass, number]> = [];
     const ctl = new AdmissionController(parseAdmissionConfig({ maxConcurrency: 1, adaptive: { enabled: false } }), clock, { onAdmit: (c, ms) => admitted.push([c, ms]) });
     const first = await permit(ctl.acquire({ cls: 'low' }));
-    const waiter = ctl.acquire({ cls: 'high' });
+    const waiter = track(ctl.acquire({ cls: 'high' }));
     clock.advance(40);
     first.release({ kind: 'success', latencyMs: 40 });
-    expect(await waiter).toMatchObject({ kind: 'permit', cls: 'high', queuedMs: 40 });
+    await flush();
+    expect(waiter.value).toMatchObject({ kind: 'permit', cls: 'high', queuedMs: 40 });
     expect(admitted).toEqual([
       ['low', 0],
       ['high', 40],
