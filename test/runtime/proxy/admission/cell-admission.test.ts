@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { PoolSchema } from '../../../../runtime/common/config/upstream';
 import { systemClock } from '../../../../runtime/common/clock';
+import type { Upstream } from '../../../../runtime/common/upstream/upstream';
 import { ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
 import { Harness, chat, eventually, metricValue, get, post, quietPool as quietPoolRecord, startHarness } from '../../../support/proxy-harness';
 import { connectRedis, deleteKeys, freePort } from '../../../support/services';
@@ -67,17 +68,28 @@ describe('admission as the cell runs it (capacity from the members, every pool g
     expect(metricValue(metrics, 'surgeguard_proxy_concurrency_limit', { pool: 'local' })).toBe(1);
   });
 
-  it('does not spill to a later pool none of whose members takes requests (an unreachable region, its breaker open): the request waits for the first', async () => {
+  it.each([
+    {
+      region: 'an unreachable region, its breaker open',
+      regionPool: { circuitBreaker: { consecutiveFailures: 1, openMs: 60_000 } },
+      takeOut: (member: Upstream) => member.breaker.onFailure(), // its last attempt failed: open
+    },
+    {
+      region: 'a region whose endpoint does not answer, its health checks found it down',
+      regionPool: { health: { enabled: true, intervalMs: 600_000 } },
+      takeOut: (member: Upstream) => member.health.markDown(), // its probes failed; nothing was sent to it yet
+    },
+  ])('does not spill to a later pool none of whose members takes requests ($region): the request waits for the first', async ({ regionPool, takeOut }) => {
     const dead = `http://127.0.0.1:${await freePort()}`; // nothing listens: connection refused
     h = await startHarness([{ slots: 1, tokensPerSecond: 10, outputTokens: 8 }], (urls) => ({
       auth: 'none',
       pools: {
         local: quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0', slots: 1 }] }),
-        'other-region': quietPool([dead], { upstreams: [{ url: dead, name: 'gone' }], circuitBreaker: { consecutiveFailures: 1, openMs: 60_000 } }),
+        'other-region': quietPool([dead], { upstreams: [{ url: dead, name: 'gone' }], ...regionPool }),
       },
       routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
     }));
-    h.proxy.pools.get('other-region')!.members[0].breaker.onFailure(); // its last attempt failed: open
+    takeOut(h.proxy.pools.get('other-region')!.members[0]);
     const first = post(api(h), chat(), { 'x-priority': 'critical' });
     await eventually(() => h!.sims[0].stats().inFlight === 1, 2_000, 'local slot taken');
     const critical = await post(api(h), chat(), { 'x-priority': 'critical' });
@@ -114,28 +126,6 @@ describe('admission as the cell runs it (capacity from the members, every pool g
     const next = await post(api(h), chat(), { 'x-priority': 'critical', 'x-request-timeout': '10' });
     expect(next.status).toBe(200);
     expect(metricValue((await get(`${h.url}/metrics`)).text, 'surgeguard_proxy_admitted_total', { pool: 'local', class: 'critical' })).toBe(1);
-  });
-
-  it('does not spill to a later pool whose only member its health checks found down (a region whose endpoint does not answer): the request waits for the first', async () => {
-    const dead = `http://127.0.0.1:${await freePort()}`;
-    h = await startHarness([{ slots: 1, tokensPerSecond: 10, outputTokens: 8 }], (urls) => ({
-      auth: 'none',
-      pools: {
-        local: quietPool([urls[0]], { upstreams: [{ url: urls[0], name: 'sim0', slots: 1 }] }),
-        'other-region': quietPool([dead], { upstreams: [{ url: dead, name: 'gone' }], health: { enabled: true, intervalMs: 600_000 } }),
-      },
-      routes: [{ model: 'sim-model', pools: ['local', 'other-region'] }],
-    }));
-    h.proxy.pools.get('other-region')!.members[0].health.markDown(); // its probes failed; nothing was sent to it yet
-    const first = post(api(h), chat(), { 'x-priority': 'critical' });
-    await eventually(() => h!.sims[0].stats().inFlight === 1, 2_000, 'local slot taken');
-    const critical = await post(api(h), chat(), { 'x-priority': 'critical' });
-    expect(critical.status).toBe(200);
-    expect(critical.headers['x-sim-name']).toBe('sim0');
-    expect((await first).status).toBe(200);
-    const metrics = (await get(`${h.url}/metrics`)).text;
-    expect(metricValue(metrics, 'surgeguard_proxy_admitted_total', { pool: 'other-region', class: 'critical' }) ?? 0).toBe(0);
-    expect(metricValue(metrics, 'surgeguard_proxy_last_resort_attempts_total', { upstream: 'gone' }) ?? 0).toBe(0);
   });
 
   it('keeps sending critical work to another region whose proxies shed one medium request (their Retry-After is that class\'s, not the region\'s)', async () => {

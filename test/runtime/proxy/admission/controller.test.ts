@@ -146,12 +146,12 @@ describe('AdmissionController', () => {
     expect(high.value).toMatchObject({ reason: 'timeout' });
   });
 
-  /** Drives `n` completions, one every `everyMs`, through a held pair of slots. */
-  async function measureDrain(ctl: AdmissionController, clock: FakeClock, n: number, everyMs: number) {
+  /** Drives `n` completions, one every `everyMs`, each reporting `latencyMs` of service. */
+  async function measureDrain(ctl: AdmissionController, clock: FakeClock, n: number, everyMs: number, latencyMs = everyMs * 2) {
     for (let i = 0; i < n; i++) {
       const p = await permit(ctl.acquire({ cls: 'critical' }));
       clock.advance(everyMs);
-      p.release({ kind: 'success', latencyMs: everyMs * 2 });
+      p.release({ kind: 'success', latencyMs });
     }
   }
 
@@ -192,11 +192,7 @@ describe('AdmissionController', () => {
   it('does not hand a slot to a waiter that could no longer finish by its deadline', async () => {
     const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
     // Fast drain (10/s) of slow requests (1 s each): a short expected wait, a long service time.
-    for (let i = 0; i < 20; i++) {
-      const p = await permit(ctl.acquire({ cls: 'critical' }));
-      clock.advance(100);
-      p.release({ kind: 'success', latencyMs: 1_000 });
-    }
+    await measureDrain(ctl, clock, 20, 100, 1_000);
     const a = await permit(ctl.acquire({ cls: 'low' }));
     await permit(ctl.acquire({ cls: 'low' }));
     // On arrival: a slot in ~0.1 s plus 1 s of service fits 1.15 s.
@@ -214,11 +210,7 @@ describe('AdmissionController', () => {
 
   it('hands the slot to a waiter that can finish exactly at its deadline', async () => {
     const { ctl, clock } = setup({ queue: { maxSize: 100, lowerClassShare: 0 } });
-    for (let i = 0; i < 20; i++) {
-      const p = await permit(ctl.acquire({ cls: 'critical' }));
-      clock.advance(100);
-      p.release({ kind: 'success', latencyMs: 1_000 });
-    }
+    await measureDrain(ctl, clock, 20, 100, 1_000);
     const a = await permit(ctl.acquire({ cls: 'low' }));
     await permit(ctl.acquire({ cls: 'low' }));
     const exact = track(ctl.acquire({ cls: 'high', deadlineAt: clock.now() + 1_200, deadlineKind: 'finish' }));
