@@ -168,14 +168,9 @@ export class UpstreamPool {
     return u.healthy && !this.outliers.isEjected(u) && u.breaker.state !== 'open';
   }
 
-  /**
-   * Whether a member takes requests now by the evidence of real attempts: not cooling after a
-   * Retry-After, not ejected, breaker admits. Active health is left out (the dispatcher still
-   * tries an unhealthy member as a last resort).
-   */
-  takesRequests(): boolean {
-    const now = this.clock.now();
-    return this.current.some((u) => u.coolingUntil <= now && !this.outliers.isEjected(u) && u.breaker.canAttempt());
+  /** Whether any member may take a request now (see `isAvailable`). */
+  hasAvailableMember(): boolean {
+    return this.current.some((u) => this.isAvailable(u));
   }
 
   /** Available members not in `exclude`. */

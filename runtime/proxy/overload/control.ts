@@ -246,15 +246,14 @@ export class OverloadControl {
     }
     if (guarded.length === 0) return undefined;
     const cls = ctx.priorityClass;
-    // a later pool none of whose members takes requests now, by what its last attempts said
-    // (breaker open after failures, ejected, cooling after a Retry-After: an unreachable region)
-    // or none of whose members serves (unhealthy by its health checks: a region whose endpoint
-    // does not answer, whose slots are not known to be none) is no place to spill to: the
+    // a later pool none of whose members may take a request now (breaker open after failures,
+    // ejected, cooling after a Retry-After: an unreachable region; unhealthy by its health
+    // checks: a region whose endpoint does not answer) is no place to spill to: the
     // attempt would fail, come back, and cost a retry of the budget; the route's first pool
     // keeps the dispatcher's last resort. `low` never leaves the route's first pool.
     const first = ctx.route.chain[0];
     const candidates =
-      cls === 'low' ? guarded.filter((g) => g.pool === first) : guarded.filter((g) => g.pool === first || (g.pool.takesRequests() && g.pool.hasServingMember()));
+      cls === 'low' ? guarded.filter((g) => g.pool === first) : guarded.filter((g) => g.pool === first || g.pool.hasAvailableMember());
     if (candidates.length === 0) return Promise.resolve(this.noCapacity(ctx, guarded[0]));
     for (const g of candidates) {
       const permit = g.ctl.tryAcquireNow(cls);

@@ -117,7 +117,7 @@ export class ReadmittingSender {
   private mayReadmit(ctx: RequestContext, full: UpstreamPool | undefined, failed: Set<UpstreamPool>): boolean {
     if (full) {
       const others = ctx.route.chain.some((p) => p !== full && !failed.has(p));
-      if (others || !full.members.some((u) => full.isServing(u))) failed.add(full);
+      if (others || !full.hasServingMember()) failed.add(full);
     }
     if (!ctx.route.chain.some((p) => !failed.has(p))) return false;
     const budget = this.deps.dispatcher.budget;

@@ -8,8 +8,6 @@ import type { LocalReply } from '../request-context';
 
 /** Header reporting how the cache answered: hit, miss, stale, coalesced. */
 export const CACHE_HEADER = 'x-surgeguard-cache';
-/** Header naming why a request was shed (queue_full, deadline, ...). */
-export { SHED_HEADER };
 
 /** The 429 answer of a request over its key's rate limit: Retry-After and the requests left. */
 export function rateLimitedReply(cls: PriorityClass, d: RateLimitDecision): LocalReply {
