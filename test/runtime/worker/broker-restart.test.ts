@@ -121,12 +121,15 @@ describe('broker process restart (private RabbitMQ node, SIGKILL)', () => {
     // 2. The worker runs it; the broker dies while jobs are running, some are done and some still queued.
     worker.start();
     await worker.waitConnected(30_000);
-    await waitFor('jobs running, some done and some still queued', 60_000, async () => {
+    // The running set is read after the statuses (a job may finish while they are read) and
+    // returned, so the kill below follows it with no I/O in between.
+    const runningAtCrash = await waitFor('jobs running, some done and some still queued', 60_000, async () => {
       if (model!.running.size === 0) return false;
       const statuses = await Promise.all(before.map(async (id) => (await store.get(id))?.status));
-      return statuses.includes('succeeded') && statuses.includes('queued');
+      if (!statuses.includes('succeeded') || !statuses.includes('queued')) return false;
+      const running = [...model!.running];
+      return running.length > 0 ? running : false;
     }, 10);
-    const runningAtCrash = [...model.running]; // taken in the same tick as the kill below
     const killed = b.kill();
     await killed;
     expect(runningAtCrash.length).toBeGreaterThan(0);
