@@ -7,13 +7,27 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
     .prefault({});
 
 /**
- * Adaptive concurrency limit (AIMD with a latency guard). See `limiter.ts` for why AIMD and
- * not a gradient controller.
+ * Default start of the adaptive limit while a pool's capacity is unknown: the `--max-num-seqs`
+ * of a small model server (one small GPU), so that the first round trip of a surge cannot flood
+ * even a one-member pool; slow start doubles it per round trip from there (`limiter.ts`).
+ */
+export const SLOW_START_INITIAL = 8;
+
+/**
+ * Adaptive concurrency limit (AIMD with slow start and a latency guard). See `limiter.ts` for
+ * why AIMD and not a gradient controller.
  */
 export const AdaptiveLimitSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Adapt the limit at all; when off the static `maxConcurrency` is the limit.'),
-    initial: z.number().int().positive().default(64).describe('Limit the pool starts with while its capacity is not known (no member has configured or learned slots).'),
+    initial: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        `Limit the pool starts with while its capacity is not known (no member has configured or learned slots). From it the limit grows by slow start (doubling per round trip while in use) until the first 503/429, cut or known capacity. @default ${SLOW_START_INITIAL}, or \`adaptive.min\` when that is higher`,
+      ),
     max: z.number().int().positive().default(1_000).describe('Highest limit while the capacity is not known and no maxConcurrency is set.'),
     min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this (unless no member serves: then it is 0).'),
     backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease on a latency signal (and on saturation when the upstreams do not report running requests).'),
@@ -97,13 +111,19 @@ export const AdmissionConfigSchema = z
     reservation: ReservationSchema,
   })
   .refine((c) => c.adaptive.min <= (c.maxConcurrency ?? c.adaptive.max), { message: 'admission.adaptive.min must not exceed admission.maxConcurrency (or adaptive.max)' })
-  .refine((c) => c.adaptive.min <= c.adaptive.initial, { message: 'admission.adaptive.min must not exceed admission.adaptive.initial' })
+  // only a start set by hand can contradict the floor: the default start is at least `min`
+  .refine((c) => c.adaptive.initial === undefined || c.adaptive.min <= c.adaptive.initial, { message: 'admission.adaptive.min must not exceed admission.adaptive.initial' })
   .refine((c) => c.retryAfter.minSeconds <= c.retryAfter.maxSeconds, {
     message: 'admission.retryAfter.minSeconds must not exceed maxSeconds',
   });
 
 export type AdmissionConfig = z.output<typeof AdmissionConfigSchema>;
 export type AdmissionConfigInput = z.input<typeof AdmissionConfigSchema>;
+
+/** The limit a pool of unknown capacity starts from: `adaptive.initial`, else the default start or `adaptive.min` if higher. */
+export function initialLimit(adaptive: AdmissionConfig['adaptive']): number {
+  return adaptive.initial ?? Math.max(SLOW_START_INITIAL, adaptive.min);
+}
 
 export function parseAdmissionConfig(input: AdmissionConfigInput = {}): AdmissionConfig {
   return AdmissionConfigSchema.parse(input);
