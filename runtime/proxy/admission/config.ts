@@ -7,11 +7,18 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
     .prefault({});
 
 /**
- * Default start of the adaptive limit while a pool's capacity is unknown: the `--max-num-seqs`
- * of a small model server (one small GPU), so that the first round trip of a surge cannot flood
- * even a one-member pool; slow start doubles it per round trip from there (`limiter.ts`).
+ * Default start of the adaptive limit while the capacity of a pool whose members are scraped is
+ * unknown: the `--max-num-seqs` of a small model server (one small GPU), so that the first round
+ * trip of a surge cannot flood even a one-member pool; slow start doubles it per round trip
+ * from there, and the first scrape that sees the members full ends it (`limiter.ts`).
  */
 export const SLOW_START_INITIAL = 8;
+
+/**
+ * Default start of a pool that is not scraped (`saturation.enabled: false`), which does not slow
+ * start: nothing would end slow start there before a 503 or the latency guard (see `limiter.ts`).
+ */
+export const UNSCRAPED_INITIAL = 64;
 
 /**
  * Adaptive concurrency limit (AIMD with slow start and a latency guard). See `limiter.ts` for
@@ -26,7 +33,7 @@ export const AdaptiveLimitSchema = z
       .positive()
       .optional()
       .describe(
-        `Limit the pool starts with while its capacity is not known (no member has configured or learned slots). From it the limit grows by slow start (doubling per round trip while in use) until the first 503/429, cut or known capacity. @default ${SLOW_START_INITIAL}, or \`adaptive.min\` when that is higher`,
+        `Limit the pool starts with while its capacity is not known (no member has configured or learned slots). In a pool whose members are scraped (\`saturation.enabled\`) the limit grows from it by slow start (doubling per round trip while in use) until the first 503/429, cut or known capacity; in a pool that is not scraped, by one per round trip. @default ${SLOW_START_INITIAL} in a scraped pool (or \`adaptive.min\` when that is higher), ${UNSCRAPED_INITIAL} in one that is not`,
       ),
     max: z.number().int().positive().default(1_000).describe('Highest limit while the capacity is not known and no maxConcurrency is set.'),
     min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this (unless no member serves: then it is 0).'),
@@ -120,9 +127,9 @@ export const AdmissionConfigSchema = z
 export type AdmissionConfig = z.output<typeof AdmissionConfigSchema>;
 export type AdmissionConfigInput = z.input<typeof AdmissionConfigSchema>;
 
-/** The limit a pool of unknown capacity starts from: `adaptive.initial`, else the default start or `adaptive.min` if higher. */
-export function initialLimit(adaptive: AdmissionConfig['adaptive']): number {
-  return adaptive.initial ?? Math.max(SLOW_START_INITIAL, adaptive.min);
+/** The limit a pool of unknown capacity starts from: `adaptive.initial`, else the default start for the pool (or `adaptive.min` if higher). */
+export function initialLimit(cfg: Pick<AdmissionConfig, 'adaptive' | 'saturation'>): number {
+  return cfg.adaptive.initial ?? Math.max(cfg.saturation.enabled ? SLOW_START_INITIAL : UNSCRAPED_INITIAL, cfg.adaptive.min);
 }
 
 export function parseAdmissionConfig(input: AdmissionConfigInput = {}): AdmissionConfig {

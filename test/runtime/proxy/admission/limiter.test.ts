@@ -396,6 +396,18 @@ describe('AimdLimiter', () => {
       expect(start({ adaptive: { initial: 64 } })).toBe(64);
       expect(start({ adaptive: { initial: 3, min: 2 } })).toBe(3);
       expect(start({ maxConcurrency: 5 })).toBe(5);
+      expect(start({ saturation: { enabled: false } })).toBe(64); // a pool not scraped: the fixed start
+      expect(start({ saturation: { enabled: false }, adaptive: { min: 80, max: 100 } })).toBe(80);
+    });
+
+    it('does not slow start a pool that is not scraped (nothing would end it in time): one step per round trip', () => {
+      const { limiter } = setup({ maxConcurrency: undefined, saturation: { enabled: false }, adaptive: {} });
+      expect(limiter.limit).toBe(64);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(65);
+      const set = setup({ maxConcurrency: undefined, saturation: { enabled: false }, adaptive: { initial: 8 } }).limiter;
+      roundTrip(set);
+      expect(set.limit).toBe(9);
     });
 
     it('refuses a start set below adaptive.min, and takes a min above the default start without a start set', () => {
