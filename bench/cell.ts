@@ -28,6 +28,10 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  * 10/20/30/40 % class mix and a 10 s deadline, each also played through nginx least_conn in
  * front of the same simulators (the baseline, same run, same arrival schedule).
  *
+ * The Service's records change when pods go or come, and the proxies read them through the
+ * cluster DNS's cache: a change reaches the hosts file one rendered CoreDNS `ttl` later (the
+ * worst case; read from the `coredns` add-on's Corefile in `prod-<region>`).
+ *
  * What differs from the pods, and why (everything else is the rendered config as is):
  * - slots per simulator: the synth's maxConcurrentSequences / SLOT_SCALE (256 / 32 = 8), and the
  *   config's `slots` scaled the same way: 4 x 256 slots at sub-second answers is ~2,000 req/s
@@ -99,6 +103,25 @@ interface Rendered {
   readonly modelServerPort: number;
   readonly slots: number;
   readonly model: string;
+}
+
+/** CoreDNS's `kubernetes` plugin TTL when a Corefile sets none (coredns.io/plugins/kubernetes). */
+const COREDNS_DEFAULT_TTL_S = 5;
+
+/**
+ * The TTL of the cluster DNS's Service answers as the prod synth renders it: the `ttl` of the
+ * `kubernetes` block of the `coredns` add-on's Corefile in `prod-<region>` (CoreDNS's default
+ * when the add-on has no Corefile or the block no `ttl`).
+ */
+function renderedServiceDnsTtlS(region: string): number {
+  const file = join(ROOT, 'cdktf.out', 'stacks', `prod-${region}`, 'cdk.tf.json');
+  const tf = JSON.parse(readFileSync(file, 'utf8')) as { resource: Record<string, Record<string, Doc>> };
+  const coredns = Object.values(tf.resource.aws_eks_addon ?? {}).find((a) => a.addon_name === 'coredns');
+  if (!coredns) throw new Error(`${file}: no coredns add-on`);
+  const corefile = coredns.configuration_values ? (JSON.parse(coredns.configuration_values as string) as { corefile?: string }).corefile : undefined;
+  const block = corefile ? /kubernetes [^{]*\{([^}]*)\}/.exec(corefile)?.[1] : undefined;
+  const ttl = block ? /^\s*ttl (\d+)\s*$/m.exec(block)?.[1] : undefined;
+  return ttl === undefined ? COREDNS_DEFAULT_TTL_S : Number(ttl);
 }
 
 /** The proxy config in the ConfigMap of `prod-<region>-workloads`. */
@@ -181,6 +204,20 @@ interface Region {
 function writeHosts(r: Pick<Region, 'hostsFile' | 'hosts'>): void {
   writeFileSync(`${r.hostsFile}.tmp`, JSON.stringify(r.hosts));
   execFileSync('mv', [`${r.hostsFile}.tmp`, r.hostsFile]);
+}
+
+/** TTL of the cluster DNS's Service answers (from the rendered Corefile, set in `main`). */
+const SERVICE_DNS = { ttlMs: COREDNS_DEFAULT_TTL_S * 1000 };
+
+/**
+ * The headless Service's records change (a pod Ready, a pod gone): the proxies' re-resolutions
+ * read them through the cluster DNS's cache, which serves the former answer for up to one TTL.
+ * The benchmark takes the worst case, the whole TTL.
+ */
+async function changeServiceRecords(r: Pick<Region, 'hostsFile' | 'hosts'>, name: string, addresses: string[]): Promise<void> {
+  await sleep(SERVICE_DNS.ttlMs);
+  r.hosts[name] = addresses;
+  writeHosts(r);
 }
 
 interface RegionOptions {
@@ -423,14 +460,12 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
       const at = surgeStartMs + (scenario === 'spill' ? 2_000 : EVENT_AFTER_S * 1000);
       if (scenario === 'queue' || scenario === 'reject') return;
       await sleep(Math.max(0, at - (performance.now() - t0)));
+      let records: string[] | undefined;
       if (scenario === 'kill' || scenario === 'spill') {
         const victims = scenario === 'kill' ? local.slice(local.length / 2) : local;
-        // the pods go: their processes die and the headless Service stops answering with them
-        if (hostsRegion) {
-          hostsRegion.hosts[rendered.modelServerHost] = local.filter((s) => !victims.includes(s)).map((s) => s.address);
-          writeHosts(hostsRegion);
-        }
+        // the pods go: their processes die; the headless Service's records follow (below)
         await Promise.all(victims.map((s) => killSim(s)));
+        records = local.filter((s) => !victims.includes(s)).map((s) => s.address);
       } else if (scenario === 'add') {
         for (let i = 0; i < SIM.count - atStart; i++) {
           const s = await startSim(dir, `${net}.${10 + atStart + i}`, rendered.modelServerPort, simSlots, queue, `${id}-gpu-${atStart + i}`);
@@ -438,12 +473,11 @@ async function runOne(scenario: ScenarioName, setup: SetupName, rendered: Render
           allSims.push(s);
           started.push(s.child);
         }
-        if (hostsRegion) {
-          hostsRegion.hosts[rendered.modelServerHost] = local.map((s) => s.address);
-          writeHosts(hostsRegion);
-        }
+        records = local.map((s) => s.address);
       }
+      // the capacity alive changes now (a pod that answers is Ready); the proxies see it in DNS later
       aliveLog.push({ atMs: performance.now() - t0, alive: aliveNow(), local: localAlive() });
+      if (hostsRegion && records) await changeServiceRecords(hostsRegion, rendered.modelServerHost, records);
     })();
     console.log(`  ${scenario} / ${setup}: playing ${schedule.length} requests ...`);
     const trace = proxyOrigins.length > 0 ? new AdmissionTrace(proxyOrigins) : undefined;
@@ -727,6 +761,7 @@ async function main(): Promise<void> {
   }
   const rendered = renderedProxyConfig(REGION);
   SERVED_MODEL.name = rendered.model;
+  SERVICE_DNS.ttlMs = renderedServiceDnsTtlS(REGION) * 1000;
   const remoteRegion = Object.values(rendered.config.pools as Record<string, { upstreams?: { region: string }[] }>).flatMap((p) => p.upstreams ?? [])[0]?.region;
   const remote = remoteRegion ? renderedProxyConfig(remoteRegion) : undefined;
   const simSlots = Math.max(1, Math.round(rendered.slots / SLOT_SCALE));
@@ -742,7 +777,7 @@ async function main(): Promise<void> {
   console.log(
     `cell benchmark: prod ${REGION} proxy config from cdktf.out (route ${JSON.stringify(rendered.config.routes[0].pools)}), ${REPLICAS} replicas behind haproxy (tcp); ` +
       `${SIM.count} model servers x ${simSlots} slots (synth: ${rendered.slots}, scaled 1/${SLOT_SCALE}), ${SERVICE_S} s per answer: capacity ${capacity} req/s; ` +
-      `phases ${phases.map((p) => `${p.name} ${p.durationS}s@${p.rate.toFixed(1)}/s`).join(', ')}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `phases ${phases.map((p) => `${p.name} ${p.durationS}s@${p.rate.toFixed(1)}/s`).join(', ')}; Service DNS answers seen ${SERVICE_DNS.ttlMs / 1000} s late (the rendered CoreDNS ttl); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   const dir = mkdtempSync(join(tmpdir(), 'surgeguard-cell-'));
   const results: RunResult[] = [];

@@ -102,8 +102,51 @@ export interface InferenceClusterProps {
   readonly spotInterruptionQueue?: boolean;
   /** Days to keep control-plane logs (a CloudWatch Logs retention value). @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * TTL in seconds of the cluster DNS's answers for Services and pods (the `ttl` of CoreDNS's
+   * `kubernetes` plugin, set through the `coredns` add-on's Corefile). CoreDNS's `cache` keeps an
+   * answer that long, so it bounds how late a client that re-resolves a headless Service sees a pod
+   * that became Ready or went away: the proxies and workers find each model-server pod by
+   * re-resolving one (every second as rendered), so a new pod takes requests within about TTL + 1 s.
+   * The plugin's own default is 5 s, the Corefile of kubeadm and the Kubernetes docs sets 30;
+   * rendering it makes the figure the deployed cluster's, not whatever the add-on's default is.
+   * Answers are built from CoreDNS's in-memory copy of the API, so a short TTL costs a cache miss,
+   * not an API call. 0 to 3600.
+   * @default 1
+   */
+  readonly serviceDnsTtlSeconds?: number;
   /** Extra tags on every resource. @default {} */
   readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The cluster DNS's Corefile: the `coredns` add-on's default (graceful shutdown, readiness, the
+ * cluster zone and reverse zones, metrics, upstream forwarding, a 30 s cache cap, loop detection,
+ * reload, answer shuffling) with the `kubernetes` plugin's `ttl` set, since the add-on's
+ * configuration replaces the Corefile whole.
+ */
+function clusterCorefile(serviceDnsTtlSeconds: number): string {
+  return [
+    '.:53 {',
+    '    errors',
+    '    health {',
+    '        lameduck 5s',
+    '    }',
+    '    ready',
+    '    kubernetes cluster.local in-addr.arpa ip6.arpa {',
+    '        pods insecure',
+    '        fallthrough in-addr.arpa ip6.arpa',
+    `        ttl ${serviceDnsTtlSeconds}`,
+    '    }',
+    '    prometheus :9153',
+    '    forward . /etc/resolv.conf',
+    '    cache 30',
+    '    loop',
+    '    reload',
+    '    loadbalance',
+    '}',
+    '',
+  ].join('\n');
 }
 
 /** Options of `InferenceCluster.createServiceAccountRole`. */
@@ -193,6 +236,8 @@ export class InferenceCluster extends Construct {
     for (const t of logTypes) {
       v.check('controlPlaneLogTypes', t, (type) => ALL_CONTROL_PLANE_LOG_TYPES.includes(type), `has an unknown log type "${t}"`);
     }
+    const dnsTtl = props.serviceDnsTtlSeconds ?? 1;
+    v.wholeNumber('serviceDnsTtlSeconds', dnsTtl, 0, 3600);
     this.tags = props.tags ?? {};
     const tags = (extra: Record<string, string> = {}) => ({ ...this.tags, ...extra });
 
@@ -378,6 +423,7 @@ export class InferenceCluster extends Construct {
       clusterName: this.cluster.name,
       addonName: 'coredns',
       addonVersion: addonVersions?.coreDns,
+      configurationValues: JSON.stringify({ corefile: clusterCorefile(dnsTtl) }),
       resolveConflictsOnCreate: 'OVERWRITE',
       resolveConflictsOnUpdate: 'PRESERVE',
       tags: tags(),

@@ -7,13 +7,34 @@ const perClass = (item: z.ZodNumber, d: { critical: number; high: number; medium
     .prefault({});
 
 /**
- * Adaptive concurrency limit (AIMD with a latency guard). See `limiter.ts` for why AIMD and
- * not a gradient controller.
+ * Default start of the adaptive limit while the capacity of a pool whose members are scraped is
+ * unknown: the `--max-num-seqs` of a small model server (one small GPU), so that the first round
+ * trip of a surge cannot flood even a one-member pool; slow start doubles it per round trip
+ * from there, and the first scrape that sees the members full ends it (`limiter.ts`).
+ */
+export const SLOW_START_INITIAL = 8;
+
+/**
+ * Default start of a pool that is not scraped (`saturation.enabled: false`), which does not slow
+ * start: nothing would end slow start there before a 503 or the latency guard (see `limiter.ts`).
+ */
+export const UNSCRAPED_INITIAL = 64;
+
+/**
+ * Adaptive concurrency limit (AIMD with slow start and a latency guard). See `limiter.ts` for
+ * why AIMD and not a gradient controller.
  */
 export const AdaptiveLimitSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Adapt the limit at all; when off the static `maxConcurrency` is the limit.'),
-    initial: z.number().int().positive().default(64).describe('Limit the pool starts with while its capacity is not known (no member has configured or learned slots).'),
+    initial: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        `Limit the pool starts with while its capacity is not known (no member has configured or learned slots). In a pool whose members are scraped (\`saturation.enabled\`) the limit grows from it by slow start (doubling per round trip while in use) until the first 503/429, cut or known capacity; in a pool that is not scraped, by one per round trip. @default ${SLOW_START_INITIAL} in a scraped pool (or \`adaptive.min\` when that is higher), ${UNSCRAPED_INITIAL} in one that is not`,
+      ),
     max: z.number().int().positive().default(1_000).describe('Highest limit while the capacity is not known and no maxConcurrency is set.'),
     min: z.number().int().positive().default(1).describe('The adaptive limit never goes below this (unless no member serves: then it is 0).'),
     backoffRatio: z.number().gt(0).lt(1).default(0.9).describe('Multiplicative decrease on a latency signal (and on saturation when the upstreams do not report running requests).'),
@@ -97,13 +118,19 @@ export const AdmissionConfigSchema = z
     reservation: ReservationSchema,
   })
   .refine((c) => c.adaptive.min <= (c.maxConcurrency ?? c.adaptive.max), { message: 'admission.adaptive.min must not exceed admission.maxConcurrency (or adaptive.max)' })
-  .refine((c) => c.adaptive.min <= c.adaptive.initial, { message: 'admission.adaptive.min must not exceed admission.adaptive.initial' })
+  // only a start set by hand can contradict the floor: the default start is at least `min`
+  .refine((c) => c.adaptive.initial === undefined || c.adaptive.min <= c.adaptive.initial, { message: 'admission.adaptive.min must not exceed admission.adaptive.initial' })
   .refine((c) => c.retryAfter.minSeconds <= c.retryAfter.maxSeconds, {
     message: 'admission.retryAfter.minSeconds must not exceed maxSeconds',
   });
 
 export type AdmissionConfig = z.output<typeof AdmissionConfigSchema>;
 export type AdmissionConfigInput = z.input<typeof AdmissionConfigSchema>;
+
+/** The limit a pool of unknown capacity starts from: `adaptive.initial`, else the default start for the pool (or `adaptive.min` if higher). */
+export function initialLimit(cfg: Pick<AdmissionConfig, 'adaptive' | 'saturation'>): number {
+  return cfg.adaptive.initial ?? Math.max(cfg.saturation.enabled ? SLOW_START_INITIAL : UNSCRAPED_INITIAL, cfg.adaptive.min);
+}
 
 export function parseAdmissionConfig(input: AdmissionConfigInput = {}): AdmissionConfig {
   return AdmissionConfigSchema.parse(input);

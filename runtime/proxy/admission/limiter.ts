@@ -1,5 +1,5 @@
 import type { Clock } from '../../common/clock';
-import type { AdmissionConfig } from './config';
+import { initialLimit, type AdmissionConfig } from './config';
 
 /**
  * What a finished upstream attempt says about capacity:
@@ -96,10 +96,32 @@ export type CapacitySource = () => number | undefined;
  *   x `backoffRatio`, at most once per cooldown;
  * - growth, never while the upstreams report saturation: below a known ceiling, +1 per
  *   completion (a cut is undone within a round trip, as TCP's slow start returns to a known
- *   window); above it nothing (the ceiling is the capacity); with the capacity unknown, +1 per
- *   limit's worth of completions that found the limit in use (one per round trip, additive),
- *   so probing above a capacity the upstreams enforce costs one rejected attempt per round
- *   trip, not one per completion.
+ *   window); above it nothing (the ceiling is the capacity); with the capacity unknown, slow
+ *   start first, then additive growth (below).
+ *
+ * Slow start (TCP's, RFC 5681 §3.1, as concurrency-limits libraries start small): a pool whose
+ * members are scraped and whose capacity has never been known starts at `adaptive.initial`
+ * (default 8, one small model server's slots) and grows by +1 per successful completion that
+ * found the limit in use, i.e. doubles per round trip while demand fills it, so a 4 x 256-slot
+ * pool is reached in 7 round trips and a 16-slot pool is not sent 64 requests in the first
+ * second of a surge. Growth per completion is clocked by what the upstreams complete, so once
+ * they are full it adds at most their throughput per second until the first scrape learns
+ * their slots or sees them all waiting (which pauses it). Slow start ends for good (like TCP's
+ * ssthresh) at the first cut (a 503/429 or timeout, sustained saturation, latency) or once the
+ * members make a capacity known; from then on, with the capacity unknown, growth is +1 per
+ * limit's worth of completions that found the limit in use (one per round trip, additive), so
+ * probing above a capacity the upstreams enforce costs one rejected attempt per round trip,
+ * not one per completion.
+ *
+ * A pool that is not scraped (`saturation.enabled: false`) does not slow start: it starts at
+ * `adaptive.initial` (default 64) and grows additively. There nothing ends slow start before a
+ * 503 or the latency guard, and a far end that queues by priority (another region's proxies, the
+ * pools the stacks render unscraped) gives neither in time: it serves its top class at once
+ * while the rest wait (even a round's shortest answers stay short) and answers 503 only at a
+ * deadline. Measured in bench:cell `spill` with slow start there (2026-12-06 04:12-04:17): the
+ * spilling side's limit doubled on to 350 (192 with the fixed start), the far region was used a
+ * round trip later at the surge's start, and goodput was 88.7 / 89.0 % (91.7 % in the same
+ * minutes without), critical p99 1.9 s and 8.5 s (critical 93 %) against 1.2 s.
  *
  * Pure decision logic: no I/O, time from the injected clock.
  */
@@ -116,6 +138,8 @@ export class AimdLimiter {
   private lastKnown = false;
   /** Completions that found the limit in use since the last growth step. */
   private growthCredit = 0;
+  /** Slow start: a scraped pool, no cut yet and no capacity known yet (see the class comment). */
+  private slowStart: boolean;
 
   constructor(
     private readonly cfg: AdmissionConfig,
@@ -124,8 +148,11 @@ export class AimdLimiter {
     private readonly capacity?: CapacitySource,
   ) {
     const known = capacity?.();
-    this.value = known ?? Math.min(cfg.adaptive.initial, this.unknownCeiling());
+    // no member yet (0: discovery has not answered) is no capacity to start from: members found
+    // with their slots unknown start at the initial limit, not at `adaptive.min`
+    this.value = known !== undefined && known > 0 ? known : Math.min(initialLimit(cfg), this.unknownCeiling());
     this.baselineWindowStart = clock.now();
+    this.slowStart = cfg.saturation.enabled;
     // Remember the ceiling the value was set against: capacity that appears before the first
     // look (members discovered after start-up) must raise the value by as much, not leave it at
     // the empty pool's floor to grow back one slot per round trip.
@@ -178,6 +205,10 @@ export class AimdLimiter {
           return;
         }
         if (sample.inflight < limit) return;
+        if (this.slowStart) {
+          this.set(this.value + 1, 'growth');
+          return;
+        }
         if (++this.growthCredit < limit) return;
         this.growthCredit = 0;
         this.set(this.value + 1, 'growth');
@@ -239,6 +270,8 @@ export class AimdLimiter {
     let ceiling = known === undefined ? this.unknownCeiling() : known;
     if (this.cfg.maxConcurrency !== undefined) ceiling = Math.min(ceiling, this.cfg.maxConcurrency);
     if (this.lastCeiling !== undefined && this.lastKnown && known !== undefined) this.value += Math.max(0, ceiling - this.lastCeiling);
+    // a capacity the members make known ends slow start (none serving, 0, says nothing of it)
+    if (known !== undefined && known > 0) this.slowStart = false;
     this.lastCeiling = ceiling;
     this.lastKnown = known !== undefined;
     if (ceiling > 0) this.value = Math.min(this.value, ceiling);
@@ -268,9 +301,11 @@ export class AimdLimiter {
     this.lower(target, cause);
   }
 
+  /** A cut (or a 503 at or below the limit): also the end of slow start, like TCP's loss. */
   private lower(target: number, cause: LimitChangeCause): void {
     this.ceiling();
     this.growthCredit = 0;
+    this.slowStart = false;
     if (target < this.value) this.set(target, cause);
   }
 

@@ -61,6 +61,20 @@ describe('InferenceCluster', () => {
     expect(addons.find((a) => a.addon_name === 'vpc-cni').service_account_role_arn).toBe(`\${aws_iam_role.${cniRoleId}.arn}`);
   });
 
+  it('renders the cluster DNS Corefile with a short Service TTL, so a re-resolved headless Service shows a new pod within seconds', () => {
+    const corefile = (tf: TfJson) => JSON.parse(resourceList(tf, 'aws_eks_addon').find((a) => a.addon_name === 'coredns').configuration_values).corefile as string;
+    const kubernetesBlock = (c: string) => /kubernetes cluster\.local in-addr\.arpa ip6\.arpa \{([^}]*)\}/.exec(c)?.[1] ?? '';
+    const byDefault = corefile(synth());
+    expect(kubernetesBlock(byDefault).trim().split(/\n\s*/)).toEqual(['pods insecure', 'fallthrough in-addr.arpa ip6.arpa', 'ttl 1']);
+    // the rest of the add-on's default Corefile is kept: it replaces the Corefile whole
+    expect(byDefault.split('\n').map((l) => l.trim())).toEqual(
+      expect.arrayContaining(['.:53 {', 'errors', 'lameduck 5s', 'ready', 'prometheus :9153', 'forward . /etc/resolv.conf', 'cache 30', 'loop', 'reload', 'loadbalance']),
+    );
+    expect(kubernetesBlock(corefile(synth({ serviceDnsTtlSeconds: 5 })))).toContain('ttl 5');
+    expect(() => synth({ serviceDnsTtlSeconds: 1.5 })).toThrow('InferenceCluster cluster: serviceDnsTtlSeconds must be a whole number between 0 and 3600, got 1.5');
+    expect(() => synth({ serviceDnsTtlSeconds: 3601 })).toThrow(/serviceDnsTtlSeconds must be a whole number between 0 and 3600, got 3601/);
+  });
+
   it('runs a CPU group, an on-demand GPU base and a spot GPU group diversified over instance types', () => {
     const tf = synth();
     const cpu = nodeGroup(tf, 'cpu');

@@ -15,7 +15,7 @@ type Behaviour = 'queue' | 'reject';
 /** Lets the promise continuations of the step run (permits granted, requests re-admitted). */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: number; declareSlots: boolean }) {
+function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: number; declareSlots: boolean; demand?: number }) {
   const clock = new FakeClock();
   const serviceMs = 500;
   let members = opts.members;
@@ -31,6 +31,7 @@ function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: num
   const limits: { t: number; limit: number }[] = [];
   let served = 0;
   let refused = 0;
+  let peakQueued = 0;
 
   const finish = (permit: Permit, startedAt: number) => {
     running--;
@@ -49,6 +50,7 @@ function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: num
     if (running < capacityNow()) return start();
     if (behaviour === 'queue') {
       waiting.push(start);
+      peakQueued = Math.max(peakQueued, waiting.length);
       return;
     }
     refused++;
@@ -56,9 +58,9 @@ function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: num
     if (clock.now() < deadlineAt) return send(cls, deadlineAt); // back to admission, not to the caller
   };
 
-  /** Runs `seconds` of 3x-capacity arrivals in 10 ms steps, with a /metrics scrape each second. */
+  /** Runs `seconds` of 3x-capacity (or `demand` x) arrivals in 10 ms steps, with a /metrics scrape each second. */
   const run = async (seconds: number) => {
-    const perStep = (3 * (opts.members * opts.slotsPerMember)) / (serviceMs / 1000) / 100;
+    const perStep = ((opts.demand ?? 3) * (opts.members * opts.slotsPerMember)) / (serviceMs / 1000) / 100;
     let carry = 0;
     for (let step = 0; step < seconds * 100; step++) {
       carry += perStep;
@@ -93,6 +95,10 @@ function cell(behaviour: Behaviour, opts: { slotsPerMember: number; members: num
     get served() {
       return served;
     },
+    /** Most requests ever queued at the upstreams at once (`queue`). */
+    get peakQueued() {
+      return peakQueued;
+    },
   };
 }
 
@@ -125,6 +131,31 @@ describe.each<[Behaviour, boolean]>([
     const afterGain = c.limitsSince(c.clock.now() - 500);
     expect(Math.min(...afterGain)).toBeGreaterThanOrEqual(32 - 4);
   });
+
+  if (!declareSlots) {
+    it('starts small while the capacity is unknown: the first second of a surge does not flood the pool', async () => {
+      const c = cell(behaviour, { slotsPerMember: 8, members: 2, declareSlots });
+      await c.run(0.5);
+      expect(Math.max(...c.limitsSince(0))).toBe(8); // the first round trip: the default start, half the slots
+      await c.run(3.5);
+      // slow start overshoots the 16 slots by at most what the upstreams complete before the
+      // signal that ends it (a refusal at once; a scrape): never the 48 of a start at 64
+      if (behaviour === 'queue') expect(c.peakQueued).toBeLessThanOrEqual(16);
+      else expect(c.refused).toBeLessThanOrEqual(16);
+    });
+
+    it('reaches the capacity of a large pool (4 x 256 slots) within a few seconds of steady demand', async () => {
+      const c = cell(behaviour, { slotsPerMember: 256, members: 4, declareSlots, demand: 1.5 });
+      // slow start doubles per round trip (500 ms): 8 x 2^6 = 512 after 6, adaptive.max (1 000, the
+      // ceiling while nothing is known) after 7, i.e. 3.5 s after the first requests were sent
+      await c.run(3.4);
+      expect(Math.max(...c.limitsSince(0))).toBe(512);
+      await c.run(0.6);
+      expect(Math.max(...c.limitsSince(c.clock.now() - 100))).toBeGreaterThanOrEqual(1_000);
+      await c.run(2);
+      expect(Math.min(...c.limitsSince(c.clock.now() - 1_000))).toBeGreaterThanOrEqual(900);
+    });
+  }
 
   if (behaviour === 'reject') {
     it('costs few refused attempts once converged (one probe per round trip at most)', async () => {

@@ -14,16 +14,24 @@ function setup(input: AdmissionConfigInput = {}) {
   return { clock, limiter, changes };
 }
 
+/** Ends slow start the way the upstreams do: a 503 at the limit `initial` (the limit drops by one). */
+function pastSlowStart(input: AdmissionConfigInput & { adaptive: { initial: number } }) {
+  const s = setup(input);
+  s.limiter.onSample({ kind: 'overload', inflight: input.adaptive.initial });
+  s.changes.length = 0;
+  return s;
+}
+
 describe('AimdLimiter', () => {
   it('starts at the initial limit while the capacity is unknown, and at the capacity once known', () => {
-    expect(setup().limiter.limit).toBe(64);
+    expect(setup().limiter.limit).toBe(8);
     expect(setup({ adaptive: { initial: 10 } }).limiter.limit).toBe(10);
     const clock = new FakeClock();
     expect(new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => 24).limit).toBe(24);
   });
 
   it('drops to the concurrency an upstream refused at once on a 503/429, each rejection of a burst counting for one request', () => {
-    const { limiter, changes } = setup();
+    const { limiter, changes } = setup({ adaptive: { initial: 64 } });
     limiter.onSample({ kind: 'overload', inflight: 40 });
     expect(limiter.limit).toBe(39);
     limiter.onSample({ kind: 'overload', inflight: 39 });
@@ -43,16 +51,16 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(4);
   });
 
-  it('grows by one per round trip (a limit\'s worth of completions) while the limit is in use, up to the cap', () => {
-    const { limiter } = setup({ adaptive: { initial: 10 } });
+  it('after slow start, grows by one per round trip (a limit\'s worth of completions) while the limit is in use, up to the cap', () => {
+    const { limiter } = pastSlowStart({ adaptive: { initial: 11 } });
     for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
     expect(limiter.limit).toBe(11);
     for (let i = 0; i < 5_000; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 100 });
     expect(limiter.limit).toBe(100);
   });
 
-  it('counts a whole round trip at the new limit before each further step', () => {
-    const { limiter } = setup({ adaptive: { initial: 10 } });
+  it('after slow start, counts a whole round trip at the new limit before each further step', () => {
+    const { limiter } = pastSlowStart({ adaptive: { initial: 11 } });
     for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
     expect(limiter.limit).toBe(11);
     for (let i = 0; i < 10; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 11 });
@@ -62,7 +70,7 @@ describe('AimdLimiter', () => {
   });
 
   it('starts counting the round trip afresh after a cut', () => {
-    const { limiter } = setup({ adaptive: { initial: 10 } });
+    const { limiter } = pastSlowStart({ adaptive: { initial: 11 } });
     for (let i = 0; i < 9; i++) limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 10 });
     limiter.onSample({ kind: 'overload', inflight: 10 }); // to 9; the nine completions counted before do not carry over
     expect(limiter.limit).toBe(9);
@@ -372,6 +380,158 @@ describe('AimdLimiter', () => {
     expect(limiter.limit).toBe(100);
     const clock = new FakeClock();
     expect(new AimdLimiter(parseAdmissionConfig({ maxConcurrency: 10 }), clock, undefined, () => 32).limit).toBe(10);
+  });
+
+  describe('slow start while the capacity is unknown', () => {
+    /** One round trip at the limit: every request in flight completes, each finding the limit in use. */
+    const roundTrip = (limiter: AimdLimiter, latencyMs: number | null = 500) => {
+      const start = limiter.limit;
+      for (let i = 0; i < start; i++) limiter.onSample({ kind: 'success', latencyMs: latencyMs ?? undefined, inflight: limiter.limit });
+    };
+
+    it('starts at 8 by default (one small model server\'s slots), at adaptive.min when that is higher, and at adaptive.initial when set', () => {
+      const start = (input: AdmissionConfigInput) => new AimdLimiter(parseAdmissionConfig(input), new FakeClock()).limit;
+      expect(start({})).toBe(8);
+      expect(start({ adaptive: { min: 12 } })).toBe(12);
+      expect(start({ adaptive: { initial: 64 } })).toBe(64);
+      expect(start({ adaptive: { initial: 3, min: 2 } })).toBe(3);
+      expect(start({ maxConcurrency: 5 })).toBe(5);
+      expect(start({ saturation: { enabled: false } })).toBe(64); // a pool not scraped: the fixed start
+      expect(start({ saturation: { enabled: false }, adaptive: { min: 80, max: 100 } })).toBe(80);
+    });
+
+    it('does not slow start a pool that is not scraped (nothing would end it in time): one step per round trip', () => {
+      const { limiter } = setup({ maxConcurrency: undefined, saturation: { enabled: false }, adaptive: {} });
+      expect(limiter.limit).toBe(64);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(65);
+      const set = setup({ maxConcurrency: undefined, saturation: { enabled: false }, adaptive: { initial: 8 } }).limiter;
+      roundTrip(set);
+      expect(set.limit).toBe(9);
+    });
+
+    it('refuses a start set below adaptive.min, and takes a min above the default start without a start set', () => {
+      expect(() => parseAdmissionConfig({ adaptive: { initial: 4, min: 6 } })).toThrow('admission.adaptive.min must not exceed admission.adaptive.initial');
+      expect(parseAdmissionConfig({ adaptive: { min: 20 } }).adaptive.initial).toBeUndefined();
+    });
+
+    it('grows by one per completion that found the limit in use: it doubles per round trip', () => {
+      const { limiter, changes } = setup({ maxConcurrency: undefined, adaptive: {} });
+      expect(limiter.limit).toBe(8);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(16);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(32);
+      expect(changes.slice(0, 3)).toEqual([9, 10, 11]);
+    });
+
+    it('does not grow while the limit is not in use (application-limited)', () => {
+      const { limiter } = setup({ maxConcurrency: undefined, adaptive: {} });
+      for (let i = 0; i < 50; i++) limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 7 });
+      expect(limiter.limit).toBe(8);
+      limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 8 });
+      expect(limiter.limit).toBe(9);
+    });
+
+    it('reaches a pool of 4 x 256 slots from the default start in 7 round trips', () => {
+      const tripsTo = (limiter: AimdLimiter, target: number) => {
+        let trips = 0;
+        for (; limiter.limit < target && trips < 20; trips++) roundTrip(limiter);
+        return trips;
+      };
+      const { limiter } = setup({ maxConcurrency: undefined, adaptive: { max: 4_096 } });
+      expect(tripsTo(limiter, 1_024)).toBe(7); // 8 x 2^7 = 1 024
+      expect(limiter.limit).toBe(1_024);
+      // with the default adaptive.max (1 000), the ceiling while nothing is known, in as many
+      const bounded = setup({ maxConcurrency: undefined, adaptive: {} }).limiter;
+      expect(tripsTo(bounded, 1_000)).toBe(7);
+      roundTrip(bounded);
+      expect(bounded.limit).toBe(1_000);
+    });
+
+    it('ends at the first 503 (like TCP\'s ssthresh): from then on one step per round trip', () => {
+      const { limiter, changes } = setup({ maxConcurrency: undefined, adaptive: {} });
+      roundTrip(limiter);
+      roundTrip(limiter); // 32
+      limiter.onSample({ kind: 'overload', inflight: 25 }); // the upstreams refused the 25th: to 24
+      expect(limiter.limit).toBe(24);
+      for (let i = 0; i < 23; i++) limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 24 });
+      expect(limiter.limit).toBe(24);
+      limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 24 });
+      expect(limiter.limit).toBe(25);
+      expect(changes.slice(-2)).toEqual([24, 25]);
+    });
+
+    it('ends at a 503 that does not lower the limit (the refusal is the signal, not the cut)', () => {
+      const { limiter } = setup({ maxConcurrency: undefined, adaptive: {} });
+      limiter.onSample({ kind: 'overload', inflight: 9 }); // inflight - 1 = 8: no lower than the limit
+      expect(limiter.limit).toBe(8);
+      for (let i = 0; i < 7; i++) limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 8 });
+      expect(limiter.limit).toBe(8);
+      limiter.onSample({ kind: 'success', latencyMs: 500, inflight: 8 });
+      expect(limiter.limit).toBe(9);
+    });
+
+    it('pauses while one scrape reports saturation, and ends at sustained saturation', () => {
+      const { limiter, clock } = setup({ maxConcurrency: undefined, adaptive: {}, saturation: { maxWaiting: 0 } });
+      roundTrip(limiter); // 16
+      limiter.onSaturation({ waiting: 2, minWaiting: 1, running: 16 }, 16); // one scrape: no growth, no cut
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(16);
+      limiter.onSaturation({ waiting: 0, minWaiting: 0, running: 16 }, 16); // cleared: slow start goes on
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(32);
+      limiter.onSaturation({ waiting: 16, minWaiting: 8, running: 16 }, 32);
+      limiter.onSaturation({ waiting: 16, minWaiting: 8, running: 16 }, 32); // sustained: 32 x 16/32
+      expect(limiter.limit).toBe(16);
+      clock.advance(2_000);
+      limiter.onSaturation({ waiting: 0, minWaiting: 0, running: 16 }, 16);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(17); // additive from here
+    });
+
+    it('ends at a cut for latency', () => {
+      const { limiter } = setup({ maxConcurrency: undefined, adaptive: { initial: 40, latencyTolerance: 2 } });
+      limiter.onSample({ kind: 'success', latencyMs: 100, inflight: 1 });
+      for (let i = 0; i < 30 && limiter.limit >= 40; i++) limiter.onSample({ kind: 'success', latencyMs: 1_000, inflight: 1 });
+      expect(limiter.limit).toBe(20);
+      roundTrip(limiter, null); // completions that carry no latency: only the growth rule decides
+      expect(limiter.limit).toBe(21);
+    });
+
+    it('ends once the members make a capacity known: back to unknown, it grows one step per round trip', () => {
+      const clock = new FakeClock();
+      let capacity: number | undefined;
+      const limiter = new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => capacity);
+      roundTrip(limiter); // 16
+      capacity = 24; // slots learned
+      expect(limiter.limit).toBe(16);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(24);
+      capacity = undefined; // a member of unknown slots joined: the pool's capacity is unknown again
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(25);
+    });
+
+    it('is not ended by a pool that has no member yet (a capacity of 0 says nothing of the slots)', () => {
+      const clock = new FakeClock();
+      let capacity: number | undefined = 0; // discovery has not resolved a member yet
+      const limiter = new AimdLimiter(parseAdmissionConfig({}), clock, undefined, () => capacity);
+      expect(limiter.limit).toBe(0);
+      capacity = undefined; // members found, slots not known
+      expect(limiter.limit).toBe(8);
+      roundTrip(limiter);
+      expect(limiter.limit).toBe(16);
+    });
+
+    it('stays under maxConcurrency and adaptive.max', () => {
+      const capped = setup({ maxConcurrency: 20, adaptive: {} }).limiter;
+      for (let i = 0; i < 5; i++) roundTrip(capped);
+      expect(capped.limit).toBe(20);
+      const bounded = setup({ maxConcurrency: undefined, adaptive: { max: 30 } }).limiter;
+      for (let i = 0; i < 5; i++) roundTrip(bounded);
+      expect(bounded.limit).toBe(30);
+    });
   });
 });
 
