@@ -281,4 +281,27 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     // the allocation says 8 or 9 for b (it holds 8): it asks for exactly what it holds, member by member
     expect(shareCalls[1][4]).toBe('m0\t8\t0\t5\t0\nm1\t8\t0\t3\t0');
   });
+
+  it('beats sooner while a hand-over is in progress (a part asked for and not granted yet), at the heartbeat again once it is done', async () => {
+    const { s, calls, clock } = share([['b'], ['b'], ['b'], ['b']], 'b', {
+      members: () => pool(1, 8),
+      // alone it asks for all 8: granted 2 (another replica's requests still hold the rest), then all
+      shares: [[entry(d(), [2])], [entry(d(), [8])]],
+    });
+    s.start();
+    await settled();
+    await settled();
+    expect(calls).toHaveLength(1);
+    clock.advance(49);
+    expect(calls).toHaveLength(1);
+    clock.advance(1); // a quarter of the heartbeat, no less than 50 ms
+    expect(calls).toHaveLength(2);
+    await settled();
+    await settled();
+    clock.advance(99);
+    expect(calls).toHaveLength(2);
+    clock.advance(1);
+    expect(calls).toHaveLength(3);
+    s.stop();
+  });
 });
