@@ -45,7 +45,8 @@ import { NAIVE_RETRY, playSchedule, poissonSchedule, round, successPerSecond, ty
  *
  * Env knobs: CELL_PHASES="warm,surge,cool" seconds (default 5,15,5), CELL_SCENARIOS (comma list
  * of queue,reject,kill,add,spill), CELL_SETUPS (surgeguard,nginx), CELL_REGION (us-east-1),
- * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period).
+ * CELL_SYNTH=0 to reuse an existing cdktf.out, CELL_SEED, CELL_PROBE_MS (pods-vs-permits probe period),
+ * CELL_SHARE_BY=demand (replicas share by demand: a comparison, not the rendered config).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -75,6 +76,12 @@ const ACCESS_LOG = process.env.CELL_ACCESS_LOG === '1';
  * capacity alive in both regions). CELL_REMOTE=spill runs kill and add with the local region alone.
  */
 const REMOTE_SCENARIOS = new Set(['spill', ...(process.env.CELL_REMOTE ?? 'kill,add').split(',')]);
+/**
+ * CELL_SHARE_BY=demand: the one setting changed from the rendered config, for comparison only:
+ * the replicas share the local pods by demand in class order (`admission.defaults.replicas.shareBy`,
+ * what a single-region environment would set; the stacks render the default, `equal`).
+ */
+const SHARE_BY = process.env.CELL_SHARE_BY;
 /** The model the simulators serve: the rendered route's (set once the config is read). */
 const SERVED_MODEL = { name: 'sim-model' };
 
@@ -259,6 +266,7 @@ async function startRegion(dir: string, o: RegionOptions, started: Child[]): Pro
     c.pools['model-servers'].discover = c.pools['model-servers'].discover.map((d: { slots: number }) => ({ ...d, slots: o.simSlots }));
     c.redis = { ...c.redis, host: '127.0.0.1', port: 6379, tls: false, cluster: false, password: undefined, keyPrefix: o.keyPrefix };
     c.jobs = { ...c.jobs, amqp: { ...c.jobs.amqp, topologyPrefix: o.keyPrefix.replace(/:$/, '').replace(/:/g, '.') } };
+    if (SHARE_BY) c.admission = { ...c.admission, defaults: { ...c.admission?.defaults, replicas: { ...c.admission?.defaults?.replicas, shareBy: SHARE_BY } } };
     // a key the config reads from a variable (the cross-region key) keeps its `key`: its value goes into that variable below
     if (c.auth !== 'none') c.auth = { ...c.auth, keys: c.auth.keys.map((k2: { name: string; key?: unknown }) => (k2.key ? k2 : { ...k2, sha256: createHash('sha256').update(o.keys[k2.name]).digest('hex') })) };
     // CELL_ACCESS_LOG=1 (a diagnosis run: it costs the shared CPU): every request's pool, upstream, status and attempts

@@ -64,6 +64,12 @@ export const SaturationSchema = z
 export const ReplicaShareSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Divide the capacity the members make known among the proxy replicas alive in Redis (needs `redis`; without it each replica takes all).'),
+    shareBy: z
+      .enum(['equal', 'demand'])
+      .default('equal')
+      .describe(
+        'How the replicas divide the capacity. `equal`: floor(capacity / n) each, the members\' slots dealt round robin. `demand`: by the replicas\' demand in class order (critical demand of every replica first), member by member, each part handed over through Redis only once its holder gave it up: for a pool no later pool of the route takes the overflow of (a single-region environment), where one replica handed more critical work than its equal share would queue it while the others serve lower classes. Costs idle slots during each hand-over, so `equal` is better where another region takes the overflow (docs/cell-capacity.md).',
+      ),
     heartbeatMs: z.number().int().min(100).default(1_000).describe('How often a replica renews its presence and reads the others\'.'),
     expiryMs: z.number().int().min(500).default(3_000).describe('A replica not heard of for this long no longer counts (a dead replica\'s share goes back to the others).'),
   })

@@ -53,6 +53,7 @@ export class PoolAdmission {
             heartbeatMs: cfg.replicas.heartbeatMs,
             expiryMs: cfg.replicas.expiryMs,
             clock: deps.clock,
+            byDemand: cfg.replicas.shareBy === 'demand',
             members: () => (pool.capacity().known ? this.servingMembers().map((u) => ({ name: u.name, slots: u.knownSlots ?? 0, inflight: u.outstanding })) : undefined),
             demand: () => this.controller.demand(),
             onChange: (n) => {

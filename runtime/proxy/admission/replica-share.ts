@@ -95,6 +95,11 @@ export interface ReplicaShareOptions {
    * replica's requests in flight on each; undefined while the capacity is not known.
    */
   readonly members?: () => readonly ShareMember[] | undefined;
+  /**
+   * Share by demand (publish demand, ask Redis for parts); otherwise presence only, equal shares
+   * and round-robin parts. @default true
+   */
+  readonly byDemand?: boolean;
   /** This replica's demand per class now (in flight + queued). @default none (an idle replica) */
   readonly demand?: () => ClassDemand;
   /** The replica count changed. */
@@ -299,6 +304,7 @@ export class ReplicaShare {
       // presence first: the replicas present that publish nothing are left their equal parts
       const presence = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
       this.tookPresence(presence);
+      if (this.opts.byDemand === false) return;
       const members = this.opts.members?.() ?? [];
       const demand = this.opts.demand?.() ?? NO_DEMAND;
       const { want, reserved } = this.wanted(members, demand);
@@ -315,7 +321,7 @@ export class ReplicaShare {
       this.handingOver = false;
       this.opts.onError?.(err);
     } finally {
-      const next = this.handingOver ? Math.max(50, Math.floor(this.opts.heartbeatMs / 4)) : this.opts.heartbeatMs;
+      const next = this.handingOver ? Math.max(50, Math.floor(this.opts.heartbeatMs / 10)) : this.opts.heartbeatMs;
       if (!this.stopped) this.timer = this.opts.clock.setTimeout(() => void this.beat(), next);
     }
   }

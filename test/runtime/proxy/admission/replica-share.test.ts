@@ -52,7 +52,7 @@ const entry = (demand: ClassDemand, parts: number[], inflight: number[] = parts.
   `1 ${demand.critical} ${demand.high} ${demand.medium} ${demand.low}${parts.map((p, i) => `\nm${i}\t${p}\t${inflight[i]}`).join('')}`;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-function share(answers: Answer[], id = 'b', more: { shares?: Answer[]; members?: () => ShareMember[] | undefined; demand?: () => ClassDemand } = {}) {
+function share(answers: Answer[], id = 'b', more: { shares?: Answer[]; members?: () => ShareMember[] | undefined; demand?: () => ClassDemand; byDemand?: boolean } = {}) {
   const { redis, calls, shareCalls } = scripted(answers, more.shares);
   const changes: number[] = [];
   const errors: unknown[] = [];
@@ -66,6 +66,7 @@ function share(answers: Answer[], id = 'b', more: { shares?: Answer[]; members?:
     expiryMs: 300,
     clock,
     members: more.members,
+    byDemand: more.byDemand,
     demand: more.demand,
     onChange: (n) => changes.push(n),
     onShareChange: () => shareChanges++,
@@ -303,5 +304,15 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     clock.advance(1);
     expect(calls).toHaveLength(3);
     s.stop();
+  });
+
+  it('shares equally when not by demand: presence only, no demand published, round-robin parts', async () => {
+    const { s, calls, shareCalls } = share([['a', 'b', 'c']], 'b', { members: () => pool(4, 8), demand: () => d(30), byDemand: false });
+    await s.beat();
+    expect(calls).toHaveLength(1);
+    expect(shareCalls).toHaveLength(0);
+    expect(s.granted).toBeUndefined();
+    expect(s.partsOf(pool(4, 8))).toEqual([3, 2, 3, 3]);
+    expect(s.shareOf(pool(4, 8))).toBe(11);
   });
 });
