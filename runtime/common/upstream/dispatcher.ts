@@ -207,7 +207,10 @@ export class UpstreamDispatcher {
         }
         verdict = allowed;
       }
-      await discard(last?.reply);
+      // No await between the pick and `outstanding++` on a first attempt: requests admitted
+      // together (a share that grew by five frees five permits in one pump) would all pick the
+      // same member, each seeing the others' picks not yet counted.
+      if (last?.reply) await discard(last.reply);
       // A failure before a byte leaves for the upstream is never the upstream's fault: the body
       // is built here, outside the attempt, and a failure to build it ends the dispatch with no
       // breaker, outlier or retry accounting (the breaker permit is handed back).

@@ -41,7 +41,7 @@ export class Upstream implements OutlierTarget {
   removed = false;
   /**
    * This process's part of the member's slots, when admission divides the pool's known
-   * capacity among proxy replicas member by member (see the proxy's `memberShares`); the
+   * capacity among proxy replicas member by member (see the proxy's `dealMemberParts`); the
    * least-outstanding balancer then keeps each member within it, so replicas that balance
    * independently never stack requests on one member. Undefined: no part assigned.
    */

@@ -142,6 +142,16 @@ export class AdmissionController {
     };
   }
 
+  /**
+   * What this replica asks of the pool per class: requests in flight plus requests queued. The
+   * replicas share the pool's capacity by it (`ReplicaShare`), in class order.
+   */
+  demand(): Record<PriorityClass, number> {
+    const d = { critical: 0, high: 0, medium: 0, low: 0 };
+    for (const c of PRIORITY_CLASSES) d[c] = this.inflightByClass[c] + this.queue.sizeOf(c);
+    return d;
+  }
+
   /** Feeds vLLM-style saturation signals scraped from the pool's upstreams. */
   onSaturation(signal: SaturationSignal): void {
     this.limiter.onSaturation(signal, this.inflightTotal);

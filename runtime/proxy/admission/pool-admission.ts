@@ -5,7 +5,7 @@ import type { ScriptRunner } from '../ratelimit/redis-script';
 import type { TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from './config';
 import { AdmissionController, type AdmissionObserver } from './controller';
-import { ReplicaShare, memberShares } from './replica-share';
+import { ReplicaShare } from './replica-share';
 import type { Upstream } from '../../common/upstream/upstream';
 import { SaturationScraper, learnSlots } from './saturation';
 
@@ -53,10 +53,15 @@ export class PoolAdmission {
             heartbeatMs: cfg.replicas.heartbeatMs,
             expiryMs: cfg.replicas.expiryMs,
             clock: deps.clock,
+            members: () => (pool.capacity().known ? this.servingMembers().map((u) => ({ name: u.name, slots: u.knownSlots ?? 0, inflight: u.outstanding })) : undefined),
+            demand: () => this.controller.demand(),
             onChange: (n) => {
               deps.onReplicasChange?.(n);
               this.controller.capacityChanged();
             },
+            // the parts move with the demand of the replicas: the limit follows at once (its
+            // ceiling is the share), newly free slots go to the waiters
+            onShareChange: () => this.controller.capacityChanged(),
             onError: deps.onShareError,
           })
         : undefined;
@@ -66,8 +71,8 @@ export class PoolAdmission {
         this.clearShares();
         return undefined;
       }
-      this.assignShares();
-      return this.share ? this.share.shareOf(c.slots) : c.slots;
+      const mine = this.assignShares();
+      return this.share ? (c.slots > 0 ? Math.max(1, mine) : 0) : c.slots;
     };
     this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity);
     pool.onMembershipChange(() => this.controller.capacityChanged());
@@ -93,47 +98,47 @@ export class PoolAdmission {
 
   /** Members in their common order (by name, the same in every replica), per membership. */
   private ordered: { of: readonly Upstream[]; sorted: readonly Upstream[] } | undefined;
-  /** What the member parts were last dealt from: per ordered member its slots, -1 if not serving. */
-  private dealtFrom: number[] = [];
-  private dealtReplicas = { rank: -1, count: -1 };
+  /** What the member parts were last dealt from (members, serving state, slots, share version). */
+  private dealtKey = '';
+  private dealtSum = 0;
+
+  private sortedMembers(): readonly Upstream[] {
+    const members = this.pool.members;
+    if (this.ordered?.of !== members) this.ordered = { of: members, sorted: [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+    return this.ordered.sorted;
+  }
+
+  /** The serving members in their common order. */
+  private servingMembers(): Upstream[] {
+    return this.sortedMembers().filter((u) => this.pool.isServing(u));
+  }
 
   /**
-   * Deals this replica's part of each serving member's slots (`Upstream.share`), which the
-   * balancer keeps each member within; recomputed only when the members, their serving state or
-   * slots, or the replicas changed (it runs wherever the capacity is read).
+   * Sets this replica's part of each serving member's slots (`Upstream.share`), which the
+   * balancer keeps each member within (a member not serving has none), and answers their sum:
+   * all the slots for a replica alone, else the parts Redis granted (`ReplicaShare.partsOf`).
+   * Recomputed only when the members, their serving state or slots, or the parts changed (it
+   * runs wherever the capacity is read).
    */
-  private assignShares(): void {
-    const members = this.pool.members;
-    if (this.ordered?.of !== members) {
-      this.ordered = { of: members, sorted: [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
-      this.dealtFrom = [];
-    }
-    const sorted = this.ordered.sorted;
-    const rank = this.share?.rank ?? 0;
-    const count = this.share?.replicas ?? 1;
-    let changed = this.dealtFrom.length !== sorted.length || this.dealtReplicas.rank !== rank || this.dealtReplicas.count !== count;
-    for (let i = 0; i < sorted.length; i++) {
-      const u = sorted[i];
-      const slots = this.pool.isServing(u) ? (u.knownSlots ?? 0) : -1;
-      if (this.dealtFrom[i] !== slots) {
-        this.dealtFrom[i] = slots;
-        changed = true;
-      }
-    }
-    if (!changed) return;
-    this.dealtReplicas = { rank, count };
-    const parts = memberShares(
-      this.dealtFrom.map((s) => Math.max(0, s)),
-      rank,
-      count,
-    );
-    sorted.forEach((u, i) => (u.share = this.dealtFrom[i] < 0 ? undefined : parts[i]));
+  private assignShares(): number {
+    const sorted = this.sortedMembers();
+    let key = `${this.share?.version ?? 0}|`;
+    for (const u of sorted) key += `${u.name}=${this.pool.isServing(u) ? (u.knownSlots ?? 0) : -1};`;
+    if (key === this.dealtKey) return this.dealtSum;
+    this.dealtKey = key;
+    const serving = sorted.filter((u) => this.pool.isServing(u));
+    const members = serving.map((u) => ({ name: u.name, slots: u.knownSlots ?? 0 }));
+    const parts = this.share ? this.share.partsOf(members) : members.map((m) => m.slots);
+    for (const u of sorted) u.share = undefined;
+    serving.forEach((u, i) => (u.share = parts[i]));
+    this.dealtSum = parts.reduce((a, b) => a + b, 0);
+    return this.dealtSum;
   }
 
   private clearShares(): void {
-    if (this.dealtFrom.length === 0) return;
+    if (this.dealtKey === '') return;
     for (const u of this.pool.members) u.share = undefined;
-    this.dealtFrom = [];
+    this.dealtKey = '';
   }
 
   start(): void {

@@ -1,7 +1,9 @@
 import type { TimerClock, TimerHandle } from '../../common/clock';
 import type { ScriptRunner } from '../ratelimit/redis-script';
+import { allocateShares, dealMemberParts, roundRobinParts, type ClassDemand, type ReplicaView } from './replica-allocation';
 
 /**
+ * Presence (kept as it was, so replicas of an older version count the newer ones and back).
  * Renews this replica's presence in one sorted set per pool (score: Redis server time) and
  * answers the replicas present, sorted. Keys expire with the set's last heartbeat.
  *
@@ -19,53 +21,144 @@ redis.call('PEXPIRE', KEYS[1], expiry * 2)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
+/**
+ * Demand and member parts: one hash per pool (field: replica id; value: a first line `time
+ * critical high medium low`, then one line `member<TAB>part<TAB>in flight` per member), a
+ * separate key from the presence set because in cluster mode one script may touch only one
+ * key's slot. Atomically: drops the entries not renewed within the expiry; grants this replica,
+ * member by member, the part it wants as far as the member's slots are free of what the others
+ * hold there (each its part or its requests in flight on the member, whichever is more) and of
+ * what replicas of an older version take; stores its parts, its requests in flight per member
+ * and its demand. A replica sends a member no more than its part until its next heartbeat, so
+ * what the replicas hold on a member never adds up to more than its slots, whatever their views.
+ *
+ * KEYS[1]  the pool's share hash
+ * ARGV     replica id, expiry ms, demand ("c h m l"), members: one line each,
+ *          `name<TAB>slots<TAB>reserved<TAB>wanted<TAB>in flight`
+ * returns  { this replica's entry, id, entry, id, entry, ... } of the other replicas alive
+ */
+export const REPLICA_SHARES_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expiry = tonumber(ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local held = {}
+local out = {''}
+for i = 1, #all, 2 do
+  local id, e = all[i], all[i + 1]
+  local at = tonumber(string.match(e, '^(%d+) '))
+  if at == nil or now - at > expiry then
+    redis.call('HDEL', KEYS[1], id)
+  elseif id ~= ARGV[1] then
+    for name, g, f in string.gmatch(e, '\\n([^\\t\\n]+)\\t(%d+)\\t(%d+)') do
+      held[name] = (held[name] or 0) + math.max(tonumber(g), tonumber(f))
+    end
+    out[#out + 1] = id
+    out[#out + 1] = e
+  end
+end
+local mine = string.format('%d %s', now, ARGV[3])
+for name, slots, reserved, want, f in string.gmatch(ARGV[4], '([^\\t\\n]+)\\t(%d+)\\t(%d+)\\t(%d+)\\t(%d+)') do
+  local free = tonumber(slots) - tonumber(reserved) - (held[name] or 0)
+  local g = math.max(0, math.min(tonumber(want), free))
+  mine = mine .. string.format('\\n%s\\t%d\\t%d', name, g, tonumber(f))
+end
+redis.call('HSET', KEYS[1], ARGV[1], mine)
+redis.call('PEXPIRE', KEYS[1], expiry * 2)
+out[1] = mine
+return out
+`;
+
+/** A serving member of the pool with known slots, and this replica's requests in flight on it. */
+export interface ShareMember {
+  readonly name: string;
+  readonly slots: number;
+  readonly inflight: number;
+}
+
+/** Slots by which the allocation must differ from a replica's share to move it (see `wanted`). */
+const MOVE_THRESHOLD = 2;
+
+const NO_DEMAND: ClassDemand = { critical: 0, high: 0, medium: 0, low: 0 };
+
 export interface ReplicaShareOptions {
   readonly redis: ScriptRunner;
-  /** Key of the pool's replica set (the client adds its key prefix). */
+  /** Key of the pool's replica set (the client adds its key prefix); the share hash is `<key>:shares`. */
   readonly key: string;
   /** This replica's id, unique among the replicas (pod name + process start). */
   readonly id: string;
   readonly heartbeatMs: number;
   readonly expiryMs: number;
   readonly clock: TimerClock;
+  /**
+   * The pool's serving members with known slots, in their common order (by name), with this
+   * replica's requests in flight on each; undefined while the capacity is not known.
+   */
+  readonly members?: () => readonly ShareMember[] | undefined;
+  /** This replica's demand per class now (in flight + queued). @default none (an idle replica) */
+  readonly demand?: () => ClassDemand;
+  /** The replica count changed. */
   readonly onChange?: (replicas: number) => void;
+  /** This replica's parts may have changed (a heartbeat answered). */
+  readonly onShareChange?: () => void;
   readonly onError?: (err: unknown) => void;
 }
 
-/**
- * Replica `rank`'s part of each member's slots, `slots` in the members' common order (by name):
- * the pool's slots are dealt round robin to the replicas (slot i to replica i mod n), so the
- * parts of one member over the replicas add up to its slots, and the parts of one replica over
- * the members add up to its share of the pool (`ReplicaShare.shareOf`, less its floor of one).
- * A replica that keeps each member within its part never makes a member queue or refuse while
- * the pool has free slots, whatever the other replicas do within theirs.
- */
-export function memberShares(slots: readonly number[], rank: number, replicas: number): number[] {
-  // slots among the first x of the pool that go to `rank`: rank, rank + replicas, ... below x
-  // (none while x <= rank, as rank < replicas)
-  const dealt = (x: number) => Math.ceil((x - rank) / replicas);
-  const out: number[] = [];
-  let offset = 0;
-  for (const s of slots) {
-    out.push(dealt(offset + s) - dealt(offset));
-    offset += s;
+/** A replica's entry in the share hash: its demand and its part of each member. */
+interface Entry {
+  readonly demand: ClassDemand;
+  readonly parts: ReadonlyMap<string, number>;
+}
+
+function parseEntry(raw: string): Entry | undefined {
+  const [first, ...lines] = raw.split('\n');
+  const f = first.split(' ').map(Number);
+  if (f.length < 5 || f.some((x) => !Number.isFinite(x))) return undefined;
+  const parts = new Map<string, number>();
+  for (const line of lines) {
+    const [name, part] = line.split('\t');
+    const n = Number(part);
+    if (name && Number.isFinite(n)) parts.set(name, n);
   }
-  return out;
+  return { demand: { critical: f[1], high: f[2], medium: f[3], low: f[4] }, parts };
 }
 
 /**
- * How proxy replicas share a pool's capacity: each one renews its presence in Redis every
- * `heartbeatMs` and takes `floor(capacity / n)` slots, the first `capacity mod n` replicas (by
- * id) one more, so the shares add up to exactly the capacity. A replica that dies drops out
- * after `expiryMs` and the others take its share; a replica that starts counts from its first
- * heartbeat. When Redis cannot be reached, the last known count holds (a replica that joins
- * or leaves meanwhile is not seen: the upstreams' own 503s and waiting queue correct the
- * excess); a replica that never reached Redis counts itself alone.
+ * How proxy replicas share a pool's capacity: by demand, in class order, member by member,
+ * through Redis.
+ *
+ * Every `heartbeatMs` a replica renews its presence (`REPLICA_HEARTBEAT_LUA`), then publishes
+ * its demand per class (in flight + queued) and asks for its part of each member
+ * (`REPLICA_SHARES_LUA`; two keys, one script each: in cluster mode one script may touch one
+ * slot only). What it asks for: `allocateShares` of the pool's slots over the view of its last
+ * heartbeat (the others' demand and shares) with its own demand now (critical demand of all
+ * replicas first, then high, medium, low, a floor of one slot each, the rest back where it was),
+ * dealt over the members by those shares (`dealMemberParts`). Redis grants each part as far as
+ * the others leave the member free (their parts, or their requests in flight there where more),
+ * so a replica takes a slot only once the one holding it gave it up (lowered its part at its
+ * heartbeat, finished the requests beyond it, said so at the next): what the replicas hold on a
+ * member never adds up to more than its slots, whatever their views. A share moves to the
+ * replica with the most urgent demand within about two heartbeats plus the time the giver's
+ * requests take to finish.
+ *
+ * Between heartbeats the parts hold; a member lost takes its part with it at once; a member
+ * added is shared equally (slot i to replica i mod n) until the next heartbeat. A replica that
+ * dies drops out after `expiryMs`, its parts with it. A replica of an older version (presence,
+ * no demand) keeps the equal round-robin parts it computes itself, which the others leave it.
+ * When Redis cannot be reached the last parts hold for `expiryMs` (what the other replicas still
+ * count for this one), then this replica takes the equal parts of the last count; a replica
+ * that never reached Redis counts itself alone.
  */
 export class ReplicaShare {
   private ids: readonly string[];
   private timer: TimerHandle | undefined;
   private stopped = true;
+  /** The other replicas' entries, from the last answered heartbeat. */
+  private others = new Map<string, Entry>();
+  /** This replica's parts as last granted, and when. */
+  private mine: { parts: ReadonlyMap<string, number>; at: number } | undefined;
+  /** Bumped whenever what `partsOf` answers may have changed. */
+  private versionCounter = 0;
 
   constructor(private readonly opts: ReplicaShareOptions) {
     this.ids = [opts.id];
@@ -81,13 +174,47 @@ export class ReplicaShare {
     return Math.max(0, this.ids.indexOf(this.opts.id));
   }
 
-  /** This replica's slots of `capacity`. At least one while there is any capacity. */
-  shareOf(capacity: number): number {
+  /** Changes whenever the parts this replica answers may have changed (for callers that cache). */
+  get version(): number {
+    return this.versionCounter;
+  }
+
+  /** The slots Redis last granted this replica over all members, if it answered. */
+  get granted(): number | undefined {
+    if (!this.mine) return undefined;
+    let n = 0;
+    for (const p of this.mine.parts.values()) n += p;
+    return n;
+  }
+
+  /** The last grant, while recent enough to use (else: equal parts). */
+  private current(): ReadonlyMap<string, number> | undefined {
+    const m = this.mine;
+    if (!m || this.opts.clock.now() - m.at > this.opts.expiryMs) return undefined;
+    return m.parts;
+  }
+
+  /**
+   * This replica's part of each member's slots (`members` in their common order): as granted,
+   * a member granted nothing yet (added since) its equal round-robin part, every member its
+   * equal part while the grant is stale or was never had (Redis unreachable).
+   */
+  partsOf(members: readonly { readonly name: string; readonly slots: number }[]): number[] {
+    const slots = members.map((m) => Math.max(0, m.slots));
+    const equal = roundRobinParts(slots, this.rank, this.ids.length);
+    const granted = this.current();
+    if (!granted) return equal;
+    return members.map((m, i) => {
+      const g = granted.get(m.name);
+      return g === undefined ? equal[i] : Math.min(g, slots[i]);
+    });
+  }
+
+  /** This replica's share of the pool: its parts of `members`, at least one slot while any. */
+  shareOf(members: readonly { readonly name: string; readonly slots: number }[]): number {
+    const capacity = members.reduce((n, m) => n + Math.max(0, m.slots), 0);
     if (capacity <= 0) return 0;
-    const n = this.ids.length;
-    const rank = this.rank;
-    const share = Math.floor(capacity / n) + (rank < capacity % n ? 1 : 0);
-    return Math.max(1, share);
+    return Math.max(1, this.partsOf(members).reduce((a, b) => a + b, 0));
   }
 
   start(): void {
@@ -102,20 +229,110 @@ export class ReplicaShare {
     this.timer = undefined;
   }
 
-  /** One heartbeat: renews this replica and reads the others. */
+  /** A replica's share of `members` as its entry says (its parts of them). */
+  private static held(e: Entry | undefined, members: readonly ShareMember[]): number | undefined {
+    if (!e || e.parts.size === 0) return undefined;
+    return members.reduce((n, m) => n + Math.min(m.slots, e.parts.get(m.name) ?? 0), 0);
+  }
+
+  /**
+   * The parts this replica asks for, member by member, and the slots of each member left to the
+   * replicas of an older version (their equal round-robin parts).
+   */
+  private wanted(members: readonly ShareMember[], demand: ClassDemand): { want: number[]; reserved: number[] } {
+    const slots = members.map((m) => Math.max(0, m.slots));
+    const capacity = slots.reduce((a, b) => a + b, 0);
+    const ids = [...new Set([...this.ids, ...this.others.keys(), this.opts.id])].sort();
+    // a replica publishing no parts (an older version, or one whose capacity is not known) takes
+    // its equal share: the allocation gives it that, and its round-robin parts are left to it
+    const legacy = (id: string) => id !== this.opts.id && !(this.others.get(id)?.parts.size);
+    const reserved = slots.map(() => 0);
+    ids.forEach((id, rank) => {
+      if (!legacy(id)) return;
+      roundRobinParts(slots, rank, ids.length).forEach((p, i) => (reserved[i] += p));
+    });
+    const granted = this.current();
+    const kept = granted ? ReplicaShare.held({ demand, parts: granted }, members) : undefined;
+    const view: ReplicaView[] = ids.map((id) => {
+      if (id === this.opts.id) return { id, demand, current: kept };
+      const e = this.others.get(id);
+      return legacy(id) ? { id } : { id, demand: e!.demand, current: ReplicaShare.held(e, members) };
+    });
+    const shares = allocateShares(capacity, view);
+    const target = shares.get(this.opts.id) ?? 0;
+    // this replica's part of the deal of the slots left free of the older replicas' parts, by the
+    // shares of the replicas that publish theirs (legacy ones weigh nothing here)
+    const free = slots.map((s, i) => s - reserved[i]);
+    const mineDealt = dealMemberParts(
+      free,
+      ids.map((id) => (legacy(id) ? 0 : (shares.get(id) ?? 0))),
+    )[ids.indexOf(this.opts.id)];
+    // A move costs a hand-over (the taker waits until the giver's requests beyond its new part
+    // finish); one slot is not worth it: within one slot of the allocation the parts stay, and
+    // a slot short of it is asked for on a member with room.
+    if (granted && kept !== undefined && Math.abs(target - kept) < MOVE_THRESHOLD && members.every((m) => granted.has(m.name))) {
+      const want = members.map((m) => Math.min(m.slots, granted.get(m.name) ?? 0));
+      // the slot asked for: on a member the others (as last heard of) leave room on
+      const room = members.map((m, i) => {
+        let taken = reserved[i] + want[i];
+        for (const [id, e] of this.others) if (id !== this.opts.id) taken += e.parts.get(m.name) ?? 0;
+        return slots[i] - taken;
+      });
+      let more = target - kept;
+      for (let i = 0; i < want.length && more > 0; i++) {
+        if (room[i] > 0) {
+          want[i]++;
+          more--;
+        }
+      }
+      return { want, reserved };
+    }
+    return { want: mineDealt, reserved };
+  }
+
+  /** One heartbeat: renews this replica and its demand, reads the others, takes its parts. */
   async beat(): Promise<void> {
     try {
-      const raw = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
-      const ids = raw.map(String);
-      if (!ids.includes(this.opts.id)) ids.push(this.opts.id);
-      ids.sort(); // Redis answers by heartbeat time; the shares go by id
-      const before = this.ids.length;
-      this.ids = ids;
-      if (ids.length !== before) this.opts.onChange?.(ids.length);
+      // presence first: the replicas present that publish nothing are left their equal parts
+      const presence = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
+      this.tookPresence(presence);
+      const members = this.opts.members?.() ?? [];
+      const demand = this.opts.demand?.() ?? NO_DEMAND;
+      const { want, reserved } = this.wanted(members, demand);
+      const spec = members.map((m, i) => `${m.name}\t${Math.max(0, m.slots)}\t${reserved[i]}\t${want[i]}\t${Math.max(0, Math.round(m.inflight))}`).join('\n');
+      const demandArg = `${demand.critical} ${demand.high} ${demand.medium} ${demand.low}`;
+      const answer = (await this.opts.redis.eval(REPLICA_SHARES_LUA, 1, `${this.opts.key}:shares`, this.opts.id, this.opts.expiryMs, demandArg, spec)) as unknown[];
+      this.tookShares(answer, members.length > 0);
     } catch (err) {
       this.opts.onError?.(err);
     } finally {
       if (!this.stopped) this.timer = this.opts.clock.setTimeout(() => void this.beat(), this.opts.heartbeatMs);
     }
+  }
+
+  private tookPresence(raw: unknown[]): void {
+    const ids = raw.map(String);
+    if (!ids.includes(this.opts.id)) ids.push(this.opts.id);
+    ids.sort(); // Redis answers by heartbeat time; the shares go by id
+    const before = this.ids.length;
+    this.ids = ids;
+    if (ids.length !== before) {
+      this.versionCounter++;
+      this.opts.onChange?.(ids.length);
+    }
+  }
+
+  private tookShares(raw: unknown[], withMembers: boolean): void {
+    const others = new Map<string, Entry>();
+    for (let i = 1; i + 1 < raw.length; i += 2) {
+      const e = parseEntry(String(raw[i + 1]));
+      if (e) others.set(String(raw[i]), e);
+    }
+    this.others = others;
+    const mine = parseEntry(String(raw[0]));
+    // no members known (capacity unknown): no grant, equal parts once the members are known
+    this.mine = mine && withMembers ? { parts: mine.parts, at: this.opts.clock.now() } : undefined;
+    this.versionCounter++;
+    this.opts.onShareChange?.();
   }
 }

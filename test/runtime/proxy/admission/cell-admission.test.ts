@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import type { PoolSchema } from '../../../../runtime/common/config/upstream';
 import { systemClock } from '../../../../runtime/common/clock';
 import type { Upstream } from '../../../../runtime/common/upstream/upstream';
-import { ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import { REPLICA_HEARTBEAT_LUA, ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import type { ClassDemand } from '../../../../runtime/proxy/admission/replica-allocation';
 import { Harness, chat, eventually, metricValue, get, post, quietPool as quietPoolRecord, startHarness } from '../../../support/proxy-harness';
 import { connectRedis, deleteKeys, freePort } from '../../../support/services';
 
@@ -196,6 +197,8 @@ describe('replicas sharing a pool through Redis', () => {
     redis.disconnect();
   });
 
+  /** One member of `slots` slots. */
+  const one = (slots: number) => [{ name: 'm0', slots }];
   const share = (client: Redis, id: string, pool = 'local', expiryMs = 600) =>
     new ReplicaShare({ redis: client, key: `${prefix}admission:replicas:${pool}`, id, heartbeatMs: 100, expiryMs, clock: systemClock });
 
@@ -206,12 +209,68 @@ describe('replicas sharing a pool through Redis', () => {
     for (const s of [a, b, c]) s.start();
     try {
       await eventually(() => a.replicas === 3 && b.replicas === 3 && c.replicas === 3, 3_000, 'three replicas seen');
-      expect([a, b, c].map((s) => s.shareOf(32))).toEqual([11, 11, 10]);
+      expect([a, b, c].map((s) => s.shareOf(one(32)))).toEqual([11, 11, 10]);
       c.stop(); // the replica dies: no more heartbeats
       await eventually(() => a.replicas === 2 && b.replicas === 2, 3_000, 'dead replica expired');
-      expect(a.shareOf(32) + b.shareOf(32)).toBe(32);
+      expect(a.shareOf(one(32)) + b.shareOf(one(32))).toBe(32);
     } finally {
       for (const s of [a, b, c]) s.stop();
+    }
+  });
+
+  /** Two members of `slots` slots each. */
+  const two = (slots: number) => [
+    { name: 'pod-0', slots, inflight: 0 },
+    { name: 'pod-1', slots, inflight: 0 },
+  ];
+  const byDemand = (id: string, pool: string, slots: number, demand: ClassDemand) =>
+    new ReplicaShare({ redis, key: `${prefix}admission:replicas:${pool}`, id, heartbeatMs: 100, expiryMs: 600, clock: systemClock, members: () => two(slots), demand: () => demand });
+  const d = (critical = 0, high = 0): ClassDemand => ({ critical, high, medium: 0, low: 0 });
+
+  it('moves the shares to the replica with the critical demand, the parts of a member never adding up to more than its slots, and gives a dead replica\'s share to the others', async () => {
+    const a = byDemand('replica-a', 'demand', 8, d(2, 6));
+    const b = byDemand('replica-b', 'demand', 8, d(2, 6));
+    const c = byDemand('replica-c', 'demand', 8, d(12));
+    const all = [a, b, c];
+    let live = all;
+    let most = 0;
+    const sampler = setInterval(() => {
+      const granted = live.filter((s) => s.granted !== undefined).map((s) => s.partsOf(two(8)));
+      for (const m of [0, 1]) most = Math.max(most, granted.reduce((n, p) => n + p[m], 0));
+    }, 2);
+    for (const s of all) s.start();
+    try {
+      // critical first across the replicas: c's 12 critical requests, a's and b's 2 each
+      await eventually(() => a.shareOf(two(8)) === 2 && b.shareOf(two(8)) === 2 && c.shareOf(two(8)) === 12, 5_000, () => `shares by demand (${all.map((s) => s.shareOf(two(8)))})`);
+      // c's 12 spread over the two pods, not piled on one
+      expect(c.partsOf(two(8))).toEqual([6, 6]);
+      c.stop(); // c dies: its parts and demand expire with it (until then a and b cannot take its slots)
+      live = [a, b];
+      await eventually(() => a.shareOf(two(8)) === 8 && b.shareOf(two(8)) === 8, 5_000, () => `c's share back to a and b (${[a, b].map((s) => s.shareOf(two(8)))})`);
+    } finally {
+      clearInterval(sampler);
+      for (const s of all) s.stop();
+    }
+    expect(most).toBeLessThanOrEqual(8);
+  });
+
+  it('leaves a replica of an older version (presence, no demand) its equal round-robin parts', async () => {
+    const old = setInterval(() => void redis.eval(REPLICA_HEARTBEAT_LUA, 1, `${prefix}admission:replicas:mixed`, 'replica-old', 600), 100);
+    await redis.eval(REPLICA_HEARTBEAT_LUA, 1, `${prefix}admission:replicas:mixed`, 'replica-old', 600);
+    const a = byDemand('replica-a', 'mixed', 6, d(20));
+    const b = byDemand('replica-b', 'mixed', 6, d());
+    a.start();
+    b.start();
+    try {
+      // the old replica takes 12 / 3 = 4 (slots 2, 5 | 8, 11, as it computes them itself); b its floor; a the rest
+      await eventually(() => a.shareOf(two(6)) === 7 && b.shareOf(two(6)) === 1, 5_000, () => `shares with an old replica (${[a, b].map((s) => s.shareOf(two(6)))})`);
+      const parts = [a.partsOf(two(6)), b.partsOf(two(6))];
+      expect(parts.map((p) => p[0]).reduce((x, y) => x + y) + 2).toBeLessThanOrEqual(6);
+      expect(parts.map((p) => p[1]).reduce((x, y) => x + y) + 2).toBeLessThanOrEqual(6);
+    } finally {
+      clearInterval(old);
+      a.stop();
+      b.stop();
     }
   });
 
@@ -228,7 +287,7 @@ describe('replicas sharing a pool through Redis', () => {
     // a replica that never reached Redis counts itself alone; one that did keeps its last count
     await cut.beat();
     expect(cut.replicas).toBe(1);
-    expect(a.shareOf(10)).toBe(5);
+    expect(a.shareOf(one(10))).toBe(5);
     down.disconnect();
   });
 });

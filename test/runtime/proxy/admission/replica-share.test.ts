@@ -1,41 +1,84 @@
 import { FakeClock } from '../../../../runtime/common/clock';
-import { ReplicaShare, memberShares } from '../../../../runtime/proxy/admission/replica-share';
+import { REPLICA_HEARTBEAT_LUA, REPLICA_SHARES_LUA, ReplicaShare } from '../../../../runtime/proxy/admission/replica-share';
+import type { ClassDemand } from '../../../../runtime/proxy/admission/replica-allocation';
+import type { ShareMember } from '../../../../runtime/proxy/admission/replica-share';
 import type { ScriptRunner } from '../../../../runtime/proxy/ratelimit/redis-script';
 
 /**
  * The share decisions of ReplicaShare, with a scripted Redis (the heartbeat's answer is given):
  * the real heartbeat script against Redis is in cell-admission.test.ts.
  */
-function scripted(answers: Array<string[] | Error>) {
+type Answer = unknown[] | Error;
+
+/**
+ * A scripted Redis: the presence script answers `answers` in turn; the share script answers
+ * `shareAnswers` in turn, and when none is scripted grants every part asked for, with no other
+ * replica (a Redis this replica has to itself).
+ */
+function scripted(answers: Answer[], shareAnswers: Answer[] = []) {
   const calls: Array<Array<string | number>> = [];
+  const shareCalls: Array<Array<string | number>> = [];
   const redis: ScriptRunner = {
     evalsha: () => Promise.reject(new Error('not used')),
-    eval: (_script, _n, ...args) => {
+    eval: (script, _n, ...args) => {
+      if (script === REPLICA_SHARES_LUA) {
+        shareCalls.push(args);
+        const granted = String(args[4])
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => l.split('\t'))
+          .map(([name, , , want, inflight]) => `\n${name}\t${want}\t${inflight}`)
+          .join('');
+        const next = shareAnswers.shift() ?? [`1 ${String(args[3])}${granted}`];
+        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      }
+      expect(script).toBe(REPLICA_HEARTBEAT_LUA);
       calls.push(args);
       const next = answers.shift() ?? new Error('no answer scripted');
       return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
     },
   };
-  return { redis, calls };
+  return { redis, calls, shareCalls };
 }
 
 /** Lets the scripted heartbeat answer (promise callbacks only; the fake clock holds every timer). */
 const settled = () => new Promise<void>((r) => setImmediate(r));
 
-function share(answers: Array<string[] | Error>, id = 'b') {
-  const { redis, calls } = scripted(answers);
+const d = (critical = 0, high = 0, medium = 0, low = 0): ClassDemand => ({ critical, high, medium, low });
+/** `n` members of `slots` slots each, named m0, m1, ..., with `inflight` of this replica's requests on each. */
+const pool = (n: number, slots: number, inflight = 0): ShareMember[] => Array.from({ length: n }, (_, i) => ({ name: `m${i}`, slots, inflight }));
+/** An entry of another replica as the share script stores it. */
+const entry = (demand: ClassDemand, parts: number[], inflight: number[] = parts.map(() => 0)) =>
+  `1 ${demand.critical} ${demand.high} ${demand.medium} ${demand.low}${parts.map((p, i) => `\nm${i}\t${p}\t${inflight[i]}`).join('')}`;
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+function share(answers: Answer[], id = 'b', more: { shares?: Answer[]; members?: () => ShareMember[] | undefined; demand?: () => ClassDemand } = {}) {
+  const { redis, calls, shareCalls } = scripted(answers, more.shares);
   const changes: number[] = [];
   const errors: unknown[] = [];
+  let shareChanges = 0;
   const clock = new FakeClock(0);
-  const s = new ReplicaShare({ redis, key: 'admission:replicas:p', id, heartbeatMs: 100, expiryMs: 300, clock, onChange: (n) => changes.push(n), onError: (e) => errors.push(e) });
-  return { s, calls, changes, errors, clock };
+  const s = new ReplicaShare({
+    redis,
+    key: 'admission:replicas:p',
+    id,
+    heartbeatMs: 100,
+    expiryMs: 300,
+    clock,
+    members: more.members,
+    demand: more.demand,
+    onChange: (n) => changes.push(n),
+    onShareChange: () => shareChanges++,
+    onError: (e) => errors.push(e),
+  });
+  return { s, calls, shareCalls, changes, errors, clock, shareChanges: () => shareChanges };
 }
 
 describe('ReplicaShare', () => {
   it('takes all the capacity while it counts itself alone', () => {
     const { s } = share([]);
     expect(s.replicas).toBe(1);
-    expect(s.shareOf(7)).toBe(7);
+    expect(s.shareOf(pool(1, 7))).toBe(7);
   });
 
   it('splits the capacity by replica id: the first capacity mod n replicas take one more, and the shares add up', async () => {
@@ -44,7 +87,7 @@ describe('ReplicaShare', () => {
       all.map(async (id) => {
         const { s } = share([['c', 'a', 'b']], id);
         await s.beat();
-        return [id, s.shareOf(8)] as const;
+        return [id, s.shareOf(pool(1, 8))] as const;
       }),
     );
     expect(Object.fromEntries(shares)).toEqual({ a: 3, b: 3, c: 2 });
@@ -54,15 +97,15 @@ describe('ReplicaShare', () => {
   it('gives every replica an equal share when the capacity divides evenly', async () => {
     const { s } = share([['a', 'b', 'c']], 'c');
     await s.beat();
-    expect(s.shareOf(9)).toBe(3);
+    expect(s.shareOf(pool(1, 9))).toBe(3);
   });
 
   it('keeps at least one slot per replica while there is any capacity, and none without capacity', async () => {
     const { s } = share([['a', 'b', 'c']], 'c');
     await s.beat();
-    expect(s.shareOf(1)).toBe(1);
-    expect(s.shareOf(0)).toBe(0);
-    expect(s.shareOf(-3)).toBe(0);
+    expect(s.shareOf(pool(1, 1))).toBe(1);
+    expect(s.shareOf(pool(1, 0))).toBe(0);
+    expect(s.shareOf(pool(1, -3))).toBe(0);
   });
 
   it('counts itself when the heartbeat answer misses it, and sends its id and the expiry', async () => {
@@ -70,7 +113,7 @@ describe('ReplicaShare', () => {
     await s.beat();
     expect(s.replicas).toBe(3);
     expect(calls[0]).toEqual(['admission:replicas:p', 'b', 300]);
-    expect(s.shareOf(5)).toBe(2); // b is second of a, b, c: 5 = 2 + 2 + 1
+    expect(s.shareOf(pool(1, 5))).toBe(2); // b is second of a, b, c: 5 = 2 + 2 + 1
   });
 
   it('tells about a change of the replica count only, and keeps the last count when Redis fails', async () => {
@@ -127,31 +170,115 @@ describe('ReplicaShare', () => {
   });
 });
 
-describe('memberShares: each replica\'s part of each member\'s slots', () => {
-  const parts = (slots: number[], replicas: number) => Array.from({ length: replicas }, (_, rank) => memberShares(slots, rank, replicas));
-
-  it('gives every member exactly its slots over the replicas, and every replica its share of the pool', () => {
-    for (const [slots, replicas] of [
-      [[8, 8, 8, 8], 3],
-      [[8, 8], 3],
-      [[256, 256, 256], 20],
-      [[3, 5, 1, 7], 4],
-      [[2], 3],
-      [[8, 0, 8], 2],
-    ] as Array<[number[], number]>) {
-      const byReplica = parts(slots, replicas);
-      slots.forEach((s, m) => expect(byReplica.reduce((n, p) => n + p[m], 0)).toBe(s));
-      const total = slots.reduce((a, b) => a + b, 0);
-      byReplica.forEach((p, rank) => expect(p.reduce((a, b) => a + b, 0)).toBe(Math.floor(total / replicas) + (rank < total % replicas ? 1 : 0)));
-    }
+describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
+  it('publishes its demand per class and, per member, the slots, the slots left to older replicas, the part it wants and its requests in flight', async () => {
+    const { s, shareCalls } = share([['b']], 'b', { members: () => pool(2, 8, 3), demand: () => d(3, 2, 1, 0) });
+    await s.beat();
+    // alone: it wants every slot; nothing is left to anyone else
+    expect(shareCalls[0]).toEqual(['admission:replicas:p:shares', 'b', 300, '3 2 1 0', 'm0\t8\t0\t8\t3\nm1\t8\t0\t8\t3']);
+    expect(s.partsOf(pool(2, 8))).toEqual([8, 8]);
+    expect(s.granted).toBe(16);
   });
 
-  it('spreads a replica\'s part over the members instead of filling one member first', () => {
-    expect(parts([8, 8, 8, 8], 3)).toEqual([
-      [3, 3, 2, 3],
-      [3, 2, 3, 3],
-      [2, 3, 3, 2],
-    ]);
-    expect(memberShares([8, 8, 8, 8], 0, 1)).toEqual([8, 8, 8, 8]);
+  it('asks for its part of the allocation by demand in class order over the view of its last heartbeat, spread over the members', async () => {
+    let demand = d(12);
+    const others: Answer = ['', 'a', entry(d(2, 6), [4, 4]), 'c', entry(d(2, 6), [2, 2])];
+    const { s, shareCalls } = share([['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']], 'b', {
+      members: () => pool(2, 8),
+      demand: () => demand,
+      shares: [others, others, others],
+    });
+    await s.beat();
+    // the first heartbeat knows no other replica's entry: a and c keep their equal round-robin
+    // parts (a: slots 0, 3, 6 | 9, 12, 15; c: 2, 5 | 8, 11, 14), b asks for its own (1, 4, 7 | 10, 13)
+    expect(shareCalls[0][4]).toBe('m0\t8\t5\t3\t0\nm1\t8\t6\t2\t0');
+    await s.beat();
+    // critical first across the replicas: a 2, c 2, b its 12, dealt 6 + 6 over the two members
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t6\t0\nm1\t8\t0\t6\t0');
+    demand = d(0, 1);
+    await s.beat();
+    // b now asks one high request: its floor; the high demand of a and c takes the rest
+    expect(sum(String(shareCalls[2][4]).split('\n').map((l) => Number(l.split('\t')[3])))).toBe(1);
+  });
+
+  it('takes the parts Redis granted; a member lost takes its part with it, a member added is shared equally until the next heartbeat', async () => {
+    const { s } = share([['a', 'b']], 'b', { members: () => pool(2, 8), shares: [[entry(d(), [5, 2]), 'a', entry(d(), [3, 6])]] });
+    await s.beat();
+    expect(s.partsOf(pool(2, 8))).toEqual([5, 2]);
+    expect(s.shareOf(pool(2, 8))).toBe(7);
+    expect(s.partsOf([{ name: 'm1', slots: 8 }])).toEqual([2]);
+    // m2 added: b is second of a, b: slots 1, 3, 5, 7 of it
+    expect(s.partsOf([...pool(2, 8), { name: 'm2', slots: 8 }])).toEqual([5, 2, 4]);
+    // a member whose slots fell below the part granted: no more than its slots
+    expect(s.partsOf([{ name: 'm0', slots: 3 }])).toEqual([3]);
+  });
+
+  it('keeps at least one slot while there is capacity, though granted none, and none without capacity', async () => {
+    const { s } = share([['a', 'b']], 'b', { members: () => pool(1, 8), shares: [[entry(d(), [0]), 'a', entry(d(9), [8])]] });
+    await s.beat();
+    expect(s.partsOf(pool(1, 8))).toEqual([0]);
+    expect(s.shareOf(pool(1, 8))).toBe(1);
+    expect(s.shareOf(pool(1, 0))).toBe(0);
+    expect(s.shareOf([])).toBe(0);
+  });
+
+  it('leaves older replicas (presence, no entry) their equal round-robin parts and deals the rest by demand', async () => {
+    const others: Answer = ['', 'a', entry(d(1), [1, 0])];
+    const { s, shareCalls } = share([['a', 'b', 'old'], ['a', 'b', 'old']], 'b', { members: () => pool(2, 6), demand: () => d(20), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    // old is third of a, b, old: slots 2, 5, 8, 11 of 12 = 2 of m0, 2 of m1; a asks 1; b the other 7
+    expect(shareCalls[1][4]).toBe('m0\t6\t2\t3\t0\nm1\t6\t2\t4\t0');
+  });
+
+  it('tells that the parts may have moved on every answered heartbeat, not on a failed one', async () => {
+    const { s, shareChanges } = share([['b'], ['b'], new Error('down')], 'b', { members: () => pool(1, 4) });
+    await s.beat();
+    await s.beat();
+    await s.beat();
+    expect(shareChanges()).toBe(2);
+  });
+
+  it('keeps its last parts while Redis is unreachable for up to the expiry, then takes the equal parts of the last count', async () => {
+    const { s, clock, errors } = share([['a', 'b'], new Error('down'), new Error('down')], 'b', {
+      members: () => pool(2, 8),
+      shares: [[entry(d(), [6, 6]), 'a', entry(d(), [2, 2])]],
+    });
+    await s.beat();
+    clock.advance(100);
+    await s.beat();
+    expect(s.partsOf(pool(2, 8))).toEqual([6, 6]);
+    expect(errors).toHaveLength(1);
+    clock.advance(201); // 301 ms since the last grant: past the 300 ms expiry
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 4]);
+    expect(s.shareOf(pool(2, 8))).toBe(8);
+  });
+
+  it('takes its equal parts when no member was known at its last heartbeat', async () => {
+    const { s } = share([['a', 'b', 'c']], 'c', { members: () => undefined });
+    await s.beat();
+    expect(s.granted).toBeUndefined();
+    expect(s.shareOf(pool(1, 8))).toBe(2);
+  });
+
+  it('skips another replica\'s entry it cannot read instead of failing the heartbeat (it counts as an older replica)', async () => {
+    const { s, errors, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(1, 10), shares: [['1 0 0 0 0\nm0\t4\t0', 'a', 'garbage']] });
+    await s.beat();
+    await s.beat();
+    expect(errors).toHaveLength(0);
+    // a's round-robin part (5 of 10) is left to it
+    expect(String(shareCalls[1][4]).split('\t')[2]).toBe('5');
+  });
+
+  it('keeps its parts while the allocation is within one slot of them (no hand-over for one slot)', async () => {
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', {
+      members: () => pool(2, 8),
+      demand: () => d(9),
+      shares: [[entry(d(9), [5, 3]), 'a', entry(d(8), [3, 5])]],
+    });
+    await s.beat();
+    await s.beat();
+    // the allocation says 8 or 9 for b (it holds 8): it asks for exactly what it holds, member by member
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t5\t0\nm1\t8\t0\t3\t0');
   });
 });
