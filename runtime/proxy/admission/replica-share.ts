@@ -144,7 +144,7 @@ function parseEntry(raw: string): Entry | undefined {
  * heartbeat, finished the requests beyond it, said so at the next): what the replicas hold on a
  * member never adds up to more than its slots, whatever their views. While a hand-over is in
  * progress (a part asked for and not granted, or requests in flight beyond a part) the replica
- * beats four times as often, so a share moves to the replica with the most urgent demand within
+ * beats ten times as often, so a share moves to the replica with the most urgent demand within
  * about a heartbeat plus the time the giver's requests take to finish.
  *
  * Between heartbeats the parts hold; a member lost takes its part with it at once; a member
@@ -154,6 +154,9 @@ function parseEntry(raw: string): Entry | undefined {
  * When Redis cannot be reached the last parts hold for `expiryMs` (what the other replicas still
  * count for this one), then this replica takes the equal parts of the last count; a replica
  * that never reached Redis counts itself alone.
+ *
+ * With `byDemand: false` (`shareBy: equal`, the default) only the presence is kept: equal shares
+ * and round-robin parts, as every replica computes them from the count alone.
  */
 export class ReplicaShare {
   private ids: readonly string[];
