@@ -17,6 +17,7 @@ module.exports = {
     '<rootDir>/test/runtime/proxy/admission/limiter.test.ts',
     '<rootDir>/test/runtime/proxy/admission/priority-queue.test.ts',
     '<rootDir>/test/runtime/proxy/admission/replica-share.test.ts',
+    '<rootDir>/test/runtime/proxy/admission/replica-allocation.test.ts',
     // the pure parsing, combining and slot learning; the scraper's I/O (in-process simulators,
     // seconds per run) is in saturation-scraper.test.ts, left out on purpose
     '<rootDir>/test/runtime/proxy/admission/saturation.test.ts',

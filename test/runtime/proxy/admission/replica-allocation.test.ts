@@ -1,4 +1,4 @@
-import { allocateShares, dealMemberParts, equalShare, type ClassDemand } from '../../../../runtime/proxy/admission/replica-allocation';
+import { allocateShares, dealMemberParts, equalShare, roundRobinParts, type ClassDemand, type ReplicaView } from '../../../../runtime/proxy/admission/replica-allocation';
 
 const d = (critical = 0, high = 0, medium = 0, low = 0): ClassDemand => ({ critical, high, medium, low });
 const alloc = (capacity: number, view: Record<string, ClassDemand | undefined>) =>
@@ -58,6 +58,34 @@ describe('allocateShares: the replicas\' shares of a pool by demand, in class or
     expect(alloc(32, { a: undefined, b: undefined, c: undefined })).toEqual({ a: 11, b: 11, c: 10 });
   });
 
+  it('gives a slot a fair split leaves over to a replica still asking, never to one that asks for nothing', () => {
+    // floors 1 each; the one slot left goes to c's critical demand, not to a or b (first by id, asking nothing more)
+    expect(alloc(4, { a: d(), b: d(1), c: d(5) })).toEqual({ a: 1, b: 1, c: 2 });
+  });
+
+  it('gives no replica more than its demand in a class when the split takes several rounds', () => {
+    // floors 1 + 1, then critical: a needs 1 more, b 4 more, 6 left: a 1, b 3, then b its last 1; the 1 left over to a
+    expect(alloc(8, { a: d(2), b: d(5) })).toEqual({ a: 3, b: 5 });
+  });
+
+  it('gives what is left after all demand back toward the replicas\' current shares before spreading it', () => {
+    const view = (a: number, b: number): ReplicaView[] => [
+      { id: 'a', demand: d(), current: a },
+      { id: 'b', demand: d(), current: b },
+    ];
+    expect(Object.fromEntries(allocateShares(12, view(8, 4)))).toEqual({ a: 8, b: 4 });
+    // current shares beyond the capacity (a member lost): back toward them max-min fair, nothing beyond
+    expect(Object.fromEntries(allocateShares(6, view(8, 4)))).toEqual({ a: 3, b: 3 });
+    // demand first: b's 5 critical requests move 1 slot from a's current 8
+    expect(Object.fromEntries(allocateShares(12, [{ id: 'a', demand: d(), current: 8 }, { id: 'b', demand: d(5), current: 4 }]))).toEqual({ a: 7, b: 5 });
+  });
+
+  it('orders the replicas by id whatever order the view lists them in (many replicas)', () => {
+    const ids = ['e', 'd', 'c', 'b', 'a'];
+    // 7 slots, no demand: floors, then 2 left over: a and b (first by id)
+    expect(alloc(7, Object.fromEntries(ids.map((id) => [id, d()])))).toEqual({ a: 2, b: 2, c: 1, d: 1, e: 1 });
+  });
+
   it('answers 0 for everyone without capacity, and nothing for an empty view', () => {
     expect(alloc(0, { a: d(3), b: d(1) })).toEqual({ a: 0, b: 0 });
     expect(alloc(-2, { a: d(3) })).toEqual({ a: 0 });
@@ -90,6 +118,25 @@ describe('allocateShares: the replicas\' shares of a pool by demand, in class or
   });
 });
 
+describe('equalShare and roundRobinParts: what a replica takes without demand', () => {
+  it('gives the first capacity mod n replicas one more, nothing without capacity or replicas', () => {
+    expect([0, 1, 2].map((rank) => equalShare(32, rank, 3))).toEqual([11, 11, 10]);
+    expect(equalShare(30, 2, 3)).toBe(10);
+    expect(equalShare(0, 0, 3)).toBe(0);
+    expect(equalShare(-4, 0, 3)).toBe(0);
+    expect(equalShare(8, 0, 0)).toBe(0);
+  });
+
+  it('deals slot i of the pool to replica i mod n, its parts adding up to its equal share', () => {
+    expect([0, 1, 2].map((rank) => roundRobinParts([8, 8, 8, 8], rank, 3))).toEqual([
+      [3, 3, 2, 3],
+      [3, 2, 3, 3],
+      [2, 3, 3, 2],
+    ]);
+    expect(roundRobinParts([2, -1, 3], 1, 2)).toEqual([1, 0, 1]);
+  });
+});
+
 describe('dealMemberParts: each replica\'s part of each member\'s slots, by the replicas\' shares', () => {
   const check = (slots: number[], weights: number[]) => {
     const parts = dealMemberParts(slots, weights);
@@ -101,8 +148,15 @@ describe('dealMemberParts: each replica\'s part of each member\'s slots, by the 
       if (assigned >= total) expect(dealt).toBe(s);
       else expect(dealt).toBeLessThanOrEqual(s);
     });
-    // a replica's parts add up to its weight when the weights add up to the pool's slots
-    if (assigned === total) parts.forEach((p, r) => expect(p.reduce((a, b) => a + b, 0)).toBe(weights[r]));
+    // a replica's parts add up to its weight when the weights do not exceed the pool's slots
+    if (assigned <= total) parts.forEach((p, r) => expect(p.reduce((a, b) => a + b, 0)).toBe(weights[r]));
+    // beyond the slots (floors): no replica more than its weight, and every slot dealt
+    if (assigned > total) {
+      parts.forEach((p, r) => expect(p.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(weights[r]));
+      expect(parts.flat().reduce((a, b) => a + b, 0)).toBe(total);
+      // in proportion to the weights, within a slot
+      parts.forEach((p, r) => expect(Math.abs(p.reduce((a, b) => a + b, 0) - (weights[r] * total) / assigned)).toBeLessThan(1));
+    }
     // spread over the members in proportion to their slots, less than a slot off at each end of a member
     parts.forEach((p, r) => slots.forEach((s, m) => expect(Math.abs(p[m] - (weights[r] * s) / Math.max(total, assigned))).toBeLessThan(2)));
     return parts;
@@ -135,6 +189,8 @@ describe('dealMemberParts: each replica\'s part of each member\'s slots, by the 
       [[8, 0, 8], [9, 7]],
       [[8, 8], [3, 3]], // weights short of the slots (a replica's grant not yet taken): the rest to nobody
       [[4, 4], [6, 6]], // weights beyond the slots (floors): members still get no more than their slots
+      [[4, 4], [9, 3]],
+      [[4, 4], [1]], // one replica's small weight: its slot, the rest to nobody
     ] as Array<[number[], number[]]>)
       check(slots, weights);
   });
