@@ -306,6 +306,164 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     s.stop();
   });
 
+  it('reads another replica\'s demand per class from its entry (critical, high, medium, low after the time)', async () => {
+    // a's 10 critical requests come before b's 10 high ones: b is left 6 of the 16 slots
+    const others: Answer = ['', 'a', entry(d(10), [8, 0])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(0, 10), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(sum(String(shareCalls[1][4]).split('\n').map((l) => Number(l.split('\t')[3])))).toBe(6);
+  });
+
+  it('counts another replica whose entry has fewer than four demand figures, or a demand that is not a number, as an older replica (its round-robin parts left to it)', async () => {
+    // a and c publish parts, but a's first line lacks a class and c's has a non-number
+    const others: Answer = ['', 'a', '1 0 0 0\nm0\t3\t0', 'c', '1 0 x 0 0\nm0\t3\t0'];
+    const { s, shareCalls, errors } = share([['a', 'b', 'c'], ['a', 'b', 'c']], 'b', { members: () => pool(1, 9), demand: () => d(9), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(errors).toHaveLength(0);
+    // a (first of three) and c (third) are left slots 0, 3, 6 and 2, 5, 8: 6 of the 9; b asks the rest
+    expect(shareCalls[1][4]).toBe('m0\t9\t6\t3\t0');
+  });
+
+  it('skips a part line of its grant without a member name or with a part that is not a number (that member takes its equal part)', async () => {
+    const { s } = share([['a', 'b']], 'b', { members: () => pool(2, 8), shares: [['1 0 0 0 0\n\t5\t0\nm0\tx\t0\nm1\t3\t0', 'a', entry(d(), [4, 5])]] });
+    await s.beat();
+    expect(s.granted).toBe(3);
+    // m0 granted nothing readable: b's round-robin part of it (b second of a, b: slots 1, 3, 5, 7)
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 3]);
+  });
+
+  it('counts another replica whose part lines are all unreadable as an older replica', async () => {
+    const others: Answer = ['', 'a', '1 0 0 0 0\n\t4\t0', 'c', '1 0 0 0 0\nm0\tx\t0'];
+    const { s, shareCalls } = share([['a', 'b', 'c'], ['a', 'b', 'c']], 'b', { members: () => pool(1, 9), demand: () => d(9), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t9\t6\t3\t0');
+  });
+
+  it('holds its grant up to exactly the expiry after the heartbeat that took it, and takes the equal parts just past it', async () => {
+    const { s, clock } = share([['a', 'b']], 'b', { members: () => pool(2, 8), shares: [[entry(d(), [6, 6]), 'a', entry(d(), [2, 2])]] });
+    clock.advance(100);
+    await s.beat(); // granted at 100 ms
+    clock.advance(300);
+    expect(s.partsOf(pool(2, 8))).toEqual([6, 6]);
+    clock.advance(1);
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 4]);
+  });
+
+  it('ranks a replica heard of only through its share entry (its presence not seen yet) by id among the others', async () => {
+    // presence answers b and c; a's entry comes with the shares: a, b, c by id, c (third, no
+    // entry: an older replica) is left slots 2 and 5 of the 8
+    const others: Answer = ['', 'a', entry(d(1), [1])];
+    const { s, shareCalls } = share([['c', 'b'], ['c', 'b']], 'b', { members: () => pool(1, 8), demand: () => d(9), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(String(shareCalls[1][4]).split('\t')[2]).toBe('2');
+  });
+
+  it('within one slot of the allocation asks for the slot short on the first member the others leave room on, not on a full one', async () => {
+    // b holds 4 + 3, a 4 + 4 of 8 + 8; both want 8 critical: b's allocation is 8, one short;
+    // m0 is full (4 + 4), m1 has one slot free
+    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [4, 4])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t4\t0\nm1\t8\t0\t4\t0');
+  });
+
+  it('within one slot of the allocation asks for one slot only, on the first member with room, when several have room', async () => {
+    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [3, 4])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t5\t0\nm1\t8\t0\t3\t0');
+  });
+
+  it('within one slot of the allocation asks for no more than it holds when the others leave no room on any member', async () => {
+    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [4, 5])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t4\t0\nm1\t8\t0\t3\t0');
+  });
+
+  it('moves to its allocation when it is two slots off (a hand-over is worth it)', async () => {
+    // b holds 7, its allocation is 9 (9 critical against a's 7): it asks for its dealt parts, 9 in all
+    const others: Answer = [entry(d(9), [4, 3]), 'a', entry(d(7), [4, 4])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(9), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(sum(String(shareCalls[1][4]).split('\n').map((l) => Number(l.split('\t')[3])))).toBe(9);
+  });
+
+  it('asks for its dealt parts, though within one slot of the allocation, when a member was granted nothing yet (added since)', async () => {
+    // granted 4 of m0 only; its allocation is 4 (a's 12 critical against its 4): dealt over both members
+    const others: Answer = ['1 4 0 0 0\nm0\t4\t0', 'a', entry(d(12), [4, 8])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(4), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t2\t0\nm1\t8\t0\t2\t0');
+  });
+
+  it('beats sooner when one member of several has a part asked for and not granted', async () => {
+    const { s, calls, clock } = share([['b'], ['b']], 'b', { members: () => pool(2, 8), shares: [[entry(d(), [8, 2])]] });
+    s.start();
+    await settled();
+    await settled();
+    clock.advance(50);
+    expect(calls).toHaveLength(2);
+    s.stop();
+  });
+
+  it('beats sooner while its requests in flight on a member exceed its part there (the others wait for them), not when they equal it', async () => {
+    for (const [inflight, next] of [
+      [9, 50],
+      [8, 100],
+    ]) {
+      const { s, calls, clock } = share([['b'], ['b']], 'b', { members: () => pool(1, 8, inflight) });
+      s.start();
+      await settled();
+      await settled();
+      clock.advance(next - 1);
+      expect(calls).toHaveLength(1);
+      clock.advance(1);
+      expect(calls).toHaveLength(2);
+      s.stop();
+    }
+  });
+
+  it('beats at the heartbeat after a failed one, and when not by demand', async () => {
+    for (const more of [{ members: () => pool(1, 8, 9) }, { byDemand: false }]) {
+      const { s, calls, clock } = share(['byDemand' in more ? ['b'] : new Error('down'), ['b']], 'b', more);
+      s.start();
+      await settled();
+      await settled();
+      clock.advance(99);
+      expect(calls).toHaveLength(1);
+      clock.advance(1);
+      expect(calls).toHaveLength(2);
+      s.stop();
+    }
+  });
+
+  it('changes its version when the replica count changes and on every answered heartbeat, also when both happen in one', async () => {
+    const { s } = share([['b'], ['a', 'b'], ['a', 'b'], ['a', 'b', 'c']], 'b', { members: () => pool(1, 8) });
+    const seen = [s.version];
+    await s.beat(); // same count, parts answered
+    seen.push(s.version);
+    await s.beat(); // count changed and parts answered
+    seen.push(s.version);
+    await s.beat();
+    seen.push(s.version);
+    expect(new Set(seen).size).toBe(seen.length);
+    const { s: equal } = share([['b'], ['a', 'b']], 'b', { byDemand: false });
+    await equal.beat();
+    const before = equal.version;
+    await equal.beat(); // presence only: the count changed
+    expect(equal.version).not.toBe(before);
+  });
+
   it('shares equally when not by demand: presence only, no demand published, round-robin parts', async () => {
     const { s, calls, shareCalls } = share([['a', 'b', 'c']], 'b', { members: () => pool(4, 8), demand: () => d(30), byDemand: false });
     await s.beat();
