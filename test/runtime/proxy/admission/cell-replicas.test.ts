@@ -81,6 +81,17 @@ describe.each([['equal (the default)', 'equal'] as const, ['demand', 'demand'] a
     urls = [];
   });
 
+  /** What the pods hold (running + waiting), with the most of it and of one pod's queue, sampled every 5 ms until stopped. */
+  const samplePods = () => {
+    const held = () => sims.reduce((n, s) => n + s.stats().inFlight + s.stats().waiting, 0);
+    const sampled = { held, most: 0, mostWaiting: 0, stop: () => clearInterval(timer) };
+    const timer = setInterval(() => {
+      sampled.most = Math.max(sampled.most, held());
+      sampled.mostWaiting = Math.max(sampled.mostWaiting, ...sims.map((s) => s.stats().waiting));
+    }, 5);
+    return sampled;
+  };
+
   it('admit up to the capacity of the pods with one critical-tier key, and no further, without stacking requests on one pod (no per-key rate limit in the way)', async () => {
     const capacity = SLOTS * PODS;
     // the replicas found the four pods and each other: their shares add up to the capacity
@@ -89,14 +100,7 @@ describe.each([['equal (the default)', 'equal'] as const, ['demand', 'demand'] a
       15_000,
       () => `four pods discovered and the capacity shared by three replicas (members ${proxies.map((p) => p.pools.get('model-servers')!.members.length)}, limits ${proxies.map((p) => p.overload.admission.get('model-servers')!.limit)})`,
     );
-    // what the pods hold (running + waiting), sampled while the requests run
-    const held = () => sims.reduce((n, s) => n + s.stats().inFlight + s.stats().waiting, 0);
-    let most = 0;
-    let mostWaiting = 0;
-    const sampler = setInterval(() => {
-      most = Math.max(most, held());
-      mostWaiting = Math.max(mostWaiting, ...sims.map((s) => s.stats().waiting));
-    }, 5);
+    const pods = samplePods();
     try {
       // twice the capacity at once, round robin over the replicas like the L4 balancer, every class asked for (the key may lower its class)
       const classes = ['critical', 'high', 'medium', 'low'];
@@ -106,82 +110,77 @@ describe.each([['equal (the default)', 'equal'] as const, ['demand', 'demand'] a
         ),
       );
       // all of the capacity in use at once: no request refused while a slot was free ...
-      await eventually(() => held() === capacity, 20_000, () => `the pods to hold ${capacity} requests (they hold ${held()})`);
+      await eventually(() => pods.held() === capacity, 20_000, () => `the pods to hold ${capacity} requests (they hold ${pods.held()})`);
       const statuses = (await replies).map((r) => r.status);
       expect(statuses).toEqual(Array(2 * capacity).fill(200));
     } finally {
-      clearInterval(sampler);
+      pods.stop();
     }
     // ... and never more: the replicas' shares add up to the slots, nothing waits in a pod's queue beyond them
-    expect(most).toBe(capacity);
+    expect(pods.most).toBe(capacity);
     // ... and no pod queued while another had a free slot: the replicas, balancing on their own,
     // kept each pod within its part of the pod's slots (no stacking)
-    expect(mostWaiting).toBe(0);
+    expect(pods.mostWaiting).toBe(0);
     expect(sims.reduce((n, s) => n + s.stats().received, 0)).toBe(2 * capacity);
   });
 
   // sharing by demand only: with equal shares replica 0 never holds more than its third
-  if (shareBy === 'demand')
+  if (shareBy === 'demand') {
     it('serve critical demand in class order across the replicas: one replica handed more critical requests than its equal share gets the slots the others spent on high ones, without over-admitting or stacking', async () => {
-    const capacity = SLOTS * PODS;
-    const admission = (k: number) => proxies[k].overload.admission.get('model-servers')!;
-    await eventually(
-      () => proxies.every((p) => p.pools.get('model-servers')!.members.length === PODS) && proxies.reduce((n, _, k) => n + admission(k).limit, 0) === capacity,
-      15_000,
-      () => `four pods and three replicas sharing them (limits ${proxies.map((_, k) => admission(k).limit)})`,
-    );
-    // the first test's requests are all answered: nothing left in flight anywhere
-    await eventually(() => proxies.every((_, k) => admission(k).inflight === 0), 15_000, 'the replicas idle');
-    const equalShare = Math.ceil(capacity / 3);
-    const held = () => sims.reduce((n, s) => n + s.stats().inFlight + s.stats().waiting, 0);
-    let most = 0;
-    let mostWaiting = 0;
-    const sampler = setInterval(() => {
-      most = Math.max(most, held());
-      mostWaiting = Math.max(mostWaiting, ...sims.map((s) => s.stats().waiting));
-    }, 5);
-    const replies: Array<Promise<{ status: number; cls: string }>> = [];
-    // requests sent to a replica that it has not yet counted in its demand (on their way)
-    const onTheWay = [0, 0, 0];
-    const pending = (k: number) => onTheWay[k];
-    const send = (k: number, cls: string) => {
-      sent++;
-      onTheWay[k]++;
-      let counted = false;
-      const seen = () => {
-        if (!counted) onTheWay[k]--;
-        counted = true;
+      const capacity = SLOTS * PODS;
+      const admission = (k: number) => proxies[k].overload.admission.get('model-servers')!;
+      await eventually(
+        () => proxies.every((p) => p.pools.get('model-servers')!.members.length === PODS) && proxies.reduce((n, _, k) => n + admission(k).limit, 0) === capacity,
+        15_000,
+        () => `four pods and three replicas sharing them (limits ${proxies.map((_, k) => admission(k).limit)})`,
+      );
+      // the first test's requests are all answered: nothing left in flight anywhere
+      await eventually(() => proxies.every((_, k) => admission(k).inflight === 0), 15_000, 'the replicas idle');
+      const equalShare = Math.ceil(capacity / 3);
+      const pods = samplePods();
+      const replies: Array<Promise<{ status: number; cls: string }>> = [];
+      // requests sent to a replica that it has not yet counted in its demand (on their way)
+      const onTheWay = [0, 0, 0];
+      const pending = (k: number) => onTheWay[k];
+      const send = (k: number, cls: string) => {
+        sent++;
+        onTheWay[k]++;
+        let counted = false;
+        const seen = () => {
+          if (!counted) onTheWay[k]--;
+          counted = true;
+        };
+        // counted once admitted or queued: when the controller's demand grows, or at the latest on the answer
+        setTimeout(seen, 200);
+        replies.push(post(`${urls[k]}/v1/chat/completions`, chat(), { authorization: `Bearer ${key}`, 'x-priority': cls, 'x-request-timeout': '90' }).then((r) => (seen(), { status: r.status, cls })));
       };
-      // counted once admitted or queued: when the controller's demand grows, or at the latest on the answer
-      setTimeout(seen, 200);
-      replies.push(post(`${urls[k]}/v1/chat/completions`, chat(), { authorization: `Bearer ${key}`, 'x-priority': cls, 'x-request-timeout': '90' }).then((r) => (seen(), { status: r.status, cls })));
-    };
-    const demand = (k: number) => admission(k).demand();
-    // Replica 0 gets critical requests, far more than its equal share serves; replicas 1 and 2 get
-    // high ones, more than theirs. Producers keep both demands up until the critical requests hold
-    // most of the pods (the L4 balancer's uneven hand-out, kept up as long as it takes).
-    let criticalHeld = false;
-    let sent = 0;
-    try {
-      const deadline = Date.now() + 60_000;
-      while (!criticalHeld && Date.now() < deadline && sent < 400) {
-        // (a request counts in the demand once its headers reached the replica: top up by the
-        // difference, once per round, not in a loop that would wait for it)
-        for (let n = capacity - demand(0).critical - pending(0); n > 0; n--) send(0, 'critical');
-        for (const k of [1, 2]) for (let n = capacity / 2 - demand(k).high - pending(k); n > 0; n--) send(k, 'high');
-        // in class order across the replicas: critical holds all but the others' floors, the highs wait
-        criticalHeld = admission(0).snapshot().inflightByClass.critical >= capacity - 4 && demand(1).high > admission(1).inflight && demand(2).high > admission(2).inflight;
-        await new Promise((r) => setTimeout(r, 20));
+      const demand = (k: number) => admission(k).demand();
+      // Replica 0 gets critical requests, far more than its equal share serves; replicas 1 and 2 get
+      // high ones, more than theirs. Producers keep both demands up until the critical requests hold
+      // most of the pods (the L4 balancer's uneven hand-out, kept up as long as it takes).
+      let criticalHeld = false;
+      let sent = 0;
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!criticalHeld && Date.now() < deadline && sent < 400) {
+          // (a request counts in the demand once its headers reached the replica: top up by the
+          // difference, once per round, not in a loop that would wait for it)
+          for (let n = capacity - demand(0).critical - pending(0); n > 0; n--) send(0, 'critical');
+          for (const k of [1, 2]) for (let n = capacity / 2 - demand(k).high - pending(k); n > 0; n--) send(k, 'high');
+          // in class order across the replicas: critical holds all but the others' floors, the highs wait
+          criticalHeld = admission(0).snapshot().inflightByClass.critical >= capacity - 4 && demand(1).high > admission(1).inflight && demand(2).high > admission(2).inflight;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect({ criticalHeld, equalShare }).toEqual({ criticalHeld: true, equalShare });
+        const done = await Promise.all(replies);
+        // nothing lost: every request answered, critical and high
+        expect(done.filter((r) => r.status !== 200)).toEqual([]);
+      } finally {
+        pods.stop();
       }
-      expect({ criticalHeld, equalShare }).toEqual({ criticalHeld: true, equalShare });
-      const done = await Promise.all(replies);
-      // nothing lost: every request answered, critical and high
-      expect(done.filter((r) => r.status !== 200)).toEqual([]);
-    } finally {
-      clearInterval(sampler);
-    }
-    // never more at the pods than their slots, nor a pod queueing while another had room
-    expect(most).toBeLessThanOrEqual(capacity);
-    expect(mostWaiting).toBe(0);
-  });
+      // never more at the pods than their slots, nor a pod queueing while another had room
+      expect(pods.most).toBeLessThanOrEqual(capacity);
+      expect(pods.mostWaiting).toBe(0);
+    });
+  }
 });
