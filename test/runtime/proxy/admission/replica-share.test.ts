@@ -362,30 +362,17 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     expect(String(shareCalls[1][4]).split('\t')[2]).toBe('2');
   });
 
-  it('within one slot of the allocation asks for the slot short on the first member the others leave room on, not on a full one', async () => {
-    // b holds 4 + 3, a 4 + 4 of 8 + 8; both want 8 critical: b's allocation is 8, one short;
-    // m0 is full (4 + 4), m1 has one slot free
-    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [4, 4])];
+  // b holds 4 + 3 of 8 + 8, both replicas want 8 critical: b's allocation is 8, one slot short
+  it.each([
+    ['asks for the slot short on the first member the others leave room on, not on a full one', [4, 4], 'm0\t8\t0\t4\t0\nm1\t8\t0\t4\t0'],
+    ['asks for one slot only, on the first member with room, when several have room', [3, 4], 'm0\t8\t0\t5\t0\nm1\t8\t0\t3\t0'],
+    ['asks for no more than it holds when the others leave no room on any member', [4, 5], 'm0\t8\t0\t4\t0\nm1\t8\t0\t3\t0'],
+  ])('within one slot of the allocation %s', async (_, theirParts, asked) => {
+    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), theirParts)];
     const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
     await s.beat();
     await s.beat();
-    expect(shareCalls[1][4]).toBe('m0\t8\t0\t4\t0\nm1\t8\t0\t4\t0');
-  });
-
-  it('within one slot of the allocation asks for one slot only, on the first member with room, when several have room', async () => {
-    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [3, 4])];
-    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
-    await s.beat();
-    await s.beat();
-    expect(shareCalls[1][4]).toBe('m0\t8\t0\t5\t0\nm1\t8\t0\t3\t0');
-  });
-
-  it('within one slot of the allocation asks for no more than it holds when the others leave no room on any member', async () => {
-    const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), [4, 5])];
-    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(8), shares: [others, others] });
-    await s.beat();
-    await s.beat();
-    expect(shareCalls[1][4]).toBe('m0\t8\t0\t4\t0\nm1\t8\t0\t3\t0');
+    expect(shareCalls[1][4]).toBe(asked);
   });
 
   it('moves to its allocation when it is two slots off (a hand-over is worth it)', async () => {
