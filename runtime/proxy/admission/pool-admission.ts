@@ -5,7 +5,7 @@ import type { ScriptRunner } from '../ratelimit/redis-script';
 import type { TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from './config';
 import { AdmissionController, type AdmissionObserver } from './controller';
-import { ReplicaShare } from './replica-share';
+import { ReplicaShare, shareFromParts } from './replica-share';
 import type { Upstream } from '../../common/upstream/upstream';
 import { SaturationScraper, learnSlots } from './saturation';
 
@@ -73,7 +73,7 @@ export class PoolAdmission {
         return undefined;
       }
       const mine = this.assignShares();
-      return this.share ? (c.slots > 0 ? Math.max(1, mine) : 0) : c.slots;
+      return this.share ? shareFromParts(c.slots, mine) : c.slots;
     };
     this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity);
     pool.onMembershipChange(() => this.controller.capacityChanged());
@@ -127,7 +127,7 @@ export class PoolAdmission {
     for (const u of sorted) key += `${u.name}=${this.pool.isServing(u) ? (u.knownSlots ?? 0) : -1};`;
     if (key === this.dealtKey) return this.dealtSum;
     this.dealtKey = key;
-    const serving = sorted.filter((u) => this.pool.isServing(u));
+    const serving = this.servingMembers();
     const members = serving.map((u) => ({ name: u.name, slots: u.knownSlots ?? 0 }));
     const parts = this.share ? this.share.partsOf(members) : members.map((m) => m.slots);
     for (const u of sorted) u.share = undefined;

@@ -69,6 +69,14 @@ out[1] = mine
 return out
 `;
 
+/**
+ * A replica's share of a pool of `capacity` slots whose parts add up to `parts`: at least one
+ * slot while the pool has any, so a replica granted none still admits a first request.
+ */
+export function shareFromParts(capacity: number, parts: number): number {
+  return capacity > 0 ? Math.max(1, parts) : 0;
+}
+
 /** A serving member of the pool with known slots, and this replica's requests in flight on it. */
 export interface ShareMember {
   readonly name: string;
@@ -224,8 +232,7 @@ export class ReplicaShare {
   /** This replica's share of the pool: its parts of `members`, at least one slot while any. */
   shareOf(members: readonly { readonly name: string; readonly slots: number }[]): number {
     const capacity = members.reduce((n, m) => n + Math.max(0, m.slots), 0);
-    if (capacity <= 0) return 0;
-    return Math.max(1, this.partsOf(members).reduce((a, b) => a + b, 0));
+    return shareFromParts(capacity, this.partsOf(members).reduce((a, b) => a + b, 0));
   }
 
   start(): void {
