@@ -75,6 +75,13 @@ export interface AdmissionSnapshot {
   readonly drainRatePerSecond: number | undefined;
 }
 
+/**
+ * Asked when a free slot is about to go to a waiter of class `cls`: true when the slot was given
+ * to a more urgent request elsewhere (another replica's, `ReplicaShare.lend`), in which case the
+ * capacity this controller follows is one lower. It must answer false once nothing is left to give.
+ */
+export type SlotLender = (cls: PriorityClass) => boolean;
+
 interface Waiter extends QueueEntry {
   readonly finish: boolean;
   readonly resolve: (r: Permit | Shed) => void;
@@ -108,6 +115,7 @@ export class AdmissionController {
     private readonly clock: TimerClock,
     private readonly observer: AdmissionObserver = {},
     capacity?: CapacitySource,
+    private readonly lend?: SlotLender,
   ) {
     this.limiter = new AimdLimiter(
       cfg,
@@ -304,6 +312,9 @@ export class AdmissionController {
         if (this.hasRoomFor(top.cls)) chosen = top;
       }
       if (!chosen) return;
+      // class order across replicas: the slot goes to a more urgent request waiting at another
+      // replica (the capacity is one lower now; the loop asks again with it)
+      if (this.lend?.(chosen.cls)) continue;
       if (chosen === next) this.queue.shift();
       else this.queue.remove(chosen);
       this.detach(chosen);

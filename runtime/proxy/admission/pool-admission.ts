@@ -4,6 +4,7 @@ import type { UpstreamPool } from '../../common/upstream/upstream-pool';
 import type { ScriptRunner } from '../ratelimit/redis-script';
 import type { TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from './config';
+import type { PriorityClass } from '../../../contract/priority';
 import { AdmissionController, type AdmissionObserver } from './controller';
 import { ReplicaShare, shareFromParts } from './replica-share';
 import type { Upstream } from '../../common/upstream/upstream';
@@ -54,7 +55,7 @@ export class PoolAdmission {
             expiryMs: cfg.replicas.expiryMs,
             clock: deps.clock,
             byDemand: cfg.replicas.shareBy === 'demand',
-            members: () => (pool.capacity().known ? this.servingMembers().map((u) => ({ name: u.name, slots: u.knownSlots ?? 0, inflight: u.outstanding })) : undefined),
+            members: () => this.shareMembers(),
             demand: () => this.controller.demand(),
             onChange: (n) => {
               deps.onReplicasChange?.(n);
@@ -75,7 +76,11 @@ export class PoolAdmission {
       const mine = this.assignShares();
       return this.share ? shareFromParts(c.slots, mine) : c.slots;
     };
-    this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity);
+    // by demand: a slot freed here goes to a more urgent request waiting at another replica
+    // before this replica's less urgent waiters (class order across the replicas)
+    const share = this.share;
+    const lend = share && cfg.replicas.shareBy === 'demand' ? (cls: PriorityClass) => share.lend(cls, this.shareMembers() ?? []) : undefined;
+    this.controller = new AdmissionController(cfg, deps.clock, deps.observer, capacity, lend);
     pool.onMembershipChange(() => this.controller.capacityChanged());
     // a member unhealthy, its breaker open or closed, ejected: the capacity moved without a
     // membership change (the waiters of a pool whose last member stopped serving move on now)
@@ -95,6 +100,11 @@ export class PoolAdmission {
         onSignal: (s) => this.controller.onSaturation(s),
       });
     }
+  }
+
+  /** The serving members with their slots and this replica's requests in flight, while the capacity is known. */
+  private shareMembers(): { name: string; slots: number; inflight: number }[] | undefined {
+    return this.pool.capacity().known ? this.servingMembers().map((u) => ({ name: u.name, slots: u.knownSlots ?? 0, inflight: u.outstanding })) : undefined;
   }
 
   /** Members in their common order (by name, the same in every replica), per membership. */

@@ -165,3 +165,17 @@ export function dealMemberParts(slots: readonly number[], weights: readonly numb
   }
   return parts;
 }
+
+/**
+ * A replica's requests of class `cls` and every more urgent class (in flight + queued) that its
+ * share of `share` slots does not hold, or 0: by class order across the replicas, what it is
+ * short of before anyone's `cls` + 1 work (`ReplicaShare.lend`).
+ */
+export function shortfallThrough(demand: ClassDemand, share: number, cls: PriorityClass): number {
+  let through = 0;
+  for (const c of PRIORITY_CLASSES) {
+    through += Math.max(0, demand[c]);
+    if (c === cls) break;
+  }
+  return Math.max(0, through - Math.max(0, share));
+}

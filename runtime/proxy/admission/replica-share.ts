@@ -1,6 +1,7 @@
+import { PRIORITY_CLASSES, type PriorityClass } from '../../../contract/priority';
 import type { TimerClock, TimerHandle } from '../../common/clock';
 import type { ScriptRunner } from '../ratelimit/redis-script';
-import { allocateShares, dealMemberParts, roundRobinParts, type ClassDemand, type ReplicaView } from './replica-allocation';
+import { allocateShares, dealMemberParts, roundRobinParts, shortfallThrough, type ClassDemand, type ReplicaView } from './replica-allocation';
 
 /**
  * Presence (kept as it was, so replicas of an older version count the newer ones and back).
@@ -117,10 +118,11 @@ export interface ReplicaShareOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-/** A replica's entry in the share hash: its demand and its part of each member. */
+/** A replica's entry in the share hash: its demand, its part of each member and its requests in flight there. */
 interface Entry {
   readonly demand: ClassDemand;
   readonly parts: ReadonlyMap<string, number>;
+  readonly inflight?: ReadonlyMap<string, number>;
 }
 
 function parseEntry(raw: string): Entry | undefined {
@@ -128,12 +130,17 @@ function parseEntry(raw: string): Entry | undefined {
   const f = first.split(' ').map(Number);
   if (f.length < 5 || f.some((x) => !Number.isFinite(x))) return undefined;
   const parts = new Map<string, number>();
+  const inflight = new Map<string, number>();
   for (const line of lines) {
-    const [name, part] = line.split('\t');
+    const [name, part, busy] = line.split('\t');
     const n = Number(part);
-    if (name && Number.isFinite(n)) parts.set(name, n);
+    if (name && Number.isFinite(n)) {
+      parts.set(name, n);
+      const b = Number(busy);
+      if (Number.isFinite(b)) inflight.set(name, b);
+    }
   }
-  return { demand: { critical: f[1], high: f[2], medium: f[3], low: f[4] }, parts };
+  return { demand: { critical: f[1], high: f[2], medium: f[3], low: f[4] }, parts, inflight };
 }
 
 /**
@@ -146,14 +153,21 @@ function parseEntry(raw: string): Entry | undefined {
  * slot only). What it asks for: `allocateShares` of the pool's slots over the view of its last
  * heartbeat (the others' demand and shares) with its own demand now (critical demand of all
  * replicas first, then high, medium, low, a floor of one slot each, the rest back where it was),
- * dealt over the members by those shares (`dealMemberParts`). Redis grants each part as far as
+ * dealt over the members by those shares (`dealMemberParts`) for a first grant, later by moving
+ * the parts it holds (`moved`: the slots free soonest first). Redis grants each part as far as
  * the others leave the member free (their parts, or their requests in flight there where more),
- * so a replica takes a slot only once the one holding it gave it up (lowered its part at its
- * heartbeat, finished the requests beyond it, said so at the next): what the replicas hold on a
- * member never adds up to more than its slots, whatever their views. While a hand-over is in
- * progress (a part asked for and not granted, or requests in flight beyond a part) the replica
- * beats ten times as often, so a share moves to the replica with the most urgent demand within
- * about a heartbeat plus the time the giver's requests take to finish.
+ * so a replica takes a slot only once the one holding it gave it up (lowered its part, finished
+ * the requests beyond it, said so): what the replicas hold on a member never adds up to more
+ * than its slots, whatever their views. While a hand-over is in progress (a part asked for and
+ * not granted, or requests in flight beyond a part) or any replica wants more than its share,
+ * the replica beats ten times as often.
+ *
+ * Class order across the replicas (`lend`): when a slot frees at this replica and its next
+ * waiter's class is less urgent than work another replica is short of (as last heard of), the
+ * slot is given up at once (its part one lower, published at once) instead of waiting for the
+ * allocation at the next heartbeat and the giver's requests to finish: a critical surge at one
+ * replica takes the next slot that frees at any replica, about what one global priority queue
+ * would give, plus a Redis round trip and the taker's next (fast) heartbeat.
  *
  * Between heartbeats the parts hold; a member lost takes its part with it at once; a member
  * added is shared equally (slot i to replica i mod n) until the next heartbeat. A replica that
@@ -176,6 +190,15 @@ export class ReplicaShare {
   private mine: { parts: ReadonlyMap<string, number>; at: number } | undefined;
   /** Whether the last heartbeat left a hand-over in progress (the next one comes sooner). */
   private handingOver = false;
+  /** Whether the last heartbeat saw a replica (this one or another) with more demand than its share. */
+  private short = false;
+  /** Slots lent since the last answered heartbeat (see `lend`), by member, not published yet. */
+  private lentTo: string[] = [];
+  /** Whether a heartbeat is waiting for Redis; `again`: one more is due as soon as it is answered. */
+  private beating = false;
+  private again = false;
+  /** When the last heartbeat started. */
+  private lastBeatAt = -Infinity;
   /** Bumped whenever what `partsOf` answers may have changed. */
   private versionCounter = 0;
 
@@ -285,31 +308,200 @@ export class ReplicaShare {
       free,
       ids.map((id) => (legacy(id) ? 0 : (shares.get(id) ?? 0))),
     )[ids.indexOf(this.opts.id)];
-    // A move costs a hand-over (the taker waits until the giver's requests beyond its new part
-    // finish); one slot is not worth it: within one slot of the allocation the parts stay, and
-    // a slot short of it is asked for on a member with room.
-    if (granted && kept !== undefined && Math.abs(target - kept) < MOVE_THRESHOLD && members.every((m) => granted.has(m.name))) {
-      const want = members.map((m) => Math.min(m.slots, granted.get(m.name) ?? 0));
-      // the slot asked for: on a member the others (as last heard of) leave room on
-      const room = members.map((m, i) => {
-        let taken = reserved[i] + want[i];
-        for (const [id, e] of this.others) if (id !== this.opts.id) taken += e.parts.get(m.name) ?? 0;
-        return slots[i] - taken;
-      });
-      let more = target - kept;
-      for (let i = 0; i < want.length && more > 0; i++) {
-        if (room[i] > 0) {
-          want[i]++;
-          more--;
-        }
-      }
-      return { want, reserved };
+    if (granted && kept !== undefined && members.every((m) => granted.has(m.name))) {
+      // one slot above the allocation is kept (no hand-over for one slot) unless the slot serves
+      // work less urgent than a shortfall elsewhere (class order across the replicas)
+      const owesOne = target - kept === -1 && this.owes(ReplicaShare.marginal(demand, kept), members, granted);
+      return { want: this.moved(members, granted, reserved, owesOne ? -MOVE_THRESHOLD : target - kept, mineDealt, target - kept), reserved };
     }
     return { want: mineDealt, reserved };
   }
 
+  /**
+   * The parts asked for when this replica holds a grant on every member: its parts moved by
+   * `by` slots (the allocation's target minus what it holds), member by member, so that a move
+   * takes the slots that are free soonest instead of re-dealing every member. A move costs a
+   * hand-over (the taker waits until the giver's requests beyond its new part finish); one slot
+   * is not worth it: within one slot of the allocation the parts stay, and a slot short of it is
+   * asked for only on a member with room.
+   * - More: first on the members the others (as last heard of: their part, or their requests in
+   *   flight there where more) leave room on, those where its part is furthest below the deal of
+   *   the allocation first, then most room (granted at once); two slots off
+   *   or more, the rest where the deal puts it (granted as the others give it up).
+   * - Less (two slots off or more, or one slot that serves work less urgent than another
+   *   replica is short of: `move` is then -2 for the threshold, `by` the slots to give): first
+   *   the part beyond this replica's requests in flight on a member (idle: free for the others
+   *   at once), most idle first, then from the parts furthest above the deal (free once requests
+   *   there finish).
+   */
+  private moved(members: readonly ShareMember[], granted: ReadonlyMap<string, number>, reserved: readonly number[], move: number, dealt: readonly number[], by: number): number[] {
+    const want = members.map((m) => Math.min(Math.max(0, m.slots), granted.get(m.name) ?? 0));
+    const far = Math.abs(move) >= MOVE_THRESHOLD;
+    if (by > 0) {
+      const room = members.map((m, i) => {
+        let taken = reserved[i] + want[i];
+        for (const [id, e] of this.others) if (id !== this.opts.id) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
+        return Math.max(0, m.slots) - taken;
+      });
+      let more = by;
+      // among the members with room, first those where its part is furthest below its dealt part
+      // (the parts stay spread over the members: a member lost takes a fair part with it)
+      for (const i of members.map((_, i) => i).sort((a, b) => dealt[b] - want[b] - (dealt[a] - want[a]) || room[b] - room[a] || a - b)) {
+        const take = Math.min(more, Math.max(0, room[i]));
+        want[i] += take;
+        more -= take;
+      }
+      if (!far) return want;
+      for (let i = 0; i < want.length && more > 0; i++) {
+        const take = Math.min(more, Math.max(0, dealt[i] - want[i]));
+        want[i] += take;
+        more -= take;
+      }
+      for (let i = 0; i < want.length && more > 0; i++) {
+        const take = Math.min(more, Math.max(0, members[i].slots - want[i]));
+        want[i] += take;
+        more -= take;
+      }
+      return want;
+    }
+    if (!far) return want;
+    let less = -by;
+    const idle = members.map((m, i) => Math.max(0, want[i] - Math.max(0, Math.round(m.inflight))));
+    for (const i of members.map((_, i) => i).sort((a, b) => idle[b] - idle[a] || a - b)) {
+      const give = Math.min(less, idle[i]);
+      want[i] -= give;
+      less -= give;
+    }
+    while (less > 0) {
+      let top = -1;
+      for (let i = 0; i < want.length; i++) {
+        if (want[i] === 0) continue;
+        if (top < 0 || want[i] - dealt[i] > want[top] - dealt[top] || (want[i] - dealt[i] === want[top] - dealt[top] && want[i] > want[top])) top = i;
+      }
+      if (top < 0) break;
+      want[top]--;
+      less--;
+    }
+    return want;
+  }
+
+  /**
+   * Class order across the replicas, at the moment a slot frees: whether this replica, about to
+   * fill a free slot with a request of class `cls`, gives the slot up instead, because another
+   * replica (as last heard of) has requests of a strictly more urgent class beyond its share,
+   * more than the slots free for it to take already (lent ones included): `owes`.
+   * If so it lowers its own part by one on the member where its part exceeds its requests in
+   * flight the most (the slot just freed), publishes at once (a heartbeat now, or as soon as the
+   * one waiting for Redis is answered), and answers true: the caller's capacity is one lower.
+   * The replica short of slots takes it at its next heartbeat (it beats at the hand-over cadence
+   * while short), through the same guard as every grant: lending only ever lowers this
+   * replica's part, so what the replicas hold on a member still never exceeds its slots.
+   * Nothing to lend (no grant, a stale one, no idle part, nobody more urgent short): false.
+   */
+  lend(cls: PriorityClass, members: readonly ShareMember[]): boolean {
+    if (this.opts.byDemand === false) return false;
+    const granted = this.current();
+    if (!granted || !this.mine) return false;
+    if (!this.owes(cls, members, granted)) return false;
+    let best = -1;
+    let bestIdle = 0;
+    members.forEach((m, i) => {
+      const idle = Math.min(m.slots, granted.get(m.name) ?? 0) - Math.max(0, Math.round(m.inflight));
+      if (granted.has(m.name) && idle > bestIdle) {
+        best = i;
+        bestIdle = idle;
+      }
+    });
+    if (best < 0) return false;
+    const name = members[best].name;
+    const parts = new Map(granted);
+    parts.set(name, Math.min(members[best].slots, granted.get(name) ?? 0) - 1);
+    this.mine = { parts, at: this.mine.at };
+    this.lentTo.push(name);
+    this.versionCounter++;
+    this.beatSoon();
+    return true;
+  }
+
+  /**
+   * Whether a slot of this replica about to serve `cls` is owed to the others by class order:
+   * for some class c more urgent than `cls` (any class when `cls` is undefined: an idle slot), the others (as last heard of) are short of slots
+   * for their demand through c (`shortfallThrough`) by more than the slots free for them to take
+   * already (nobody's part nor requests in flight there; slots this replica lent included), while
+   * this replica's share still holds more than its own demand through c (it never lends a slot
+   * its own more urgent work needs) and more than the floor of one slot.
+   */
+  private owes(cls: PriorityClass | undefined, members: readonly ShareMember[], granted: ReadonlyMap<string, number>): boolean {
+    const mine = this.opts.demand?.() ?? NO_DEMAND;
+    let share = 0;
+    let free = 0;
+    for (const m of members) {
+      const part = Math.min(m.slots, granted.get(m.name) ?? 0);
+      share += part;
+      let taken = Math.max(part, Math.round(m.inflight));
+      for (const [id, e] of this.others) if (id !== this.opts.id) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
+      free += Math.max(0, m.slots - taken);
+    }
+    // the floor of one slot every replica keeps (`allocateShares`): below it the replica would
+    // still admit a first request (`shareFromParts`), on no part of any member
+    if (share <= 1) return false;
+    let through = 0;
+    for (const c of PRIORITY_CLASSES) {
+      if (c === cls) return false;
+      through += Math.max(0, mine[c]);
+      if (share - through < 1) return false;
+      let owed = -free;
+      for (const [id, e] of this.others) if (id !== this.opts.id) owed += shortfallThrough(e.demand, ReplicaShare.held(e, members) ?? 0, c);
+      if (owed > 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The class the last slot of a share of `share` slots serves, by class order of `demand`
+   * (undefined: the share holds all the demand, the last slot is idle).
+   */
+  private static marginal(demand: ClassDemand, share: number): PriorityClass | undefined {
+    let through = 0;
+    for (const c of PRIORITY_CLASSES) {
+      through += Math.max(0, demand[c]);
+      if (through >= share) return c;
+    }
+    return undefined;
+  }
+
+  /** A heartbeat now, or as soon as the one waiting for Redis is answered. */
+  private beatSoon(): void {
+    if (this.stopped) return;
+    if (this.beating) {
+      this.again = true;
+      return;
+    }
+    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const wait = this.lastBeatAt + this.gapMs() - this.opts.clock.now();
+    if (wait > 0) this.timer = this.opts.clock.setTimeout(() => void this.beat(), wait);
+    else void this.beat();
+  }
+
+  /** The hand-over cadence: a tenth of the heartbeat, at least 50 ms. */
+  private fastMs(): number {
+    return Math.max(50, Math.floor(this.opts.heartbeatMs / 10));
+  }
+
+  /** The least time between two heartbeats' starts when slots lent are published (a fifth of the hand-over cadence). */
+  private gapMs(): number {
+    return Math.floor(this.fastMs() / 5);
+  }
+
   /** One heartbeat: renews this replica and its demand, reads the others, takes its parts. */
   async beat(): Promise<void> {
+    this.beating = true;
+    this.again = false;
+    this.lastBeatAt = this.opts.clock.now();
+    // slots lent from here on are not in what this heartbeat asks for: kept apart, applied again
+    // to its answer (see tookShares)
+    const lentBefore = this.lentTo.length;
     try {
       // presence first: the replicas present that publish nothing are left their equal parts
       const presence = (await this.opts.redis.eval(REPLICA_HEARTBEAT_LUA, 1, this.opts.key, this.opts.id, this.opts.expiryMs)) as unknown[];
@@ -321,19 +513,29 @@ export class ReplicaShare {
       const spec = members.map((m, i) => `${m.name}\t${Math.max(0, m.slots)}\t${reserved[i]}\t${want[i]}\t${Math.max(0, Math.round(m.inflight))}`).join('\n');
       const demandArg = `${demand.critical} ${demand.high} ${demand.medium} ${demand.low}`;
       const answer = (await this.opts.redis.eval(REPLICA_SHARES_LUA, 1, `${this.opts.key}:shares`, this.opts.id, this.opts.expiryMs, demandArg, spec)) as unknown[];
-      this.tookShares(answer, members.length > 0);
+      this.tookShares(answer, members.length > 0, lentBefore);
       // A hand-over in progress (a part asked for and not granted yet, or requests in flight on a
-      // member beyond this replica's part, which the others wait for): the next heartbeat comes
-      // sooner, so the slots are passed on as soon as they are free instead of a heartbeat late.
+      // member beyond this replica's part, which the others wait for), or a replica with more
+      // demand than its share (this one, or another as its entry says: slots may have to move in
+      // class order, `lend`): the next heartbeat comes sooner, so slots are passed on as soon as
+      // they are free instead of a heartbeat late, and a replica short of slots sees them.
       const granted = this.mine?.parts;
       this.handingOver = granted !== undefined && members.some((m, i) => (granted.get(m.name) ?? 0) < want[i] || m.inflight > (granted.get(m.name) ?? 0));
+      this.short = granted !== undefined && (ReplicaShare.total(demand) > (this.granted ?? 0) || [...this.others.values()].some((e) => ReplicaShare.total(e.demand) > (ReplicaShare.held(e, members) ?? 0)));
     } catch (err) {
       this.handingOver = false;
+      this.short = false;
+      this.lentTo = [];
       this.opts.onError?.(err);
     } finally {
-      const next = this.handingOver ? Math.max(50, Math.floor(this.opts.heartbeatMs / 10)) : this.opts.heartbeatMs;
+      this.beating = false;
+      const next = this.again ? Math.max(0, this.lastBeatAt + this.gapMs() - this.opts.clock.now()) : this.handingOver || this.short ? this.fastMs() : this.opts.heartbeatMs;
       if (!this.stopped) this.timer = this.opts.clock.setTimeout(() => void this.beat(), next);
     }
+  }
+
+  private static total(d: ClassDemand): number {
+    return Math.max(0, d.critical) + Math.max(0, d.high) + Math.max(0, d.medium) + Math.max(0, d.low);
   }
 
   private tookPresence(raw: unknown[]): void {
@@ -348,7 +550,7 @@ export class ReplicaShare {
     }
   }
 
-  private tookShares(raw: unknown[], withMembers: boolean): void {
+  private tookShares(raw: unknown[], withMembers: boolean, lentBefore: number): void {
     const others = new Map<string, Entry>();
     for (let i = 1; i + 1 < raw.length; i += 2) {
       const e = parseEntry(String(raw[i + 1]));
@@ -357,7 +559,18 @@ export class ReplicaShare {
     this.others = others;
     const mine = parseEntry(String(raw[0]));
     // no members known (capacity unknown): no grant, equal parts once the members are known
-    this.mine = mine && withMembers ? { parts: mine.parts, at: this.opts.clock.now() } : undefined;
+    if (mine && withMembers) {
+      // slots lent while this heartbeat waited for Redis: still given up (published next, at once)
+      const later = this.lentTo.slice(lentBefore);
+      const parts = new Map(mine.parts);
+      for (const name of later) if (parts.has(name)) parts.set(name, Math.max(0, parts.get(name)! - 1));
+      this.mine = { parts, at: this.opts.clock.now() };
+      this.lentTo = later;
+      if (later.length > 0) this.again = true;
+    } else {
+      this.mine = undefined;
+      this.lentTo = [];
+    }
     this.versionCounter++;
     this.opts.onShareChange?.();
   }

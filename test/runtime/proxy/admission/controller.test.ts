@@ -550,6 +550,33 @@ describe('AdmissionController with the pool\'s capacity known', () => {
     expect(ctl.inflight).toBe(2);
   });
 
+  it('gives a freed slot to the lender instead of its waiter when the lender takes it (capacity one lower), and to the waiter once the lender declines', async () => {
+    const clock = new FakeClock(1_000);
+    let capacity = 2;
+    const asked: PriorityClass[] = [];
+    const lender = (cls: PriorityClass) => {
+      asked.push(cls);
+      if (capacity <= 1) return false;
+      capacity--; // the slot went to a more urgent request at another replica
+      return true;
+    };
+    const ctl = new AdmissionController(parseAdmissionConfig({ queue: { lowerClassShare: 0 } }), clock, {}, () => capacity, lender);
+    const a = await permit(ctl.acquire({ cls: 'high' }));
+    const b = await permit(ctl.acquire({ cls: 'low' }));
+    expect(asked).toEqual([]); // a free slot and nobody waiting: no lending on the way in
+    const waiter = track(ctl.acquire({ cls: 'low' }));
+    await flush();
+    a.release({ kind: 'success', latencyMs: 100 });
+    await flush();
+    expect(asked).toEqual(['low']);
+    expect(waiter.value).toBeUndefined();
+    expect(ctl.limit).toBe(1);
+    b.release({ kind: 'success', latencyMs: 100 });
+    await flush();
+    expect(asked).toEqual(['low', 'low']);
+    expect(waiter.value).toMatchObject({ kind: 'permit', cls: 'low' });
+  });
+
   it('treats the zero drain rate of a pool with no capacity as unknown: the minimum Retry-After and no early shed', async () => {
     const clock = new FakeClock(1_000);
     let capacity = 2;

@@ -1,4 +1,4 @@
-import { allocateShares, dealMemberParts, equalShare, roundRobinParts, type ClassDemand, type ReplicaView } from '../../../../runtime/proxy/admission/replica-allocation';
+import { allocateShares, dealMemberParts, equalShare, roundRobinParts, shortfallThrough, type ClassDemand, type ReplicaView } from '../../../../runtime/proxy/admission/replica-allocation';
 
 const d = (critical = 0, high = 0, medium = 0, low = 0): ClassDemand => ({ critical, high, medium, low });
 const alloc = (capacity: number, view: Record<string, ClassDemand | undefined>) =>
@@ -115,6 +115,21 @@ describe('allocateShares: the replicas\' shares of a pool by demand, in class or
       const criticalShort = Object.entries(view).some(([id, v]) => shares[id] < v.critical);
       if (criticalShort) for (const [id, v] of Object.entries(view)) expect(shares[id]).toBeLessThanOrEqual(Math.max(1, v.critical));
     }
+  });
+});
+
+describe('shortfallThrough: what a replica is short of by class order', () => {
+  it('counts the demand of a class and every more urgent one beyond the share, none when the share holds it', () => {
+    const demand = { critical: 3, high: 4, medium: 5, low: 6 };
+    expect(shortfallThrough(demand, 2, 'critical')).toBe(1);
+    expect(shortfallThrough(demand, 2, 'high')).toBe(5);
+    expect(shortfallThrough(demand, 2, 'low')).toBe(16);
+    expect(shortfallThrough(demand, 3, 'critical')).toBe(0);
+    expect(shortfallThrough(demand, 20, 'low')).toBe(0);
+  });
+
+  it('ignores negative demand and a negative share (a bad entry)', () => {
+    expect(shortfallThrough({ critical: -5, high: 2, medium: 0, low: 0 }, -1, 'high')).toBe(2);
   });
 });
 

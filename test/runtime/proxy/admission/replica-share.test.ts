@@ -8,7 +8,7 @@ import type { ScriptRunner } from '../../../../runtime/proxy/ratelimit/redis-scr
  * The share decisions of ReplicaShare, with a scripted Redis (the heartbeat's answer is given):
  * the real heartbeat script against Redis is in cell-admission.test.ts.
  */
-type Answer = unknown[] | Error;
+type Answer = unknown[] | Error | Promise<unknown[]>;
 
 /**
  * A scripted Redis: the presence script answers `answers` in turn; the share script answers
@@ -365,7 +365,7 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
   // b holds 4 + 3 of 8 + 8, both replicas want 8 critical: b's allocation is 8, one slot short
   it.each([
     ['asks for the slot short on the first member the others leave room on, not on a full one', [4, 4], 'm0\t8\t0\t4\t0\nm1\t8\t0\t4\t0'],
-    ['asks for one slot only, on the first member with room, when several have room', [3, 4], 'm0\t8\t0\t5\t0\nm1\t8\t0\t3\t0'],
+    ['asks for one slot only, on the member with room where its part is furthest below its dealt part, when several have room', [3, 4], 'm0\t8\t0\t4\t0\nm1\t8\t0\t4\t0'],
     ['asks for no more than it holds when the others leave no room on any member', [4, 5], 'm0\t8\t0\t4\t0\nm1\t8\t0\t3\t0'],
   ])('within one slot of the allocation %s', async (_, theirParts, asked) => {
     const others: Answer = [entry(d(8), [4, 3]), 'a', entry(d(8), theirParts)];
@@ -451,6 +451,32 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     expect(equal.version).not.toBe(before);
   });
 
+  it('gives up its idle parts first when its allocation is two or more slots lower, then from its largest parts', async () => {
+    for (const [demand, critical, asked] of [
+      [d(0, 5), 11, 'm0\t8\t0\t4\t4\nm1\t8\t0\t1\t1'], // allocation 5 (a's 11 critical first), 3 lower: the 3 idle slots of m1
+      [d(0, 3), 13, 'm0\t8\t0\t2\t4\nm1\t8\t0\t1\t1'], // allocation 3, 5 lower: those, then 2 of m0 (free once requests there end)
+    ] as const) {
+      const others: Answer = [entry(demand, [4, 4], [4, 1]), 'a', entry(d(critical), [4, 4], [4, 4])];
+      const members = () => [
+        { name: 'm0', slots: 8, inflight: 4 },
+        { name: 'm1', slots: 8, inflight: 1 },
+      ];
+      const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => demand, shares: [others, others] });
+      await s.beat();
+      await s.beat();
+      expect(shareCalls[1][4]).toBe(asked);
+    }
+  });
+
+  it('asks the slot it is short of on a member the others leave room on, counting their requests in flight there beyond their part', async () => {
+    // b holds 6, its allocation is 7 (7 critical against a's 9); a's part of m0 is 3 but 5 of its requests run there
+    const others: Answer = [entry(d(7), [3, 3]), 'a', entry(d(9), [3, 4], [5, 4])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(7), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t3\t0\nm1\t8\t0\t4\t0');
+  });
+
   it('shares equally when not by demand: presence only, no demand published, round-robin parts', async () => {
     const { s, calls, shareCalls } = share([['a', 'b', 'c']], 'b', { members: () => pool(4, 8), demand: () => d(30), byDemand: false });
     await s.beat();
@@ -459,5 +485,125 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     expect(s.granted).toBeUndefined();
     expect(s.partsOf(pool(4, 8))).toEqual([3, 2, 3, 3]);
     expect(s.shareOf(pool(4, 8))).toBe(11);
+  });
+});
+
+describe('ReplicaShare lending a freed slot by class order across the replicas (scripted Redis)', () => {
+  /** b's members: two of 8 slots, its requests in flight 4 on m0 and 3 on m1 (one idle slot of its part on m1). */
+  const members = () => [
+    { name: 'm0', slots: 8, inflight: 4 },
+    { name: 'm1', slots: 8, inflight: 3 },
+  ];
+  /** b holds 4 + 4 of the 16 slots with high demand; a holds the other 8 and asks `a`. */
+  const view = (mine: ClassDemand, a: ClassDemand, bParts = [4, 4], aParts = [4, 4]): Answer => [entry(mine, bParts, [4, 3]), 'a', entry(a, aParts, aParts)];
+
+  it('gives a slot about to serve its high work to a replica short of slots for critical work: its part one lower on the member with the idle slot, published at once', async () => {
+    const { s, calls, shareCalls, clock } = share([['a', 'b'], ['a', 'b'], ['a', 'b']], 'b', {
+      members,
+      demand: () => d(0, 10),
+      shares: [view(d(0, 10), d(10)), view(d(0, 10), d(10), [4, 3])],
+    });
+    s.start();
+    await settled();
+    await settled();
+    const version = s.version;
+    expect(s.lend('high', members())).toBe(true);
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 3]);
+    expect(s.shareOf(pool(2, 8))).toBe(7);
+    expect(s.version).not.toBe(version);
+    // published within a fifth of the hand-over cadence (50 ms), not at the next heartbeat
+    clock.advance(9);
+    expect(calls).toHaveLength(1);
+    clock.advance(1);
+    expect(calls).toHaveLength(2);
+    await settled();
+    await settled();
+    // a is still 2 short of critical slots, 1 free for it: the heartbeat gives one more (one slot
+    // off the allocation, but serving high work while critical work waits), from the part
+    // furthest above the deal (free once a request there ends)
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t3\t4\nm1\t8\t0\t3\t3');
+    // nothing of b's is idle now: nothing more to lend
+    expect(s.lend('high', members())).toBe(false);
+    s.stop();
+  });
+
+  it('lends no slot its own work of the class short elsewhere, or more urgent, still needs', async () => {
+    const { s } = share([['a', 'b']], 'b', { members, demand: () => d(8, 10), shares: [view(d(8, 10), d(10))] });
+    await s.beat();
+    expect(s.lend('high', members())).toBe(false);
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 4]);
+  });
+
+  it('lends only to work strictly more urgent than the class the slot would serve', async () => {
+    const { s } = share([['a', 'b']], 'b', { members, demand: () => d(0, 0, 10), shares: [view(d(0, 0, 10), d(0, 12))] });
+    await s.beat();
+    expect(s.lend('high', members())).toBe(false); // a is short of high slots only: the same class
+    expect(s.lend('critical', members())).toBe(false);
+    expect(s.lend('medium', members())).toBe(true); // a's high work before b's medium work
+  });
+
+  it('lends nothing while the slots free in its view cover the other replica\'s shortfall, nor without a grant, nor when not by demand', async () => {
+    // a is short of 1 critical slot; m0 has 1 slot nobody holds (b's part and requests 3, a's 4, of 8); b has an idle slot on m1
+    const three = () => members().map((m) => ({ ...m, inflight: 3 }));
+    const covered = share([['a', 'b']], 'b', { members: three, demand: () => d(0, 10), shares: [view(d(0, 10), d(9), [3, 4])] });
+    await covered.s.beat();
+    expect(covered.s.lend('high', three())).toBe(false);
+    const short = share([['a', 'b']], 'b', { members: three, demand: () => d(0, 10), shares: [view(d(0, 10), d(10), [3, 4])] });
+    await short.s.beat();
+    expect(short.s.lend('high', three())).toBe(true); // 2 short, 1 free: it lends its idle one
+    const none = share([], 'b', { members, demand: () => d(0, 10) });
+    expect(none.s.lend('high', members())).toBe(false);
+    const equal = share([['a', 'b']], 'b', { members, demand: () => d(0, 10), byDemand: false });
+    await equal.s.beat();
+    expect(equal.s.lend('high', members())).toBe(false);
+  });
+
+  it('keeps a slot lent while a heartbeat waits for Redis over that heartbeat\'s answer, and publishes it with the next one at once', async () => {
+    let answer!: (v: unknown[]) => void;
+    const pending = new Promise<unknown[]>((r) => (answer = r));
+    const { s, shareCalls, clock } = share([['a', 'b'], ['a', 'b'], ['a', 'b']], 'b', {
+      members,
+      demand: () => d(0, 10),
+      // a is 1 short of critical slots: the allocation is a 9, b 7
+      shares: [view(d(0, 10), d(9)), pending, view(d(0, 10), d(9), [4, 3])],
+    });
+    s.start();
+    await settled();
+    await settled();
+    clock.advance(50); // the next heartbeat (a is short: the hand-over cadence); its shares wait for Redis
+    await settled();
+    expect(shareCalls).toHaveLength(2);
+    // a is 1 short of critical slots: the heartbeat gives its idle slot of m1 (one off the allocation, serving high work)
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t4\t4\nm1\t8\t0\t3\t3');
+    expect(s.lend('high', members())).toBe(true); // its grant is still 4 + 4 until the answer
+    answer(view(d(0, 10), d(9)) as unknown[]); // grants the 4 + 4 asked before the slot was lent
+    await settled();
+    await settled();
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 3]);
+    clock.advance(10);
+    await settled();
+    expect(shareCalls).toHaveLength(3);
+    expect(shareCalls[2][4]).toBe('m0\t8\t0\t4\t4\nm1\t8\t0\t3\t3');
+    s.stop();
+  });
+
+  it('beats at the hand-over cadence while a replica wants more than its share, at the heartbeat once none does', async () => {
+    let demand = d(0, 20);
+    const { s, calls, clock } = share([['b'], ['b'], ['b']], 'b', { members: () => pool(1, 8, 8), demand: () => demand });
+    s.start();
+    await settled();
+    await settled();
+    clock.advance(49);
+    expect(calls).toHaveLength(1);
+    clock.advance(1); // 20 asked, 8 held: the hand-over cadence
+    expect(calls).toHaveLength(2);
+    demand = d(0, 8);
+    await settled();
+    await settled();
+    clock.advance(99);
+    expect(calls).toHaveLength(2);
+    clock.advance(1);
+    expect(calls).toHaveLength(3);
+    s.stop();
   });
 });
