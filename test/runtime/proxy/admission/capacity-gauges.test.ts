@@ -73,7 +73,13 @@ async function proxyOver(pools: Record<string, PoolInput>, admission: { defaults
     Object.entries(pools).map(([name, p]) => [name, new UpstreamPool(name, PoolSchema.parse({ health: { enabled: false }, ...p }), { clock, random: () => 0.5, env: {} })]),
   );
   const registry = new Registry();
-  const overload = new OverloadControl({ config: OverloadConfigSchema.parse({ admission }), pools: upstreamPools, registry, logger: silentLogger(lines), clock });
+  // a scrape timeout is real time (undici's): generous, so that a busy machine's slow answer is
+  // not taken for no answer (which the watch does not count); the default 1 s interval is kept
+  const patient = (c: AdmissionConfigInput = {}): AdmissionConfigInput => ({ ...c, saturation: { timeoutMs: 10_000, ...c.saturation } });
+  const config = OverloadConfigSchema.parse({
+    admission: { defaults: patient(admission.defaults), pools: Object.fromEntries(Object.entries(admission.pools ?? {}).map(([n, c]) => [n, patient(c)])) },
+  });
+  const overload = new OverloadControl({ config, pools: upstreamPools, registry, logger: silentLogger(lines), clock });
   overload.start();
   // one scrape timer per scraped pool, pending between rounds; none fires before the clock moves
   const atRest = clock.pendingTimers;
@@ -84,7 +90,7 @@ async function proxyOver(pools: Record<string, PoolInput>, admission: { defaults
     async round(times = 1): Promise<void> {
       for (let i = 0; i < times; i++) {
         clock.advance(1_000);
-        await eventually(() => clock.pendingTimers === atRest, 5_000, () => `a scrape round to end (${clock.pendingTimers} of ${atRest} timers re-armed)`);
+        await eventually(() => clock.pendingTimers === atRest, 15_000, () => `a scrape round to end (${clock.pendingTimers} of ${atRest} timers re-armed)`);
       }
     },
     warnings: () => logs().filter((l) => l.level === WARN && SILENT_MSG.test(l.msg)),
