@@ -63,6 +63,12 @@ export const OVERLOAD_METRICS = {
   admitted: 'surgeguard_proxy_admitted_in_flight',
   /** counter {pool, cause}: adaptive limit moves; cause is overload, latency, saturation or growth. */
   limitChanges: 'surgeguard_proxy_concurrency_limit_changes_total',
+  /**
+   * gauge {pool}: scraped members whose slots are not declared and cannot be learned: their
+   * `/metrics` answers without vLLM's running/waiting gauges, or not with 200 (see the proxy's
+   * `GaugeWatch`). Above 0, the pool's capacity stays unknown; only scraped pools have the series.
+   */
+  membersWithoutCapacityGauges: 'surgeguard_proxy_members_without_capacity_gauges',
   /** counter {pool, class}: permits granted (requests sent on to the upstreams). */
   admittedTotal: 'surgeguard_proxy_admitted_total',
   /** counter {result}: cache lookups; result is hit_l1, hit_l2, miss or stale (hit ratio = hit_* / all but stale). */

@@ -51,7 +51,7 @@ export const SaturationSchema = z
     enabled: z
       .boolean()
       .default(true)
-      .describe('Scrape upstream `/metrics`: learn each member\'s slots (requests running while it is full) and treat saturation as an overload signal. A member without vLLM gauges is simply not learned from.'),
+      .describe('Scrape upstream `/metrics`: learn each member\'s slots (requests running while it is full) and treat saturation as an overload signal. A member without vLLM gauges (and no declared `slots`) is not learned from: the proxy logs it once and counts it in `surgeguard_proxy_members_without_capacity_gauges` (docs/cell-capacity.md).'),
     intervalMs: z.number().int().positive().default(1_000).describe('Scrape period.'),
     timeoutMs: z.number().int().positive().default(500).describe('Scrape timeout.'),
     maxWaiting: z.number().nonnegative().default(0).describe('Saturation: `vllm:num_requests_waiting` above this on every member of the pool (one queueing member next to an idle one is imbalance). Two saturated scrapes in a row shrink the limit.'),

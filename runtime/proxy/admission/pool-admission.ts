@@ -9,6 +9,7 @@ import { AdmissionController, type AdmissionObserver } from './controller';
 import { ReplicaShare, shareFromParts } from './replica-share';
 import type { Upstream } from '../../common/upstream/upstream';
 import { SaturationScraper, learnSlots } from './saturation';
+import { GaugeWatch, type GaugeWatchEvents } from './gauge-watch';
 
 /**
  * A new id of one proxy among the replicas (pod name, pid and a random part): one per proxy
@@ -27,6 +28,12 @@ export interface PoolAdmissionDeps {
   readonly replicaId?: string;
   readonly onReplicasChange?: (replicas: number) => void;
   readonly onShareError?: (err: unknown) => void;
+  /**
+   * Members whose slots are not declared and whose `/metrics` does not make them known (no vLLM
+   * running/waiting gauges, or no `/metrics`): the pool's capacity cannot be learned (see
+   * `GaugeWatch`). Told only when the members are scraped (`saturation.enabled`).
+   */
+  readonly capacityGauges?: GaugeWatchEvents<Upstream>;
 }
 
 /**
@@ -39,6 +46,8 @@ export class PoolAdmission {
   readonly controller: AdmissionController;
   readonly share: ReplicaShare | undefined;
   private readonly scraper: SaturationScraper | undefined;
+  /** Members that cannot make their slots known (undefined when the pool is not scraped). */
+  readonly gauges: GaugeWatch<Upstream> | undefined;
 
   constructor(
     readonly pool: UpstreamPool,
@@ -87,11 +96,18 @@ export class PoolAdmission {
     pool.onServingChange(() => this.controller.capacityChanged());
     if (cfg.saturation.enabled) {
       const recentMs = 2 * cfg.saturation.intervalMs;
+      const noop = () => {};
+      const gauges = new GaugeWatch<Upstream>({ onSilent: noop, onSpeaks: noop, onCount: noop, ...deps.capacityGauges });
+      this.gauges = gauges;
+      // a member dropped by discovery no longer counts
+      pool.onMembershipChange(() => gauges.retain(pool.members));
       this.scraper = new SaturationScraper({
         targets: () =>
           pool.members.map((u) => ({
             url: `${u.origin}/metrics`,
             onFigures: (f) => learnSlots(u, f, deps.clock.now(), recentMs),
+            // declared slots need no gauges
+            onAnswer: u.slots === undefined ? (a) => gauges.observe(u, a, deps.clock.now()) : undefined,
             slots: () => u.knownSlots,
           })),
         intervalMs: cfg.saturation.intervalMs,

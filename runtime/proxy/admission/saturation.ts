@@ -15,11 +15,22 @@ export interface UpstreamSaturation {
 /** A sample line: leading whitespace is ignored (text format); comments and blank lines do not match. */
 const SAMPLE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([^\s]+)/;
 
-/** Parses the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
-export function parseVllmMetrics(text: string): UpstreamSaturation {
+/** The gauges a member's slots are learned from (`learnSlots`): requests running, requests waiting. */
+export const CAPACITY_GAUGES = ['vllm:num_requests_running', 'vllm:num_requests_waiting'] as const;
+
+/** A `/metrics` body read: the figures, and which of `CAPACITY_GAUGES` it lacks (none: its slots can be learned). */
+export interface MetricsReading {
+  readonly figures: UpstreamSaturation;
+  readonly missing: readonly string[];
+}
+
+/** Reads the vLLM saturation gauges out of a `/metrics` body. Unknown lines are ignored. */
+export function readVllmMetrics(text: string): MetricsReading {
   let waiting = 0;
   let running = 0;
   let kv: number | undefined;
+  let sawWaiting = false;
+  let sawRunning = false;
   for (const line of text.split('\n')) {
     const m = SAMPLE.exec(line);
     if (!m) continue;
@@ -28,9 +39,11 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
     switch (m[1]) {
       case 'vllm:num_requests_waiting':
         waiting += value;
+        sawWaiting = true;
         break;
       case 'vllm:num_requests_running':
         running += value;
+        sawRunning = true;
         break;
       case 'vllm:gpu_cache_usage_perc':
       case 'vllm:kv_cache_usage_perc':
@@ -39,7 +52,14 @@ export function parseVllmMetrics(text: string): UpstreamSaturation {
       default:
     }
   }
-  return kv === undefined ? { waiting, running } : { waiting, running, kvCacheUsage: kv };
+  const figures = kv === undefined ? { waiting, running } : { waiting, running, kvCacheUsage: kv };
+  const missing = [...(sawRunning ? [] : [CAPACITY_GAUGES[0]]), ...(sawWaiting ? [] : [CAPACITY_GAUGES[1]])];
+  return { figures, missing };
+}
+
+/** Parses the vLLM saturation gauges out of a `/metrics` body (a gauge absent counts 0). */
+export function parseVllmMetrics(text: string): UpstreamSaturation {
+  return readVllmMetrics(text).figures;
 }
 
 /** One member's figures with its known slots (configured or learned), if any. */
@@ -74,9 +94,21 @@ export function combineSaturation(parts: readonly MemberSaturation[]): Saturatio
   return slots === undefined ? withKv : { ...withKv, slots };
 }
 
+/**
+ * How a member answered one scrape: with a metrics text (and which capacity gauges it lacks),
+ * with an HTTP status other than 200 (a server without `/metrics`: 404, a hosted API's 401), or
+ * not at all (connection refused or reset, timeout: a health matter).
+ */
+export type ScrapeAnswer =
+  | { readonly kind: 'metrics'; readonly missing: readonly string[] }
+  | { readonly kind: 'status'; readonly status: number }
+  | { readonly kind: 'unreachable' };
+
 /** One scrape target: a member's `/metrics` URL and what to do with its own figures. */
 export interface ScrapeTarget {
   readonly url: string;
+  /** Receives how the member answered, after `onFigures` (e.g. to say its slots cannot be learned). */
+  readonly onAnswer?: (answer: ScrapeAnswer) => void;
   /** Receives the member's figures (e.g. to learn its slots). */
   readonly onFigures?: (figures: UpstreamSaturation) => void;
   /** The member's known slots (configured or learned), read after `onFigures`. */
@@ -139,9 +171,10 @@ export class SaturationScraper {
   async scrapeOnce(): Promise<SaturationSignal | undefined> {
     const results = await Promise.all(
       this.opts.targets().map(async (t) => {
-        const figures = await this.scrape(t.url);
+        const { answer, figures } = await this.scrape(t.url);
+        if (figures) t.onFigures?.(figures);
+        t.onAnswer?.(answer);
         if (!figures) return undefined;
-        t.onFigures?.(figures);
         const slots = t.slots?.();
         return slots === undefined ? figures : { ...figures, slots };
       }),
@@ -161,16 +194,17 @@ export class SaturationScraper {
     }, this.opts.intervalMs);
   }
 
-  private async scrape(url: string): Promise<UpstreamSaturation | undefined> {
+  private async scrape(url: string): Promise<{ answer: ScrapeAnswer; figures?: UpstreamSaturation }> {
     try {
       const res = await request(url, { method: 'GET', headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs });
       if (res.statusCode !== 200) {
         await res.body.dump();
-        return undefined;
+        return { answer: { kind: 'status', status: res.statusCode } };
       }
-      return parseVllmMetrics(await res.body.text());
+      const { figures, missing } = readVllmMetrics(await res.body.text());
+      return { answer: { kind: 'metrics', missing }, figures };
     } catch {
-      return undefined;
+      return { answer: { kind: 'unreachable' } };
     }
   }
 }

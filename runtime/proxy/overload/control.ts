@@ -7,6 +7,7 @@ import { systemClock, type TimerClock } from '../../common/clock';
 import type { AdmissionConfig } from '../admission/config';
 import { type AdmissionController, type Permit, type Shed } from '../admission/controller';
 import { PoolAdmission, newReplicaId } from '../admission/pool-admission';
+import { describeSilence } from '../admission/gauge-watch';
 import { cacheability, requestCacheKey } from '../cache/request-key';
 import { ResponseCache, type CachedResponse, type CacheHit, type CacheRedis } from '../cache/response-cache';
 import { SingleFlight, type FlightResult } from '../cache/single-flight';
@@ -41,6 +42,14 @@ export interface OverloadDeps {
    * moves the request clock by hand, so entries age as other replicas see them. @default systemClock
    */
   readonly cacheClock?: TimerClock;
+}
+
+/** What to do about a member whose capacity cannot be learned, in config paths (for its log line). */
+function silentMemberFix(pool: UpstreamPool): string {
+  const { name, config } = pool;
+  const where = [...(config.upstreams.length > 0 ? ['upstreams'] : []), ...(config.discover.length > 0 ? ['discover'] : [])];
+  const member = where.map((w) => `pools.${name}.${w}[].slots`).join(' or ');
+  return `declare ${member} (the requests the server runs at once), or set admission.pools.${name}.saturation.enabled: false with admission.pools.${name}.adaptive.initial near its capacity`;
 }
 
 /** A permit of one pool of the chain: the request goes to that pool. */
@@ -97,7 +106,17 @@ export class OverloadControl {
           },
           onReplicasChange: (replicas) => logger.info({ pool: name, replicas }, 'proxy replicas sharing the pool changed'),
           onShareError: (err) => logger.debug({ pool: name, err: (err as Error).message }, 'replica heartbeat failed; keeping the last replica count'),
+          capacityGauges: {
+            onSilent: (u, reason, since) =>
+              logger.warn(
+                { pool: name, upstream: u.name, answered: describeSilence(reason), silentSince: new Date(since).toISOString(), fix: silentMemberFix(pool) },
+                'pool member does not make its capacity known: its slots are not declared and its /metrics has no vLLM running/waiting gauges; the pool\'s limit cannot learn its capacity',
+              ),
+            onSpeaks: (u) => logger.info({ pool: name, upstream: u.name }, 'pool member exports vLLM running/waiting gauges now: its slots can be learned'),
+            onCount: (n) => this.metrics.membersWithoutCapacityGauges.set({ pool: name }, n),
+          },
         });
+        if (cfg.saturation.enabled) this.metrics.membersWithoutCapacityGauges.set({ pool: name }, 0);
         this.admission.set(name, pa.controller);
         this.pools.push(pa);
       }

@@ -12,6 +12,7 @@ export class OverloadMetrics {
   readonly admitted: Gauge<'pool'>;
   readonly admittedTotal: HotCounter<'pool' | 'class'>;
   readonly limitChanges: Counter<'pool' | 'cause'>;
+  readonly membersWithoutCapacityGauges: Gauge<'pool'>;
   readonly cacheLookups: Counter<'result'>;
   readonly coalesced: Counter<'role'>;
   readonly staleServed: Counter<'reason'>;
@@ -53,6 +54,12 @@ export class OverloadMetrics {
       },
     });
     this.limitChanges = new Counter({ name: M.limitChanges, help: 'Adaptive concurrency limit changes by cause.', labelNames: ['pool', 'cause'], registers });
+    this.membersWithoutCapacityGauges = new Gauge({
+      name: M.membersWithoutCapacityGauges,
+      help: 'Scraped members whose slots are neither declared nor learnable: /metrics without vLLM running/waiting gauges, or no /metrics.',
+      labelNames: ['pool'],
+      registers,
+    });
     this.admittedTotal = new HotCounter({ name: M.admittedTotal, help: 'Admission permits granted by class.', labelNames: ['pool', 'class'], registers });
     this.shed = new Counter({ name: M.shed, help: 'Requests shed (429/503) by class and reason.', labelNames: ['pool', 'class', 'reason'], registers });
     this.cacheLookups = new Counter({ name: M.cacheLookups, help: 'Response cache lookups by result.', labelNames: ['result'], registers });

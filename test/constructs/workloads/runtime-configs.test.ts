@@ -168,6 +168,22 @@ describe('runtime configs rendered by the stacks', () => {
     });
   });
 
+  it('declare the slots of every member of every pool the proxy scrapes, so that no rendered pool is one whose capacity cannot be learned', () => {
+    // the proxy warns of a scraped member with neither declared slots nor vLLM's gauges
+    // (admission/gauge-watch.ts); the stacks give it no such member whatever the environment
+    const provider = { url: 'https://api.deepseek.com', model: 'deepseek-chat', maxConcurrency: 40 };
+    const variants = [inputs, { ...inputs, otherRegions: [] }, { ...inputs, externalProvider: provider }, { ...inputs, otherRegions: [], externalProvider: provider }];
+    for (const variant of variants) {
+      const parsed = ProxyConfigSchema.parse(proxyRuntimeConfig(variant));
+      const scraped = Object.keys(parsed.pools).filter((name) => (parsed.admission.pools[name] ?? parsed.admission.defaults).saturation.enabled);
+      expect(scraped).toContain('model-servers');
+      for (const name of scraped) {
+        const pool = parsed.pools[name];
+        for (const member of [...pool.upstreams, ...pool.discover]) expect({ pool: name, url: member.url, slots: member.slots }).toEqual({ pool: name, url: member.url, slots: expect.any(Number) });
+      }
+    }
+  });
+
   it('stop synth naming the field when the runtime schema refuses what they render', () => {
     expect(() => proxyRuntimeConfig({ ...inputs, modelServerSlots: 0 })).toThrow('proxy runtime config: pools.model-servers.discover.0.slots');
     expect(() => workerRuntimeConfig({ ...inputs, modelServerSlots: 1.5 })).toThrow('worker runtime config: upstream.discover.0.slots');

@@ -1,4 +1,4 @@
-import { combineSaturation, learnSlots, parseVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
+import { combineSaturation, learnSlots, parseVllmMetrics, readVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
 
 describe('parseVllmMetrics', () => {
   it('sums waiting and running over label sets and keeps the highest KV-cache usage of either name', () => {
@@ -33,6 +33,24 @@ describe('parseVllmMetrics', () => {
 
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
     expect(parseVllmMetrics('vllm:gpu_cache_usage_perc 0\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0 });
+  });
+});
+
+describe('readVllmMetrics', () => {
+  it('lists no capacity gauge missing when running and waiting are both exported, even at 0', () => {
+    expect(readVllmMetrics('vllm:num_requests_running{model_name="a"} 0\nvllm:num_requests_waiting{model_name="a"} 0\n')).toStrictEqual({
+      figures: { waiting: 0, running: 0 },
+      missing: [],
+    });
+  });
+
+  it('lists the capacity gauges a server without them lacks (another server, a comment naming them, a bad value)', () => {
+    // text-generation-inference's own names, vLLM's only in a comment
+    const tgi = '# vllm:num_requests_running 4\ntgi_queue_size 3\ntgi_batch_current_size 8\n';
+    expect(readVllmMetrics(tgi).missing).toEqual(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
+    expect(readVllmMetrics('vllm:num_requests_waiting 1\nvllm:num_requests_running NaN\n').missing).toEqual(['vllm:num_requests_running']);
+    expect(readVllmMetrics('vllm:num_requests_running 2\n').missing).toEqual(['vllm:num_requests_waiting']);
+    expect(readVllmMetrics('<html>Not here</html>').missing).toEqual(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
   });
 });
 
