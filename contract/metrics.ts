@@ -132,6 +132,8 @@ export const METRIC = {
   proxyQueueDepth: OVERLOAD_METRICS.queueDepth,
   /** Counter. Requests shed (rejected with 429/503). Labels: `pool`, `class`, `reason` (an admission reason or `rate_limited`). */
   proxyShed: OVERLOAD_METRICS.shed,
+  /** Gauge. Scraped members of a pool whose slots are neither declared nor learnable (no vLLM running/waiting gauges, or no `/metrics`). Labels: `pool`; only scraped pools have the series. */
+  proxyMembersWithoutCapacityGauges: OVERLOAD_METRICS.membersWithoutCapacityGauges,
   /** Gauge. Ready messages in a job queue, as the worker sees it. Labels: `queue` (a name from JOB_QUEUE_TOPOLOGY). */
   workerQueueDepth: WORKER_METRICS.queueDepth,
   /** Counter. Jobs finished by the worker. Labels: `class`, `outcome` (`done`, `retried`, `dead_lettered`). */

@@ -121,6 +121,21 @@ export const PROXY_ALERTS: AlertGroup = {
         'Critical requests must keep flowing through a surge, and they have been shed for 2 minutes. ' +
         'Every lower class is already being shed; add GPU capacity now.',
     },
+    {
+      alert: 'SurgeguardMemberCapacityUnknown',
+      // Every proxy replica scrapes every member and reports the same count: max, not sum, and by
+      // pool only, so a replica replaced during the spell does not restart the `for` clock.
+      expr: `max by (pool) (${R.proxyMembersWithoutCapacityGauges}) > 0`,
+      for: `${THRESHOLDS.capacityUnknownForMinutes}m`,
+      severity: 'warning',
+      summary: 'The proxy cannot learn the capacity of members of pool {{ $labels.pool }}',
+      description:
+        `{{ $value }} scraped member(s) of pool {{ $labels.pool }} have had no declared slots and a /metrics without ` +
+        `vLLM's running/waiting gauges (or no /metrics) for ${THRESHOLDS.capacityUnknownForMinutes} minutes: the pool's capacity is unknown, ` +
+        'so its limit slow-starts and adapts instead of following the servers\' slots. The proxy log names each member ' +
+        '("pool member does not make its capacity known"). Declare their slots (pools.{{ $labels.pool }}.upstreams[].slots or discover[].slots), ' +
+        'or set admission.pools.{{ $labels.pool }}.saturation.enabled: false with adaptive.initial near the pool\'s capacity.',
+    },
   ],
 };
 

@@ -21,6 +21,12 @@ export const THRESHOLDS = {
   connectionSaturation: 0.9,
   /** Fraction of requests of a class shed over 5 minutes before someone should look. */
   shedRatio: 0.01,
+  /**
+   * How long a pool must have had members whose capacity cannot be learned before someone is told,
+   * in minutes. Not a transient: a server without vLLM's gauges stays so. Long enough that a starting
+   * pod (the proxy already waits 30 s and 3 scrapes) or a rolling update never fires it.
+   */
+  capacityUnknownForMinutes: 10,
   /** CPU utilisation target of the proxy HPA, percent (brief: 70 %). */
   proxyCpuTargetPercent: 70,
 } as const;

@@ -42,7 +42,7 @@ describe('alert rules', () => {
     const ws = workspace(ALERT_GROUPS);
     dirs.push(ws.dir);
     const r = promtool('check', 'rules', ws.rules);
-    expect(r.output).toContain('SUCCESS: 8 rules found');
+    expect(r.output).toContain('SUCCESS: 9 rules found');
     expect(r.status).toBe(0);
   });
 
@@ -56,14 +56,16 @@ describe('alert rules', () => {
 
   it('make the promtool unit tests fail when a threshold is loosened', () => {
     // Proves the unit tests constrain the thresholds: the same tests against rules whose
-    // backlog and error-ratio thresholds were doubled must fail on exactly those alerts.
+    // backlog and error-ratio thresholds were doubled, and whose members-without-capacity count
+    // must exceed 2 instead of 0, must fail on exactly those alerts.
     const loosened = ALERT_GROUPS.map((g) => ({
       ...g,
       rules: g.rules.map((r) => ({
         ...r,
         expr: r.expr
           .replace(`> ${THRESHOLDS.queueBacklog}`, `> ${THRESHOLDS.queueBacklog * 2}`)
-          .replace(`> ${THRESHOLDS.errorRatio}`, `> ${THRESHOLDS.errorRatio * 4}`),
+          .replace(`> ${THRESHOLDS.errorRatio}`, `> ${THRESHOLDS.errorRatio * 4}`)
+          .replace(/(members_without_capacity_gauges\)) > 0$/, '$1 > 2'),
       })),
     }));
     const ws = workspace(loosened);
@@ -72,6 +74,7 @@ describe('alert rules', () => {
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('alertname: SurgeguardJobBacklog');
     expect(r.output).toContain('alertname: SurgeguardHighErrorRatio');
+    expect(r.output).toContain('alertname: SurgeguardMemberCapacityUnknown');
     expect(r.output).not.toContain('alertname: SurgeguardCircuitBreakerOpen');
   });
 
@@ -93,6 +96,9 @@ describe('alert rules', () => {
     expect(rules.SurgeguardCircuitBreakerOpen.expr).toMatch(/== 2$/);
     expect(rules.SurgeguardSheddingCriticalTraffic).toMatchObject({ severity: 'critical' });
     expect(rules.SurgeguardSheddingRequests).toBeDefined();
+    // A configuration matter, not an outage: a ticket, after long enough that no starting pod fires it.
+    expect(rules.SurgeguardMemberCapacityUnknown).toMatchObject({ for: '10m', severity: 'warning' });
+    expect(rules.SurgeguardMemberCapacityUnknown.expr).toBe('max by (pool) (surgeguard_proxy_members_without_capacity_gauges) > 0');
   });
 
   it('use only metric names the runtimes export (contract/metrics.ts)', () => {
