@@ -468,6 +468,29 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     }
   });
 
+  it('asks for the rest of a move of two or more slots where the deal puts it when the others leave no room (granted as they give it up)', async () => {
+    // b holds 2 + 2 with 12 critical requests; a holds 6 + 6 (all in flight) for high work: b's
+    // allocation is 12, its dealt parts 6 + 6; no room anywhere, so it asks for them
+    const others: Answer = [entry(d(12), [2, 2]), 'a', entry(d(0, 12), [6, 6], [6, 6])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members: () => pool(2, 8), demand: () => d(12), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t6\t0\nm1\t8\t0\t6\t0');
+  });
+
+  it('gives a move of two or more slots with no idle part from the parts furthest above its dealt parts', async () => {
+    // b holds 6 + 2 (all in flight), its allocation is 3 (a's 13 critical first), dealt 1 + 2: m0 gives all 5
+    const members = () => [
+      { name: 'm0', slots: 8, inflight: 6 },
+      { name: 'm1', slots: 8, inflight: 2 },
+    ];
+    const others: Answer = [entry(d(0, 3), [6, 2], [6, 2]), 'a', entry(d(13), [2, 6], [2, 6])];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => d(0, 3), shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    expect(shareCalls[1][4]).toBe('m0\t8\t0\t1\t6\nm1\t8\t0\t2\t2');
+  });
+
   it('asks the slot it is short of on a member the others leave room on, counting their requests in flight there beyond their part', async () => {
     // b holds 6, its allocation is 7 (7 critical against a's 9); a's part of m0 is 3 but 5 of its requests run there
     const others: Answer = [entry(d(7), [3, 3]), 'a', entry(d(9), [3, 4], [5, 4])];
