@@ -311,7 +311,7 @@ export class ReplicaShare {
     if (granted && kept !== undefined && members.every((m) => granted.has(m.name))) {
       // one slot above the allocation is kept (no hand-over for one slot) unless the slot serves
       // work less urgent than a shortfall elsewhere (class order across the replicas)
-      const owesOne = target - kept === -1 && this.owes(ReplicaShare.marginal(demand, kept), members, granted);
+      const owesOne = target - kept === -1 && this.owes(undefined, members, granted);
       return { want: this.moved(members, granted, reserved, owesOne ? -MOVE_THRESHOLD : target - kept, mineDealt, target - kept), reserved };
     }
     return { want: mineDealt, reserved };
@@ -340,25 +340,23 @@ export class ReplicaShare {
     if (by > 0) {
       const room = members.map((m, i) => {
         let taken = reserved[i] + want[i];
-        for (const [id, e] of this.others) if (id !== this.opts.id) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
+        for (const e of this.others.values()) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
         return Math.max(0, m.slots) - taken;
       });
       let more = by;
       // among the members with room, first those where its part is furthest below its dealt part
-      // (the parts stay spread over the members: a member lost takes a fair part with it)
-      for (const i of members.map((_, i) => i).sort((a, b) => dealt[b] - want[b] - (dealt[a] - want[a]) || room[b] - room[a] || a - b)) {
+      // (the parts stay spread over the members: a member lost takes a fair part with it), then
+      // most room; ties keep the members' order (a stable sort)
+      for (const i of members.map((_, i) => i).sort((a, b) => dealt[b] - want[b] - (dealt[a] - want[a]) || room[b] - room[a])) {
         const take = Math.min(more, Math.max(0, room[i]));
         want[i] += take;
         more -= take;
       }
       if (!far) return want;
-      for (let i = 0; i < want.length && more > 0; i++) {
+      // the dealt parts add up to the allocation (the slots left to older replicas are their
+      // allocation), so raising every part below its dealt part takes all the rest of the move
+      for (const i of want.keys()) {
         const take = Math.min(more, Math.max(0, dealt[i] - want[i]));
-        want[i] += take;
-        more -= take;
-      }
-      for (let i = 0; i < want.length && more > 0; i++) {
-        const take = Math.min(more, Math.max(0, members[i].slots - want[i]));
         want[i] += take;
         more -= take;
       }
@@ -367,18 +365,17 @@ export class ReplicaShare {
     if (!far) return want;
     let less = -by;
     const idle = members.map((m, i) => Math.max(0, want[i] - Math.max(0, Math.round(m.inflight))));
-    for (const i of members.map((_, i) => i).sort((a, b) => idle[b] - idle[a] || a - b)) {
+    // most idle first; ties keep the members' order (a stable sort)
+    for (const i of members.map((_, i) => i).sort((a, b) => idle[b] - idle[a])) {
       const give = Math.min(less, idle[i]);
       want[i] -= give;
       less -= give;
     }
+    // what is left to give is what the parts exceed the dealt parts by in all (they add up to the
+    // allocation): the part furthest above its dealt part is above it, never a part of 0
     while (less > 0) {
-      let top = -1;
-      for (let i = 0; i < want.length; i++) {
-        if (want[i] === 0) continue;
-        if (top < 0 || want[i] - dealt[i] > want[top] - dealt[top] || (want[i] - dealt[i] === want[top] - dealt[top] && want[i] > want[top])) top = i;
-      }
-      if (top < 0) break;
+      let top = 0;
+      for (const i of want.keys()) if (want[i] - dealt[i] > want[top] - dealt[top] || (want[i] - dealt[i] === want[top] - dealt[top] && want[i] > want[top])) top = i;
       want[top]--;
       less--;
     }
@@ -399,7 +396,7 @@ export class ReplicaShare {
    * Nothing to lend (no grant, a stale one, no idle part, nobody more urgent short): false.
    */
   lend(cls: PriorityClass, members: readonly ShareMember[]): boolean {
-    if (this.opts.byDemand === false) return false;
+    // no grant without sharing by demand (a heartbeat of presence only takes none)
     const granted = this.current();
     if (!granted || !this.mine) return false;
     if (!this.owes(cls, members, granted)) return false;
@@ -425,7 +422,8 @@ export class ReplicaShare {
 
   /**
    * Whether a slot of this replica about to serve `cls` is owed to the others by class order:
-   * for some class c more urgent than `cls` (any class when `cls` is undefined: an idle slot), the others (as last heard of) are short of slots
+   * for some class c more urgent than `cls` (any class when `cls` is undefined: the slot above the
+   * allocation, whose class need not be named: the loop stops at the class its own demand fills the share anyway), the others (as last heard of) are short of slots
    * for their demand through c (`shortfallThrough`) by more than the slots free for them to take
    * already (nobody's part nor requests in flight there; slots this replica lent included), while
    * this replica's share still holds more than its own demand through c (it never lends a slot
@@ -439,7 +437,7 @@ export class ReplicaShare {
       const part = Math.min(m.slots, granted.get(m.name) ?? 0);
       share += part;
       let taken = Math.max(part, Math.round(m.inflight));
-      for (const [id, e] of this.others) if (id !== this.opts.id) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
+      for (const e of this.others.values()) taken += Math.max(e.parts.get(m.name) ?? 0, e.inflight?.get(m.name) ?? 0);
       free += Math.max(0, m.slots - taken);
     }
     // the floor of one slot every replica keeps (`allocateShares`): below it the replica would
@@ -451,23 +449,10 @@ export class ReplicaShare {
       through += Math.max(0, mine[c]);
       if (share - through < 1) return false;
       let owed = -free;
-      for (const [id, e] of this.others) if (id !== this.opts.id) owed += shortfallThrough(e.demand, ReplicaShare.held(e, members) ?? 0, c);
+      for (const e of this.others.values()) owed += shortfallThrough(e.demand, ReplicaShare.held(e, members) ?? 0, c);
       if (owed > 0) return true;
     }
     return false;
-  }
-
-  /**
-   * The class the last slot of a share of `share` slots serves, by class order of `demand`
-   * (undefined: the share holds all the demand, the last slot is idle).
-   */
-  private static marginal(demand: ClassDemand, share: number): PriorityClass | undefined {
-    let through = 0;
-    for (const c of PRIORITY_CLASSES) {
-      through += Math.max(0, demand[c]);
-      if (through >= share) return c;
-    }
-    return undefined;
   }
 
   /** A heartbeat now, or as soon as the one waiting for Redis is answered. */
@@ -553,8 +538,9 @@ export class ReplicaShare {
   private tookShares(raw: unknown[], withMembers: boolean, lentBefore: number): void {
     const others = new Map<string, Entry>();
     for (let i = 1; i + 1 < raw.length; i += 2) {
+      // the script answers the others only; an entry under this replica's own id is not another's
       const e = parseEntry(String(raw[i + 1]));
-      if (e) others.set(String(raw[i]), e);
+      if (e && String(raw[i]) !== this.opts.id) others.set(String(raw[i]), e);
     }
     this.others = others;
     const mine = parseEntry(String(raw[0]));

@@ -630,3 +630,177 @@ describe('ReplicaShare lending a freed slot by class order across the replicas (
     s.stop();
   });
 });
+
+describe('ReplicaShare: which slot moves, when it is published (scripted Redis)', () => {
+  /** The parts b asks for at its second heartbeat, given b's and a's entries as last answered. */
+  async function asked(mine: { demand: ClassDemand; parts: number[]; inflight: number[] }, a: { demand: ClassDemand; parts: number[]; inflight?: number[] }, slots = 8) {
+    const members = () => mine.parts.map((_, i) => ({ name: `m${i}`, slots, inflight: mine.inflight[i] }));
+    const others: Answer = [entry(mine.demand, mine.parts, mine.inflight), 'a', entry(a.demand, a.parts, a.inflight)];
+    const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => mine.demand, shares: [others, others] });
+    await s.beat();
+    await s.beat();
+    return String(shareCalls[1][4])
+      .split('\n')
+      .map((l) => Number(l.split('\t')[3]));
+  }
+
+  it('gives up the idle part of the member where most of its part is idle first', async () => {
+    // allocation 6 (a's 10 critical first), 2 lower than the 4 + 4 held; idle 1 on m0, 3 on m1
+    expect(await asked({ demand: d(0, 6), parts: [4, 4], inflight: [3, 1] }, { demand: d(10), parts: [4, 4], inflight: [4, 4] })).toEqual([4, 2]);
+  });
+
+  it('gives up idle parts on the first member first when members are equally idle', async () => {
+    expect(await asked({ demand: d(0, 6), parts: [4, 4], inflight: [2, 2] }, { demand: d(10), parts: [4, 4], inflight: [4, 4] })).toEqual([2, 4]);
+  });
+
+  it('gives a move with no idle part from the part furthest above its dealt part, though not the first member\'s', async () => {
+    // allocation 3 (a's 13 critical first), dealt 1 + 2: m1 is 4 above its dealt part, m0 1
+    expect(await asked({ demand: d(0, 3), parts: [2, 6], inflight: [2, 6] }, { demand: d(13), parts: [6, 2], inflight: [6, 2] })).toEqual([1, 2]);
+  });
+
+  it('of parts equally far above their dealt parts, gives from the first member when they are equal', async () => {
+    // allocation 9 (a's 15 critical first), dealt 3 + 3 + 3; the 2 idle slots of m2 first, then
+    // one of m0 and m1, both 2 above their dealt part: m0's
+    expect(await asked({ demand: d(0, 9), parts: [5, 5, 2], inflight: [5, 5, 0] }, { demand: d(15), parts: [3, 3, 6], inflight: [3, 3, 6] })).toEqual([4, 5, 0]);
+  });
+
+  it('of parts equally far above their dealt parts, gives from the larger part first', async () => {
+    // allocation 7 (a's 17 critical first), dealt 2 + 3 + 2; the idle slot of m2 first, then 3
+    // more: m1 (5, 2 above like m0's 4, but larger), m0 (2 above), m1 (1 above like m0, larger)
+    expect(await asked({ demand: d(0, 7), parts: [4, 5, 2], inflight: [4, 5, 1] }, { demand: d(17), parts: [4, 3, 6], inflight: [4, 3, 6] })).toEqual([3, 3, 1]);
+  });
+
+  it('keeps a slot above its allocation that serves none of its demand while the slots free cover the others\' shortfall', async () => {
+    // b holds 9 for 3 critical requests, a 7 for 8: the allocation gives b 8, one slot lower;
+    // a's slot short is free on m1 already: no hand-over for one slot
+    expect(await asked({ demand: d(3), parts: [5, 4], inflight: [3, 0] }, { demand: d(8), parts: [4, 3], inflight: [4, 3] })).toEqual([5, 4]);
+  });
+
+  it('asks for the slot it is short of on the member with the most room of those equally below their dealt part', async () => {
+    // allocation 7 (a's 17 critical first), dealt 2 + 3 + 2, held 1 + 2 + 3: m0 and m1 one below;
+    // a leaves room 2 on m0, 3 on m1
+    expect(await asked({ demand: d(0, 7), parts: [1, 2, 3], inflight: [0, 0, 0] }, { demand: d(17), parts: [5, 3, 5], inflight: [5, 3, 5] })).toEqual([1, 3, 3]);
+  });
+
+  it('asks for the slot it is short of on the member furthest below its dealt part, though not the first with room', async () => {
+    // dealt 2 + 3 + 2, held 2 + 1 + 3: m1 two below; room 3 on m0 and on m1
+    expect(await asked({ demand: d(0, 7), parts: [2, 1, 3], inflight: [0, 0, 0] }, { demand: d(17), parts: [3, 4, 5], inflight: [3, 4, 5] })).toEqual([2, 2, 3]);
+  });
+
+  it('asks for the slot it is short of on the first member of those equally below their dealt part with equal room', async () => {
+    expect(await asked({ demand: d(0, 7), parts: [1, 2, 3], inflight: [0, 0, 0] }, { demand: d(17), parts: [4, 3, 5], inflight: [4, 3, 5] })).toEqual([2, 2, 3]);
+  });
+});
+
+describe('ReplicaShare lending: when a slot lent is published, and which (scripted Redis)', () => {
+  /** b: two members of 8, its requests in flight 4 on m0 and 3 on m1 (one idle slot of its 4 + 4 on m1). */
+  const members = () => [
+    { name: 'm0', slots: 8, inflight: 4 },
+    { name: 'm1', slots: 8, inflight: 3 },
+  ];
+  /** b holds `bParts` with high demand; a holds 4 + 4 (all in flight) and is 2 short of critical slots. */
+  const view = (bParts = [4, 4], bInflight = [4, 3], a: ClassDemand = d(10), aParts = [4, 4], aInflight = aParts): Answer => [entry(d(0, 10), bParts, bInflight), 'a', entry(a, aParts, aInflight)];
+
+  it('lends without a heartbeat of its own when not started (or stopped): the next heartbeat it is given publishes it', async () => {
+    const { s, calls, clock } = share([['a', 'b']], 'b', { members, demand: () => d(0, 10), shares: [view()] });
+    await s.beat();
+    expect(s.lend('high', members())).toBe(true);
+    expect(calls).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('publishes a slot lent at once when a fifth of the hand-over cadence has passed since the last heartbeat began', async () => {
+    for (const since of [10, 30]) {
+      const { s, calls, clock } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => d(0, 10), shares: [view(), view([4, 3])] });
+      s.start();
+      await settled();
+      await settled();
+      clock.advance(since);
+      expect(s.lend('high', members())).toBe(true);
+      expect(calls).toHaveLength(2);
+      s.stop();
+    }
+  });
+
+  it('publishes a slot lent while a heartbeat waits for Redis a fifth of the hand-over cadence after it began, also when that heartbeat fails', async () => {
+    let fail!: (e: Error) => void;
+    const pending = new Promise<unknown[]>((_, reject) => (fail = reject));
+    const { s, calls, clock, errors } = share([['a', 'b'], ['a', 'b'], ['a', 'b']], 'b', { members, demand: () => d(0, 10), shares: [view(), pending, view([4, 3])] });
+    s.start();
+    await settled();
+    await settled();
+    clock.advance(50); // the next heartbeat (a is short: the hand-over cadence); its shares wait for Redis
+    await settled();
+    expect(s.lend('high', members())).toBe(true);
+    expect(clock.pendingTimers).toBe(0); // nothing more until that heartbeat is answered
+    fail(new Error('down'));
+    await settled();
+    await settled();
+    expect(errors).toHaveLength(1);
+    expect(s.partsOf(pool(2, 8))).toEqual([4, 3]);
+    clock.advance(9);
+    expect(calls).toHaveLength(2);
+    clock.advance(1);
+    expect(calls).toHaveLength(3);
+    s.stop();
+  });
+
+  it('changes its version to one not seen before when it lends', async () => {
+    const { s } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => d(0, 10), shares: [view(), view()] });
+    const seen = [s.version];
+    await s.beat();
+    seen.push(s.version);
+    await s.beat();
+    seen.push(s.version);
+    expect(s.lend('high', members())).toBe(true);
+    seen.push(s.version);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('lends the idle slot of the first member when that is where its part is idle', async () => {
+    const first = () => [
+      { name: 'm0', slots: 8, inflight: 3 },
+      { name: 'm1', slots: 8, inflight: 4 },
+    ];
+    const { s } = share([['a', 'b']], 'b', { members: first, demand: () => d(0, 10), shares: [view([4, 4], [3, 4])] });
+    await s.beat();
+    expect(s.lend('high', first())).toBe(true);
+    expect(s.partsOf(pool(2, 8))).toEqual([3, 4]);
+  });
+
+  it('counts the other replica\'s requests in flight beyond its part as taken: no slot is free for it there', async () => {
+    // a is 1 short of critical slots; m0's slot nobody holds a part of runs one of a's requests
+    const three = () => members().map((m) => ({ ...m, inflight: 3 }));
+    const { s } = share([['a', 'b']], 'b', { members: three, demand: () => d(0, 10), shares: [view([3, 4], [3, 3], d(9), [4, 4], [5, 4])] });
+    await s.beat();
+    expect(s.lend('high', three())).toBe(true);
+  });
+
+  it('lends no slot from a share of one slot (the floor every replica keeps)', async () => {
+    const one = () => [
+      { name: 'm0', slots: 8, inflight: 0 },
+      { name: 'm1', slots: 8, inflight: 0 },
+    ];
+    const { s } = share([['a', 'b']], 'b', { members: one, demand: () => d(0, 10), shares: [view([1, 0], [0, 0], d(20), [7, 8])] });
+    await s.beat();
+    expect(s.lend('high', one())).toBe(false);
+    expect(s.partsOf(pool(2, 8))).toEqual([1, 0]);
+  });
+
+  it('lends a slot when its share exceeds its own more urgent demand by exactly one', async () => {
+    const { s } = share([['a', 'b']], 'b', { members, demand: () => d(7, 3), shares: [view()] });
+    await s.beat();
+    expect(s.lend('high', members())).toBe(true);
+  });
+
+  it('counts no entry under its own id among the other replicas\' (the script answers the others only)', async () => {
+    // a is 1 short of critical slots and m0 has 1 slot nobody holds: nothing to lend, unless b's
+    // own parts were counted again as another's (m0's free slot would look taken)
+    const three = () => members().map((m) => ({ ...m, inflight: 3 }));
+    const mine = entry(d(0, 10), [3, 4], [3, 3]);
+    const { s } = share([['a', 'b']], 'b', { members: three, demand: () => d(0, 10), shares: [[mine, 'a', entry(d(9), [4, 4], [4, 4]), 'b', mine]] });
+    await s.beat();
+    expect(s.replicas).toBe(2);
+    expect(s.lend('high', three())).toBe(false);
+  });
+});
