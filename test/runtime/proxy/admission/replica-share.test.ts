@@ -633,8 +633,8 @@ describe('ReplicaShare lending a freed slot by class order across the replicas (
 
 describe('ReplicaShare: which slot moves, when it is published (scripted Redis)', () => {
   /** The parts b asks for at its second heartbeat, given b's and a's entries as last answered. */
-  async function asked(mine: { demand: ClassDemand; parts: number[]; inflight: number[] }, a: { demand: ClassDemand; parts: number[]; inflight?: number[] }, slots = 8) {
-    const members = () => mine.parts.map((_, i) => ({ name: `m${i}`, slots, inflight: mine.inflight[i] }));
+  async function asked(mine: { demand: ClassDemand; parts: number[]; inflight: number[] }, a: { demand: ClassDemand; parts: number[]; inflight?: number[] }, slots: number | number[] = 8) {
+    const members = () => mine.parts.map((_, i) => ({ name: `m${i}`, slots: typeof slots === 'number' ? slots : slots[i], inflight: mine.inflight[i] }));
     const others: Answer = [entry(mine.demand, mine.parts, mine.inflight), 'a', entry(a.demand, a.parts, a.inflight)];
     const { s, shareCalls } = share([['a', 'b'], ['a', 'b']], 'b', { members, demand: () => mine.demand, shares: [others, others] });
     await s.beat();
@@ -668,6 +668,18 @@ describe('ReplicaShare: which slot moves, when it is published (scripted Redis)'
     // allocation 7 (a's 17 critical first), dealt 2 + 3 + 2; the idle slot of m2 first, then 3
     // more: m1 (5, 2 above like m0's 4, but larger), m0 (2 above), m1 (1 above like m0, larger)
     expect(await asked({ demand: d(0, 7), parts: [4, 5, 2], inflight: [4, 5, 1] }, { demand: d(17), parts: [4, 3, 6], inflight: [4, 3, 6] })).toEqual([3, 3, 1]);
+  });
+
+  it('gives from the part furthest above its dealt part, though a later part is larger', async () => {
+    // m0 of 4 slots, m1 of 12; allocation 8 (a's 8 critical, b's 8 high), dealt 2 + 6; b holds
+    // 4 + 7 (all in flight): m0 is 2 above its dealt part, m1 (larger) 1; 3 to give
+    expect(await asked({ demand: d(0, 8), parts: [4, 7], inflight: [4, 7] }, { demand: d(8), parts: [0, 5], inflight: [0, 5] }, [4, 12])).toEqual([2, 6]);
+  });
+
+  it('asks for the rest of a move where the deal puts it, no more than the move, when a member had room beyond its dealt part', async () => {
+    // allocation 7 (a's 17 critical first), dealt 2 + 3 + 2, held 1 + 1 + 1: 4 to take; a leaves
+    // room on m2 only (2 slots, taken first), the other 2 go to m0 and m1 where the deal puts them
+    expect(await asked({ demand: d(0, 7), parts: [1, 1, 1], inflight: [0, 0, 0] }, { demand: d(17), parts: [7, 7, 5], inflight: [7, 7, 5] })).toEqual([2, 2, 3]);
   });
 
   it('keeps a slot above its allocation that serves none of its demand while the slots free cover the others\' shortfall', async () => {
