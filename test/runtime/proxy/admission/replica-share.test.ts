@@ -44,6 +44,15 @@ function scripted(answers: Answer[], shareAnswers: Answer[] = []) {
 /** Lets the scripted heartbeat answer (promise callbacks only; the fake clock holds every timer). */
 const settled = () => new Promise<void>((r) => setImmediate(r));
 
+/** Advances the clock to 1 ms before `ms` from now, expecting no heartbeat yet, then to `ms`, expecting exactly one more. */
+function expectBeatAfter(clock: FakeClock, calls: readonly unknown[], ms: number): void {
+  const before = calls.length;
+  clock.advance(ms - 1);
+  expect(calls).toHaveLength(before);
+  clock.advance(1);
+  expect(calls).toHaveLength(before + 1);
+}
+
 const d = (critical = 0, high = 0, medium = 0, low = 0): ClassDemand => ({ critical, high, medium, low });
 /** `n` members of `slots` slots each, named m0, m1, ..., with `inflight` of this replica's requests on each. */
 const pool = (n: number, slots: number, inflight = 0): ShareMember[] => Array.from({ length: n }, (_, i) => ({ name: `m${i}`, slots, inflight }));
@@ -135,10 +144,7 @@ describe('ReplicaShare', () => {
     await settled();
     expect(calls).toHaveLength(1);
     expect(clock.pendingTimers).toBe(1);
-    clock.advance(99);
-    expect(calls).toHaveLength(1);
-    clock.advance(1);
-    expect(calls).toHaveLength(2);
+    expectBeatAfter(clock, calls, 100);
     await settled();
     s.stop();
     expect(clock.pendingTimers).toBe(0);
@@ -293,16 +299,10 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
     await settled();
     await settled();
     expect(calls).toHaveLength(1);
-    clock.advance(49);
-    expect(calls).toHaveLength(1);
-    clock.advance(1); // a quarter of the heartbeat, no less than 50 ms
-    expect(calls).toHaveLength(2);
+    expectBeatAfter(clock, calls, 50); // a quarter of the heartbeat, no less than 50 ms
     await settled();
     await settled();
-    clock.advance(99);
-    expect(calls).toHaveLength(2);
-    clock.advance(1);
-    expect(calls).toHaveLength(3);
+    expectBeatAfter(clock, calls, 100);
     s.stop();
   });
 
@@ -412,10 +412,7 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
       s.start();
       await settled();
       await settled();
-      clock.advance(next - 1);
-      expect(calls).toHaveLength(1);
-      clock.advance(1);
-      expect(calls).toHaveLength(2);
+      expectBeatAfter(clock, calls, next);
       s.stop();
     }
   });
@@ -426,10 +423,7 @@ describe('ReplicaShare by demand, member by member (scripted Redis)', () => {
       s.start();
       await settled();
       await settled();
-      clock.advance(99);
-      expect(calls).toHaveLength(1);
-      clock.advance(1);
-      expect(calls).toHaveLength(2);
+      expectBeatAfter(clock, calls, 100);
       s.stop();
     }
   });
@@ -535,10 +529,7 @@ describe('ReplicaShare lending a freed slot by class order across the replicas (
     expect(s.shareOf(pool(2, 8))).toBe(7);
     expect(s.version).not.toBe(version);
     // published within a fifth of the hand-over cadence (50 ms), not at the next heartbeat
-    clock.advance(9);
-    expect(calls).toHaveLength(1);
-    clock.advance(1);
-    expect(calls).toHaveLength(2);
+    expectBeatAfter(clock, calls, 10);
     await settled();
     await settled();
     // a is still 2 short of critical slots, 1 free for it: the heartbeat gives one more (one slot
@@ -616,17 +607,11 @@ describe('ReplicaShare lending a freed slot by class order across the replicas (
     s.start();
     await settled();
     await settled();
-    clock.advance(49);
-    expect(calls).toHaveLength(1);
-    clock.advance(1); // 20 asked, 8 held: the hand-over cadence
-    expect(calls).toHaveLength(2);
+    expectBeatAfter(clock, calls, 50); // 20 asked, 8 held: the hand-over cadence
     demand = d(0, 8);
     await settled();
     await settled();
-    clock.advance(99);
-    expect(calls).toHaveLength(2);
-    clock.advance(1);
-    expect(calls).toHaveLength(3);
+    expectBeatAfter(clock, calls, 100);
     s.stop();
   });
 });
@@ -750,10 +735,7 @@ describe('ReplicaShare lending: when a slot lent is published, and which (script
     await settled();
     expect(errors).toHaveLength(1);
     expect(s.partsOf(pool(2, 8))).toEqual([4, 3]);
-    clock.advance(9);
-    expect(calls).toHaveLength(2);
-    clock.advance(1);
-    expect(calls).toHaveLength(3);
+    expectBeatAfter(clock, calls, 10);
     s.stop();
   });
 
