@@ -57,11 +57,6 @@ export function readVllmMetrics(text: string): MetricsReading {
   return { figures, missing };
 }
 
-/** Parses the vLLM saturation gauges out of a `/metrics` body (a gauge absent counts 0). */
-export function parseVllmMetrics(text: string): UpstreamSaturation {
-  return readVllmMetrics(text).figures;
-}
-
 /** One member's figures with its known slots (configured or learned), if any. */
 export interface MemberSaturation extends UpstreamSaturation {
   readonly slots?: number;

@@ -1,7 +1,7 @@
 import { FakeClock } from '../../../../runtime/common/clock';
 import { parseAdmissionConfig, type AdmissionConfigInput } from '../../../../runtime/proxy/admission/config';
 import { AimdLimiter } from '../../../../runtime/proxy/admission/limiter';
-import { parseVllmMetrics, combineSaturation } from '../../../../runtime/proxy/admission/saturation';
+import { readVllmMetrics, combineSaturation } from '../../../../runtime/proxy/admission/saturation';
 
 function setup(input: AdmissionConfigInput = {}) {
   const clock = new FakeClock();
@@ -546,8 +546,8 @@ describe('vLLM saturation metrics', () => {
       'vllm:gpu_cache_usage_perc{model_name="m"} 0.42',
       'process_cpu_seconds_total 12.5',
     ].join('\n');
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 5, running: 8, kvCacheUsage: 0.42 });
-    expect(parseVllmMetrics('vllm:kv_cache_usage_perc 0.9\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0.9 });
+    expect(readVllmMetrics(text).figures).toEqual({ waiting: 5, running: 8, kvCacheUsage: 0.42 });
+    expect(readVllmMetrics('vllm:kv_cache_usage_perc 0.9\n').figures).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0.9 });
   });
 
   it('sums waiting over a pool and keeps the worst and the least KV-cache usage', () => {

@@ -1,6 +1,6 @@
-import { combineSaturation, learnSlots, parseVllmMetrics, readVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
+import { combineSaturation, learnSlots, readVllmMetrics, type SlotLearner } from '../../../../runtime/proxy/admission/saturation';
 
-describe('parseVllmMetrics', () => {
+describe('readVllmMetrics: the figures', () => {
   it('sums waiting and running over label sets and keeps the highest KV-cache usage of either name', () => {
     const text = [
       '# HELP vllm:num_requests_waiting Number of requests waiting.',
@@ -13,26 +13,26 @@ describe('parseVllmMetrics', () => {
       'vllm:kv_cache_usage_perc{model_name="b"} 0.4',
       '',
     ].join('\n');
-    expect(parseVllmMetrics(text)).toEqual({ waiting: 5, running: 8, kvCacheUsage: 0.7 });
+    expect(readVllmMetrics(text).figures).toEqual({ waiting: 5, running: 8, kvCacheUsage: 0.7 });
   });
 
   it('leaves KV-cache usage out when the server does not expose it, and ignores other metrics, comments and bad values', () => {
     const text = 'vllm:num_requests_waiting 1\nvllm:num_requests_waiting NaN\nvllm:num_requests_running +Inf\nprocess_cpu_seconds_total 9\n# vllm:num_requests_running 5\nnot a sample\n';
-    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 1, running: 0 });
+    expect(readVllmMetrics(text).figures).toStrictEqual({ waiting: 1, running: 0 });
   });
 
   it('reads samples with leading or trailing whitespace and skips indented comments (the text format ignores that whitespace)', () => {
     const text = ['  vllm:num_requests_waiting{model_name="a"} 2', '\tvllm:num_requests_running 3 ', '  # vllm:num_requests_waiting 40', '   ', 'vllm:num_requests_waiting 1\r'].join('\n');
-    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 3, running: 3 });
+    expect(readVllmMetrics(text).figures).toStrictEqual({ waiting: 3, running: 3 });
   });
 
   it('reads a value separated from the name or labels by several blanks or tabs (the text format allows any number)', () => {
     const text = 'vllm:num_requests_waiting{model_name="a"}   2\nvllm:num_requests_running\t\t5\n';
-    expect(parseVllmMetrics(text)).toStrictEqual({ waiting: 2, running: 5 });
+    expect(readVllmMetrics(text).figures).toStrictEqual({ waiting: 2, running: 5 });
   });
 
   it('reads a KV-cache usage of 0 as a figure, not as absent', () => {
-    expect(parseVllmMetrics('vllm:gpu_cache_usage_perc 0\n')).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0 });
+    expect(readVllmMetrics('vllm:gpu_cache_usage_perc 0\n').figures).toEqual({ waiting: 0, running: 0, kvCacheUsage: 0 });
   });
 });
 
